@@ -1,0 +1,1 @@
+"""The contract as code: wire messages, registry records and alerts."""

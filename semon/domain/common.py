@@ -1,0 +1,131 @@
+"""Field types every message and record shares: identifiers, timestamps, text."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+)
+
+ID_PATTERN = r"^[A-Za-z0-9_.\-]{1,64}$"
+
+Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+
+# Far enough back for any equipment's record, bounded so a huge epoch cannot
+# overflow PostgreSQL's timestamptz.
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_EPOCH_MS = 253_402_300_799_000  # 9999-12-31T23:59:59Z
+
+
+def _parse_timestamp(value: Any) -> datetime:
+    # bool is an int in Python; a JSON true is not a timestamp.
+    if isinstance(value, bool):
+        raise ValueError("timestamp must be RFC 3339 with an offset or integer epoch milliseconds")
+    if isinstance(value, int):
+        if not 0 <= value <= _MAX_EPOCH_MS:
+            raise ValueError("epoch milliseconds out of range")
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) > 40:
+            raise ValueError("timestamp too long")
+        try:
+            parsed = datetime.fromisoformat(text.replace("z", "Z"))
+        except ValueError:
+            raise ValueError("timestamp is not RFC 3339") from None
+        if parsed.tzinfo is None or parsed.utcoffset() is None:
+            raise ValueError("timestamp needs an offset (Z or +hh:mm)")
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("timestamp out of range") from None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("timestamp needs an offset")
+        return value.astimezone(UTC)
+    raise ValueError("timestamp must be RFC 3339 with an offset or integer epoch milliseconds")
+
+
+def _not_in_future(value: datetime, info: ValidationInfo) -> datetime:
+    """Reject device times too far ahead of the platform clock.
+
+    The clock and tolerance come from the validation context so that tests and
+    replays can judge against a fixed "now"; without a context nothing is checked.
+    """
+    ctx = info.context or {}
+    now: datetime | None = ctx.get("now")
+    if now is not None:
+        tolerance = timedelta(seconds=float(ctx.get("future_tolerance_s", 300.0)))
+        if value > now + tolerance:
+            raise ValueError("timestamp more than 5 minutes in the future")
+    if value < _EARLIEST:
+        raise ValueError("timestamp before 1970")
+    return value
+
+
+Timestamp = Annotated[
+    datetime, BeforeValidator(_parse_timestamp), AfterValidator(_not_in_future)
+]
+"""A device time: RFC 3339 with an offset or epoch ms, stored as UTC."""
+
+RecordTimestamp = Annotated[datetime, BeforeValidator(_parse_timestamp)]
+"""A time in a registry record or API body: same forms, no future check."""
+
+
+def _clean_text(value: str) -> str:
+    # PostgreSQL text cannot hold NUL, and a lone surrogate cannot be encoded
+    # as UTF-8: both would fail a whole batch at write time, so refuse them here.
+    if "\x00" in value:
+        raise ValueError("text contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text is not valid UTF-8") from None
+    return value
+
+
+def _clean_json(value: Any, depth: int = 0) -> Any:
+    if depth > 16:
+        raise ValueError("object nested too deeply")
+    if isinstance(value, str):
+        return _clean_text(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("number is not finite")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**63 - 1:
+        raise ValueError("integer out of range")
+    if isinstance(value, list):
+        return [_clean_json(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {_clean_text(str(k)): _clean_json(v, depth + 1) for k, v in value.items()}
+    return value
+
+
+Text = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_clean_text)]
+ShortText = Annotated[str, StringConstraints(max_length=200), AfterValidator(_clean_text)]
+JsonObject = Annotated[dict[str, Any], AfterValidator(_clean_json)]
+
+NonNegFloat = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
+FiniteFloat = Annotated[float, Field(ge=-1e9, le=1e9, allow_inf_nan=False)]
+Counter = Annotated[int, Field(ge=0, le=2**63 - 1)]
+
+
+class WireModel(BaseModel):
+    """Base of device messages: unknown fields ignored, types strict enough that
+    a string is not silently taken for a number."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
+
+
+class RecordModel(BaseModel):
+    """Base of registry records and API bodies."""
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)

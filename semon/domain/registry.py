@@ -1,0 +1,86 @@
+"""Registry records (CONTRACT.md, "Registry records") and recorded visits."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from semon.domain.common import Identifier, RecordModel, ShortText
+
+Latitude = Annotated[float, Field(ge=-90, le=90)]
+Longitude = Annotated[float, Field(ge=-180, le=180)]
+Grade = Literal["A", "B", "C", "D"]
+District = Annotated[str, Field(min_length=1, max_length=64)]
+
+ElevatorStatus = Literal["in_service", "suspended", "retired"]
+CylinderStatus = Literal["in_service", "scrapped", "suspended"]
+
+
+class Elevator(RecordModel):
+    elevator_id: Identifier
+    address: ShortText
+    district: District
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+    use_unit: ShortText
+    # The use unit's management level, 1 (poor) .. 5 (excellent); the "3+2"
+    # model scores it. Unknown counts as average.
+    use_unit_level: Annotated[int, Field(ge=1, le=5)] | None = None
+    firm_id: Identifier | None = None
+    installed_on: date
+    floors: Annotated[int, Field(ge=1, le=300)] | None = None
+    rated_speed: Annotated[float, Field(gt=0, le=30)] | None = None
+    last_inspected_on: date | None = None
+    inspection_interval_months: Annotated[int, Field(ge=1, le=120)] = 12
+    status: ElevatorStatus = "in_service"
+    # Contact a dispatcher reads out: the use unit's on-site phone.
+    contact_phone: Annotated[str, Field(max_length=40)] | None = None
+
+
+class Cylinder(RecordModel):
+    cylinder_id: Identifier
+    serial_no: ShortText | None = None
+    gas: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,31}$")]
+    manufactured_on: date
+    max_fill_kg: Annotated[float, Field(gt=0, le=100_000)]
+    design_life_years: Annotated[int, Field(ge=1, le=100)]
+    inspection_interval_years: Annotated[int, Field(ge=1, le=20)]
+    last_inspected_on: date | None = None
+    owner_station_id: Identifier | None = None
+    status: CylinderStatus = "in_service"
+
+
+class Firm(RecordModel):
+    firm_id: Identifier
+    name: ShortText
+    credit_grade: Grade
+    tech_level: Annotated[int, Field(ge=1, le=5)]
+    phone: Annotated[str, Field(max_length=40)] | None = None
+
+
+class Station(RecordModel):
+    station_id: Identifier
+    name: ShortText
+    district: District
+    license_no: ShortText | None = None
+    address: ShortText | None = None
+
+
+class Inspection(RecordModel):
+    equipment_type: Literal["elevator", "cylinder"]
+    equipment_id: Identifier
+    inspected_on: date
+    result: Literal["pass", "fail", "conditional"]
+    inspector: ShortText
+
+
+MaintenanceKind = Literal["routine", "quarterly", "half_year", "annual", "repair"]
+
+
+class MaintenanceRecord(RecordModel):
+    elevator_id: Identifier
+    done_on: date
+    kind: MaintenanceKind
+    firm_id: Identifier

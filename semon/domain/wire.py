@@ -1,0 +1,120 @@
+"""Device-to-platform messages (CONTRACT.md, "Devices to platform")."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from semon.domain.common import (
+    Counter,
+    FiniteFloat,
+    Identifier,
+    JsonObject,
+    NonNegFloat,
+    ShortText,
+    Text,
+    Timestamp,
+    WireModel,
+)
+
+# Strict: "7" is a wrong type for a floor, not a floor.
+StrictInt = Annotated[int, Field(strict=True)]
+StrictBool = Annotated[bool, Field(strict=True)]
+Floor = Annotated[int, Field(strict=True, ge=-200, le=1000)]
+Speed = Annotated[float, Field(strict=True, ge=0, le=100, allow_inf_nan=False)]
+Mass = Annotated[float, Field(strict=True, ge=0, le=1e6, allow_inf_nan=False)]
+Measure = Annotated[float, Field(strict=True, ge=-1e6, le=1e6, allow_inf_nan=False)]
+StrictCounter = Annotated[int, Field(strict=True, ge=0, le=2**63 - 1)]
+
+Direction = Literal["up", "down", "stopped"]
+DoorState = Literal["open", "closed", "opening", "closing"]
+Mode = Literal["normal", "inspection", "maintenance", "fire", "out_of_service"]
+Power = Literal["mains", "battery"]
+
+MAX_BATCH = 1000
+
+
+class StatusSample(WireModel):
+    ts: Timestamp
+    floor: Floor
+    speed: Speed
+    direction: Direction
+    door: DoorState
+    door_zone: StrictBool
+    occupied: StrictBool | None = None
+    load_kg: Mass | None = None
+    mode: Mode = "normal"
+    alarm: StrictBool = False
+    power: Power = "mains"
+    trips: StrictCounter | None = None
+    door_cycles: StrictCounter | None = None
+    run_s: StrictCounter | None = None
+
+
+class StatusBatch(WireModel):
+    samples: Annotated[list[StatusSample], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+EventCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+
+
+class ElevatorEvent(WireModel):
+    ts: Timestamp
+    code: EventCode
+    gov_code: Annotated[int, Field(strict=True, ge=0, le=9999)] | None = None
+    detail: Text | None = None
+    data: JsonObject | None = None
+
+
+Gas = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,31}$")]
+
+
+class Check(WireModel):
+    passed: StrictBool
+    failed_items: Annotated[list[ShortText], Field(max_length=100)] = []
+
+
+class Filling(WireModel):
+    filling_id: Identifier
+    cylinder_id: Identifier
+    gas: Gas
+    operator_id: Identifier
+    started_at: Timestamp
+    ended_at: Timestamp
+    result: Literal["filled", "refused"]
+    net_kg: Mass = 0.0
+    tare_kg: Annotated[float, Field(strict=True, gt=0, le=1e6, allow_inf_nan=False)] | None = None
+    pressure_mpa: Measure | None = None
+    temperature_c: Measure | None = None
+    precheck: Check
+    postcheck: Check | None = None
+
+    @model_validator(mode="after")
+    def _ended_after_started(self) -> Filling:
+        if self.ended_at < self.started_at:
+            raise ValueError("ended_at is before started_at")
+        return self
+
+
+class ScaleSample(WireModel):
+    ts: Timestamp
+    filling_id: Identifier
+    cylinder_id: Identifier
+    net_kg: Measure
+    pressure_mpa: Measure | None = None
+
+
+__all__ = [
+    "MAX_BATCH",
+    "Check",
+    "Counter",
+    "ElevatorEvent",
+    "FiniteFloat",
+    "Filling",
+    "NonNegFloat",
+    "ScaleSample",
+    "StatusBatch",
+    "StatusSample",
+    "StrictInt",
+]

@@ -1,0 +1,1 @@
+"""Database access: the pool, migrations, and the SQL each part runs."""

@@ -1,0 +1,2 @@
+-- TimescaleDB makes its chunks itself; nothing to create ahead.
+SELECT 1;

@@ -1,0 +1,64 @@
+"""The async connection pool, opened in a lifespan and checked at start."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from semon.settings import Settings
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database could not be reached in time."""
+
+
+@asynccontextmanager
+async def open_pool(
+    dsn: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    timeout: float = 30.0,
+    name: str = "semon",
+    statement_timeout_ms: int | None = None,
+) -> AsyncIterator[AsyncConnectionPool[AsyncConnection]]:
+    """A pool whose first connection is made before this returns, so a bad DSN
+    fails at start rather than at the first request."""
+
+    async def configure(conn: AsyncConnection) -> None:
+        if statement_timeout_ms is not None:
+            await conn.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
+            await conn.commit()
+
+    pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        open=False,
+        name=name,
+        timeout=timeout,
+        check=AsyncConnectionPool.check_connection,
+        configure=configure,
+        kwargs={"autocommit": False},
+    )
+    await pool.open()
+    try:
+        try:
+            await pool.wait(timeout=timeout)
+        except Exception as exc:
+            raise DatabaseUnavailable(f"cannot reach the database: {exc}") from None
+        yield pool
+    finally:
+        await pool.close()
+
+
+def pool_from_settings(settings: Settings, *, name: str, max_size: int | None = None):  # type: ignore[no-untyped-def]
+    return open_pool(
+        settings.database_url,
+        min_size=settings.storage.pool_min,
+        max_size=max_size or settings.storage.pool_max,
+        name=name,
+    )
