@@ -194,6 +194,17 @@ def broker_files(
     _run(broker_files_command(settings, out))
 
 
+@broker_app.command("password")
+def broker_password(
+    kind: Annotated[str, typer.Argument(help="elevator or station")],
+    equipment_id: Annotated[str, typer.Argument(help="The terminal's elevator_id or station_id.")],
+) -> None:
+    """Print a terminal's MQTT password (derived from SEMON_BROKER__DEVICE_SECRET)."""
+    from semon.broker_files import password_command
+
+    password_command(_settings(), kind, equipment_id)
+
+
 def main() -> None:
     app()
 

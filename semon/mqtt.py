@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +23,48 @@ from gmqtt.mqtt.constants import MQTTv50, MQTTv311
 log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[str, bytes, int, dict[str, Any]], Awaitable[int | None]]
+
+
+def shared(topic: str, group: str) -> str:
+    """The MQTT 5 shared-subscription filter for ``topic`` (plain when no group):
+    the broker hands each message to one member of the group."""
+    return f"$share/{group}/{topic}" if group else topic
+
+
+def in_flight(client: gmqtt.Client) -> int:
+    """QoS 1/2 messages this client published that the broker has not acknowledged."""
+    return len(client._persistent_storage.get_all())
+
+
+async def wait_acknowledged(client: gmqtt.Client, timeout_s: float = 60.0) -> None:
+    """Until the broker has acknowledged everything this client published: after
+    this, the broker owns the messages (the definition of "not lost")."""
+    await asyncio.wait_for(client._persistent_storage.wait_empty(), timeout=timeout_s)
+
+
+async def publish_window(client: gmqtt.Client, window: int) -> None:
+    """Wait until fewer than ``window`` publishes are unacknowledged, so a fast
+    publisher neither exhausts packet ids nor exceeds the broker's receive maximum."""
+    while in_flight(client) >= window:
+        await asyncio.sleep(0.001)
+
+
+class _BackoffClient(gmqtt.Client):  # type: ignore[misc]
+    """gmqtt reconnects by itself with a fixed delay; this makes the delay grow
+    (jittered, doubling from ``reconnect_min_s`` to ``reconnect_max_s``) while the
+    broker stays away, and start small again after a successful connect."""
+
+    backoff_min_s: float = 0.2
+    backoff_max_s: float = 30.0
+
+    async def reconnect(self, delay: bool = False) -> None:
+        if delay:
+            failed = int(self._connection_state.failed_connections)
+            ceiling = min(self.backoff_max_s, self.backoff_min_s * (2 ** min(failed, 20)))
+            self._connection_state.config["reconnect_delay"] = random.uniform(  # noqa: S311
+                ceiling / 2, ceiling
+            )
+        await super().reconnect(delay=delay)
 
 
 @dataclass(frozen=True)
@@ -78,8 +120,12 @@ async def connect(
     retry_connect: bool = True,
     reconnect_min_s: float = 0.2,
     reconnect_max_s: float = 30.0,
+    subscriptions: Sequence[tuple[str, int]] = (),
 ) -> AsyncIterator[gmqtt.Client]:
     """A connected client; disconnected on exit.
+
+    ``subscriptions`` (filter, qos) are made on every connect, so they survive a
+    broker that restarted without its persistence.
 
     ``manual_ack``: a QoS 1 message is acknowledged only when ``on_message``
     returns (its return value is the reason code, 0 = success), so a crash
@@ -91,7 +137,7 @@ async def connect(
         props["session_expiry_interval"] = session_expiry_s
         if receive_maximum:
             props["receive_maximum"] = receive_maximum
-    client = gmqtt.Client(
+    client = _BackoffClient(
         client_id,
         clean_session=clean_start,
         optimistic_acknowledgement=not manual_ack,
@@ -99,8 +145,18 @@ async def connect(
     )
     if addr.username:
         client.set_auth_credentials(addr.username, addr.password)
-    # gmqtt reconnects by itself after a drop: retries forever, min delay between tries.
-    client.set_config({"reconnect_retries": -1, "reconnect_delay": max(1, int(reconnect_min_s))})
+    # gmqtt reconnects by itself after a drop: retries forever, with our backoff.
+    client.backoff_min_s = reconnect_min_s
+    client.backoff_max_s = reconnect_max_s
+    client.set_config({"reconnect_retries": -1, "reconnect_delay": reconnect_min_s})
+    if subscriptions:
+        subs = [gmqtt.Subscription(t, qos=q) for t, q in subscriptions]
+
+        def _on_connect(c: gmqtt.Client, flags: int, rc: int, properties: Any) -> None:
+            log.info("MQTT connected to %s:%s as %s", addr.host, addr.port, client_id)
+            c.subscribe(subs)
+
+        client.on_connect = _on_connect
     if on_message is not None:
         handler = on_message
 

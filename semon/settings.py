@@ -42,6 +42,15 @@ class IngestSettings(BaseModel):
     future_tolerance_s: float = 300.0
     write_retry_max_s: float = 5.0
     metrics_port: int = 0
+    # Unacknowledged messages the broker may have out to us at once (MQTT 5
+    # receive maximum; Mosquitto also caps it with max_inflight_messages).
+    # Messages are acknowledged only after commit, so this bounds both our
+    # memory during a database outage and the throughput (window / commit time).
+    receive_maximum: int = 5000
+    # Partition upkeep and hourly roll-ups (semon.store.maintenance); 0 = off.
+    maintenance_interval_s: float = 300.0
+    # On SIGTERM: how long to wait for the batch in hand to commit.
+    shutdown_timeout_s: float = 8.0
 
 
 class AlertSettings(BaseModel):
@@ -63,8 +72,36 @@ class AlertSettings(BaseModel):
     # A critical alert nobody acknowledged is paged again every this many seconds.
     escalate_after_s: float = 60.0
     sweep_interval_s: float = 60.0
-    tick_interval_s: float = 0.25
+    # The fast tick looks only at cars with a deadline running (a standing car,
+    # a fault in debounce), so 50 ms costs little and keeps the time from a
+    # threshold to the page well under the 250 ms goal.
+    tick_interval_s: float = 0.05
     metrics_port: int = 0
+    # A car on battery power standing between floors cannot move until mains
+    # returns: page after the terminals' own 5 s debounce, not after 20 s.
+    trapped_on_battery_s: float = 5.0
+    # An alarm button press counts as "someone is inside" (where no occupancy
+    # sensor is fitted) for this long around it.
+    alarm_memory_s: float = 120.0
+    # Samples older than this on arrival are a late backlog: they are judged
+    # once the upload has been quiet for backlog_quiet_s (transport time), so
+    # an episode that began and ended inside it is recorded, not paged. 30 s is
+    # three moving-sample intervals: longer than any broker hiccup.
+    backlog_after_s: float = 30.0
+    backlog_quiet_s: float = 2.0
+    # Samples kept per elevator (sorted) to re-judge late and shuffled input;
+    # 200 covers >30 min of a moving car at one sample per 10 s.
+    sample_window: int = 200
+    # On start, samples this far back are read from the database to rebuild
+    # the per-car state (a trap in progress when the process died).
+    recovery_window_s: float = 900.0
+    # A database write waits this long before the outbox takes over: trapped
+    # passengers are published from memory while the database is down.
+    db_timeout_s: float = 0.5
+    # How often rows the API wrote (alert_events.published_at IS NULL) are
+    # looked for and published; LISTEN semon_alerts wakes it sooner.
+    publish_poll_s: float = 0.5
+    registry_refresh_s: float = 60.0
 
 
 class ApiSettings(BaseModel):
@@ -73,6 +110,19 @@ class ApiSettings(BaseModel):
     page_size_max: int = 1000
     history_max_days: int = 31
     statement_timeout_ms: int = 10_000
+    # How long a request waits for a pooled connection before answering 503.
+    pool_timeout_s: float = 5.0
+    # Cursor page sizes: the default when a client asks for none, and the cap.
+    page_size_default: int = 100
+    # History windows longer than this are downsampled with date_bin to at
+    # most `history_max_points` buckets; shorter ones return raw samples.
+    history_raw_max_s: int = 6 * 3600
+    history_max_points: int = 2000
+    # Alert streams: poll the store this often even without a NOTIFY (a lost
+    # notification only delays an event), and ping idle clients so proxies
+    # keep the connection open.
+    stream_poll_s: float = 1.0
+    stream_ping_s: float = 15.0
     # Token for the first admin; never defaulted (empty means none is made).
     bootstrap_admin_token: str = ""
 
@@ -87,6 +137,79 @@ class StorageSettings(BaseModel):
     partitions_ahead_days: int = 7
     pool_min: int = 1
     pool_max: int = 10
+
+
+class ScoreSettings(BaseModel):
+    """On-demand maintenance scoring (semon/scoring.py documents the sheet).
+
+    Each weight is the most points its factor can deduct from 100; they sum to
+    100 so a score is exactly 100 plus its contributions.
+    """
+
+    weight_age: float = 15.0
+    weight_firm_tech: float = 15.0
+    weight_use_unit: float = 10.0
+    weight_firm_credit: float = 15.0
+    weight_faults: float = 10.0
+    weight_traps: float = 10.0
+    weight_trap_minutes: float = 5.0
+    weight_offline: float = 5.0
+    weight_door_load: float = 5.0
+    weight_inspection_overdue: float = 10.0
+    # Share of the age weight deducted in each band (< 5, 5-14, 15-19, >= 20 years).
+    age_band_shares: tuple[float, float, float, float] = (0.0, 0.3, 0.65, 1.0)
+    # Full deduction at or beyond these levels; linear below.
+    faults_per_1000_trips_full: float = 5.0
+    traps_full: float = 3.0
+    trap_minutes_full: float = 120.0
+    offline_share_full: float = 0.2
+    door_cycles_per_day_free: float = 300.0
+    door_cycles_per_day_full: float = 1500.0
+    # Terminal-observed factors look back this far (traps: 12 months).
+    activity_window_days: int = 30
+    # Trips and door cycles come from this many recent hours of the hourly
+    # figures (rows = elevators x hours: 48 keeps a 100,000-lift fleet's
+    # refresh within seconds); trips are scaled up to the activity window.
+    load_window_hours: int = 48
+    trap_window_days: int = 365
+    # Vetoes force the regulatory default interval.
+    veto_no_data_days: float = 3.0
+    veto_trap_window_days: int = 90
+    grade_min_scores: tuple[float, float, float] = (85.0, 70.0, 55.0)  # A, B, C; below: D
+    grade_intervals_days: tuple[int, int, int, int] = (90, 60, 30, 15)  # A, B, C, D
+    default_interval_days: int = 15
+    # The API recomputes the fleet when the stored scores are older than this.
+    stale_after_s: float = 3600.0
+
+
+class BrokerSettings(BaseModel):
+    """Mosquitto credentials written by `semon broker files` (semon/broker_files.py).
+
+    Device passwords are derived, not stored: HMAC-SHA256(device_secret,
+    "<kind>.<id>"), so the registry needs no password column and a terminal's
+    password can be reissued from its id alone. Never defaulted; empty refuses.
+    """
+
+    device_secret: str = ""
+    # Service users; a user whose password is empty is left out of the files.
+    ingest_password: str = ""
+    alerts_password: str = ""
+    api_password: str = ""
+    simulator_password: str = ""
+    # PBKDF2 rounds in the password file: Mosquitto hashes at every CONNECT, and
+    # after a broker restart every terminal reconnects at once, so this stays
+    # modest; the passwords are 192-bit random-looking HMACs, not words a
+    # dictionary could reach, so rounds add little.
+    pbkdf2_iterations: int = 1000
+
+
+class EmbeddedSettings(BaseModel):
+    # Used by `semon up` only when DATABASE_URL / MQTT_URL are unset. Fixed
+    # ports keep the printed URLs the same from one run to the next; when one
+    # is taken `semon up` falls back to a free port and says so.
+    postgres_port: int = 54329
+    broker_port: int = 18830
+    database: str = "semon"
 
 
 class Settings(BaseSettings):
@@ -108,3 +231,6 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     alerts: AlertSettings = AlertSettings()
     api: ApiSettings = ApiSettings()
+    embedded: EmbeddedSettings = EmbeddedSettings()
+    score: ScoreSettings = ScoreSettings()
+    broker: BrokerSettings = BrokerSettings()

@@ -9,6 +9,8 @@ from semon.settings import Settings
 from semon.store.maintenance import apply_policies
 from semon.store.migrate import current_flavour, migrate, migrations_for
 
+_TIMESCALE_VERSION = "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"
+
 
 async def migrate_database(dsn: str, settings: Settings) -> tuple[str, list[int]]:
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
@@ -26,7 +28,9 @@ async def migrate_command(settings: Settings) -> None:
 
 
 async def status_command(settings: Settings) -> None:
-    async with await psycopg.AsyncConnection.connect(settings.database_url, autocommit=True) as conn:
+    async with await psycopg.AsyncConnection.connect(
+        settings.database_url, autocommit=True
+    ) as conn:
         flavour = await current_flavour(conn)
         if flavour is None:
             typer.echo("not migrated yet: run `semon db migrate`")
@@ -35,7 +39,11 @@ async def status_command(settings: Settings) -> None:
         done = [r[0] for r in await cur.fetchall()]
         pending = [m.version for m in migrations_for(flavour) if m.version not in done]
         server = (await (await conn.execute("SHOW server_version")).fetchone() or ["?"])[0]
-        label = "TimescaleDB" if flavour == "timescale" else "plain PostgreSQL (native partitions)"
+        if flavour == "timescale":
+            ext = await (await conn.execute(_TIMESCALE_VERSION)).fetchone()
+            label = f"TimescaleDB {ext[0] if ext else '(extension missing!)'} (hypertables)"
+        else:
+            label = "plain PostgreSQL (native partitions)"
         typer.echo(f"flavour: {label}")
         typer.echo(f"server: PostgreSQL {server}")
         typer.echo(f"applied: {', '.join(f'{v:04d}' for v in done)}")

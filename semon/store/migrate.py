@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Literal
 
+import psycopg
 from psycopg import AsyncConnection, sql
 
 Flavour = Literal["timescale", "postgres"]
@@ -45,19 +46,23 @@ def migrations_for(flavour: Flavour) -> list[Migration]:
 
 
 async def detect_flavour(conn: AsyncConnection) -> Flavour:
-    """TimescaleDB when the extension is installed or can be; plain otherwise."""
+    """TimescaleDB when the extension is installed or can be; plain otherwise.
+
+    "Can be" is tried, not inferred: a server may list timescaledb among its
+    available extensions without having it in shared_preload_libraries, and
+    then CREATE EXTENSION fails and the database is plain. PGlite's
+    TimescaleDB build lists it and creates it without any preloading.
+    """
     cur = await conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'")
     if await cur.fetchone():
         return "timescale"
-    cur = await conn.execute(
-        "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
-    )
+    cur = await conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'")
     if await cur.fetchone() is None:
         return "postgres"
     try:
         async with conn.transaction():
             await conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-    except Exception:  # offered but not loadable (not in shared_preload_libraries)
+    except psycopg.Error:  # offered but not loadable (not in shared_preload_libraries)
         return "postgres"
     return "timescale"
 
@@ -97,7 +102,7 @@ async def migrate(conn: AsyncConnection) -> tuple[Flavour, list[int]]:
             if m.version in done:
                 continue
             async with conn.transaction():
-                await conn.execute(sql.SQL(m.sql))  # type: ignore[arg-type]
+                await conn.execute(sql.SQL(m.sql))
                 await conn.execute(
                     "INSERT INTO schema_migrations (version, name, flavour) VALUES (%s, %s, %s)",
                     (m.version, m.name, flavour),

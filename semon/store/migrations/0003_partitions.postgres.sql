@@ -13,7 +13,7 @@ BEGIN
             BEGIN
                 EXECUTE format(
                     'CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)',
-                    part, parent, d::timestamptz AT TIME ZONE 'UTC', (d + 1)::timestamptz AT TIME ZONE 'UTC');
+                    part, parent, d::timestamp AT TIME ZONE 'UTC', (d + 1)::timestamp AT TIME ZONE 'UTC');
                 made := made + 1;
             EXCEPTION WHEN check_violation THEN
                 -- The default partition already holds rows of that day (a
@@ -45,7 +45,7 @@ BEGIN
         dropped := dropped + 1;
     END LOOP;
     EXECUTE format('DELETE FROM %I WHERE ts < %L', parent || '_default',
-                   before_day::timestamptz AT TIME ZONE 'UTC');
+                   before_day::timestamp AT TIME ZONE 'UTC');
     RETURN dropped;
 END $$;
 

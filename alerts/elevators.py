@@ -1,0 +1,433 @@
+"""Elevator rules on device time: trapped passengers, faults, offline terminals,
+missed alarm-line tests.
+
+Per-elevator state lives here, in memory. Samples that arrive fresh and in
+order are judged at once (the low-latency path). Samples that are late (older
+than ``backlog_after_s``) or out of order wait in a sorted buffer until the
+terminal's upload goes quiet, then the buffer is re-judged as a whole: an
+episode that began and ended inside it is recorded resolved and not paged,
+one still going on is raised live. Re-judging the whole sorted buffer is what
+makes a duplicated, shuffled replay give the same alerts.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from alerts.ops import Close, Op, Raise, Record
+from semon.domain.gov_codes import gov_code_for
+from semon.domain.wire import ElevatorEvent, StatusSample
+from semon.settings import AlertSettings
+from semon.store.alerts import AlertDraft, late_alert_id
+
+MOVING_SPEED = 0.05  # m/s: below this a car is standing (sensor noise at rest)
+TECHNICIAN_MODES = ("inspection", "maintenance")
+# Codes that are not faults of their own.
+NOT_FAULTS = frozenset({"alarm_button", "alarm_test", "power_restored", "trapped"})
+
+
+def trapped_key(eid: str) -> str:
+    return f"trapped_passenger:{eid}"
+
+
+def fault_key(eid: str, code: str) -> str:
+    return f"elevator_fault:{eid}:{code}"
+
+
+def offline_key(eid: str) -> str:
+    return f"terminal_offline:{eid}"
+
+
+def alarm_test_key(eid: str) -> str:
+    return f"alarm_test_missed:{eid}"
+
+
+def _iso(t: datetime) -> str:
+    return t.isoformat()
+
+
+@dataclass
+class Elevator:
+    eid: str
+    samples: list[StatusSample] = field(default_factory=list)  # sorted by ts, a window
+    judged_until: datetime | None = None
+    last_rx: float = float("-inf")  # monotonic time the newest message arrived
+    dirty: bool = False
+    ep_start: datetime | None = None
+    ep_threshold: float = 0.0
+    ep_why: str = ""
+    released_at: datetime | None = None
+    alarm_at: datetime | None = None
+    pending_faults: dict[str, ElevatorEvent] = field(default_factory=dict)
+    last_alarm_test: datetime | None = None
+
+    @property
+    def last_ts(self) -> datetime | None:
+        return self.samples[-1].ts if self.samples else None
+
+
+class ElevatorRules:
+    def __init__(self, cfg: AlertSettings) -> None:
+        self.cfg = cfg
+        self.cars: dict[str, Elevator] = {}
+        # condition_key -> started_at of alerts known open (recovered, raised)
+        self.open: dict[str, datetime] = {}
+        # Cars with a deadline running (an episode, a debounce, a backlog to
+        # settle): the fast tick looks at these only, the full tick at all.
+        self.armed: set[str] = set()
+
+    def car(self, eid: str) -> Elevator:
+        c = self.cars.get(eid)
+        if c is None:
+            c = self.cars[eid] = Elevator(eid)
+        return c
+
+    # -- condition ---------------------------------------------------------
+
+    def _condition(self, car: Elevator, s: StatusSample) -> tuple[float, str] | None:
+        """The trapped threshold that applies to this sample, or None."""
+        cfg = self.cfg
+        if s.mode in TECHNICIAN_MODES:
+            return None  # a technician is in the car or on the roof
+        if s.direction != "stopped" and s.speed >= MOVING_SPEED:
+            return None
+        alarm_recent = (
+            car.alarm_at is not None
+            and abs((s.ts - car.alarm_at).total_seconds()) <= cfg.alarm_memory_s
+        )
+        people = s.occupied is True or (s.occupied is None and (s.alarm or alarm_recent))
+        if not s.door_zone:
+            if people:
+                return cfg.trapped_off_landing_s, "stopped outside the door zone with people inside"
+            if s.power == "battery" and s.occupied is not False:
+                return cfg.trapped_on_battery_s, "on battery power, stopped outside the door zone"
+            return None
+        if s.door == "closed" and people:
+            return (
+                cfg.trapped_at_landing_s,
+                "stopped at a landing with doors shut and people inside",
+            )
+        return None
+
+    def _draft_trapped(
+        self,
+        car: Elevator,
+        started: datetime,
+        last: StatusSample | None,
+        *,
+        live: bool = True,
+        ended: datetime | None = None,
+        why: str | None = None,
+    ) -> AlertDraft:
+        details: dict[str, Any] = {
+            "reason": why or car.ep_why,
+            "threshold_s": car.ep_threshold,
+        }
+        if last is not None:
+            details["last_sample"] = last.model_dump(mode="json")
+        floor = f" near floor {last.floor}" if last is not None else ""
+        return AlertDraft(
+            condition_key=trapped_key(car.eid),
+            kind="trapped_passenger",
+            equipment_type="elevator",
+            equipment_id=car.eid,
+            started_at=started,
+            summary=f"Passengers trapped in elevator {car.eid}{floor}: {details['reason']}",
+            details=details,
+            live=live,
+            ended_at=ended,
+        )
+
+    # -- samples -----------------------------------------------------------
+
+    def on_samples(
+        self, eid: str, samples: tuple[StatusSample, ...], *, now: datetime, mono: float
+    ) -> list[Op]:
+        car = self.car(eid)
+        car.last_rx = mono
+        ops: list[Op] = []
+        backlog = timedelta(seconds=self.cfg.backlog_after_s)
+        for s in sorted(samples, key=lambda x: x.ts):
+            i = bisect.bisect_left([x.ts for x in car.samples], s.ts)
+            if i < len(car.samples) and car.samples[i].ts == s.ts:
+                continue  # a redelivered duplicate
+            in_order = i == len(car.samples) and (
+                car.judged_until is None or s.ts > car.judged_until
+            )
+            car.samples.insert(i, s)
+            if in_order and not car.dirty and now - s.ts <= backlog:
+                ops += self._step(car, s, emit=True, live=True)
+                car.judged_until = s.ts
+            else:
+                car.dirty = True
+        self.trim(car)
+        self.arm(car)
+        return ops
+
+    def arm(self, car: Elevator) -> None:
+        if car.dirty or car.ep_start is not None or car.pending_faults:
+            self.armed.add(car.eid)
+        else:
+            self.armed.discard(car.eid)
+
+    def trim(self, car: Elevator) -> None:
+        if len(car.samples) > self.cfg.sample_window:
+            del car.samples[: len(car.samples) - self.cfg.sample_window]
+
+    def _step(self, car: Elevator, s: StatusSample, *, emit: bool, live: bool) -> list[Op]:
+        ops: list[Op] = []
+        key = trapped_key(car.eid)
+        cond = self._condition(car, s)
+        if cond is not None:
+            thr, why = cond
+            if car.ep_start is None:
+                car.ep_start, car.ep_threshold, car.ep_why = s.ts, thr, why
+            elif thr < car.ep_threshold:
+                car.ep_threshold, car.ep_why = thr, why
+            held = (s.ts - car.ep_start).total_seconds()
+            if emit and live and key not in self.open and held >= car.ep_threshold:
+                ops.append(self._raise(self._draft_trapped(car, car.ep_start, s)))
+        else:
+            if car.ep_start is not None and key not in self.open:
+                held = (s.ts - car.ep_start).total_seconds()
+                if emit and held >= car.ep_threshold:
+                    d = self._draft_trapped(car, car.ep_start, s, live=False, ended=s.ts)
+                    d.details["held_s"] = held
+                    d.alert_id = late_alert_id(key, car.ep_start)
+                    ops.append(Record(d, "self_released"))
+            car.ep_start = None
+        if key in self.open:
+            if s.door in ("open", "opening") and s.door_zone:
+                car.released_at = car.released_at or s.ts
+            if car.released_at is not None and s.occupied is not True and emit:
+                started = self.open[key]
+                held = max(0.0, (car.released_at - started).total_seconds())
+                ops.append(
+                    Close(
+                        key,
+                        "self_released",
+                        ended_at=car.released_at,
+                        details={"held_s": held},
+                        resolution_if_on_site="rescued",
+                    )
+                )
+                self.open.pop(key, None)
+                car.released_at = None
+                if cond is None:
+                    car.ep_start = None
+        # faults that normal running or mains power end
+        for code in list(car.pending_faults) + [
+            k.rsplit(":", 1)[1] for k in self._open_faults(car)
+        ]:
+            if self._ends_fault(code, s):
+                ops += self._end_fault(
+                    car,
+                    code,
+                    s.ts,
+                    "running normally" if code != "power_loss" else "mains power back",
+                    emit=emit,
+                )
+        ok = offline_key(car.eid)
+        if emit and ok in self.open and s.ts >= self.open[ok]:
+            ops.append(Close(ok, "other", ended_at=s.ts, details={"back_at": _iso(s.ts)}))
+            self.open.pop(ok, None)
+        return ops
+
+    def _open_faults(self, car: Elevator) -> list[str]:
+        prefix = f"elevator_fault:{car.eid}:"
+        return [k for k in self.open if k.startswith(prefix)]
+
+    @staticmethod
+    def _ends_fault(code: str, s: StatusSample) -> bool:
+        if code == "power_loss":
+            return s.power == "mains"
+        return s.mode == "normal" and s.direction != "stopped" and s.speed >= MOVING_SPEED
+
+    def _raise(self, d: AlertDraft) -> Raise:
+        self.open[d.condition_key] = d.started_at
+        return Raise(d)
+
+    def settle(self, car: Elevator, *, emit: bool = True) -> list[Op]:
+        """Re-judge the whole buffer after a late or out-of-order upload went quiet."""
+        before = car.judged_until
+        car.ep_start = None
+        car.released_at = None
+        ops: list[Op] = []
+        for s in car.samples:
+            fresh = before is None or s.ts > before
+            ops += self._step(car, s, emit=emit and fresh, live=False)
+        car.judged_until = car.last_ts
+        car.dirty = False
+        return ops
+
+    # -- events ------------------------------------------------------------
+
+    def on_event(self, eid: str, ev: ElevatorEvent, *, now: datetime, mono: float) -> list[Op]:
+        car = self.car(eid)
+        car.last_rx = mono
+        live = now - ev.ts <= timedelta(seconds=self.cfg.backlog_after_s)
+        ops: list[Op] = []
+        code = ev.code
+        if code == "alarm_button":
+            car.alarm_at = ev.ts if car.alarm_at is None else max(car.alarm_at, ev.ts)
+            last = car.samples[-1] if car.samples else None
+            if last is not None and car.ep_start is None and self._condition(car, last):
+                car.ep_start = max(last.ts, ev.ts)
+                car.ep_threshold, car.ep_why = self._condition(car, last) or (0.0, "")
+        elif code == "alarm_test":
+            if car.last_alarm_test is None or ev.ts > car.last_alarm_test:
+                car.last_alarm_test = ev.ts
+            k = alarm_test_key(eid)
+            if k in self.open:
+                ops.append(
+                    Close(k, "other", ended_at=ev.ts, details={"alarm_test_at": _iso(ev.ts)})
+                )
+                self.open.pop(k)
+        elif code == "trapped":
+            k = trapped_key(eid)
+            if k not in self.open:
+                if car.ep_start is None or ev.ts < car.ep_start:
+                    car.ep_start = ev.ts
+                car.ep_threshold, car.ep_why = 0.0, "the terminal reports a trapped passenger"
+                if live and not car.dirty:
+                    last = car.samples[-1] if car.samples else None
+                    d = self._draft_trapped(car, car.ep_start, last)
+                    d.details["event"] = ev.model_dump(mode="json")
+                    ops.append(self._raise(d))
+        elif code == "power_restored":
+            ops += self._end_fault(car, "power_loss", ev.ts, "power_restored event", emit=True)
+        else:
+            k = fault_key(eid, code)
+            if k in self.open:
+                ops.append(Raise(self._fault_draft(car, ev)))  # a repeat: updates the open alert
+            elif code not in car.pending_faults or ev.ts < car.pending_faults[code].ts:
+                car.pending_faults[code] = ev
+        self.arm(car)
+        return ops
+
+    def _fault_draft(self, car: Elevator, ev: ElevatorEvent, *, live: bool = True) -> AlertDraft:
+        gov = gov_code_for(ev.code, ev.gov_code)
+        return AlertDraft(
+            condition_key=fault_key(car.eid, ev.code),
+            kind="elevator_fault",
+            equipment_type="elevator",
+            equipment_id=car.eid,
+            started_at=ev.ts,
+            summary=f"Elevator {car.eid} fault: {ev.code.replace('_', ' ')}"
+            + (f" ({ev.detail})" if ev.detail else ""),
+            details={
+                "code": ev.code,
+                "gov_code": gov,
+                "detail": ev.detail,
+                "data": ev.data,
+                "last_event_at": _iso(ev.ts),
+            },
+            live=live,
+        )
+
+    def _end_fault(
+        self, car: Elevator, code: str, at: datetime, why: str, *, emit: bool
+    ) -> list[Op]:
+        k = fault_key(car.eid, code)
+        if k in self.open and at >= self.open[k]:
+            self.open.pop(k)
+            return [Close(k, "other", ended_at=at, details={"cleared_by": why})] if emit else []
+        ev = car.pending_faults.get(code)
+        if ev is not None and at >= ev.ts:
+            del car.pending_faults[code]
+            # Over before it was paged: debounced (short) or found in a backlog.
+            d = self._fault_draft(car, ev, live=False)
+            d.ended_at = at
+            d.details["duration_s"] = (at - ev.ts).total_seconds()
+            d.details["cleared_by"] = why
+            d.alert_id = late_alert_id(k, ev.ts)
+            return [Record(d, "other")] if emit else []
+        return []
+
+    # -- the clock ---------------------------------------------------------
+
+    def tick(self, now: datetime, mono: float, *, full: bool = True) -> list[Op]:
+        """Clock rules. ``full``: every car (offline, alarm tests); otherwise only
+        the armed ones, so the fast tick costs nothing for a quiet fleet."""
+        cfg = self.cfg
+        ops: list[Op] = []
+        offline_after = timedelta(seconds=cfg.expected_interval_s * cfg.offline_factor)
+        cars = list(self.cars.values()) if full else [self.cars[e] for e in list(self.armed)]
+        for car in cars:
+            ops += self._tick_car(car, now, mono, full=full, offline_after=offline_after)
+            self.arm(car)
+        return ops
+
+    def _tick_car(
+        self, car: Elevator, now: datetime, mono: float, *, full: bool, offline_after: timedelta
+    ) -> list[Op]:
+        cfg = self.cfg
+        ops: list[Op] = []
+        quiet = mono - car.last_rx >= cfg.backlog_quiet_s
+        if car.dirty and quiet:
+            ops += self.settle(car)
+        if car.dirty:
+            return ops
+        k = trapped_key(car.eid)
+        if (
+            car.ep_start is not None
+            and k not in self.open
+            and (now - car.ep_start).total_seconds() >= car.ep_threshold
+        ):
+            last = car.samples[-1] if car.samples else None
+            ops.append(self._raise(self._draft_trapped(car, car.ep_start, last)))
+        for code, ev in list(car.pending_faults.items()):
+            if (now - ev.ts).total_seconds() >= cfg.fault_debounce_s and (
+                quiet or now - ev.ts <= timedelta(seconds=cfg.backlog_after_s)
+            ):
+                del car.pending_faults[code]
+                ops.append(self._raise(self._fault_draft(car, ev)))
+        if not full:
+            return ops
+        last_ts = car.last_ts
+        ok = offline_key(car.eid)
+        if last_ts is not None and ok not in self.open and now - last_ts > offline_after:
+            ops.append(
+                self._raise(
+                    AlertDraft(
+                        condition_key=ok,
+                        kind="terminal_offline",
+                        equipment_type="elevator",
+                        equipment_id=car.eid,
+                        started_at=last_ts,
+                        summary=f"Terminal of elevator {car.eid} silent since "
+                        f"{last_ts:%Y-%m-%d %H:%M:%S}Z: dispatch cannot see it",
+                        details={
+                            "last_sample_at": _iso(last_ts),
+                            "blind_elevators": [car.eid],
+                            "expected_interval_s": cfg.expected_interval_s,
+                            "silent_after_s": offline_after.total_seconds(),
+                        },
+                    )
+                )
+            )
+        at = car.last_alarm_test
+        ak = alarm_test_key(car.eid)
+        gap = timedelta(seconds=cfg.alarm_test_max_gap_s)
+        if at is not None and ak not in self.open and now - at > gap:
+            ops.append(
+                self._raise(
+                    AlertDraft(
+                        condition_key=ak,
+                        kind="alarm_test_missed",
+                        equipment_type="elevator",
+                        equipment_id=car.eid,
+                        started_at=at + gap,
+                        summary=f"Alarm line of elevator {car.eid} not tested since "
+                        f"{at:%Y-%m-%d %H:%M}Z",
+                        details={
+                            "last_alarm_test_at": _iso(at),
+                            "max_gap_s": cfg.alarm_test_max_gap_s,
+                        },
+                    )
+                )
+            )
+        return ops

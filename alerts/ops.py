@@ -1,0 +1,39 @@
+"""What rules ask the writer to do: open, close or record an alert."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from semon.store.alerts import AlertDraft
+
+
+@dataclass
+class Raise:
+    """Open the condition's alert (a repeat merges its details into the open one)."""
+
+    draft: AlertDraft
+
+
+@dataclass
+class Close:
+    """The condition ended by itself: resolve its open alert."""
+
+    condition_key: str
+    resolution: str
+    ended_at: datetime | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    # A trapped alert closed after a rescuer arrived was a rescue, not a self-release.
+    resolution_if_on_site: str | None = None
+
+
+@dataclass
+class Record:
+    """An episode already over when we learnt of it: stored resolved, never paged."""
+
+    draft: AlertDraft
+    resolution: str
+
+
+Op = Raise | Close | Record

@@ -1,0 +1,328 @@
+"""`semon alerts`: subscribe to the device topics, judge, store, publish.
+
+Tasks (one TaskGroup): the engine (decodes and judges messages in arrival
+order, runs the clock rules every tick), the writer (store then publish,
+outbox while the database is down), the publisher of rows written elsewhere
+(API state changes), escalation, and the inspection/maintenance sweep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+import gmqtt
+import psycopg
+from prometheus_client import Counter, start_http_server
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from alerts.elevators import ElevatorRules
+from alerts.fillings import filling_drafts, overfill_draft
+from alerts.ops import Op, Raise
+from alerts.registry import RegistryCache
+from alerts.sweeps import sweep
+from alerts.writer import DB_ERRORS, Writer
+from semon import mqtt
+from semon.clock import Clock, SystemClock
+from semon.domain.decode import Decoded, Rejection, decode, device_topics
+from semon.domain.wire import StatusSample
+from semon.settings import Settings
+from semon.store import alerts as store
+from semon.store.pool import open_pool
+
+log = logging.getLogger(__name__)
+
+MESSAGES = Counter("semon_alerts_messages_total", "Device messages judged", ["kind"])
+REJECTED = Counter(
+    "semon_alerts_rejected_total", "Device messages the alerts process could not decode", ["reason"]
+)
+ELEVATOR_KINDS = ("trapped_passenger", "elevator_fault", "terminal_offline", "alarm_test_missed")
+
+_RECENT_SAMPLES = """
+SELECT elevator_id, ts, floor, speed, direction, door, door_zone, occupied, load_kg, mode, alarm,
+       power, trips, door_cycles, run_s
+FROM elevator_status WHERE ts > %s AND ts <= %s ORDER BY elevator_id, ts
+"""
+_LAST_ALARM_TESTS = """
+SELECT elevator_id, max(ts) FROM elevator_events
+WHERE code = 'alarm_test' AND ts > %s GROUP BY elevator_id
+"""
+_OVERFILL_EXISTS = "SELECT 1 FROM alerts WHERE condition_key = %s"
+
+
+class AlertService:
+    """The alerts process; ``run()`` below is the entry point."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        pool: AsyncConnectionPool[AsyncConnection],
+        client: gmqtt.Client,
+        clock: Clock,
+    ) -> None:
+        self.settings = settings
+        self.cfg = settings.alerts
+        self.clock = clock
+        self.pool = pool
+        self.client = client
+        self.inbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self.rules = ElevatorRules(self.cfg)
+        self.registry = RegistryCache(pool, refresh_s=self.cfg.registry_refresh_s)
+        self.writer = Writer(settings, pool, client, clock, self.registry)
+        self.handled = 0  # messages judged (tests wait on it)
+        self._fill_max: dict[str, float | None] = {}
+        self._overfilled: set[str] = set()
+        self._last_sweep: datetime | None = None
+        self._sweeping = False
+        self._last_full_tick = float("-inf")
+
+    # -- input -------------------------------------------------------------
+
+    async def on_message(self, topic: str, payload: bytes, qos: int, props: dict[str, Any]) -> int:
+        self.inbox.put_nowait((topic, payload))
+        return 0
+
+    def emit(self, ops: list[Op]) -> None:
+        for op in ops:
+            self.writer.queue.put_nowait(op)
+
+    async def handle(self, topic: str, payload: bytes) -> None:
+        now = self.clock.now()
+        got = decode(
+            topic,
+            payload,
+            root=self.settings.mqtt.topic_root,
+            now=now,
+            max_bytes=self.settings.ingest.max_payload_bytes,
+            future_tolerance_s=self.settings.ingest.future_tolerance_s,
+        )
+        if isinstance(got, Rejection):
+            REJECTED.labels(got.reason).inc()  # ingest stores it as a dead letter
+            return
+        MESSAGES.labels(got.kind).inc()
+        mono = time.monotonic()
+        if got.kind == "status":
+            self.emit(self.rules.on_samples(got.equipment_id, got.status, now=now, mono=mono))
+        elif got.kind == "event" and got.event is not None:
+            self.emit(self.rules.on_event(got.equipment_id, got.event, now=now, mono=mono))
+        elif got.kind == "scale":
+            await self._scale(got)
+        elif got.kind == "filling":
+            await self._filling(got)
+
+    async def _scale(self, got: Decoded) -> None:
+        s = got.scale
+        assert s is not None
+        if s.filling_id in self._overfilled:
+            return
+        if s.filling_id not in self._fill_max:
+            try:
+                cyl = await self.registry.cylinder(s.cylinder_id)
+            except DB_ERRORS as exc:
+                log.warning("cylinder lookup failed for a scale sample: %s", exc)
+                return
+            self._fill_max[s.filling_id] = float(cyl["max_fill_kg"]) if cyl else None
+        limit = self._fill_max[s.filling_id]
+        if limit is not None and s.net_kg > limit:
+            self._overfilled.add(s.filling_id)
+            station = await self.registry.station(got.equipment_id)
+            self.emit([Raise(overfill_draft(got.equipment_id, s, limit, station))])
+
+    async def _filling(self, got: Decoded) -> None:
+        f = got.filling
+        assert f is not None
+        fid = f.filling_id
+        try:
+            cyl = await self.registry.cylinder(f.cylinder_id)
+            raised = fid in self._overfilled
+            if not raised:
+                async with self.pool.connection(timeout=5) as conn:
+                    cur = await conn.execute(_OVERFILL_EXISTS, (f"overfill:{fid}",))
+                    raised = await cur.fetchone() is not None
+        except DB_ERRORS as exc:
+            # Judging against the registry needs the database; ingest keeps the
+            # record, and the report lists this as a known gap.
+            log.warning("filling %s not judged, registry unavailable: %s", fid, exc)
+            return
+        station = await self.registry.station(got.equipment_id)
+        self.emit(
+            [
+                Raise(d)
+                for d in filling_drafts(got.equipment_id, f, cyl, station, overfill_raised=raised)
+            ]
+        )
+        self._fill_max.pop(fid, None)
+        self._overfilled.discard(fid)
+
+    # -- recovery ----------------------------------------------------------
+
+    async def recover(self) -> None:
+        """Rebuild per-car state: open alerts, recent samples, last alarm tests."""
+        now = self.clock.now()
+        since = now - timedelta(seconds=self.cfg.recovery_window_s)
+        async with self.pool.connection() as conn:
+            for row in await store.open_alerts(conn):
+                if row["kind"] in ELEVATOR_KINDS:
+                    self.rules.open[row["condition_key"]] = row["started_at"]
+                elif row["kind"] == "overfill":
+                    self._overfilled.add(row["condition_key"].split(":", 1)[1])
+            async with conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(_RECENT_SAMPLES, (since, now))
+                for r in await cur.fetchall():
+                    eid = r.pop("elevator_id")
+                    self.rules.car(eid).samples.append(StatusSample.model_construct(**r))
+            cur2 = await conn.execute(_LAST_ALARM_TESTS, (now - timedelta(days=7),))
+            for eid, ts in await cur2.fetchall():
+                self.rules.car(eid).last_alarm_test = ts
+            await conn.commit()
+        for car in self.rules.cars.values():
+            if car.samples:
+                self.rules.trim(car)
+                self.rules.settle(car, emit=False)  # state only: these were judged before
+                self.rules.arm(car)
+        log.info(
+            "recovered %d open alerts, %d elevators", len(self.rules.open), len(self.rules.cars)
+        )
+
+    # -- loops -------------------------------------------------------------
+
+    async def engine(self) -> None:
+        tick = self.cfg.tick_interval_s
+        next_tick = time.monotonic()
+        while True:
+            timeout = max(0.0, next_tick - time.monotonic())
+            try:
+                topic, payload = await asyncio.wait_for(self.inbox.get(), timeout=timeout)
+                try:
+                    await self.handle(topic, payload)
+                except Exception:  # one bad message never stops the stream
+                    log.exception("message on %s not judged", topic[:200])
+                self.handled += 1
+            except TimeoutError:
+                pass
+            if time.monotonic() >= next_tick:
+                next_tick = time.monotonic() + tick
+                self.tick()
+
+    def tick(self) -> None:
+        now = self.clock.now()
+        mono = time.monotonic()
+        full = mono - self._last_full_tick >= 1.0  # offline, alarm tests: a second is plenty
+        if full:
+            self._last_full_tick = mono
+        self.emit(self.rules.tick(now, mono, full=full))
+        due = (
+            self._last_sweep is None
+            or (now - self._last_sweep).total_seconds() >= self.cfg.sweep_interval_s
+        )
+        if due and not self._sweeping and self.writer.db_ok:
+            self._last_sweep = now
+            self._sweeping = True
+            task = asyncio.get_running_loop().create_task(self.sweep(now))
+            task.add_done_callback(lambda _t: setattr(self, "_sweeping", False))
+
+    async def sweep(self, now: datetime) -> None:
+        try:
+            async with self.pool.connection(timeout=10) as conn:
+                ops = await sweep(conn, self.cfg, now)
+                await conn.commit()
+            self.emit(ops)
+            await self.registry.maybe_refresh()
+            await self.sync_open()
+        except (psycopg.Error, TimeoutError, OSError) as exc:
+            log.warning("sweep failed: %s", exc)
+
+    async def sync_open(self) -> None:
+        """Forget conditions someone resolved by hand (the API), so a new
+        episode raises a new alert. Skipped while writes are queued."""
+        if self.writer.outbox or not self.writer.queue.empty():
+            return
+        async with self.pool.connection(timeout=5) as conn:
+            cur = await conn.execute(
+                "SELECT condition_key, started_at FROM alerts WHERE state <> 'resolved'"
+                " AND kind = ANY(%s)",
+                (list(ELEVATOR_KINDS),),
+            )
+            rows = await cur.fetchall()
+            await conn.commit()
+        if self.writer.outbox or not self.writer.queue.empty():
+            return
+        self.rules.open = {str(k): v for k, v in rows}
+
+    async def periodic(self) -> None:
+        last_escalation = 0.0
+        while True:
+            await asyncio.sleep(self.cfg.publish_poll_s)
+            await self.writer.publish_pending()
+            if time.monotonic() - last_escalation >= min(1.0, self.cfg.escalate_after_s):
+                last_escalation = time.monotonic()
+                await self.writer.escalate_due()
+
+
+async def run(
+    settings: Settings, *, ready: asyncio.Event | None = None, clock: Clock | None = None
+) -> None:
+    """Run until cancelled."""
+    clock = clock or SystemClock()
+    cfg = settings.alerts
+    if cfg.metrics_port:
+        start_http_server(cfg.metrics_port)
+    async with open_pool(
+        settings.database_url, min_size=2, max_size=4, name="semon-alerts", timeout=30
+    ) as pool:
+        holder: dict[str, AlertService] = {}
+        early: list[tuple[str, bytes]] = []
+
+        async def on_message(topic: str, payload: bytes, qos: int, props: dict[str, Any]) -> int:
+            svc = holder.get("svc")
+            if svc is None:
+                early.append((topic, payload))
+                return 0
+            return await svc.on_message(topic, payload, qos, props)
+
+        async with mqtt.connect(
+            settings.mqtt_url,
+            cfg.client_id,
+            on_message=on_message,
+            clean_start=False,
+            session_expiry_s=settings.mqtt.session_expiry_s,
+            keepalive_s=settings.mqtt.keepalive_s,
+            reconnect_min_s=settings.mqtt.reconnect_min_s,
+            reconnect_max_s=settings.mqtt.reconnect_max_s,
+        ) as client:
+            svc = AlertService(settings, pool, client, clock)
+            for item in early:
+                svc.inbox.put_nowait(item)
+            holder["svc"] = svc
+            await svc.registry.refresh()
+            await svc.recover()
+            client.subscribe(
+                [gmqtt.Subscription(t, qos=1) for t in device_topics(settings.mqtt.topic_root)]
+            )
+            await serve(svc, ready)
+
+
+async def serve(svc: AlertService, ready: asyncio.Event | None) -> None:
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(svc.engine(), name="alerts-engine")
+            tg.create_task(svc.writer.run(), name="alerts-writer")
+            tg.create_task(svc.periodic(), name="alerts-periodic")
+            if ready is not None:
+                ready.set()
+    finally:
+        # Flush what is queued (bounded: shutdown must not hang on a dead database).
+        async def drain() -> None:
+            while not svc.writer.queue.empty() and svc.writer.db_ok:
+                await svc.writer.apply(svc.writer.queue.get_nowait())
+            await svc.writer.publish_pending()
+
+        try:
+            await asyncio.wait_for(drain(), timeout=5)
+        except (TimeoutError, *DB_ERRORS) as exc:
+            log.warning("alerts shutdown could not flush everything: %s", exc)

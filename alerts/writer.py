@@ -1,0 +1,223 @@
+"""Store, then publish: the one task that writes alerts, and the outbox.
+
+Every op is written to ``alerts`` + ``alert_events`` before its message goes
+to MQTT. The exception is the database being down: a live trapped-passenger
+alert is then published from memory at once (a page must not wait for a
+database) and kept in an in-memory outbox, with every other op, to be stored
+in order when the database returns.
+
+Rows nobody published yet (a state change the API wrote, or a row an alerts
+process wrote and died before publishing) are published by ``publish_pending``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime
+from typing import Any
+
+import gmqtt
+import orjson
+import psycopg
+from prometheus_client import Counter, Gauge
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from alerts.ops import Close, Op, Raise, Record
+from alerts.registry import RegistryCache
+from semon.clock import Clock
+from semon.domain.alerts import AlertMessage
+from semon.settings import Settings
+from semon.store import alerts as store
+
+log = logging.getLogger(__name__)
+
+DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout, TimeoutError, OSError)
+# Published from memory when the database is down (a life may depend on it).
+FROM_MEMORY = frozenset({"trapped_passenger"})
+
+PUBLISHED = Counter("semon_alerts_published_total", "Alert messages published to MQTT", ["action"])
+STORED = Counter("semon_alerts_changes_total", "Alert changes stored", ["op"])
+OUTBOX = Gauge("semon_alerts_outbox_ops", "Alert changes waiting for the database")
+
+
+class Writer:
+    def __init__(
+        self,
+        settings: Settings,
+        pool: AsyncConnectionPool[AsyncConnection],
+        client: gmqtt.Client,
+        clock: Clock,
+        registry: RegistryCache,
+    ) -> None:
+        self.settings = settings
+        self.cfg = settings.alerts
+        self.root = settings.mqtt.topic_root.rstrip("/")
+        self.pool = pool
+        self.client = client
+        self.clock = clock
+        self.registry = registry
+        self.queue: asyncio.Queue[Op] = asyncio.Queue()
+        self.outbox: list[tuple[Op, datetime | None]] = []
+        self.db_ok = True
+        self._next_try = 0.0
+        # Held while writing + publishing our own rows, so publish_pending never
+        # publishes a row this task is about to publish itself.
+        self.lock = asyncio.Lock()
+        self.inflight: set[int] = set()
+        self.to_mark: list[int] = []
+
+    # -- MQTT --------------------------------------------------------------
+
+    def publish(self, message: dict[str, Any]) -> None:
+        topic = f"{self.root}/alerts/{message['kind']}/{message['equipment_id']}"
+        self.client.publish(topic, orjson.dumps(message), qos=1)
+        PUBLISHED.labels(message.get("event", "raise")).inc()
+
+    # -- ops ---------------------------------------------------------------
+
+    async def run(self) -> None:
+        while True:
+            try:
+                op = await asyncio.wait_for(self.queue.get(), timeout=None if self.db_ok else 0.5)
+            except TimeoutError:
+                op = None
+            if op is not None:
+                await self.apply(op)
+            if not self.db_ok and time.monotonic() >= self._next_try:
+                await self.flush_outbox()
+
+    async def apply(self, op: Op) -> None:
+        if isinstance(op, Raise | Record):
+            await self.registry.fill(op.draft, db_ok=self.db_ok)
+        if not self.db_ok:
+            self._to_outbox(op)
+            return
+        try:
+            await self._write(op, published_at=None)
+        except DB_ERRORS as exc:
+            log.warning("database unavailable (%s): alert changes go to the outbox", exc)
+            self.db_ok = False
+            self._next_try = time.monotonic() + 1.0
+            self._to_outbox(op)
+
+    def _to_outbox(self, op: Op) -> None:
+        published_at = None
+        if isinstance(op, Raise) and op.draft.kind in FROM_MEMORY and op.draft.live:
+            now = self.clock.now()
+            op.draft.alert_id = op.draft.alert_id or store.new_alert_id()
+            msg = store.draft_message(op.draft, op.draft.alert_id, now=now)
+            self.publish(store.message_json(msg, "raise"))
+            published_at = now
+        self.outbox.append((op, published_at))
+        OUTBOX.set(len(self.outbox))
+
+    async def flush_outbox(self) -> None:
+        """Store what the outbox holds, in order; the database is back when this succeeds."""
+        try:
+            while self.outbox:
+                op, published_at = self.outbox[0]
+                await self._write(op, published_at=published_at)
+                self.outbox.pop(0)
+                OUTBOX.set(len(self.outbox))
+        except DB_ERRORS as exc:
+            log.debug("database still unavailable: %s", exc)
+            self._next_try = time.monotonic() + 1.0
+            return
+        if not self.db_ok:
+            log.info("database back: outbox stored")
+        self.db_ok = True
+
+    async def _write(self, op: Op, *, published_at: datetime | None) -> None:
+        now = self.clock.now()
+        result: tuple[AlertMessage, int | None] | None
+        action = "raise"
+        async with self.lock:
+            async with self.pool.connection(timeout=self.cfg.db_timeout_s) as conn:
+                if isinstance(op, Raise):
+                    result = await store.raise_alert(
+                        conn, op.draft, now=now, published_at=published_at
+                    )
+                    STORED.labels("raise" if result[1] is not None else "repeat").inc()
+                elif isinstance(op, Record):
+                    result = await store.record_resolved(
+                        conn, op.draft, now=now, resolution=op.resolution
+                    )
+                    result = (result[0], None)  # never paged
+                    STORED.labels("record").inc()
+                else:
+                    action = "resolve"
+                    result = await store.resolve_condition(
+                        conn,
+                        op.condition_key,
+                        now=now,
+                        resolution=op.resolution,
+                        ended_at=op.ended_at,
+                        details=op.details,
+                        resolution_if_on_site=op.resolution_if_on_site,
+                        published_at=published_at,
+                    )
+                    STORED.labels("resolve").inc()
+            if result is None or result[1] is None or published_at is not None:
+                return
+            msg, event_id = result[0], int(result[1])
+            self.inflight.add(event_id)
+        self.publish(store.message_json(msg, action))
+        self.to_mark.append(event_id)
+
+    # -- rows written elsewhere, escalation ----------------------------------
+
+    async def publish_pending(self) -> None:
+        """Publish rows nobody published (API state changes, a dead process's
+        last rows), then mark everything published."""
+        if not self.db_ok:
+            return
+        async with self.lock:
+            mine, self.to_mark = self.to_mark, []
+            try:
+                async with self.pool.connection(timeout=self.cfg.db_timeout_s) as conn:
+                    for event_id, message in await store.unpublished_events(conn):
+                        if event_id in self.inflight or event_id in mine:
+                            continue
+                        self.publish(message)
+                        mine.append(event_id)
+                    if mine:
+                        await store.mark_published(conn, mine, now=self.clock.now())
+                    await conn.commit()
+            except DB_ERRORS as exc:
+                log.debug("publishing pending rows failed: %s", exc)
+                self.to_mark = mine + self.to_mark
+                return
+            self.inflight.difference_update(mine)
+
+    async def escalate_due(self) -> int:
+        """Page again every critical alert nobody acknowledged in escalate_after_s."""
+        if not self.db_ok:
+            return 0
+        now = self.clock.now()
+        before = now.timestamp() - self.cfg.escalate_after_s
+        done = 0
+        try:
+            async with self.pool.connection(timeout=self.cfg.db_timeout_s) as conn:
+                ids = await store.due_escalations(
+                    conn, before=datetime.fromtimestamp(before, tz=now.tzinfo)
+                )
+                await conn.commit()
+                for alert_id in ids:
+                    async with self.lock:
+                        got = await store.escalate(conn, alert_id, now=now)
+                        if got is None:
+                            continue
+                        msg, event_id = got
+                        self.inflight.add(event_id)
+                    self.publish(store.message_json(msg, "escalate"))
+                    self.to_mark.append(event_id)
+                    done += 1
+        except DB_ERRORS as exc:
+            log.debug("escalation sweep failed: %s", exc)
+        return done
+
+
+__all__ = ["Close", "Writer"]

@@ -1,0 +1,106 @@
+"""The FastAPI application: lifespan (pool, bootstrap token, alert listener)
+and every router."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+
+from api import errors
+from api.metrics_mw import RequestMetrics
+from api.notify import AlertWaker
+from api.routes import (
+    alerts,
+    console,
+    cylinders,
+    elevators,
+    health,
+    maintenance,
+    metrics,
+    registry,
+    scores,
+    stats,
+    tokens,
+)
+from api.schemas import Problem, Rejected
+from semon.settings import Settings
+from semon.store.pool import open_pool
+from semon.tokens import ensure_admin_token
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+semon's HTTP API: registry, traceability, alerts, scores and statistics.
+
+Every route but `/healthz` needs `Authorization: Bearer <token>`. A token has a
+role (`admin`, `dispatcher`, `maintenance`, `regulator`, `station`) and a
+scope; an object outside the scope answers 404 exactly like a missing one, a
+missing or bad token 401, a role without the right 403. A database that is
+slow or away answers 503 with `Retry-After`.
+"""
+
+# Answers any authenticated route may give, documented once for all of them.
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "Missing, unknown or revoked token"},
+    403: {"model": Problem, "description": "The token's role may not use this route"},
+    422: {"model": Rejected, "description": "Invalid parameters or body; `detail` says why"},
+    503: {"model": Problem, "description": "Database unavailable or query timed out; retry"},
+}
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_pool(
+            settings.database_url,
+            min_size=settings.storage.pool_min,
+            max_size=settings.storage.pool_max,
+            name="api",
+            timeout=settings.api.pool_timeout_s,
+            statement_timeout_ms=settings.api.statement_timeout_ms,
+        ) as pool:
+            if settings.api.bootstrap_admin_token:
+                async with pool.connection() as conn:
+                    token_id = await ensure_admin_token(conn, settings.api.bootstrap_admin_token)
+                log.info("bootstrap admin token present as %s", token_id)
+            waker = AlertWaker()
+            app.state.pool = pool
+            app.state.settings = settings
+            app.state.alert_waker = waker
+            listener = asyncio.create_task(waker.listen(settings.database_url), name="alert-listen")
+            try:
+                yield
+            finally:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
+
+    app = FastAPI(
+        title="semon",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.add_middleware(RequestMetrics)
+    app.include_router(health.router)
+    app.include_router(console.router)
+    for module in (
+        metrics,
+        tokens,
+        registry,
+        elevators,
+        cylinders,
+        alerts,
+        scores,
+        stats,
+        maintenance,
+        console,
+    ):
+        app.include_router(module.router, responses=COMMON_RESPONSES)
+    return app

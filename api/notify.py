@@ -1,0 +1,47 @@
+"""Wakes alert streams when the alert store commits: one LISTEN connection for
+the whole app, fanned out to every open stream.
+
+Streams never rely on it alone: each also polls (a NOTIFY lost while the
+listener reconnects only delays an event by one poll, never loses it,
+because streams read from `alert_events` by id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import psycopg
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "semon_alerts"
+
+
+class AlertWaker:
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def wake(self) -> None:
+        # Swap the event so every waiter wakes once and later waiters wait anew.
+        event, self._event = self._event, asyncio.Event()
+        event.set()
+
+    async def wait(self, poll_s: float) -> None:
+        event = self._event
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), poll_s)
+
+    async def listen(self, dsn: str, *, retry_s: float = 1.0) -> None:
+        """LISTEN until cancelled, reconnecting after a lost connection."""
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    self.wake()  # anything committed while we were away
+                    async for _ in conn.notifies():
+                        self.wake()
+            except psycopg.OperationalError as exc:
+                log.warning("alert listener lost its connection: %s; retrying", exc)
+                await asyncio.sleep(retry_s)

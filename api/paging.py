@@ -1,0 +1,30 @@
+"""Opaque page cursors: base64url of a (timestamp, id) pair."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+
+from fastapi import HTTPException
+
+
+def encode_cursor(ts: datetime, ident: str) -> str:
+    raw = json.dumps([ts.isoformat(), ident], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    """The pair, or 422 for a cursor this API did not hand out."""
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        ts_text, ident = json.loads(raw)
+        ts = datetime.fromisoformat(ts_text)
+        if ts.tzinfo is None or not isinstance(ident, str):
+            raise ValueError("bad cursor")
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise HTTPException(422, "invalid cursor") from None
+    return ts, ident

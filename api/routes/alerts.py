@@ -1,0 +1,192 @@
+"""Alerts: the list, the live stream (SSE) and the state changes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from api.deps import (
+    CurrentPrincipal,
+    PoolDep,
+    Principal,
+    SettingsDep,
+    alert_scope_sql,
+    require_roles,
+)
+from api.notify import AlertWaker
+from api.paging import decode_cursor, encode_cursor
+from api.schemas import ALERT_EXAMPLE, AlertOut, AlertPage, Problem
+from semon.domain.alerts import Action, ActionBody, AlertKind, AlertState
+from semon.store.alert_reads import alert_in_scope, events_after, last_event_id, list_alerts
+from semon.store.alerts import AlertNotFound, IllegalTransition, apply_action
+
+router = APIRouter(prefix="/alerts", tags=["alerts"])
+
+ALERT_ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,128}$"
+AlertId = Annotated[str, Path(pattern=ALERT_ID_PATTERN, examples=["al_01HZX3K9TRAP"])]
+# Who may move an alert along: dispatch centres, and maintenance firms (their
+# technicians report arrival and resolution); regulators and stations read.
+Changer = Annotated[Principal, require_roles("admin", "dispatcher", "maintenance")]
+STREAM_BATCH = 500
+
+
+@router.get(
+    "",
+    response_model=AlertPage,
+    summary="Alerts in scope, most recently changed first (paged)",
+)
+async def get_alerts(
+    principal: CurrentPrincipal,
+    pool: PoolDep,
+    settings: SettingsDep,
+    state: Annotated[AlertState | None, Query(description="Only alerts in this state")] = None,
+    kind: Annotated[AlertKind | None, Query(description="Only alerts of this kind")] = None,
+    since: Annotated[
+        datetime | None,
+        Query(
+            description="Only alerts changed at or after this time",
+            examples=["2026-11-21T00:00:00Z"],
+        ),
+    ] = None,
+    equipment_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, description="Page size (capped by the server)")
+    ] = None,
+    cursor: Annotated[str | None, Query(max_length=400, description="From `next_cursor`")] = None,
+) -> AlertPage:
+    page = min(limit or settings.api.page_size_default, settings.api.page_size_max)
+    before = decode_cursor(cursor)
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    scope, params = alert_scope_sql(principal, "a")
+    async with pool.connection() as conn:
+        rows = await list_alerts(
+            conn,
+            scope,
+            params,
+            state=state,
+            kind=kind,
+            since=since,
+            equipment_id=equipment_id,
+            before=before,
+            limit=page + 1,
+        )
+    more = len(rows) > page
+    rows = rows[:page]
+    return AlertPage(
+        items=[AlertOut.model_validate(r) for r in rows],
+        next_cursor=encode_cursor(rows[-1]["updated_at"], rows[-1]["alert_id"]) if more else None,
+    )
+
+
+@router.get(
+    "/stream",
+    response_class=EventSourceResponse,
+    responses={
+        200: {
+            "content": {
+                "text/event-stream": {
+                    "example": f"id: 42\nevent: alert\ndata: {json.dumps(ALERT_EXAMPLE)}\n\n"
+                }
+            },
+            "description": "One `alert` event per alert change in scope, `id:` = the event "
+            "id; send it back as `Last-Event-ID` to resume with nothing missed.",
+        }
+    },
+    summary="Server-Sent Events: every alert change in scope",
+)
+async def stream_alerts(
+    request: Request,
+    principal: CurrentPrincipal,
+    pool: PoolDep,
+    settings: SettingsDep,
+    last_event_id_header: Annotated[
+        str | None, Header(alias="Last-Event-ID", description="Resume after this event id")
+    ] = None,
+    after: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=2**62,
+            description="Resume after this event id (for clients that cannot "
+            "set headers); 0 replays everything kept",
+        ),
+    ] = None,
+) -> EventSourceResponse:
+    start = _resume_point(last_event_id_header, after)
+    if start is None:
+        async with pool.connection() as conn:
+            start = await last_event_id(conn)
+    waker: AlertWaker = request.app.state.alert_waker
+    return EventSourceResponse(
+        _events(pool, waker, principal, start, settings.api.stream_poll_s),
+        ping=settings.api.stream_ping_s,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _resume_point(header: str | None, after: int | None) -> int | None:
+    if header is not None and header.strip():
+        try:
+            value = int(header.strip())
+        except ValueError:
+            raise HTTPException(422, "Last-Event-ID must be an event id") from None
+        if not 0 <= value <= 2**62:
+            raise HTTPException(422, "Last-Event-ID out of range")
+        return value
+    return after
+
+
+async def _events(
+    pool: PoolDep, waker: AlertWaker, principal: Principal, after: int, poll_s: float
+) -> AsyncIterator[ServerSentEvent]:
+    scope, params = alert_scope_sql(principal, "a")
+    while True:
+        async with pool.connection() as conn:
+            rows = await events_after(conn, after, scope, params, STREAM_BATCH)
+        for row in rows:
+            after = row["event_id"]
+            message: dict[str, Any] = dict(row["message"])
+            message.setdefault("event_id", after)
+            message.setdefault("action", row["action"])
+            yield ServerSentEvent(
+                data=json.dumps(message, separators=(",", ":")), event="alert", id=str(after)
+            )
+        if len(rows) < STREAM_BATCH:
+            await waker.wait(poll_s)
+
+
+@router.post(
+    "/{alert_id}/{action}",
+    response_model=AlertOut,
+    responses={
+        404: {"model": Problem, "description": "No such alert in your scope"},
+        409: {"model": Problem, "description": "Illegal transition from the alert's state"},
+    },
+    summary="Acknowledge, dispatch, arrive or resolve an alert",
+)
+async def act_on_alert(
+    alert_id: AlertId,
+    action: Annotated[Action, Path(description="ack, dispatch, arrive or resolve")],
+    body: ActionBody,
+    principal: Changer,
+    pool: PoolDep,
+) -> AlertOut:
+    if action == "resolve" and body.resolution is None:
+        raise HTTPException(422, "`resolution` is required to resolve")
+    scope, params = alert_scope_sql(principal, "a")
+    async with pool.connection() as conn, conn.transaction():
+        if not await alert_in_scope(conn, alert_id, scope, params):
+            raise HTTPException(404, "alert not found")
+        try:
+            message = await apply_action(conn, alert_id, action, body, now=datetime.now(UTC))
+        except AlertNotFound:
+            raise HTTPException(404, "alert not found") from None
+        except IllegalTransition as exc:
+            raise HTTPException(409, str(exc) or "illegal transition") from None
+    return AlertOut.model_validate(message.model_dump())

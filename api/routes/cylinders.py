@@ -1,0 +1,61 @@
+"""A cylinder's trace: record, inspections, fillings (paged), alerts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query
+from psycopg import sql
+
+from api.deps import CurrentPrincipal, PoolDep, SettingsDep, cylinder_scope_sql
+from api.paging import decode_cursor, encode_cursor
+from api.schemas import CylinderTrace, Problem
+from semon.domain.common import ID_PATTERN
+from semon.store.alert_reads import alerts_for_equipment
+from semon.store.cylinder_trace import fetch_cylinder, fetch_fillings, fetch_inspections
+
+router = APIRouter(prefix="/cylinders", tags=["cylinders"])
+CylinderId = Annotated[str, Path(pattern=ID_PATTERN, examples=["CY-77"])]
+
+
+@router.get(
+    "/{cylinder_id}/trace",
+    response_model=CylinderTrace,
+    responses={404: {"model": Problem, "description": "No such cylinder in your scope"}},
+    summary="Registry record, inspections, every filling (paged) and alerts, in time order",
+)
+async def get_trace(
+    cylinder_id: CylinderId,
+    principal: CurrentPrincipal,
+    pool: PoolDep,
+    settings: SettingsDep,
+    limit: Annotated[int | None, Query(ge=1, description="Fillings per page")] = None,
+    cursor: Annotated[str | None, Query(max_length=400, description="From `next_cursor`")] = None,
+) -> CylinderTrace:
+    page = min(limit or settings.api.page_size_default, settings.api.page_size_max)
+    after = decode_cursor(cursor)
+    scope, params = cylinder_scope_sql(principal, "c")
+    async with pool.connection() as conn:
+        row = await fetch_cylinder(conn, cylinder_id, scope, params)
+        if row is None:
+            raise HTTPException(404, "cylinder not found")
+        inspections = await fetch_inspections(conn, "cylinder", cylinder_id)
+        fillings = await fetch_fillings(conn, cylinder_id, after, page + 1)
+        # The cylinder is in scope, so all its alerts are shown, whichever
+        # station or district they were filed under.
+        alerts = await alerts_for_equipment(conn, "cylinder", cylinder_id, sql.SQL("TRUE"), {})
+    more = len(fillings) > page
+    fillings = fillings[:page]
+    owner = row.pop("owner_station")
+    return CylinderTrace.model_validate(
+        {
+            "cylinder": row,
+            "owner_station": owner,
+            "inspections": inspections,
+            "fillings": fillings,
+            "alerts": alerts,
+            "next_cursor": encode_cursor(fillings[-1]["ended_at"], fillings[-1]["filling_id"])
+            if more
+            else None,
+        }
+    )

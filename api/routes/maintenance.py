@@ -1,0 +1,68 @@
+"""Maintenance visits: a firm records its own, an admin anyone's."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, HTTPException
+from pydantic import BaseModel, Field
+
+from api.deps import PoolDep, Principal, elevator_scope_sql, require_roles
+from semon.store.stats import add_maintenance_records, elevators_in_scope
+
+router = APIRouter(tags=["maintenance"])
+
+MAX_RECORDS = 10_000
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+
+
+class MaintenanceRecord(BaseModel):
+    elevator_id: Id = Field(examples=["GZ-TH-000123"])
+    done_on: date = Field(examples=["2026-11-20"])
+    kind: Literal["routine", "quarterly", "half_year", "annual", "repair"]
+    firm_id: Id = Field(examples=["firm-01"])
+
+
+class RecordsAccepted(BaseModel):
+    received: int = Field(description="records in the request", examples=[3])
+    inserted: int = Field(description="records new to the store (repeats are no-ops)", examples=[2])
+
+
+@router.post(
+    "/maintenance/records",
+    response_model=RecordsAccepted,
+    responses={
+        403: {"description": "a firm recording another firm's visit"},
+        404: {"description": "an elevator not in scope (all-or-nothing: nothing is stored)"},
+    },
+)
+async def post_records(
+    principal: Annotated[Principal, require_roles("admin", "maintenance")],
+    pool: PoolDep,
+    body: Annotated[
+        MaintenanceRecord | list[MaintenanceRecord],
+        Body(description="one record or a list (at most 10,000)"),
+    ],
+) -> RecordsAccepted:
+    """Record maintenance visits; idempotent on (elevator_id, done_on, kind)."""
+    records = body if isinstance(body, list) else [body]
+    if not records:
+        raise HTTPException(422, "no records")
+    if len(records) > MAX_RECORDS:
+        raise HTTPException(413, f"at most {MAX_RECORDS} records a request")
+    if principal.role == "maintenance":
+        foreign = sorted({r.firm_id for r in records} - {principal.scope[0]})
+        if foreign:
+            raise HTTPException(403, f"a firm records only its own visits, not {foreign[:5]}")
+    scope, params = elevator_scope_sql(principal, "e")
+    ids = sorted({r.elevator_id for r in records})
+    async with pool.connection() as conn:
+        known = await elevators_in_scope(conn, ids, scope=scope, params=params)
+        missing = [i for i in ids if i not in known]
+        if missing:
+            raise HTTPException(404, f"no such elevator: {', '.join(missing[:20])}")
+        inserted = await add_maintenance_records(
+            conn, [(r.elevator_id, r.done_on, r.kind, r.firm_id) for r in records]
+        )
+    return RecordsAccepted(received=len(records), inserted=inserted)

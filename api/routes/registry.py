@@ -1,0 +1,109 @@
+"""Registry bulk upserts (admin): all-or-nothing, idempotent, up to 10,000
+records a request."""
+
+# No `from __future__ import annotations`: the handlers below are built per
+# kind and their annotations must be real objects, not names.
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body
+from pydantic import BaseModel
+
+from api.deps import PoolDep, Principal, require_roles
+from api.schemas import Rejected, UpsertResult
+from semon.domain.registry import Cylinder, Elevator, Firm, Inspection, Station
+from semon.registry_import import upsert_models
+
+router = APIRouter(tags=["registry"])
+Admin = Annotated[Principal, require_roles("admin")]
+MAX_RECORDS = 10_000
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {"model": Rejected, "description": "Nothing written; `failures` names each bad record"}
+}
+
+
+def _route(kind: str, model: type[BaseModel], path: str, example: dict[str, Any]) -> None:
+    Records = Annotated[
+        list[model],  # type: ignore[valid-type]
+        Body(min_length=1, max_length=MAX_RECORDS, examples=[[example]]),
+    ]
+
+    async def upsert(records: Records, pool: PoolDep, admin: Admin) -> UpsertResult:
+        async with pool.connection() as conn:
+            count = await upsert_models(conn, kind, records)
+        return UpsertResult(kind=kind, upserted=count)
+
+    handler: Callable[..., Awaitable[UpsertResult]] = upsert
+    handler.__name__ = f"upsert_{kind}"
+    router.add_api_route(
+        path,
+        handler,
+        methods=["POST"],
+        response_model=UpsertResult,
+        responses=_RESPONSES,
+        summary=f"Bulk upsert {kind} (all or nothing, at most {MAX_RECORDS} records)",
+        operation_id=f"upsert_{kind}",
+    )
+
+
+_route(
+    "elevators",
+    Elevator,
+    "/registry/elevators",
+    {
+        "elevator_id": "EL-000123",
+        "address": "12 Jiefang Rd",
+        "district": "yuexiu",
+        "lat": 23.13,
+        "lon": 113.26,
+        "use_unit": "Jiefang Mansions",
+        "firm_id": "F-001",
+        "installed_on": "2012-05-01",
+        "floors": 18,
+        "rated_speed": 1.75,
+        "last_inspected_on": "2026-03-10",
+        "inspection_interval_months": 12,
+        "status": "in_service",
+    },
+)
+_route(
+    "cylinders",
+    Cylinder,
+    "/registry/cylinders",
+    {
+        "cylinder_id": "CY-77",
+        "serial_no": "SN77",
+        "gas": "lpg",
+        "manufactured_on": "2018-01-01",
+        "max_fill_kg": 14.5,
+        "design_life_years": 15,
+        "inspection_interval_years": 4,
+        "owner_station_id": "ST-1",
+    },
+)
+_route(
+    "firms",
+    Firm,
+    "/registry/firms",
+    {"firm_id": "F-001", "name": "Pearl Lifts", "credit_grade": "A", "tech_level": 4},
+)
+_route(
+    "stations",
+    Station,
+    "/registry/stations",
+    {"station_id": "ST-1", "name": "East LPG", "district": "tianhe", "license_no": "L-9"},
+)
+_route(
+    "inspections",
+    Inspection,
+    "/inspections",
+    {
+        "equipment_type": "elevator",
+        "equipment_id": "EL-000123",
+        "inspected_on": "2026-03-10",
+        "result": "pass",
+        "inspector": "GZ-SEI 17",
+    },
+)

@@ -1,0 +1,200 @@
+"""Regulator statistics: overdue inspections, illegal fillings, rescue times,
+overdue maintenance. Role and scope go into each query's WHERE clause."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field
+
+from api.deps import (
+    CurrentPrincipal,
+    PoolDep,
+    SettingsDep,
+    alert_scope_sql,
+    cylinder_scope_sql,
+    elevator_scope_sql,
+)
+from semon.store import stats as store
+
+router = APIRouter(prefix="/stats", tags=["statistics"])
+
+# Windows longer than this are refused: statistics read alerts by started_at.
+MAX_WINDOW_DAYS = 3660
+
+
+class Rate(BaseModel):
+    total: int = Field(examples=[120])
+    overdue: int = Field(examples=[6])
+    rate: float = Field(description="overdue / total (0 when total is 0)", examples=[0.05])
+
+
+class RateGroup(Rate):
+    key: str | None = Field(
+        description="the group's value (null: not recorded)", examples=["Tianhe"]
+    )
+
+
+class OverdueInspections(BaseModel):
+    equipment: Literal["elevator", "cylinder"]
+    group_by: str
+    at: date
+    groups: list[RateGroup]
+    overall: Rate
+
+
+class MaintenanceOverdue(BaseModel):
+    group_by: str
+    at: date
+    groups: list[RateGroup]
+    overall: Rate
+
+
+class StationFillings(BaseModel):
+    station_id: str | None
+    total: int
+    by_kind: dict[str, int] = Field(examples=[{"overfill": 2, "gas_mismatch": 1}])
+
+
+class IllegalFillings(BaseModel):
+    from_: datetime = Field(alias="from")
+    to: datetime
+    stations: list[StationFillings]
+    by_kind: dict[str, int]
+    total: int
+
+
+class RescueFigures(BaseModel):
+    count: int = Field(description="trapped-passenger alerts started in the window")
+    ack_median_s: float | None = Field(description="seconds from raised to acknowledged")
+    ack_p90_s: float | None
+    on_site_median_s: float | None = Field(description="seconds from raised to on site")
+    on_site_p90_s: float | None
+    resolved_median_s: float | None = Field(description="seconds from raised to resolved")
+    resolved_p90_s: float | None
+    on_site_within_30min_share: float | None = Field(
+        description="live alerts with someone on site within 30 min of raising", examples=[0.93]
+    )
+    false_alarm_share: float | None = Field(description="resolved as false_alarm", examples=[0.1])
+
+
+class RescueGroup(RescueFigures):
+    key: str | None
+
+
+class Rescue(BaseModel):
+    group_by: str
+    from_: datetime = Field(alias="from")
+    to: datetime
+    groups: list[RescueGroup]
+    overall: RescueFigures
+
+
+def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+    until = until or datetime.now(UTC)
+    since = since or until - timedelta(days=30)
+    if since.tzinfo is None or until.tzinfo is None:
+        raise HTTPException(422, "from and to need a UTC offset")
+    if since >= until:
+        raise HTTPException(422, "from must be before to")
+    if until - since > timedelta(days=MAX_WINDOW_DAYS):
+        raise HTTPException(422, f"window longer than {MAX_WINDOW_DAYS} days")
+    return since, until
+
+
+FromQ = Annotated[datetime | None, Query(alias="from", description="default: 30 days before to")]
+ToQ = Annotated[datetime | None, Query(alias="to", description="default: now")]
+
+
+@router.get("/overdue-inspections", response_model=OverdueInspections)
+async def overdue_inspections(
+    principal: CurrentPrincipal,
+    pool: PoolDep,
+    equipment: Literal["elevator", "cylinder"] = "elevator",
+    group_by: Literal["district", "firm_id", "use_unit", "station_id"] = "district",
+    at: Annotated[date | None, Query(description="the date judged; default today (UTC)")] = None,
+) -> OverdueInspections:
+    """In-service equipment in scope whose base date (last inspection, else
+    installation or manufacture) plus its interval is before `at`."""
+    day = at or datetime.now(UTC).date()
+    if equipment == "elevator":
+        if group_by not in store.ELEVATOR_GROUPS:
+            raise HTTPException(422, "elevators group by district, firm_id or use_unit")
+        if principal.role == "station":
+            raise HTTPException(403, "a station sees no elevators")
+        scope, params = elevator_scope_sql(principal, "e")
+    else:
+        if group_by not in store.CYLINDER_GROUPS:
+            raise HTTPException(422, "cylinders group by station_id or district")
+        if principal.role == "maintenance":
+            raise HTTPException(403, "a maintenance firm sees no cylinders")
+        scope, params = cylinder_scope_sql(principal, "c")
+    async with pool.connection() as conn:
+        result = await store.overdue_inspections(
+            conn, equipment=equipment, group_by=group_by, at=day, scope=scope, params=params
+        )
+    return OverdueInspections.model_validate(result)
+
+
+@router.get("/illegal-fillings", response_model=IllegalFillings)
+async def illegal_fillings(
+    principal: CurrentPrincipal, pool: PoolDep, since: FromQ = None, until: ToQ = None
+) -> IllegalFillings:
+    """Illegal or unsafe fillings (the filling alert kinds) by station and kind."""
+    if principal.role == "maintenance":
+        raise HTTPException(403, "a maintenance firm sees no fillings")
+    start, end = _window(since, until)
+    scope, params = alert_scope_sql(principal, "a")
+    async with pool.connection() as conn:
+        result = await store.illegal_fillings(
+            conn, since=start, until=end, scope=scope, params=params
+        )
+    return IllegalFillings.model_validate(result)
+
+
+@router.get("/rescue", response_model=Rescue)
+async def rescue(
+    principal: CurrentPrincipal,
+    pool: PoolDep,
+    group_by: Literal["district", "firm_id"] = "district",
+    since: FromQ = None,
+    until: ToQ = None,
+) -> Rescue:
+    """Trapped-passenger response: times to acknowledge, to on site and to
+    resolved (median, p90), the 30-minute on-site share, the false-alarm share."""
+    if principal.role == "station":
+        raise HTTPException(403, "a station sees no elevators")
+    start, end = _window(since, until)
+    scope, params = alert_scope_sql(principal, "a")
+    async with pool.connection() as conn:
+        result = await store.rescue(
+            conn, group_by=group_by, since=start, until=end, scope=scope, params=params
+        )
+    return Rescue.model_validate(result)
+
+
+@router.get("/maintenance-overdue", response_model=MaintenanceOverdue)
+async def maintenance_overdue(
+    principal: CurrentPrincipal,
+    pool: PoolDep,
+    settings: SettingsDep,
+    group_by: Literal["district", "firm_id"] = "district",
+    at: Annotated[date | None, Query(description="the date judged; default today (UTC)")] = None,
+) -> MaintenanceOverdue:
+    """In-service elevators whose last maintenance (installation where none)
+    plus their current interval (elevator_scores; 15 days unscored) is before `at`."""
+    if principal.role == "station":
+        raise HTTPException(403, "a station sees no elevators")
+    scope, params = elevator_scope_sql(principal, "e")
+    async with pool.connection() as conn:
+        result = await store.maintenance_overdue(
+            conn,
+            group_by=group_by,
+            at=at or datetime.now(UTC).date(),
+            default_days=settings.alerts.default_maintenance_interval_days,
+            scope=scope,
+            params=params,
+        )
+    return MaintenanceOverdue.model_validate(result)

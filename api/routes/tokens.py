@@ -1,0 +1,56 @@
+"""Token issue and revocation (admin)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path
+from fastapi.responses import Response
+
+from api.deps import PoolDep, Principal, require_roles
+from api.schemas import Problem, TokenInfo, TokenIssued, TokenRequest
+from semon.tokens import TokenError, create_token, list_tokens, revoke_token
+
+router = APIRouter(prefix="/tokens", tags=["access"])
+Admin = Annotated[Principal, require_roles("admin")]
+TokenId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,64}$", examples=["tok_1a2b3c4d5e6f7a8b"])]
+
+
+@router.post(
+    "",
+    response_model=TokenIssued,
+    status_code=201,
+    responses={422: {"model": Problem}},
+    summary="Issue a token; the secret is in this answer only",
+)
+async def issue_token(body: TokenRequest, pool: PoolDep, admin: Admin) -> TokenIssued:
+    async with pool.connection() as conn:
+        try:
+            token_id, secret = await create_token(conn, body.role, body.scope, body.label)
+        except TokenError as exc:
+            raise HTTPException(422, str(exc)) from None
+    return TokenIssued(
+        token_id=token_id, secret=secret, role=body.role, scope=body.scope, label=body.label
+    )
+
+
+@router.get("", response_model=list[TokenInfo], summary="Every token (never the secrets)")
+async def get_tokens(pool: PoolDep, admin: Admin) -> list[TokenInfo]:
+    async with pool.connection() as conn:
+        rows = await list_tokens(conn)
+    keys = ("token_id", "role", "scope", "label", "created_at", "revoked_at")
+    return [TokenInfo.model_validate(dict(zip(keys, row, strict=True))) for row in rows]
+
+
+@router.delete(
+    "/{token_id}",
+    status_code=204,
+    response_class=Response,
+    responses={404: {"model": Problem, "description": "No live token with this id"}},
+    summary="Revoke a token",
+)
+async def delete_token(token_id: TokenId, pool: PoolDep, admin: Admin) -> Response:
+    async with pool.connection() as conn:
+        if not await revoke_token(conn, token_id):
+            raise HTTPException(404, "no live token with this id")
+    return Response(status_code=204)

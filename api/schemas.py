@@ -1,0 +1,341 @@
+"""Response and request models of the HTTP API (the OpenAPI document's schemas).
+
+Times are returned in UTC whatever the database session's time zone.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from semon.domain.alerts import AlertMessage
+from semon.domain.registry import Cylinder, Elevator, Firm, Station
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+
+ALERT_EXAMPLE: dict[str, Any] = {
+    "alert_id": "al_01HZX3K9TRAP",
+    "kind": "trapped_passenger",
+    "severity": "critical",
+    "state": "acknowledged",
+    "equipment_type": "elevator",
+    "equipment_id": "EL-000123",
+    "started_at": "2026-11-21T08:00:00Z",
+    "raised_at": "2026-11-21T08:00:20.120Z",
+    "updated_at": "2026-11-21T08:01:02Z",
+    "summary": "Passengers trapped between floors 3 and 4 at 12 Jiefang Rd",
+    "details": {"floor": 3, "door_zone": False},
+    "location": {"address": "12 Jiefang Rd", "district": "yuexiu", "lat": 23.13, "lon": 113.26},
+    "firm_id": "F-001",
+    "use_unit": "Jiefang Mansions",
+    "acknowledged_at": "2026-11-21T08:01:02Z",
+    "dispatched_at": None,
+    "on_site_at": None,
+    "resolved_at": None,
+    "resolution": None,
+    "district": "yuexiu",
+    "station_id": None,
+}
+
+
+class AlertOut(AlertMessage):
+    """An alert as consoles receive it, plus the scope columns it is filed under."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [ALERT_EXAMPLE]})
+
+    started_at: UtcDatetime
+    raised_at: UtcDatetime
+    updated_at: UtcDatetime
+    acknowledged_at: UtcDatetime | None = None
+    dispatched_at: UtcDatetime | None = None
+    on_site_at: UtcDatetime | None = None
+    resolved_at: UtcDatetime | None = None
+    ended_at: UtcDatetime | None = None
+    district: str | None = None
+    station_id: str | None = None
+    live: bool = True
+
+
+class AlertPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [ALERT_EXAMPLE], "next_cursor": None}]}
+    )
+    items: list[AlertOut]
+    next_cursor: str | None = Field(
+        None, description="Pass as `cursor` for the next (older) page; null on the last page."
+    )
+
+
+class StatusPoint(BaseModel):
+    """One status sample, or one `date_bin` bucket of them (`samples` > 1):
+    the bucket's last value of each state, its mean and max speed."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "ts": "2026-11-21T08:00:00Z",
+                    "samples": 1,
+                    "floor": 3,
+                    "speed": 0.0,
+                    "speed_max": 0.0,
+                    "direction": "stopped",
+                    "door": "closed",
+                    "door_zone": False,
+                    "occupied": True,
+                    "load_kg": 150.0,
+                    "mode": "normal",
+                    "alarm": True,
+                    "power": "mains",
+                    "trips": 10234,
+                    "door_cycles": 20911,
+                    "run_s": 801234,
+                }
+            ]
+        }
+    )
+    ts: UtcDatetime
+    samples: int = 1
+    floor: int
+    speed: float
+    speed_max: float
+    direction: str
+    door: str
+    door_zone: bool
+    occupied: bool | None = None
+    load_kg: float | None = None
+    mode: str
+    alarm: bool
+    power: str
+    trips: int | None = None
+    door_cycles: int | None = None
+    run_s: int | None = None
+
+
+class EventOut(BaseModel):
+    ts: UtcDatetime
+    code: str
+    gov_code: int | None = None
+    detail: str | None = None
+    data: dict[str, Any] | None = None
+
+
+class RescueTime(BaseModel):
+    """A trapped-passenger alert's timings, seconds from when it was raised."""
+
+    alert_id: str
+    state: str
+    started_at: UtcDatetime
+    raised_at: UtcDatetime
+    to_acknowledge_s: float | None = None
+    to_on_site_s: float | None = None
+    to_resolved_s: float | None = None
+    held_s: float | None = Field(
+        None, description="How long passengers were held (condition start to end), where known."
+    )
+    resolution: str | None = None
+
+
+class ElevatorOut(Elevator):
+    updated_at: UtcDatetime | None = None
+
+
+class ElevatorFile(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "elevator": {
+                        "elevator_id": "EL-000123",
+                        "address": "12 Jiefang Rd",
+                        "district": "yuexiu",
+                        "lat": 23.13,
+                        "lon": 113.26,
+                        "use_unit": "Jiefang Mansions",
+                        "firm_id": "F-001",
+                        "installed_on": "2012-05-01",
+                        "floors": 18,
+                        "rated_speed": 1.75,
+                        "last_inspected_on": "2026-03-10",
+                        "inspection_interval_months": 12,
+                        "status": "in_service",
+                    },
+                    "firm": {
+                        "firm_id": "F-001",
+                        "name": "Pearl Lifts",
+                        "credit_grade": "A",
+                        "tech_level": 4,
+                    },
+                    "latest_status": None,
+                    "open_alerts": [],
+                }
+            ]
+        }
+    )
+    elevator: ElevatorOut
+    firm: Firm | None = None
+    latest_status: StatusPoint | None = None
+    open_alerts: list[AlertOut]
+
+
+class ElevatorHistory(BaseModel):
+    elevator_id: str
+    from_: UtcDatetime = Field(alias="from")
+    to: UtcDatetime
+    resolution_s: int | None = Field(
+        None, description="Bucket width when samples are downsampled; null for raw samples."
+    )
+    samples: list[StatusPoint]
+    samples_truncated: bool = False
+    events: list[EventOut]
+    alerts: list[AlertOut]
+    rescues: list[RescueTime]
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class CheckOut(BaseModel):
+    passed: bool
+    failed_items: list[str] = []
+
+
+class FillingOut(BaseModel):
+    filling_id: str
+    station_id: str
+    station_name: str | None = None
+    station_district: str | None = None
+    cylinder_id: str
+    gas: str
+    operator_id: str
+    started_at: UtcDatetime
+    ended_at: UtcDatetime
+    result: Literal["filled", "refused"]
+    net_kg: float
+    tare_kg: float | None = None
+    pressure_mpa: float | None = None
+    temperature_c: float | None = None
+    precheck: CheckOut
+    postcheck: CheckOut | None = None
+
+
+class InspectionOut(BaseModel):
+    inspected_on: date
+    result: Literal["pass", "fail", "conditional"]
+    inspector: str
+    recorded_at: UtcDatetime
+
+
+class CylinderOut(Cylinder):
+    updated_at: UtcDatetime | None = None
+
+
+class CylinderTrace(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "cylinder": {
+                        "cylinder_id": "CY-77",
+                        "serial_no": "SN77",
+                        "gas": "lpg",
+                        "manufactured_on": "2018-01-01",
+                        "max_fill_kg": 14.5,
+                        "design_life_years": 15,
+                        "inspection_interval_years": 4,
+                        "last_inspected_on": "2024-01-01",
+                        "owner_station_id": "ST-1",
+                        "status": "in_service",
+                    },
+                    "owner_station": None,
+                    "inspections": [],
+                    "fillings": [],
+                    "alerts": [],
+                    "next_cursor": None,
+                }
+            ]
+        }
+    )
+    cylinder: CylinderOut
+    owner_station: Station | None = None
+    inspections: list[InspectionOut]
+    fillings: list[FillingOut] = Field(description="One page, oldest first.")
+    alerts: list[AlertOut]
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next fillings.")
+
+
+class UpsertResult(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"kind": "elevators", "upserted": 2}]}
+    )
+    kind: str
+    upserted: int
+
+
+class Failure(BaseModel):
+    index: int
+    reason: str
+
+
+class Rejected(BaseModel):
+    """A refused bulk request: nothing was written."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "detail": "1 record(s) rejected: #3: district: Field required",
+                    "failures": [{"index": 3, "reason": "district: Field required"}],
+                }
+            ]
+        }
+    )
+    detail: Any
+    failures: list[Failure] = []
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class TokenRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"role": "maintenance", "scope": ["F-001"], "label": "Pearl Lifts console"}
+            ]
+        }
+    )
+    role: Literal["admin", "dispatcher", "maintenance", "regulator", "station"]
+    scope: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=1000)
+    ] = []
+    label: Annotated[str, Field(max_length=200)] | None = None
+
+
+class TokenIssued(BaseModel):
+    token_id: str
+    secret: str = Field(description="Shown once: send as `Authorization: Bearer <secret>`.")
+    role: str
+    scope: list[str]
+    label: str | None = None
+
+
+class TokenInfo(BaseModel):
+    token_id: str
+    role: str
+    scope: list[str]
+    label: str | None = None
+    created_at: UtcDatetime
+    revoked_at: UtcDatetime | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    database: Literal["ok"]

@@ -1,0 +1,36 @@
+"""Prometheus metrics of the ingest service (default registry, no per-device labels)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+RECEIVED = Counter("semon_ingest_messages_received_total", "MQTT messages received")
+STORED = Counter("semon_ingest_rows_stored_total", "Rows inserted", ["table"])
+REJECTED = Counter(
+    "semon_ingest_messages_rejected_total", "Messages dead-lettered, by reason", ["reason"]
+)
+DUPLICATES = Counter(
+    "semon_ingest_duplicates_dropped_total", "Rows already stored (redeliveries)", ["table"]
+)
+BATCH_ROWS = Histogram(
+    "semon_ingest_batch_rows", "Rows per committed batch",
+    buckets=(1, 10, 50, 100, 500, 1000, 2500, 5000, 10000, 25000),
+)
+WRITE_SECONDS = Histogram(
+    "semon_ingest_write_seconds", "Time to stage, insert and commit one batch",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+LAG_SECONDS = Histogram(
+    "semon_ingest_lag_seconds",
+    "Commit time minus the newest device timestamp in a batch (lag behind the devices)",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+)
+PENDING = Gauge(
+    "semon_ingest_pending_messages",
+    "Messages received and not yet committed, so not yet acknowledged: the backlog this "
+    "process holds (the broker keeps the rest queued; ingest has no local spool)",
+)
+WRITE_FAILURES = Counter(
+    "semon_ingest_write_failures_total", "Batch writes that failed and were retried"
+)
+DATABASE_UP = Gauge("semon_ingest_database_up", "1 while the last write succeeded")

@@ -1,0 +1,248 @@
+"""From MQTT messages to committed batches, acknowledging only what is committed.
+
+Each message's handler decodes it, adds its rows to the open batch and waits
+for that batch to commit; only then does it return, and only then does gmqtt
+send the PUBACK. Everything not yet committed is therefore still the
+broker's: a kill -9 or a database outage loses nothing, the broker delivers
+it again (duplicates meet the tables' keys). During an outage the writer
+retries the same batch with backoff; the broker stops sending once our
+receive maximum of unacknowledged messages is reached and queues the rest,
+so memory stays bounded without a local spool.
+
+One batch is written while the next fills, so the database and the decoding
+overlap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg import AsyncConnection
+
+from ingest import metrics
+from semon.domain.decode import Decoded, Rejection, decode
+from semon.settings import Settings
+from semon.store.telemetry import TABLES, Rows, prepare_staging, write_rows
+
+log = logging.getLogger(__name__)
+
+# Errors a retry cannot fix: the rows themselves are refused (e.g. a NUL
+# character in a text field). Anything else (connection lost, server
+# restarting, disk full) is retried until it works.
+REFUSED = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
+
+
+class Batch:
+    __slots__ = ("committed", "first_at", "items", "messages", "rows")
+
+    def __init__(self) -> None:
+        self.rows = Rows()
+        self.items: list[tuple[Decoded | Rejection, bytes, datetime]] = []
+        self.messages = 0
+        self.first_at = 0.0
+        # An Event, not a Future: cancelling one waiting handler must not
+        # cancel the batch for all the others.
+        self.committed = asyncio.Event()
+
+
+class ProblemLog:
+    """A log line per problem, never per message: the first rejection of each
+    reason is logged with an example, the rest summed up once a minute."""
+
+    def __init__(self, every_s: float = 60.0) -> None:
+        self._every_s = every_s
+        self._seen: set[str] = set()
+        self._counts: Counter[str] = Counter()
+        self._last = time.monotonic()
+
+    def rejected(self, reason: str, topic: str, detail: str) -> None:
+        if reason not in self._seen:
+            self._seen.add(reason)
+            log.warning("dead-lettered a message (%s) on %s: %s; further ones are summed "
+                        "up every %.0fs", reason, topic[:200], detail[:300], self._every_s)
+        else:
+            self._counts[reason] += 1
+        now = time.monotonic()
+        if self._counts and now - self._last >= self._every_s:
+            log.warning("dead-lettered in the last %.0fs: %s", now - self._last,
+                        dict(self._counts))
+            self._counts.clear()
+            self._last = now
+
+
+class Pipeline:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._cfg = settings.ingest
+        self._root = settings.mqtt.topic_root
+        self._batch = Batch()
+        self._wake = asyncio.Event()  # the open batch has something
+        self._full = asyncio.Event()  # the open batch reached batch_rows
+        self._room = asyncio.Event()  # the open batch is below queue_max_messages
+        self._room.set()
+        self._closing = False
+        self._never = asyncio.Event()  # what handlers wait on once we are closing
+        self._conn: AsyncConnection | None = None
+        self._down_since: float | None = None
+        self._problems = ProblemLog()
+        self.pending = 0
+
+    # -- the MQTT side -------------------------------------------------------
+
+    async def handle(self, topic: str | bytes, payload: bytes, qos: int,
+                     properties: dict[str, Any]) -> int:
+        """gmqtt's on_message: returns (so acknowledges) once the message is committed."""
+        if isinstance(topic, bytes):  # gmqtt hands over a topic that is not UTF-8 as bytes
+            topic = topic.decode("utf-8", errors="replace")
+        now = datetime.now(UTC)
+        message = decode(topic, payload, root=self._root, now=now,
+                         max_bytes=self._cfg.max_payload_bytes,
+                         future_tolerance_s=self._cfg.future_tolerance_s)
+        if isinstance(message, Rejection) and message.reason == "too_large":
+            # Keep the head of an oversized payload, not megabytes of it.
+            message = Rejection(message.topic, payload[: self._cfg.max_payload_bytes],
+                                message.reason, message.detail)
+        while not self._room.is_set() and not self._closing:
+            await self._room.wait()
+        if self._closing:
+            # Not ours any more: never acknowledged, the broker keeps it for
+            # the next session.
+            await self._never.wait()
+        batch = self._batch
+        batch.rows.add(message, now)
+        batch.items.append((message, payload, now))
+        if batch.messages == 0:
+            batch.first_at = time.monotonic()
+            self._wake.set()
+        batch.messages += 1
+        self.pending += 1
+        if len(batch.rows) >= self._cfg.batch_rows:
+            self._full.set()
+        if batch.messages >= self._cfg.queue_max_messages:
+            self._room.clear()
+        await batch.committed.wait()
+        return 0
+
+    # -- the database side ---------------------------------------------------
+
+    async def run(self) -> None:
+        """Write batches until closed and drained."""
+        try:
+            while True:
+                await self._wake.wait()
+                batch = self._batch
+                if not self._closing:
+                    wait = self._cfg.batch_max_age_s - (time.monotonic() - batch.first_at)
+                    if wait > 0 and not self._full.is_set():
+                        try:
+                            await asyncio.wait_for(self._full.wait(), timeout=wait)
+                        except TimeoutError:
+                            pass
+                self._batch = Batch()
+                self._wake.clear()
+                self._full.clear()
+                self._room.set()
+                metrics.RECEIVED.inc(batch.messages)
+                metrics.PENDING.set(self.pending)
+                await self._write(batch)
+                self.pending -= batch.messages
+                metrics.PENDING.set(self.pending)
+                batch.committed.set()
+                if self._closing and self._batch.messages == 0:
+                    return
+        finally:
+            if self._conn is not None:
+                await self._conn.close()
+                self._conn = None
+
+    async def close(self) -> None:
+        """Stop taking messages; the batch in hand is written by `run`, which then ends."""
+        self._closing = True
+        self._room.set()
+        self._wake.set()
+
+    async def _connection(self) -> AsyncConnection:
+        if self._conn is None or self._conn.closed:
+            self._conn = await AsyncConnection.connect(self._settings.database_url,
+                                                       connect_timeout=5)
+            await prepare_staging(self._conn)
+        return self._conn
+
+    async def _drop_connection(self) -> None:
+        if self._conn is not None:
+            try:
+                await self._conn.close()
+            except Exception as exc:  # already broken; closing is best effort
+                log.debug("closing a broken connection: %s", exc)
+            self._conn = None
+
+    async def _write(self, batch: Batch) -> None:
+        """Commit the batch, retrying until the database takes it."""
+        delay = 0.1
+        while True:
+            try:
+                conn = await self._connection()
+                started = time.perf_counter()
+                try:
+                    written = await write_rows(conn, batch.rows)
+                    await conn.commit()
+                except REFUSED as exc:
+                    await conn.rollback()
+                    log.warning("the database refused a batch of %d messages (%s); writing "
+                                "them one by one to dead-letter the culprit",
+                                batch.messages, str(exc).splitlines()[0][:200])
+                    await self._write_one_by_one(conn, batch)
+                    return
+                metrics.WRITE_SECONDS.observe(time.perf_counter() - started)
+                self._committed(batch.rows, written.staged, written.inserted, batch.first_at)
+                if self._down_since is not None:
+                    log.warning("database writes work again after %.1fs; draining the backlog",
+                                time.monotonic() - self._down_since)
+                    self._down_since = None
+                metrics.DATABASE_UP.set(1)
+                return
+            except (psycopg.Error, OSError) as exc:
+                metrics.WRITE_FAILURES.inc()
+                metrics.DATABASE_UP.set(0)
+                await self._drop_connection()
+                if self._down_since is None:
+                    self._down_since = time.monotonic()
+                    log.error("database write failed (%s); holding %d messages "
+                              "unacknowledged (the broker keeps the rest) and retrying",
+                              str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
+                              self.pending)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._cfg.write_retry_max_s)
+
+    async def _write_one_by_one(self, conn: AsyncConnection, batch: Batch) -> None:
+        for message, payload, received_at in batch.items:
+            rows = Rows()
+            rows.add(message, received_at)
+            try:
+                written = await write_rows(conn, rows)
+                await conn.commit()
+            except REFUSED as exc:
+                await conn.rollback()
+                rows = Rows()
+                rows.add_dead(received_at, message.topic, payload, "invalid", f"refused by the database: {str(exc).splitlines()[0]}")
+                written = await write_rows(conn, rows)
+                await conn.commit()
+            self._committed(rows, written.staged, written.inserted, batch.first_at)
+
+    def _committed(self, rows: Rows, staged: dict[str, int], inserted: dict[str, int],
+                   first_at: float) -> None:
+        metrics.BATCH_ROWS.observe(len(rows))
+        metrics.LAG_SECONDS.observe(time.monotonic() - first_at)
+        for table in TABLES:
+            if table in staged:
+                metrics.STORED.labels(table).inc(inserted[table])
+                metrics.DUPLICATES.labels(table).inc(staged[table] - inserted[table])
+        for _at, topic, _payload, reason, detail in rows.dead:
+            metrics.REJECTED.labels(reason).inc()
+            self._problems.rejected(reason, topic, detail)

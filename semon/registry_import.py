@@ -1,0 +1,194 @@
+"""Bulk registry upserts shared by the API and `semon registry import`.
+
+A batch is validated whole first and written in one transaction: either every
+record lands or none does, and a refusal names each failing record by its
+index (0-based, in the order given; for a CSV file, the data row number).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import typer
+from psycopg import AsyncConnection
+from pydantic import BaseModel, ValidationError
+
+from semon.settings import Settings
+from semon.store.registry import KINDS, SPECS, bump_last_inspected, dedupe, missing_ids, upsert_rows
+
+# Failures reported at most; past this the message says how many more.
+MAX_REPORTED = 200
+
+
+class RegistryRejected(ValueError):
+    """The batch was refused as a whole; `failures` lists (index, reason)."""
+
+    def __init__(self, failures: list[tuple[int, str]]) -> None:
+        self.failures = failures
+        shown = "; ".join(f"#{i}: {r}" for i, r in failures[:5])
+        more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
+        super().__init__(f"{len(failures)} record(s) rejected: {shown}{more}")
+
+
+def _reason(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err["loc"]) or "record"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def validate_records(kind: str, records: Sequence[Any]) -> list[BaseModel]:
+    """Every record as its model, or RegistryRejected naming the bad ones."""
+    if kind not in SPECS:
+        raise ValueError(f"unknown kind {kind!r}: one of {', '.join(KINDS)}")
+    model = SPECS[kind].model
+    good: list[BaseModel] = []
+    failures: list[tuple[int, str]] = []
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            failures.append((index, "record is not an object"))
+            continue
+        try:
+            good.append(model.model_validate(record))
+        except ValidationError as exc:
+            failures.append((index, _reason(exc)))
+    if failures:
+        raise RegistryRejected(failures[:MAX_REPORTED])
+    return good
+
+
+async def _check_references(conn: AsyncConnection, kind: str, rows: Sequence[BaseModel]) -> None:
+    """Inspections and maintenance visits must name known equipment: a typo in
+    an id would otherwise record a visit nobody can ever see."""
+    if kind not in ("inspections", "maintenance"):
+        return
+    failures: list[tuple[int, str]] = []
+    if kind == "maintenance":
+        wanted = {"elevator": [getattr(r, "elevator_id") for r in rows]}  # noqa: B009
+    else:
+        wanted = {
+            t: [getattr(r, "equipment_id") for r in rows if getattr(r, "equipment_type") == t]  # noqa: B009
+            for t in ("elevator", "cylinder")
+        }
+    missing: dict[str, set[str]] = {}
+    for equipment, ids in wanted.items():
+        if ids:
+            missing[equipment] = await missing_ids(conn, equipment, sorted(set(ids)))
+    for index, r in enumerate(rows):
+        equipment = "elevator" if kind == "maintenance" else getattr(r, "equipment_type")  # noqa: B009
+        ident = getattr(r, "elevator_id" if kind == "maintenance" else "equipment_id")
+        if ident in missing.get(equipment, set()):
+            failures.append((index, f"unknown {equipment} {ident!r}"))
+    if failures:
+        raise RegistryRejected(failures[:MAX_REPORTED])
+
+
+def _check_text(rows: Sequence[BaseModel]) -> None:
+    """PostgreSQL text holds no NUL and only valid UTF-8 (JSON can carry lone
+    surrogates): refuse such records by index rather than fail the write."""
+    failures: list[tuple[int, str]] = []
+    for index, row in enumerate(rows):
+        for name, value in row:
+            if not isinstance(value, str):
+                continue
+            if "\x00" in value:
+                failures.append((index, f"{name}: text contains a NUL character"))
+                break
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                failures.append((index, f"{name}: text is not valid UTF-8"))
+                break
+    if failures:
+        raise RegistryRejected(failures[:MAX_REPORTED])
+
+
+async def upsert_models(conn: AsyncConnection, kind: str, rows: Sequence[BaseModel]) -> int:
+    """Write already-validated records, all or nothing; returns how many were given."""
+    if not rows:
+        return 0
+    _check_text(rows)
+    spec = SPECS[kind]
+    async with conn.transaction():
+        await _check_references(conn, kind, rows)
+        unique = dedupe(spec, rows)
+        await upsert_rows(conn, kind, unique)
+        if kind == "inspections":
+            for equipment in ("elevator", "cylinder"):
+                chosen = [r for r in unique if getattr(r, "equipment_type") == equipment]  # noqa: B009
+                if chosen:
+                    await bump_last_inspected(
+                        conn,
+                        equipment,
+                        [getattr(r, "equipment_id") for r in chosen],  # noqa: B009
+                        [getattr(r, "inspected_on") for r in chosen],  # noqa: B009
+                    )
+    return len(rows)
+
+
+async def upsert_records(conn: AsyncConnection, kind: str, records: list[dict[str, Any]]) -> int:
+    """Validate and write records of `kind`, all or nothing.
+
+    Raises RegistryRejected(failures) when any record is invalid or names
+    unknown equipment; nothing is written then.
+    """
+    rows = validate_records(kind, records)
+    return await upsert_models(conn, kind, rows)
+
+
+def guess_kind(path: Path) -> str:
+    stem = path.name.lower()
+    for kind in KINDS:
+        if kind in stem:
+            return kind
+    if "maint" in stem:
+        return "maintenance"
+    raise ValueError(f"cannot tell the kind of {path.name}: pass --kind ({', '.join(KINDS)})")
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """Records from a JSON array (or {"records": [...]}) or a CSV file with a
+    header row; empty CSV cells mean "not given"."""
+    text = path.read_text(encoding="utf-8-sig")
+    if path.suffix.lower() == ".json" or text.lstrip().startswith(("[", "{")):
+        data = json.loads(text)
+        if isinstance(data, dict) and isinstance(data.get("records"), list):
+            data = data["records"]
+        if not isinstance(data, list):
+            raise ValueError("a JSON file must hold an array of records")
+        return data
+    reader = csv.DictReader(io.StringIO(text))
+    return [{k.strip(): v for k, v in row.items() if k and v not in (None, "")} for row in reader]
+
+
+async def import_file(settings: Settings, path: Path, kind: str | None = None) -> int:
+    """Import one file in one transaction; returns the number of records."""
+    kind = kind or guess_kind(path)
+    if kind not in SPECS:
+        raise ValueError(f"unknown kind {kind!r}: one of {', '.join(KINDS)}")
+    records = read_records(path)
+    async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+        count = await upsert_records(conn, kind, records)
+        await conn.commit()
+    return count
+
+
+async def import_command(settings: Settings, file: Path, kind: str | None) -> None:
+    try:
+        count = await import_file(settings, file, kind)
+    except RegistryRejected as exc:
+        typer.echo(f"rejected, nothing imported: {len(exc.failures)} bad record(s)", err=True)
+        for index, reason in exc.failures:
+            typer.echo(f"  record {index}: {reason}", err=True)
+        raise typer.Exit(1) from None
+    except (ValueError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"imported {count} {kind or guess_kind(file)} record(s) from {file}")

@@ -1,0 +1,437 @@
+"""The alert store, shared by the alerts process and the API.
+
+Every change is one UPDATE/INSERT on ``alerts`` plus one ``alert_events`` row
+holding the message as published; ``alert_events.event_id`` is the SSE id.
+Writers take ``pg_advisory_xact_lock(ALERT_EVENTS_LOCK)`` before inserting an
+event so ids commit in order (a console resuming after id N never misses a
+smaller id committed later), and ``NOTIFY semon_alerts, '<event_id>'``.
+
+Rows whose ``published_at`` is NULL are published to MQTT by the alerts
+process (alerts/publisher.py): the API only writes here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from semon.domain.alerts import (
+    ACTION_TARGET,
+    SEVERITY,
+    Action,
+    ActionBody,
+    AlertMessage,
+    transition_allowed,
+)
+
+ALERT_EVENTS_LOCK = 0x5E3A0003
+CHANNEL = "semon_alerts"
+
+__all__ = [
+    "ALERT_EVENTS_LOCK",
+    "CHANNEL",
+    "AlertDraft",
+    "AlertNotFound",
+    "IllegalTransition",
+    "apply_action",
+    "message_from_row",
+    "new_alert_id",
+    "raise_alert",
+    "record_resolved",
+    "resolve_condition",
+]
+
+
+class AlertNotFound(LookupError):
+    """No alert with that id (the API answers 404)."""
+
+
+class IllegalTransition(ValueError):
+    """The action is not legal from the alert's state (the API answers 409)."""
+
+    def __init__(self, alert_id: str, state: str, action: str, why: str = "") -> None:
+        self.alert_id, self.state, self.action = alert_id, state, action
+        super().__init__(why or f"alert {alert_id} is {state}: {action!r} is not allowed")
+
+
+@dataclass
+class AlertDraft:
+    """What a rule wants raised; registry context is filled in by the caller."""
+
+    condition_key: str
+    kind: str
+    equipment_type: str
+    equipment_id: str
+    started_at: datetime
+    summary: str
+    details: dict[str, Any] = field(default_factory=dict)
+    district: str | None = None
+    firm_id: str | None = None
+    use_unit: str | None = None
+    station_id: str | None = None
+    location: dict[str, Any] | None = None
+    ended_at: datetime | None = None
+    live: bool = True
+    alert_id: str | None = None
+
+
+def new_alert_id() -> str:
+    return "al_" + uuid.uuid4().hex
+
+
+def late_alert_id(condition_key: str, started_at: datetime) -> str:
+    """Deterministic id for an episode found inside a late backlog, so a replay
+    of the same backlog records it once."""
+    return (
+        "al_late_" + uuid.uuid5(uuid.NAMESPACE_URL, f"{condition_key}@{started_at.isoformat()}").hex
+    )
+
+
+_MESSAGE_EXTRA = ("live", "escalations", "station_id", "ended_at")
+
+
+def message_from_row(row: dict[str, Any]) -> AlertMessage:
+    data = {k: row.get(k) for k in AlertMessage.model_fields}
+    for k in _MESSAGE_EXTRA:
+        data[k] = row.get(k)
+    data["details"] = row.get("details") or {}
+    return AlertMessage.model_validate(data)
+
+
+def message_json(msg: AlertMessage, action: str) -> dict[str, Any]:
+    out: dict[str, Any] = orjson.loads(orjson.dumps(msg.model_dump(mode="json")))
+    out["event"] = action
+    return out
+
+
+def draft_message(
+    d: AlertDraft, alert_id: str, *, now: datetime, state: str = "open"
+) -> AlertMessage:
+    """The message of a draft that is not (yet) in the database: the outbox
+    publishes trapped-passenger alerts from this while the database is down."""
+    return message_from_row(
+        {
+            "alert_id": alert_id,
+            "kind": d.kind,
+            "severity": SEVERITY[d.kind],
+            "state": state,
+            "equipment_type": d.equipment_type,
+            "equipment_id": d.equipment_id,
+            "started_at": d.started_at,
+            "raised_at": now,
+            "updated_at": now,
+            "summary": d.summary,
+            "details": d.details,
+            "location": d.location,
+            "firm_id": d.firm_id,
+            "use_unit": d.use_unit,
+            "station_id": d.station_id,
+            "live": d.live,
+            "escalations": 0,
+            "ended_at": d.ended_at,
+        }
+    )
+
+
+_LOCK = "SELECT pg_advisory_xact_lock(%s)"
+_SELECT = "SELECT * FROM alerts WHERE alert_id = %s"
+_INSERT_EVENT = """
+INSERT INTO alert_events (alert_id, state, action, at, by, note, message, published_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+RETURNING event_id
+"""
+
+
+async def _row(
+    conn: AsyncConnection, alert_id: str, *, lock: bool = False
+) -> dict[str, Any] | None:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(_SELECT + (" FOR UPDATE" if lock else ""), (alert_id,))
+        return await cur.fetchone()
+
+
+async def _event(
+    conn: AsyncConnection,
+    row: dict[str, Any],
+    action: str,
+    *,
+    at: datetime,
+    by: str | None = None,
+    note: str | None = None,
+    published_at: datetime | None = None,
+) -> tuple[AlertMessage, int]:
+    msg = message_from_row(row)
+    await conn.execute(_LOCK, (ALERT_EVENTS_LOCK,))
+    cur = await conn.execute(
+        _INSERT_EVENT,
+        (
+            row["alert_id"],
+            row["state"],
+            action,
+            at,
+            by,
+            note,
+            Jsonb(message_json(msg, action)),
+            published_at,
+        ),
+    )
+    got = await cur.fetchone()
+    assert got is not None
+    event_id = int(got[0])
+    await conn.execute(f"NOTIFY {CHANNEL}, '{event_id}'")
+    return msg, event_id
+
+
+_INSERT_ALERT = """
+INSERT INTO alerts (alert_id, condition_key, kind, severity, state, equipment_type, equipment_id,
+    district, firm_id, use_unit, station_id, started_at, ended_at, raised_at, updated_at,
+    resolved_at, resolution, live, summary, details, location, paged_at)
+VALUES (%(alert_id)s, %(condition_key)s, %(kind)s, %(severity)s, %(state)s, %(equipment_type)s,
+    %(equipment_id)s, %(district)s, %(firm_id)s, %(use_unit)s, %(station_id)s, %(started_at)s,
+    %(ended_at)s, %(now)s, %(now)s, %(resolved_at)s, %(resolution)s, %(live)s, %(summary)s,
+    %(details)s, %(location)s, %(paged_at)s)
+ON CONFLICT DO NOTHING
+RETURNING alert_id
+"""
+_OPEN_BY_KEY = "SELECT alert_id FROM alerts WHERE condition_key = %s AND state <> 'resolved'"
+_UPDATE_DETAILS = """
+UPDATE alerts SET details = details || %s WHERE alert_id = %s
+"""
+
+
+def _params(d: AlertDraft, alert_id: str, now: datetime, **over: Any) -> dict[str, Any]:
+    p: dict[str, Any] = {
+        "alert_id": alert_id,
+        "condition_key": d.condition_key,
+        "kind": d.kind,
+        "severity": SEVERITY[d.kind],
+        "state": "open",
+        "equipment_type": d.equipment_type,
+        "equipment_id": d.equipment_id,
+        "district": d.district,
+        "firm_id": d.firm_id,
+        "use_unit": d.use_unit,
+        "station_id": d.station_id,
+        "started_at": d.started_at,
+        "ended_at": d.ended_at,
+        "now": now,
+        "resolved_at": None,
+        "resolution": None,
+        "live": d.live,
+        "summary": d.summary,
+        "details": Jsonb(d.details),
+        "location": Jsonb(d.location) if d.location is not None else None,
+        "paged_at": now,
+    }
+    p.update(over)
+    return p
+
+
+async def raise_alert(
+    conn: AsyncConnection,
+    d: AlertDraft,
+    *,
+    now: datetime,
+    published_at: datetime | None = None,
+) -> tuple[AlertMessage, int | None]:
+    """Open the alert for ``d.condition_key``, or, when one is open already,
+    merge the new evidence into its details (no new event: a repeat is not a
+    state change). Returns the message and the new event id (None on repeat)."""
+    alert_id = d.alert_id or new_alert_id()
+    async with conn.transaction():
+        cur = await conn.execute(_INSERT_ALERT, _params(d, alert_id, now))
+        if await cur.fetchone() is None:
+            cur = await conn.execute(_OPEN_BY_KEY, (d.condition_key,))
+            got = await cur.fetchone()
+            if got is None:  # the same alert_id already stored (an outbox replay)
+                row = await _row(conn, alert_id)
+                if row is None:
+                    raise RuntimeError(f"could not raise {d.condition_key}")
+                return message_from_row(row), None
+            await conn.execute(_UPDATE_DETAILS, (Jsonb(d.details), got[0]))
+            row = await _row(conn, str(got[0]))
+            assert row is not None
+            return message_from_row(row), None
+        row = await _row(conn, alert_id)
+        assert row is not None
+        msg, event_id = await _event(conn, row, "raise", at=now, published_at=published_at)
+        return msg, event_id
+
+
+async def record_resolved(
+    conn: AsyncConnection, d: AlertDraft, *, now: datetime, resolution: str
+) -> tuple[AlertMessage, int | None]:
+    """Store an episode that is already over (late backlog, debounced fault):
+    resolved, ``live`` false, its event marked published so it is never paged.
+    Idempotent on ``d.alert_id``."""
+    alert_id = d.alert_id or late_alert_id(d.condition_key, d.started_at)
+    async with conn.transaction():
+        cur = await conn.execute(
+            _INSERT_ALERT,
+            _params(
+                d,
+                alert_id,
+                now,
+                state="resolved",
+                resolved_at=now,
+                resolution=resolution,
+                live=False,
+                paged_at=None,
+            ),
+        )
+        inserted = await cur.fetchone() is not None
+        row = await _row(conn, alert_id)
+        assert row is not None
+        if not inserted:
+            return message_from_row(row), None
+        msg, event_id = await _event(conn, row, "record", at=now, published_at=now)
+        return msg, event_id
+
+
+_RESOLVE = """
+UPDATE alerts SET state = 'resolved', resolved_at = %(now)s, updated_at = %(now)s,
+    resolution = %(resolution)s, ended_at = coalesce(%(ended_at)s, ended_at),
+    details = details || %(details)s
+WHERE alert_id = %(alert_id)s AND state <> 'resolved'
+"""
+
+
+async def resolve_condition(
+    conn: AsyncConnection,
+    condition_key: str,
+    *,
+    now: datetime,
+    resolution: str,
+    ended_at: datetime | None = None,
+    details: dict[str, Any] | None = None,
+    by: str = "semon-alerts",
+    note: str | None = None,
+    resolution_if_on_site: str | None = None,
+    published_at: datetime | None = None,
+) -> tuple[AlertMessage, int] | None:
+    """Resolve the open alert of a condition that ended by itself; None if none is open."""
+    async with conn.transaction():
+        cur = await conn.execute(_OPEN_BY_KEY + " FOR UPDATE", (condition_key,))
+        got = await cur.fetchone()
+        if got is None:
+            return None
+        row = await _row(conn, str(got[0]))
+        assert row is not None
+        if resolution_if_on_site and row["state"] == "on_site":
+            resolution = resolution_if_on_site
+        await conn.execute(
+            _RESOLVE,
+            {
+                "now": now,
+                "resolution": resolution,
+                "ended_at": ended_at,
+                "details": Jsonb(details or {}),
+                "alert_id": row["alert_id"],
+            },
+        )
+        row = await _row(conn, str(got[0]))
+        assert row is not None
+        return await _event(
+            conn, row, "resolve", at=now, by=by, note=note, published_at=published_at
+        )
+
+
+_TRANSITION = {
+    "acknowledged": "acknowledged_at",
+    "dispatched": "dispatched_at",
+    "on_site": "on_site_at",
+    "resolved": "resolved_at",
+}
+
+
+async def apply_action(
+    conn: AsyncConnection, alert_id: str, action: Action, body: ActionBody, *, now: datetime
+) -> AlertMessage:
+    """A console's state change (ack, dispatch, arrive, resolve).
+
+    Raises AlertNotFound (404) or IllegalTransition (409: the state does not
+    allow it, or `resolve` without a resolution). The new event row is left
+    unpublished; the alerts process publishes it to MQTT.
+    """
+    async with conn.transaction():
+        row = await _row(conn, alert_id, lock=True)
+        if row is None:
+            raise AlertNotFound(alert_id)
+        if not transition_allowed(row["state"], action):
+            raise IllegalTransition(alert_id, row["state"], action)
+        if action == "resolve" and body.resolution is None:
+            raise IllegalTransition(alert_id, row["state"], action, "resolve needs a resolution")
+        target = ACTION_TARGET[action]
+        column = _TRANSITION[target]
+        await conn.execute(
+            f"UPDATE alerts SET state = %s, {column} = %s, updated_at = %s,"
+            " resolution = coalesce(%s, resolution) WHERE alert_id = %s",
+            (target, now, now, body.resolution if action == "resolve" else None, alert_id),
+        )
+        row = await _row(conn, alert_id)
+        assert row is not None
+        msg, _ = await _event(conn, row, action, at=now, by=body.by, note=body.note)
+        return msg
+
+
+_DUE_ESCALATIONS = """
+SELECT alert_id FROM alerts
+WHERE state = 'open' AND severity = 'critical' AND live AND paged_at <= %s
+ORDER BY paged_at LIMIT 500
+"""
+
+
+async def due_escalations(conn: AsyncConnection, *, before: datetime) -> list[str]:
+    cur = await conn.execute(_DUE_ESCALATIONS, (before,))
+    return [str(r[0]) for r in await cur.fetchall()]
+
+
+async def escalate(
+    conn: AsyncConnection, alert_id: str, *, now: datetime
+) -> tuple[AlertMessage, int] | None:
+    """Page an unacknowledged critical alert again (an 'escalate' event)."""
+    async with conn.transaction():
+        row = await _row(conn, alert_id, lock=True)
+        if row is None or row["state"] != "open":
+            return None
+        await conn.execute(
+            "UPDATE alerts SET escalations = escalations + 1, paged_at = %s WHERE alert_id = %s",
+            (now, alert_id),
+        )
+        row = await _row(conn, alert_id)
+        assert row is not None
+        return await _event(conn, row, "escalate", at=now)
+
+
+_UNPUBLISHED = """
+SELECT event_id, message FROM alert_events
+WHERE published_at IS NULL ORDER BY event_id LIMIT %s
+"""
+
+
+async def unpublished_events(
+    conn: AsyncConnection, limit: int = 500
+) -> list[tuple[int, dict[str, Any]]]:
+    cur = await conn.execute(_UNPUBLISHED, (limit,))
+    return [(int(r[0]), r[1]) for r in await cur.fetchall()]
+
+
+async def mark_published(conn: AsyncConnection, event_ids: list[int], *, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE alert_events SET published_at = %s"
+        " WHERE event_id = ANY(%s) AND published_at IS NULL",
+        (now, event_ids),
+    )
+
+
+async def open_alerts(conn: AsyncConnection) -> list[dict[str, Any]]:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute("SELECT * FROM alerts WHERE state <> 'resolved'")
+        return await cur.fetchall()

@@ -1,0 +1,69 @@
+"""Reads for a cylinder's trace: record, inspections, fillings (paged)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+from psycopg.rows import dict_row
+
+Row = dict[str, Any]
+
+_CYLINDER = """
+SELECT c.*, to_jsonb(s) - 'updated_at' AS owner_station
+FROM cylinders c LEFT JOIN stations s ON s.station_id = c.owner_station_id
+WHERE c.cylinder_id = %(cylinder_id)s AND ({scope})
+"""
+
+
+async def fetch_cylinder(
+    conn: AsyncConnection, cylinder_id: str, scope: sql.Composable, params: dict[str, Any]
+) -> Row | None:
+    query = sql.SQL(_CYLINDER).format(scope=scope)
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(query, {**params, "cylinder_id": cylinder_id})
+        return await cur.fetchone()
+
+
+_INSPECTIONS = """
+SELECT inspected_on, result, inspector, recorded_at FROM inspections
+WHERE equipment_type = %s AND equipment_id = %s ORDER BY inspected_on LIMIT 1000
+"""
+
+
+async def fetch_inspections(
+    conn: AsyncConnection, equipment_type: str, equipment_id: str
+) -> list[Row]:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(_INSPECTIONS, (equipment_type, equipment_id))
+        return await cur.fetchall()
+
+
+# Oldest first; the page after a cursor is (ended_at, filling_id) > the cursor,
+# read from the (cylinder_id, ended_at) index.
+_FILLINGS = """
+SELECT f.filling_id, f.station_id, s.name AS station_name, s.district AS station_district,
+       f.cylinder_id, f.gas, f.operator_id, f.started_at, f.ended_at, f.result, f.net_kg,
+       f.tare_kg, f.pressure_mpa, f.temperature_c, f.precheck, f.postcheck
+FROM fillings f LEFT JOIN stations s ON s.station_id = f.station_id
+WHERE f.cylinder_id = %(cylinder_id)s
+  AND (%(after_ts)s::timestamptz IS NULL
+       OR (f.ended_at, f.filling_id) > (%(after_ts)s, %(after_id)s))
+ORDER BY f.ended_at, f.filling_id
+LIMIT %(limit)s
+"""
+
+
+async def fetch_fillings(
+    conn: AsyncConnection, cylinder_id: str, after: tuple[datetime, str] | None, limit: int
+) -> list[Row]:
+    params = {
+        "cylinder_id": cylinder_id,
+        "after_ts": after[0] if after else None,
+        "after_id": after[1] if after else "",
+        "limit": limit,
+    }
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(_FILLINGS, params)
+        return await cur.fetchall()

@@ -1,0 +1,306 @@
+"""Regulator statistics: one aggregate query each, role and scope in the WHERE.
+
+Every function takes ``scope`` (a psycopg ``sql.Composable`` predicate over
+the row alias the query names: ``e`` elevators, ``c`` cylinders, ``a``
+alerts) and the parameters it needs, and returns plain dicts. Overall figures
+come from the same scan as the groups (``GROUPING SETS``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from psycopg import AsyncConnection, sql
+from psycopg.rows import dict_row
+
+Equipment = Literal["elevator", "cylinder"]
+
+ELEVATOR_GROUPS = {"district": "e.district", "firm_id": "e.firm_id", "use_unit": "e.use_unit"}
+CYLINDER_GROUPS = ("station_id", "district")
+RESCUE_GROUPS = {"district": "a.district", "firm_id": "a.firm_id"}
+MAINTENANCE_GROUPS = {"district": "e.district", "firm_id": "e.firm_id"}
+
+ILLEGAL_FILLING_KINDS = (
+    "overfill",
+    "filling_overdue_cylinder",
+    "filling_scrapped_cylinder",
+    "filling_unregistered_cylinder",
+    "filling_foreign_cylinder",
+    "gas_mismatch",
+    "precheck_failed_but_filled",
+    "postcheck_missing",
+)
+
+# CONTRACT.md: overdue at D when in service and base date + interval < D.
+# The due date is the immutable function the covering indexes of 0012 hold.
+_ELEVATOR_OVERDUE = """
+SELECT {key} AS key, GROUPING({key}) AS overall, count(*) AS total,
+       count(*) FILTER (WHERE semon_elevator_due(e.last_inspected_on, e.installed_on,
+                                                 e.inspection_interval_months) < %(at)s) AS overdue
+  FROM elevators e
+ WHERE e.status = 'in_service' AND ({scope})
+ GROUP BY GROUPING SETS (({key}), ())
+"""
+
+# Cylinders are counted per owner station first (an index-only scan of
+# cylinders_due_station), then rolled up to the district where asked.
+_CYLINDER_OVERDUE = """
+WITH per AS (
+    SELECT c.owner_station_id, count(*) AS total,
+           count(*) FILTER (WHERE semon_cylinder_due(c.last_inspected_on, c.manufactured_on,
+                                                     c.inspection_interval_years) < %(at)s)
+               AS overdue
+      FROM cylinders c
+     WHERE c.status = 'in_service' AND ({scope})
+     GROUP BY c.owner_station_id
+)
+SELECT {key} AS key, GROUPING({key}) AS overall,
+       coalesce(sum(per.total), 0)::bigint AS total,
+       coalesce(sum(per.overdue), 0)::bigint AS overdue
+  FROM per LEFT JOIN stations st ON st.station_id = per.owner_station_id
+ GROUP BY GROUPING SETS (({key}), ())
+"""
+
+
+def _rate(overdue: int, total: int) -> float:
+    return round(overdue / total, 6) if total else 0.0
+
+
+def _split(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Group rows and the overall row (GROUPING() = 1) of a GROUPING SETS query."""
+    overall: dict[str, Any] = {}
+    groups = []
+    for r in rows:
+        r = dict(r)
+        if r.pop("overall"):
+            overall = r
+        else:
+            groups.append(r)
+    overall.pop("key", None)
+    groups.sort(key=lambda r: (r["key"] is None, r["key"] or ""))
+    return groups, overall
+
+
+async def overdue_inspections(
+    conn: AsyncConnection,
+    *,
+    equipment: Equipment,
+    group_by: str,
+    at: date,
+    scope: sql.Composable,
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    if equipment == "elevator":
+        query = sql.SQL(_ELEVATOR_OVERDUE).format(
+            key=sql.SQL(ELEVATOR_GROUPS[group_by]), scope=scope
+        )
+    else:
+        key = "per.owner_station_id" if group_by == "station_id" else "st.district"
+        query = sql.SQL(_CYLINDER_OVERDUE).format(key=sql.SQL(key), scope=scope)
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(query, {**params, "at": at})
+    groups, overall = _split(await cur.fetchall())
+    for g in [*groups, overall]:
+        g.setdefault("total", 0)
+        g.setdefault("overdue", 0)
+        g["rate"] = _rate(g["overdue"], g["total"])
+    return {
+        "equipment": equipment,
+        "group_by": group_by,
+        "at": at,
+        "groups": groups,
+        "overall": {
+            "total": overall["total"],
+            "overdue": overall["overdue"],
+            "rate": overall["rate"],
+        },
+    }
+
+
+_ILLEGAL = """
+SELECT a.station_id, a.kind, count(*) AS n
+  FROM alerts a
+ WHERE a.kind = ANY(%(kinds)s) AND a.started_at >= %(from)s AND a.started_at < %(to)s AND ({scope})
+ GROUP BY a.station_id, a.kind
+"""
+
+
+async def illegal_fillings(
+    conn: AsyncConnection,
+    *,
+    since: datetime,
+    until: datetime,
+    scope: sql.Composable,
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """Illegal or unsafe fillings (the filling alert kinds) per station and kind."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        sql.SQL(_ILLEGAL).format(scope=scope),
+        {**params, "kinds": list(ILLEGAL_FILLING_KINDS), "from": since, "to": until},
+    )
+    stations: dict[str | None, dict[str, Any]] = {}
+    by_kind: dict[str, int] = {}
+    for r in await cur.fetchall():
+        s = stations.setdefault(
+            r["station_id"], {"station_id": r["station_id"], "total": 0, "by_kind": {}}
+        )
+        s["by_kind"][r["kind"]] = r["n"]
+        s["total"] += r["n"]
+        by_kind[r["kind"]] = by_kind.get(r["kind"], 0) + r["n"]
+    ordered = sorted(stations.values(), key=lambda s: (-s["total"], s["station_id"] or ""))
+    return {
+        "from": since,
+        "to": until,
+        "stations": ordered,
+        "by_kind": dict(sorted(by_kind.items())),
+        "total": sum(by_kind.values()),
+    }
+
+
+def _pct(q: float, start: str, end: str) -> str:
+    return (
+        f"percentile_cont({q}) WITHIN GROUP "
+        f"(ORDER BY extract(epoch FROM a.{end} - a.{start})::float8)"
+    )
+
+
+# Times run from raised_at (the platform paged dispatch) to each step; steps
+# not reached are NULL and left out of the percentiles. The 30-minute share
+# counts every live alert (never reached counts as late); alerts found in a
+# late backlog (live = false) were never paged and are left out of it.
+_RESCUE = f"""
+SELECT {{key}} AS key, GROUPING({{key}}) AS overall,
+       count(*) AS count,
+       {_pct(0.5, "raised_at", "acknowledged_at")} AS ack_median_s,
+       {_pct(0.9, "raised_at", "acknowledged_at")} AS ack_p90_s,
+       {_pct(0.5, "raised_at", "on_site_at")} AS on_site_median_s,
+       {_pct(0.9, "raised_at", "on_site_at")} AS on_site_p90_s,
+       {_pct(0.5, "raised_at", "resolved_at")} AS resolved_median_s,
+       {_pct(0.9, "raised_at", "resolved_at")} AS resolved_p90_s,
+       count(*) FILTER (WHERE a.live) AS live,
+       count(*) FILTER (WHERE a.live AND a.on_site_at <= a.raised_at + interval '30 minutes')
+           AS on_site_30min,
+       count(*) FILTER (WHERE a.resolution = 'false_alarm') AS false_alarms
+  FROM alerts a
+ WHERE a.kind = 'trapped_passenger' AND a.started_at >= %(from)s AND a.started_at < %(to)s
+   AND ({{scope}})
+ GROUP BY GROUPING SETS (({{key}}), ())
+"""
+
+
+def _rescue_figures(r: dict[str, Any]) -> dict[str, Any]:
+    live, count = r.pop("live"), r["count"]
+    r["on_site_within_30min_share"] = round(r.pop("on_site_30min") / live, 6) if live else None
+    r["false_alarm_share"] = round(r.pop("false_alarms") / count, 6) if count else None
+    for k, v in r.items():
+        if k.endswith("_s") and v is not None:
+            r[k] = round(float(v), 3)
+    return r
+
+
+async def rescue(
+    conn: AsyncConnection,
+    *,
+    group_by: str,
+    since: datetime,
+    until: datetime,
+    scope: sql.Composable,
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        sql.SQL(_RESCUE).format(key=sql.SQL(RESCUE_GROUPS[group_by]), scope=scope),
+        {**params, "from": since, "to": until},
+    )
+    groups, overall = _split(await cur.fetchall())
+    if not overall:  # no alerts at all: GROUPING SETS still yields the () row, but be safe
+        overall = {"count": 0, "live": 0, "on_site_30min": 0, "false_alarms": 0}
+    return {
+        "group_by": group_by,
+        "from": since,
+        "to": until,
+        "groups": [_rescue_figures(g) for g in groups],
+        "overall": _rescue_figures(overall),
+    }
+
+
+# An elevator's maintenance is overdue at D when its last visit on or before
+# D (its installation where none was recorded) plus its current interval
+# (elevator_scores, the default where unscored) is before D.
+_MAINT_OVERDUE = """
+SELECT {key} AS key, GROUPING({key}) AS overall, count(*) AS total,
+       count(*) FILTER (WHERE coalesce(m.done_on, e.installed_on)
+                              + coalesce(s.interval_days, %(default_days)s) < %(at)s) AS overdue
+  FROM elevators e
+  LEFT JOIN elevator_scores s ON s.elevator_id = e.elevator_id
+  LEFT JOIN LATERAL (SELECT mr.done_on FROM maintenance_records mr
+                      WHERE mr.elevator_id = e.elevator_id AND mr.done_on <= %(at)s
+                      ORDER BY mr.done_on DESC LIMIT 1) m ON true
+ WHERE e.status = 'in_service' AND ({scope})
+ GROUP BY GROUPING SETS (({key}), ())
+"""
+
+
+async def maintenance_overdue(
+    conn: AsyncConnection,
+    *,
+    group_by: str,
+    at: date,
+    default_days: int,
+    scope: sql.Composable,
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        sql.SQL(_MAINT_OVERDUE).format(key=sql.SQL(MAINTENANCE_GROUPS[group_by]), scope=scope),
+        {**params, "at": at, "default_days": default_days},
+    )
+    groups, overall = _split(await cur.fetchall())
+    for g in [*groups, overall]:
+        g.setdefault("total", 0)
+        g.setdefault("overdue", 0)
+        g["rate"] = _rate(g["overdue"], g["total"])
+    return {
+        "group_by": group_by,
+        "at": at,
+        "groups": groups,
+        "overall": {
+            "total": overall["total"],
+            "overdue": overall["overdue"],
+            "rate": overall["rate"],
+        },
+    }
+
+
+_IN_SCOPE = "SELECT e.elevator_id FROM elevators e WHERE e.elevator_id = ANY(%(ids)s) AND ({scope})"
+_INSERT_RECORDS = """
+INSERT INTO maintenance_records (elevator_id, done_on, kind, firm_id)
+SELECT * FROM unnest(%(ids)s::text[], %(dates)s::date[], %(kinds)s::text[], %(firms)s::text[])
+ON CONFLICT (elevator_id, done_on, kind) DO NOTHING
+"""
+
+
+async def elevators_in_scope(
+    conn: AsyncConnection, ids: list[str], *, scope: sql.Composable, params: dict[str, Any]
+) -> set[str]:
+    cur = await conn.execute(sql.SQL(_IN_SCOPE).format(scope=scope), {**params, "ids": ids})
+    return {r[0] for r in await cur.fetchall()}
+
+
+async def add_maintenance_records(
+    conn: AsyncConnection, records: list[tuple[str, date, str, str]]
+) -> int:
+    """Insert (elevator_id, done_on, kind, firm_id) rows; a repeat is a no-op.
+    Returns how many were new."""
+    cur = await conn.execute(
+        _INSERT_RECORDS,
+        {
+            "ids": [r[0] for r in records],
+            "dates": [r[1] for r in records],
+            "kinds": [r[2] for r in records],
+            "firms": [r[3] for r in records],
+        },
+    )
+    return cur.rowcount

@@ -1,0 +1,194 @@
+"""Writing device telemetry: binary COPY into staging, then one INSERT per table.
+
+A redelivered message (QoS 1 is at-least-once) meets the table's key and is
+dropped by ``ON CONFLICT DO NOTHING``; the difference between rows staged and
+rows inserted is the duplicate count. The caller owns the transaction: one
+batch, one commit, and only then are its messages acknowledged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from psycopg import AsyncConnection
+
+from semon.domain.decode import Decoded, Rejection
+from semon.domain.gov_codes import gov_code_for
+
+# Temp tables live as long as the connection; ON COMMIT DELETE ROWS empties
+# them at each commit so no batch sees the previous one's rows. JSON columns
+# are staged as text and cast on insert (simplest correct binary COPY).
+PREPARE_SQL = """
+CREATE TEMP TABLE IF NOT EXISTS stage_status (
+    elevator_id text, ts timestamptz, floor smallint, speed real, direction text,
+    door text, door_zone boolean, occupied boolean, load_kg real, mode text,
+    alarm boolean, power text, trips bigint, door_cycles bigint, run_s bigint,
+    received_at timestamptz
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_events (
+    elevator_id text, ts timestamptz, code text, gov_code smallint, detail text,
+    data text, received_at timestamptz
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_scale (
+    station_id text, filling_id text, cylinder_id text, ts timestamptz,
+    net_kg double precision, pressure_mpa double precision, received_at timestamptz
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_fillings (
+    filling_id text, station_id text, cylinder_id text, gas text, operator_id text,
+    started_at timestamptz, ended_at timestamptz, result text, net_kg double precision,
+    tare_kg double precision, pressure_mpa double precision,
+    temperature_c double precision, precheck text, postcheck text,
+    received_at timestamptz
+) ON COMMIT DELETE ROWS;
+"""
+
+STATUS_COLUMNS = (
+    "elevator_id, ts, floor, speed, direction, door, door_zone, occupied, load_kg, mode, "
+    "alarm, power, trips, door_cycles, run_s, received_at"
+)
+STATUS_TYPES = ["text", "timestamptz", "int2", "float4", "text", "text", "bool", "bool",
+                "float4", "text", "bool", "text", "int8", "int8", "int8", "timestamptz"]
+EVENT_COLUMNS = "elevator_id, ts, code, gov_code, detail, data, received_at"
+EVENT_TYPES = ["text", "timestamptz", "text", "int2", "text", "text", "timestamptz"]
+SCALE_COLUMNS = "station_id, filling_id, cylinder_id, ts, net_kg, pressure_mpa, received_at"
+SCALE_TYPES = ["text", "text", "text", "timestamptz", "float8", "float8", "timestamptz"]
+FILLING_COLUMNS = (
+    "filling_id, station_id, cylinder_id, gas, operator_id, started_at, ended_at, result, "
+    "net_kg, tare_kg, pressure_mpa, temperature_c, precheck, postcheck, received_at"
+)
+FILLING_TYPES = ["text", "text", "text", "text", "text", "timestamptz", "timestamptz", "text",
+                 "float8", "float8", "float8", "float8", "text", "text", "timestamptz"]
+DEAD_COLUMNS = "received_at, topic, payload, reason, detail"
+DEAD_TYPES = ["timestamptz", "text", "bytea", "text", "text"]
+
+INSERT_STATUS = f"""
+INSERT INTO elevator_status ({STATUS_COLUMNS})
+SELECT {STATUS_COLUMNS} FROM stage_status
+ON CONFLICT DO NOTHING
+"""
+INSERT_EVENTS = f"""
+INSERT INTO elevator_events ({EVENT_COLUMNS})
+SELECT elevator_id, ts, code, gov_code, detail, data::jsonb, received_at FROM stage_events
+ON CONFLICT DO NOTHING
+"""
+INSERT_SCALE = f"""
+INSERT INTO scale_samples ({SCALE_COLUMNS})
+SELECT {SCALE_COLUMNS} FROM stage_scale
+ON CONFLICT DO NOTHING
+"""
+INSERT_FILLINGS = f"""
+INSERT INTO fillings ({FILLING_COLUMNS})
+SELECT filling_id, station_id, cylinder_id, gas, operator_id, started_at, ended_at, result,
+       net_kg, tare_kg, pressure_mpa, temperature_c, precheck::jsonb, postcheck::jsonb,
+       received_at
+FROM stage_fillings
+ON CONFLICT DO NOTHING
+"""
+
+TABLES = ("elevator_status", "elevator_events", "scale_samples", "fillings")
+
+
+@dataclass
+class Rows:
+    """One batch's rows, per destination table."""
+
+    status: list[tuple[Any, ...]] = field(default_factory=list)
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+    scale: list[tuple[Any, ...]] = field(default_factory=list)
+    fillings: list[tuple[Any, ...]] = field(default_factory=list)
+    dead: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return (len(self.status) + len(self.events) + len(self.scale) + len(self.fillings)
+                + len(self.dead))
+
+    def add(self, message: Decoded | Rejection, received_at: datetime) -> None:
+        if isinstance(message, Rejection):
+            self.add_dead(received_at, message.topic, message.payload, message.reason,
+                          message.detail)
+            return
+        eid = message.equipment_id
+        if message.kind == "status":
+            for s in message.status:
+                self.status.append((eid, s.ts, s.floor, s.speed, s.direction, s.door,
+                                    s.door_zone, s.occupied, s.load_kg, s.mode, s.alarm,
+                                    s.power, s.trips, s.door_cycles, s.run_s, received_at))
+        elif message.event is not None:
+            e = message.event
+            data = None if e.data is None else orjson.dumps(e.data).decode()
+            self.events.append((eid, e.ts, e.code, gov_code_for(e.code, e.gov_code), e.detail,
+                                data, received_at))
+        elif message.scale is not None:
+            c = message.scale
+            self.scale.append((eid, c.filling_id, c.cylinder_id, c.ts, c.net_kg, c.pressure_mpa,
+                               received_at))
+        elif message.filling is not None:
+            f = message.filling
+            post = None if f.postcheck is None else orjson.dumps(f.postcheck.model_dump()).decode()
+            self.fillings.append((f.filling_id, eid, f.cylinder_id, f.gas, f.operator_id,
+                                  f.started_at, f.ended_at, f.result, f.net_kg, f.tare_kg,
+                                  f.pressure_mpa, f.temperature_c,
+                                  orjson.dumps(f.precheck.model_dump()).decode(), post,
+                                  received_at))
+
+    def add_dead(self, received_at: datetime, topic: str, payload: bytes, reason: str,
+                 detail: str) -> None:
+        # text columns cannot hold NUL; the raw bytes are kept intact in bytea.
+        self.dead.append((received_at, topic.replace("\x00", "\ufffd"), payload, reason,
+                          detail.replace("\x00", "\ufffd")[:2000]))
+
+
+@dataclass
+class Written:
+    """Rows given and rows actually inserted, per table (the rest were duplicates)."""
+
+    staged: dict[str, int] = field(default_factory=dict)
+    inserted: dict[str, int] = field(default_factory=dict)
+
+    def duplicates(self, table: str) -> int:
+        return self.staged.get(table, 0) - self.inserted.get(table, 0)
+
+
+async def prepare_staging(conn: AsyncConnection) -> None:
+    """Create this connection's staging tables (once per connection)."""
+    await conn.execute(PREPARE_SQL)
+    await conn.commit()
+
+
+async def _stage(conn: AsyncConnection, table: str, columns: str, types: list[str],
+                 rows: list[tuple[Any, ...]]) -> None:
+    async with conn.cursor() as cur, cur.copy(
+        f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(types)
+        for row in rows:
+            await copy.write_row(row)
+
+
+async def write_rows(conn: AsyncConnection, rows: Rows) -> Written:
+    """Stage and insert one batch inside the caller's transaction (not committed)."""
+    out = Written()
+    plan = (
+        ("elevator_status", "stage_status", STATUS_COLUMNS, STATUS_TYPES, INSERT_STATUS,
+         rows.status),
+        ("elevator_events", "stage_events", EVENT_COLUMNS, EVENT_TYPES, INSERT_EVENTS,
+         rows.events),
+        ("scale_samples", "stage_scale", SCALE_COLUMNS, SCALE_TYPES, INSERT_SCALE, rows.scale),
+        ("fillings", "stage_fillings", FILLING_COLUMNS, FILLING_TYPES, INSERT_FILLINGS,
+         rows.fillings),
+    )
+    for table, stage, columns, types, insert, data in plan:
+        if not data:
+            continue
+        await _stage(conn, stage, columns, types, data)
+        cur = await conn.execute(insert)
+        out.staged[table] = len(data)
+        out.inserted[table] = max(cur.rowcount, 0)
+    if rows.dead:
+        # Dead letters have no natural key: written straight, kept every time.
+        await _stage(conn, "dead_letters", DEAD_COLUMNS, DEAD_TYPES, rows.dead)
+        out.staged["dead_letters"] = out.inserted["dead_letters"] = len(rows.dead)
+    return out

@@ -1,0 +1,154 @@
+"""API tokens: issued, looked up and revoked; only a SHA-256 of each secret is kept.
+
+The secret is shown once, at creation. A leaked database therefore yields no
+usable token, and a lookup is one indexed equality on the hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+import psycopg
+import typer
+from psycopg import AsyncConnection
+
+from semon.settings import Settings
+
+Role = Literal["admin", "dispatcher", "maintenance", "regulator", "station"]
+ROLES: tuple[Role, ...] = get_args(Role)
+
+# Roles whose scope is exactly one object (a firm, a station); the others take
+# a set of districts, empty meaning all.
+SINGLE_SCOPE: frozenset[str] = frozenset({"maintenance", "station"})
+_SCOPE_ITEM = re.compile(r"^[^\x00-\x1f]{1,64}$")
+
+
+class TokenError(ValueError):
+    """A token request that cannot be honoured (bad role or scope)."""
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    token_id: str
+    role: Role
+    scope: tuple[str, ...]
+    label: str | None
+
+
+def hash_secret(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode("utf-8")).digest()
+
+
+def check_grant(role: str, scope: list[str]) -> Role:
+    """The role, if this role/scope pair makes sense; TokenError otherwise."""
+    if role not in ROLES:
+        raise TokenError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
+    if role == "admin" and scope:
+        raise TokenError("an admin token has no scope")
+    if role in SINGLE_SCOPE and len(scope) != 1:
+        raise TokenError(f"a {role} token needs exactly one scope (its {role} id)")
+    for item in scope:
+        if not _SCOPE_ITEM.match(item):
+            raise TokenError(f"scope item {item!r} is not 1-64 printable characters")
+    return role
+
+
+_INSERT = """
+INSERT INTO api_tokens (token_id, token_hash, role, scope, label)
+VALUES (%s, %s, %s, %s, %s)
+"""
+
+
+async def create_token(
+    conn: AsyncConnection, role: str, scope: list[str], label: str | None
+) -> tuple[str, str]:
+    """Store a new token; returns (token_id, secret). The caller commits."""
+    checked = check_grant(role, scope)
+    token_id = "tok_" + secrets.token_hex(8)
+    secret = "semon_" + secrets.token_urlsafe(32)
+    await conn.execute(_INSERT, (token_id, hash_secret(secret), checked, scope, label))
+    return token_id, secret
+
+
+_ENSURE = """
+INSERT INTO api_tokens (token_id, token_hash, role, scope, label)
+VALUES (%s, %s, 'admin', '{}', 'bootstrap admin')
+ON CONFLICT (token_hash) DO UPDATE SET revoked_at = NULL, role = 'admin', scope = '{}'
+RETURNING token_id
+"""
+
+
+async def ensure_admin_token(conn: AsyncConnection, secret: str) -> str:
+    """Make sure `secret` is a live admin token (the bootstrap setting)."""
+    digest = hash_secret(secret)
+    token_id = "tok_boot_" + digest[:6].hex()
+    cur = await conn.execute(_ENSURE, (token_id, digest))
+    row = await cur.fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+_LOOKUP = """
+SELECT token_id, role, scope, label FROM api_tokens
+WHERE token_hash = %s AND revoked_at IS NULL
+"""
+
+
+async def lookup_token(conn: AsyncConnection, secret: str) -> TokenRecord | None:
+    cur = await conn.execute(_LOOKUP, (hash_secret(secret),))
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    return TokenRecord(token_id=row[0], role=row[1], scope=tuple(row[2]), label=row[3])
+
+
+_REVOKE = """
+UPDATE api_tokens SET revoked_at = now() WHERE token_id = %s AND revoked_at IS NULL
+"""
+
+
+async def revoke_token(conn: AsyncConnection, token_id: str) -> bool:
+    """True when a live token was revoked now."""
+    cur = await conn.execute(_REVOKE, (token_id,))
+    return cur.rowcount == 1
+
+
+_LIST = """
+SELECT token_id, role, scope, label, created_at, revoked_at FROM api_tokens
+ORDER BY created_at, token_id
+"""
+
+
+async def list_tokens(conn: AsyncConnection) -> list[tuple[object, ...]]:
+    cur = await conn.execute(_LIST)
+    return list(await cur.fetchall())
+
+
+async def create_command(
+    settings: Settings, role: str, scope: list[str], label: str | None
+) -> None:
+    try:
+        check_grant(role, scope)
+    except TokenError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+        token_id, secret = await create_token(conn, role, scope, label)
+        await conn.commit()
+    typer.echo(f"token_id: {token_id}")
+    typer.echo(f"secret:   {secret}")
+    typer.echo("(the secret is shown once; send it as `Authorization: Bearer <secret>`)")
+
+
+async def revoke_command(settings: Settings, token_id: str) -> None:
+    async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+        done = await revoke_token(conn, token_id)
+        await conn.commit()
+    if not done:
+        typer.echo(f"no live token {token_id!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {token_id}")

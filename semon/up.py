@@ -1,0 +1,255 @@
+"""`semon up`: the whole platform in one process, for one machine.
+
+With no DATABASE_URL an embedded PostgreSQL keeps its data in
+``<state_dir>/pgdata``; with no MQTT_URL an amqtt broker runs in this process.
+Then migrations, an admin token for the demo, and ingest, alerts, the API
+(and, asked, a simulated city) in one TaskGroup. SIGINT / SIGTERM cancel the
+group, then the broker and the database stop, in that order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import typer
+
+from semon.embedded import (
+    EmbeddedPostgresError,
+    embedded_broker,
+    ensure_database,
+    pick_port,
+    running_postgres,
+)
+from semon.settings import Settings
+from semon.store.commands import migrate_database
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = "127.0.0.1"
+# The line the banner starts with; tests and scripts wait for it.
+READY_LINE = "semon is up"
+# A service that has not said it is ready after this long is named in the log
+# (the banner waits on; slow is not broken, but silence helps nobody).
+READY_WARN_S = 60.0
+
+ServiceRun = Callable[..., Awaitable[None]]
+
+
+class ServiceMissing(RuntimeError):
+    """A part of the platform `semon up` needs is not installed."""
+
+
+class ServiceStopped(RuntimeError):
+    """A service returned while it should have run until cancelled."""
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    run: ServiceRun
+
+
+def load_services(simulate: bool) -> list[Service]:
+    """The service entry points, imported here so the shared package never
+    imports a service at import time. A missing one fails loudly: `up`
+    without ingest would look alive and store nothing."""
+    names = ["ingest.service", "alerts.service", "api.service"]
+    if simulate:
+        names.append("simulators.demo")
+    services = []
+    for module_name in names:
+        attr = "run_demo" if module_name == "simulators.demo" else "run"
+        try:
+            module = __import__(module_name, fromlist=[attr])
+            run = getattr(module, attr)
+        except (ImportError, AttributeError) as exc:
+            raise ServiceMissing(f"semon up needs {module_name}.{attr}: {exc}") from exc
+        services.append(Service(module_name.split(".")[0], run))
+    return services
+
+
+async def ensure_admin_secret(settings: Settings) -> str:
+    """The demo's admin token: the one kept in ``state_dir/admin-token`` while
+    the database still knows it, else a new one (written there, mode 0600)."""
+    from semon.tokens import create_token, lookup_token
+
+    path = settings.state_dir / "admin-token"
+    kept = path.read_text().strip() if path.exists() else ""
+    async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+        if kept:
+            record = await lookup_token(conn, kept)
+            if record is not None and record.role == "admin":
+                return kept
+            log.warning("%s is not a live admin token here; issuing a new one", path)
+        _token_id, secret = await create_token(conn, "admin", [], "semon up")
+        await conn.commit()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret + "\n")
+    return secret
+
+
+def banner(settings: Settings, token_file: Path, secret: str, *, simulate: bool) -> str:
+    base = f"http://{settings.api.host}:{settings.api.port}"
+    lines = [
+        f"{READY_LINE}:",
+        f"  API          {base}",
+        f"  OpenAPI docs {base}/docs   ({base}/openapi.json)",
+        f"  console      {base}/console",
+        f"  metrics      {base}/metrics",
+        f"  database     {settings.database_url}",
+        f"  broker       {settings.mqtt_url}   (topics {settings.mqtt.topic_root}/#)",
+        f"  admin token  {secret}   (kept in {token_file})",
+        "",
+        "Try:",
+        f"  export TOKEN=$(cat {token_file})",
+        f'  curl -H "Authorization: Bearer $TOKEN" "{base}/alerts?state=open"',
+        f'  curl -N -H "Authorization: Bearer $TOKEN" {base}/alerts/stream',
+        f'  curl -H "Authorization: Bearer $TOKEN" "{base}/maintenance/scores"',
+        f'  curl -H "Authorization: Bearer $TOKEN" '
+        f'"{base}/stats/overdue-inspections?equipment=elevator&group_by=district"',
+    ]
+    if simulate:
+        lines.append("A simulated city is feeding the platform; alerts appear within a minute.")
+    lines.append("Ctrl-C stops everything; the data stays for the next `semon up`.")
+    return "\n".join(lines)
+
+
+async def _announce(events: dict[str, asyncio.Event], text: Callable[[], str]) -> None:
+    waiting = {name: asyncio.ensure_future(e.wait()) for name, e in events.items()}
+    try:
+        while True:
+            _done, pending = await asyncio.wait(waiting.values(), timeout=READY_WARN_S)
+            if not pending:
+                break
+            slow = [name for name, fut in waiting.items() if not fut.done()]
+            log.warning("still waiting for %s to be ready", ", ".join(slow))
+    finally:
+        for fut in waiting.values():
+            fut.cancel()
+    typer.echo(text())
+
+
+def _free_api_port(settings: Settings) -> None:
+    # The API's default port is often taken on a developer's machine; a port
+    # the user chose is kept (and its service fails loudly if it is taken).
+    api = settings.api
+    if "port" not in api.model_fields_set:
+        port = pick_port(api.host, api.port)
+        if port != api.port:
+            log.warning("port %s is taken; the API listens on %s", api.port, port)
+            api.port = port
+
+
+async def _serve(
+    settings: Settings,
+    services: list[Service],
+    *,
+    simulate: bool,
+    elevators: int,
+    stations: int,
+    seed: int,
+    secret: str,
+) -> None:
+    events = {s.name: asyncio.Event() for s in services}
+    token_file = settings.state_dir / "admin-token"
+
+    async def supervise(service: Service) -> None:
+        ready = events[service.name]
+        if service.name == "simulators":
+            await service.run(
+                settings, elevators=elevators, stations=stations, seed=seed, ready=ready
+            )
+        else:
+            await service.run(settings, ready=ready)
+        # Each runs until cancelled: one that returns by itself would leave a
+        # platform that looks up and is not, so it takes the others down.
+        raise ServiceStopped(f"{service.name} stopped on its own")
+
+    async with asyncio.TaskGroup() as tg:
+        for service in services:
+            tg.create_task(supervise(service), name=f"semon-up-{service.name}")
+        tg.create_task(
+            _announce(events, lambda: banner(settings, token_file, secret, simulate=simulate)),
+            name="semon-up-banner",
+        )
+
+
+async def run_up(
+    settings: Settings, *, simulate: bool, elevators: int, stations: int, seed: int
+) -> None:
+    """Run the platform until SIGINT or SIGTERM; returns after a clean stop."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    stopping = False
+
+    def on_signal(signum: signal.Signals) -> None:
+        nonlocal stopping
+        if stopping:
+            log.warning("%s again: already stopping", signum.name)
+            return
+        stopping = True
+        log.info("%s: stopping", signum.name)
+        main.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    # A copy, so the caller's settings keep their own URLs.
+    settings = settings.model_copy(deep=True)
+    settings.state_dir = settings.state_dir.absolute()
+    try:
+        async with AsyncExitStack() as stack:
+            services = load_services(simulate)
+            if not settings.database_url:
+                server = await stack.enter_async_context(
+                    running_postgres(
+                        settings.state_dir / "pgdata",
+                        settings.embedded.postgres_port,
+                        port_fallback=True,
+                    )
+                )
+                await ensure_database(server.dsn("postgres"), settings.embedded.database)
+                settings.database_url = server.dsn(settings.embedded.database)
+            if not settings.mqtt_url:
+                port = pick_port(LOOPBACK, settings.embedded.broker_port)
+                if port != settings.embedded.broker_port:
+                    log.warning(
+                        "port %s is taken; the embedded broker listens on %s",
+                        settings.embedded.broker_port,
+                        port,
+                    )
+                settings.mqtt_url = await stack.enter_async_context(embedded_broker(LOOPBACK, port))
+            flavour, applied = await migrate_database(settings.database_url, settings)
+            done = ", ".join(f"{v:04d}" for v in applied) or "none (up to date)"
+            log.info("database schema (%s flavour): applied %s", flavour, done)
+            secret = await ensure_admin_secret(settings)
+            _free_api_port(settings)
+            await _serve(
+                settings,
+                services,
+                simulate=simulate,
+                elevators=elevators,
+                stations=stations,
+                seed=seed,
+                secret=secret,
+            )
+    except asyncio.CancelledError:
+        if not stopping:
+            raise
+        typer.echo("semon stopped")
+    except (EmbeddedPostgresError, ServiceMissing) as exc:
+        typer.echo(f"semon up: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)

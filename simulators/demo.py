@@ -1,0 +1,179 @@
+"""The demo city `semon up` plays: small, busy, and with something happening.
+
+A newcomer should see telemetry, alerts and their lifecycle within a minute:
+so besides the city's ordinary life the demo injects a trapped passenger
+about every four minutes (the first after 20 s), a fault every two, an
+illegal filling every three, a terminal going silent now and then, and
+maintenance work (which must page no one); the firms report their visits
+through the registry import path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import psycopg
+
+from semon.registry_import import RegistryRejected, upsert_records
+from semon.settings import Settings
+from simulators.city import generate_city
+from simulators.incidents import FAULT_CODES, GroundTruth, Incident
+from simulators.player import load_city, play_realtime
+from simulators.publisher import open_publisher
+from simulators.world import World, WorldOptions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DemoSchedule:
+    """Seconds from the start of the first incident of each sort, then between them."""
+
+    trapped: tuple[float, float] = (20.0, 240.0)
+    fault: tuple[float, float] = (30.0, 120.0)
+    filling: tuple[float, float] = (40.0, 180.0)
+    silent: tuple[float, float] = (90.0, 600.0)
+    maintenance: tuple[float, float] = (60.0, 300.0)
+
+
+FILLING_KINDS = (
+    "overfill",
+    "scrapped_filled",
+    "overdue_filled",
+    "unregistered",
+    "foreign",
+    "wrong_gas",
+    "precheck_failed_filled",
+    "no_postcheck",
+    "correct_refusal",
+)
+
+
+class DemoDirector:
+    """Picks what goes wrong next, on the wall clock."""
+
+    def __init__(
+        self, world: World, start: float, seed: int, schedule: DemoSchedule | None = None
+    ) -> None:
+        self.world = world
+        self.rng = random.Random(f"demo-{seed}")  # noqa: S311 - simulation, not crypto
+        self.schedule = schedule or DemoSchedule()
+        self.next = {
+            name: start + getattr(self.schedule, name)[0]
+            for name in ("trapped", "fault", "filling", "silent", "maintenance")
+        }
+        cars = list(world.elevators.values())
+        self.sensing = [c.id for c in cars if c.spec.has_presence_sensor] or [c.id for c in cars]
+        self.cars = [c.id for c in cars]
+
+    def due(self, now: float) -> list[Incident]:
+        out: list[Incident] = []
+        for name, at in self.next.items():
+            if now < at:
+                continue
+            self.next[name] = at + getattr(self.schedule, name)[1]
+            incident = self._make(name, now)
+            if incident is not None:
+                out.append(incident)
+        return out
+
+    def _make(self, name: str, now: float) -> Incident | None:
+        rng = self.rng
+        if name == "filling":
+            if not self.world.stations:
+                return None
+            station = rng.choice(list(self.world.stations))
+            return Incident(
+                kind=rng.choice(FILLING_KINDS), equipment_id=station, station_id=station, at=now
+            )
+        if not self.cars:
+            return None
+        if name == "trapped":
+            kind = rng.choice(("trapped", "trapped", "trapped_at_landing"))
+            return Incident(
+                kind=kind,
+                equipment_id=rng.choice(self.sensing),
+                at=now,
+                duration_s=rng.uniform(120, 420),
+            )
+        if name == "fault":
+            kind = "power_loss" if rng.random() < 0.15 else "fault"
+            return Incident(
+                kind=kind,
+                equipment_id=rng.choice(self.cars),
+                at=now,
+                duration_s=rng.uniform(60, 300),
+                code=rng.choice(FAULT_CODES) if kind == "fault" else None,
+            )
+        if name == "silent":
+            kind = "buffered" if rng.random() < 0.3 else "silent"
+            return Incident(
+                kind=kind,
+                equipment_id=rng.choice(self.cars),
+                at=now,
+                duration_s=rng.uniform(300, 900),
+            )
+        return Incident(
+            kind="maintenance",
+            equipment_id=rng.choice(self.cars),
+            at=now,
+            duration_s=rng.uniform(600, 1500),
+        )
+
+
+async def _report_visits(settings: Settings, world: World) -> None:
+    """Firms record their maintenance visits (the registry import path)."""
+    if not world.visits:
+        return
+    visits, world.visits = world.visits, []
+    try:
+        async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+            await upsert_records(conn, "maintenance", visits)
+            await conn.commit()
+    except (psycopg.Error, RegistryRejected, OSError) as exc:
+        log.warning("maintenance visits not recorded: %s", exc)
+
+
+async def run_demo(
+    settings: Settings,
+    *,
+    elevators: int,
+    stations: int,
+    seed: int,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Generate a small city, import it, then play it in real time until cancelled."""
+    city = generate_city(
+        seed,
+        elevators=elevators,
+        stations=stations,
+        reference_day=datetime.now(UTC).date(),
+        cylinders_per_station=80,
+    )
+    await load_city(settings, city, settings.state_dir / "demo-city")
+    start = time.time()
+    truth = GroundTruth(settings.state_dir / "demo-ground-truth.jsonl")
+    options = WorldOptions(rates=None, station_hours=(0.0, 24.0), fills_scale=2.0)
+    world = World(city, start=start, seed=seed, options=options, truth=truth)
+    director = DemoDirector(world, start, seed)
+    last_visits = time.monotonic()
+
+    async def on_tick(now: float) -> None:
+        nonlocal last_visits
+        for incident in director.due(now):
+            log.info("demo: injecting %s on %s", incident.kind, incident.equipment_id)
+            world.inject(incident)
+        if time.monotonic() - last_visits >= 30.0:
+            last_visits = time.monotonic()
+            await _report_visits(settings, world)
+
+    try:
+        async with open_publisher(settings, name="demo") as publisher:
+            await play_realtime(world, publisher, on_tick=on_tick, started=ready)
+    finally:
+        truth.close()

@@ -1,0 +1,530 @@
+"""An elevator car and its IoT terminal, driven by a clock.
+
+The car lives as a generator of device-time emissions (status samples and
+events) in time order; `step(until)` pulls everything up to `until`. The same
+model therefore plays a whole day in a fraction of a second (a test hands it
+simulated times) or in real time (the demo hands it the wall clock).
+
+Physics: trapezoidal speed profiles with the car's rated speed and 0.9 m/s^2,
+3.2 m between floors, doors 2 s to open and to close, 3-7 s dwell. Traffic
+follows the local hour (morning and evening peaks, quiet nights) as a Poisson
+process of landing calls.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from semon.domain.gov_codes import GOV_CODES
+from simulators.city import ElevatorSpec
+from simulators.incidents import Incident
+from simulators.timefmt import epoch_ms, local_hour, rfc3339
+
+FLOOR_HEIGHT_M = 3.2
+ACCEL = 0.9
+DOOR_MOVE_S = 2.0
+# Within this distance of a landing the car is in the door (levelling) zone.
+DOOR_ZONE_M = 0.15
+PASSENGER_KG = 70.0
+# Share of the peak call rate at each local hour (0-23).
+HOURLY_SHARE = (
+    0.02,
+    0.01,
+    0.01,
+    0.01,
+    0.02,
+    0.05,
+    0.2,
+    0.8,
+    1.0,
+    0.6,
+    0.35,
+    0.35,
+    0.5,
+    0.5,
+    0.35,
+    0.35,
+    0.4,
+    0.8,
+    0.9,
+    0.5,
+    0.4,
+    0.3,
+    0.15,
+    0.05,
+)
+MAX_BATCH = 1000
+# The terminal's own trapped detection fires this long after the car stops
+# (20 s in shipped firmware, DOMAIN.md).
+TERMINAL_TRAPPED_S = 20.0
+# Share of events sent without a gov_code (the platform fills it in).
+NO_GOV_CODE_SHARE = 0.3
+
+
+@dataclass
+class Emission:
+    t: float
+    kind: str  # "status" or "event"
+    payload: dict[str, Any]
+
+
+@dataclass
+class Outgoing:
+    """One MQTT message: topic below the root, payload, device time of its last item."""
+
+    topic: str
+    payload: dict[str, Any]
+    t: float
+
+
+class ElevatorModel:
+    def __init__(
+        self,
+        spec: ElevatorSpec,
+        *,
+        start: float,
+        rng: random.Random,
+        moving_interval_s: float = 1.0,
+        rest_interval_s: tuple[float, float] = (30.0, 60.0),
+        traffic_scale: float = 1.0,
+        alarm_test_every_s: float = 86400.0,
+    ) -> None:
+        self.spec = spec
+        self.id = spec.elevator_id
+        self.rng = rng
+        self.t = start
+        self.moving_interval_s = moving_interval_s
+        self.rest_interval_s = rest_interval_s
+        self.traffic_scale = traffic_scale
+        self.alarm_test_every_s = alarm_test_every_s
+        self.floor = rng.randint(min(1, spec.highest_floor), spec.highest_floor)
+        self.pos_m = self._landing_m(self.floor)
+        self.occupied = False
+        self.load_kg = 0.0
+        self.door = "closed"
+        self.door_zone = True
+        self.mode = "normal"
+        self.power = "mains"
+        self.alarm = False
+        self.speed = 0.0
+        self.direction = "stopped"
+        self.trips = rng.randint(10_000, 2_000_000)
+        self.door_cycles = self.trips * 2 + rng.randint(0, 1000)
+        self.run_s = self.trips * 12.0
+        self.next_alarm_test = start + rng.uniform(0, alarm_test_every_s)
+        self._last_sample_t = -math.inf
+        self.pending: list[Incident] = []
+        self.finished: list[Incident] = []
+        # Link windows: (start, end, "drop" | "buffer").
+        self._link: list[tuple[float, float, str, Incident]] = []
+        self._buffer: list[Emission] = []
+        self._life = self._run()
+        self._peek: Emission | None = None
+
+    # -- public -------------------------------------------------------------------------
+
+    def inject(self, incident: Incident) -> None:
+        """Play `incident` at its time (or as soon as the car can, if that is past)."""
+        if incident.kind in ("silent", "buffered"):
+            start = max(incident.at, self.t)
+            incident.started = start
+            incident.ended = start + incident.duration_s
+            mode = "drop" if incident.kind == "silent" else "buffer"
+            self._link.append((start, incident.ended, mode, incident))
+            return
+        self.pending.append(incident)
+        self.pending.sort(key=lambda i: i.at)
+
+    def step(self, until: float, *, batch: bool = False) -> list[Outgoing]:
+        """Everything the terminal sends with device time <= `until`, in order.
+
+        With `batch`, consecutive samples go out as one `{"samples": [...]}`
+        message (a terminal that buffers between uploads).
+        """
+        out: list[Outgoing] = []
+        samples: list[dict[str, Any]] = []
+
+        def flush_samples() -> None:
+            for i in range(0, len(samples), MAX_BATCH):
+                chunk = samples[i : i + MAX_BATCH]
+                out.append(
+                    Outgoing(
+                        f"elevators/{self.id}/status", {"samples": chunk}, chunk[-1]["ts"] / 1000
+                    )
+                )
+            samples.clear()
+
+        while True:
+            if self._peek is None:
+                self._peek = next(self._life)
+            em = self._peek
+            if em.t > until:
+                break
+            self._peek = None
+            for em_out in self._route(em):
+                if em_out.kind == "status" and batch:
+                    samples.append(em_out.payload)
+                    continue
+                flush_samples()
+                out.append(self._message(em_out))
+        flush_samples()
+        self._close_link_windows(until, out)
+        return out
+
+    # -- the link ---------------------------------------------------------------------------
+
+    def _message(self, em: Emission) -> Outgoing:
+        topic = "status" if em.kind == "status" else "event"
+        return Outgoing(f"elevators/{self.id}/{topic}", em.payload, em.t)
+
+    def _route(self, em: Emission) -> list[Emission]:
+        for start, end, mode, _incident in self._link:
+            if start <= em.t < end:
+                if mode == "buffer":
+                    self._buffer.append(em)
+                return []
+        return [em]
+
+    def _close_link_windows(self, until: float, out: list[Outgoing]) -> None:
+        """At the end of a buffering window the terminal uploads its backlog."""
+        still: list[tuple[float, float, str, Incident]] = []
+        for window in self._link:
+            start, end, mode, incident = window
+            if end > until:
+                still.append(window)
+                continue
+            self.finished.append(incident)
+            if mode != "buffer":
+                continue
+            held = [e for e in self._buffer if start <= e.t < end]
+            self._buffer = [e for e in self._buffer if not start <= e.t < end]
+            samples = [e.payload for e in held if e.kind == "status"]
+            for i in range(0, len(samples), MAX_BATCH):
+                chunk = samples[i : i + MAX_BATCH]
+                out.append(
+                    Outgoing(
+                        f"elevators/{self.id}/status", {"samples": chunk}, chunk[-1]["ts"] / 1000
+                    )
+                )
+            out.extend(self._message(e) for e in held if e.kind == "event")
+        self._link = still
+
+    # -- emissions -------------------------------------------------------------------------
+
+    def _sample(self) -> Emission:
+        # Samples are keyed by (elevator, ts): two at the same millisecond would
+        # be stored as one, so a state change never shares its predecessor's time.
+        if self.t < self._last_sample_t + 0.002:
+            self.t = self._last_sample_t + 0.002
+        self._last_sample_t = self.t
+        occupied: bool | None = self.occupied if self.spec.has_presence_sensor else None
+        return Emission(
+            self.t,
+            "status",
+            {
+                "ts": epoch_ms(self.t),
+                "floor": self.floor,
+                "speed": round(self.speed, 2),
+                "direction": self.direction,
+                "door": self.door,
+                "door_zone": self.door_zone,
+                "occupied": occupied,
+                "load_kg": round(self.load_kg, 1),
+                "mode": self.mode,
+                "alarm": self.alarm,
+                "power": self.power,
+                "trips": self.trips,
+                "door_cycles": self.door_cycles,
+                "run_s": int(self.run_s),
+            },
+        )
+
+    def _event(
+        self, code: str, detail: str | None = None, data: dict[str, Any] | None = None
+    ) -> Emission:
+        payload: dict[str, Any] = {"ts": rfc3339(self.t), "code": code}
+        gov = GOV_CODES.get(code)
+        if gov is not None and self.rng.random() >= NO_GOV_CODE_SHARE:
+            payload["gov_code"] = gov
+        if detail:
+            payload["detail"] = detail
+        if data:
+            payload["data"] = data
+        return Emission(self.t, "event", payload)
+
+    def _landing_m(self, floor: int) -> float:
+        return (floor - self.spec.lowest_floor) * FLOOR_HEIGHT_M
+
+    def _floor_at(self, pos_m: float) -> int:
+        return self.spec.lowest_floor + round(pos_m / FLOOR_HEIGHT_M)
+
+    def _hold(self, seconds: float, interval: float) -> Iterator[Emission]:
+        """Sample the current state now, then every `interval`, for `seconds`."""
+        end = self.t + seconds
+        yield self._sample()
+        while self.t + interval < end - 1e-6:
+            self.t += interval
+            yield self._sample()
+        self.t = end
+
+    def _doors(self, dwell_s: float, board: int, alight: bool) -> Iterator[Emission]:
+        """Open, let people out and in, close: one door cycle in the door zone."""
+        step = self.moving_interval_s
+        self.door = "opening"
+        yield from self._hold(DOOR_MOVE_S, step)
+        self.door = "open"
+        if alight:
+            self.occupied = False
+            self.load_kg = 0.0
+        if board:
+            self.occupied = True
+            self.load_kg += board * PASSENGER_KG * self.rng.uniform(0.8, 1.25)
+        yield from self._hold(dwell_s, step)
+        self.door = "closing"
+        yield from self._hold(DOOR_MOVE_S, step)
+        self.door = "closed"
+        self.door_cycles += 1
+        yield self._sample()
+
+    def _travel(self, target_m: float, *, speed_cap: float | None = None) -> Iterator[Emission]:
+        """Move the car to `target_m` along a trapezoidal profile, sampling as it goes."""
+        distance = abs(target_m - self.pos_m)
+        if distance < 1e-6:
+            return
+        sign = 1.0 if target_m > self.pos_m else -1.0
+        vmax = speed_cap or self.spec.rated_speed
+        if distance < vmax * vmax / ACCEL:
+            t_acc = math.sqrt(distance / ACCEL)
+            t_cruise = 0.0
+            vmax = ACCEL * t_acc
+        else:
+            t_acc = vmax / ACCEL
+            t_cruise = (distance - vmax * t_acc) / vmax
+        total = 2 * t_acc + t_cruise
+        origin, t0 = self.pos_m, self.t
+        self.direction = "up" if sign > 0 else "down"
+        self.trips += 1
+        k = 1
+        while True:
+            dt = min(k * self.moving_interval_s, total)
+            if dt < t_acc:
+                s, v = 0.5 * ACCEL * dt * dt, ACCEL * dt
+            elif dt < t_acc + t_cruise:
+                s, v = 0.5 * ACCEL * t_acc * t_acc + vmax * (dt - t_acc), vmax
+            else:
+                rem = max(total - dt, 0.0)
+                s, v = distance - 0.5 * ACCEL * rem * rem, ACCEL * rem
+            self.t = t0 + dt
+            self.pos_m = origin + sign * s
+            self.floor = self._floor_at(self.pos_m)
+            nearest = self._landing_m(self.floor)
+            self.door_zone = abs(self.pos_m - nearest) < DOOR_ZONE_M
+            self.run_s += min(self.moving_interval_s, dt - (k - 1) * self.moving_interval_s)
+            if dt >= total:
+                break
+            self.speed = v
+            yield self._sample()
+            k += 1
+        self.pos_m = target_m
+        self.speed = 0.0
+        self.direction = "stopped"
+        self.floor = self._floor_at(self.pos_m)
+        self.door_zone = abs(self.pos_m - self._landing_m(self.floor)) < DOOR_ZONE_M
+        yield self._sample()
+
+    # -- the car's life ----------------------------------------------------------------------
+
+    def _call_rate_per_s(self, t: float) -> float:
+        share = HOURLY_SHARE[int(local_hour(t)) % 24]
+        return self.spec.peak_calls_per_hour * self.traffic_scale * share / 3600.0
+
+    def _next_call(self, after: float) -> float:
+        """Poisson arrivals with an hourly rate, by thinning against the peak rate."""
+        peak = self.spec.peak_calls_per_hour * self.traffic_scale / 3600.0
+        if peak <= 0:
+            return math.inf
+        t = after
+        while True:
+            t += self.rng.expovariate(peak)
+            if self.rng.random() * peak <= self._call_rate_per_s(t):
+                return t
+
+    def _rest_gap(self) -> float:
+        return self.rng.uniform(*self.rest_interval_s)
+
+    def _run(self) -> Iterator[Emission]:
+        yield self._sample()
+        next_rest = self.t + self._rest_gap()
+        next_call = self._next_call(self.t)
+        while True:
+            t_inj = max(self.pending[0].at, self.t) if self.pending else math.inf
+            t_next = min(next_rest, next_call, t_inj, self.next_alarm_test)
+            self.t = max(self.t, t_next)
+            if t_next == t_inj:
+                incident = self.pending.pop(0)
+                incident.started = self.t
+                yield from self._play(incident)
+                incident.ended = incident.ended or self.t
+                self.finished.append(incident)
+                next_rest = self.t + self._rest_gap()
+                next_call = self._next_call(self.t)
+            elif t_next == self.next_alarm_test:
+                yield self._event("alarm_test", data={"result": "ok"})
+                self.next_alarm_test += self.alarm_test_every_s
+            elif t_next == next_call:
+                yield from self._serve_call()
+                next_rest = self.t + self._rest_gap()
+                next_call = self._next_call(self.t)
+            else:
+                yield self._sample()
+                next_rest = self.t + self._rest_gap()
+
+    def _pick_floors(self) -> tuple[int, int]:
+        lo, hi = self.spec.lowest_floor, self.spec.highest_floor
+        hour = local_hour(self.t)
+        lobby = max(lo, min(1, hi))
+        others = [f for f in range(lo, hi + 1) if f != lobby] or [lobby]
+        if 7 <= hour < 10:  # up from the lobby
+            return lobby, self.rng.choice(others)
+        if 17 <= hour < 20:  # down to the lobby
+            return self.rng.choice(others), lobby
+        src = self.rng.randint(lo, hi)
+        dst = self.rng.choice([f for f in range(lo, hi + 1) if f != src] or [src])
+        return src, dst
+
+    def _serve_call(self, *, stop_midway: bool = False) -> Iterator[Emission]:
+        src, dst = self._pick_floors()
+        if src != self.floor:
+            yield from self._travel(self._landing_m(src))
+        passengers = self.rng.choices([1, 2, 3, 4, 6], weights=[10, 5, 2, 1, 1])[0]
+        yield from self._doors(self.rng.uniform(3, 7), board=passengers, alight=False)
+        if dst == src:
+            dst = src + 1 if src < self.spec.highest_floor else src - 1
+        yield from self._travel(self._landing_m(dst))
+        yield from self._doors(self.rng.uniform(3, 7), board=0, alight=True)
+
+    # -- incidents -------------------------------------------------------------------------
+
+    def _play(self, incident: Incident) -> Iterator[Emission]:
+        kind = incident.kind
+        if kind in ("trapped", "trapped_at_landing"):
+            yield from self._trapped(incident, between_floors=kind == "trapped")
+        elif kind == "fault":
+            code = incident.code or "door_fails_to_close"
+            yield self._event(code, detail=f"simulated {code}")
+            yield from self._idle_for(incident.duration_s)
+            incident.ended = self.t
+        elif kind == "power_loss":
+            yield self._event("power_loss", detail="mains lost, terminal on battery")
+            self.power = "battery"
+            yield from self._idle_for(incident.duration_s)
+            self.power = "mains"
+            incident.ended = self.t
+            yield self._event("power_restored")
+            yield self._sample()
+        elif kind == "alarm_button":
+            yield from self._alarm_press(incident)
+        elif kind == "maintenance":
+            yield from self._maintenance(incident)
+        else:
+            raise ValueError(f"not an elevator incident: {kind}")
+
+    def _idle_for(self, seconds: float) -> Iterator[Emission]:
+        end = self.t + seconds
+        while self.t < end:
+            yield self._sample()
+            self.t = min(end, self.t + self._rest_gap())
+
+    def _trapped(self, incident: Incident, *, between_floors: bool) -> Iterator[Emission]:
+        lo, hi = self.spec.lowest_floor, self.spec.highest_floor
+        passengers = self.rng.randint(1, 3)
+        yield from self._doors(self.rng.uniform(3, 6), board=passengers, alight=False)
+        if between_floors:
+            # The car leaves and stops between this landing and the next one.
+            nxt = self.floor + 1 if self.floor < hi else self.floor - 1
+            if nxt < lo:
+                nxt = self.floor
+            midway = (self._landing_m(self.floor) + self._landing_m(nxt)) / 2
+            yield from self._travel(midway)
+        else:
+            # Doors fail to open at the landing after a short hop.
+            nxt = self.floor + 1 if self.floor < hi else self.floor - 1
+            yield from self._travel(self._landing_m(nxt))
+        incident.started = self.t
+        incident.extra["floor"] = self.floor
+        end = self.t + incident.duration_s
+        sent_event = False
+        gap = (10.0, 30.0)
+        while self.t < end:
+            if not sent_event and self.t >= incident.started + TERMINAL_TRAPPED_S:
+                sent_event = True
+                if self.rng.random() < 0.7:
+                    yield self._event(
+                        "trapped",
+                        detail="passenger trapped",
+                        data={"between_floors": between_floors},
+                    )
+            yield self._sample()
+            step = self.rng.uniform(*gap)
+            if not sent_event:
+                step = min(step, incident.started + TERMINAL_TRAPPED_S - self.t)
+            self.t = min(end, self.t + max(step, 0.5))
+        # Rescue: the technician brings the car level with a landing, opens the doors.
+        if not self.door_zone:
+            yield from self._travel(self._landing_m(self._floor_at(self.pos_m)), speed_cap=0.3)
+        self.door = "opening"
+        yield self._sample()
+        self.t += DOOR_MOVE_S
+        self.door = "open"
+        incident.ended = self.t
+        yield self._sample()
+        self.t += self.rng.uniform(5, 15)
+        self.occupied = False
+        self.load_kg = 0.0
+        yield self._sample()
+        self.door = "closing"
+        self.t += DOOR_MOVE_S
+        yield self._sample()
+        self.door = "closed"
+        self.door_cycles += 1
+        self.t += DOOR_MOVE_S
+        yield self._sample()
+
+    def _alarm_press(self, incident: Incident) -> Iterator[Emission]:
+        """A passenger holds the alarm button for a few seconds on an ordinary ride."""
+        src = self.floor
+        others = [f for f in range(self.spec.lowest_floor, self.spec.highest_floor + 1) if f != src]
+        dst = self.rng.choice(others) if others else src
+        yield from self._doors(self.rng.uniform(3, 6), board=1, alight=False)
+        self.alarm = True
+        incident.started = self.t
+        yield self._event("alarm_button", detail="alarm button pressed")
+        yield from self._hold(incident.duration_s, 1.0)
+        self.alarm = False
+        incident.ended = self.t
+        yield self._sample()
+        if dst != src:
+            yield from self._travel(self._landing_m(dst))
+        yield from self._doors(self.rng.uniform(3, 7), board=0, alight=True)
+
+    def _maintenance(self, incident: Incident) -> Iterator[Emission]:
+        """A technician works in the car (inspection speed moves, car stopped
+        between floors with the doors shut): nothing should page anyone."""
+        self.mode = "maintenance"
+        yield from self._doors(4.0, board=1, alight=False)
+        end = self.t + incident.duration_s
+        while self.t < end - 120:
+            target = self.pos_m + self.rng.choice((-1.0, 1.0)) * self.rng.uniform(0.5, 2.0)
+            top = self._landing_m(self.spec.highest_floor)
+            target = min(max(target, 0.0), top)
+            yield from self._travel(target, speed_cap=0.3)
+            yield from self._idle_for(self.rng.uniform(60, 300))
+        yield from self._travel(self._landing_m(self._floor_at(self.pos_m)), speed_cap=0.3)
+        yield from self._doors(4.0, board=0, alight=True)
+        self.mode = "normal"
+        incident.ended = self.t
+        yield self._sample()

@@ -1,0 +1,219 @@
+"""Filling rules against the registry, overfill from live scale samples, and
+the inspection / maintenance sweep."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from semon.settings import Settings
+from tests.alerts.helpers import (
+    alerts_for,
+    alerts_process,
+    console,
+    device,
+    start_clock,
+    tune,
+    uid,
+    wait_db,
+)
+
+
+def years_ago(n: float) -> date:
+    return date.today() - timedelta(days=int(365.25 * n))
+
+
+async def add_cylinder(
+    dsn: str,
+    cid: str,
+    owner: str,
+    *,
+    gas: str = "lpg",
+    made: date | None = None,
+    inspected: date | None = None,
+    status: str = "in_service",
+) -> None:
+    async with await psycopg.AsyncConnection.connect(dsn) as conn:
+        await conn.execute(
+            "INSERT INTO cylinders (cylinder_id, gas, manufactured_on, max_fill_kg,"
+            " design_life_years, inspection_interval_years, last_inspected_on,"
+            " owner_station_id, status)"
+            " VALUES (%s, %s, %s, 15, 12, 4, %s, %s, %s)",
+            (cid, gas, made or years_ago(2), inspected, owner, status),
+        )
+
+
+def fill(fid: str, cid: str, at: datetime, **kw: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "filling_id": fid,
+        "cylinder_id": cid,
+        "gas": "lpg",
+        "operator_id": "op-1",
+        "started_at": at.isoformat(),
+        "ended_at": (at + timedelta(seconds=60)).isoformat(),
+        "result": "filled",
+        "net_kg": 14.5,
+        "tare_kg": 15.0,
+        "precheck": {"passed": True, "failed_items": []},
+        "postcheck": {"passed": True, "failed_items": []},
+    }
+    rec.update(kw)
+    return rec
+
+
+async def test_filling_rules(settings: Settings, database_url: str) -> None:
+    tune(settings)
+    clock = start_clock()
+    t0 = clock.now()
+    st, other = uid("st"), uid("st")
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        await conn.execute(
+            "INSERT INTO stations (station_id, name, district) VALUES (%s, 'North gas', 'north')",
+            (st,),
+        )
+    cyl = {
+        k: uid(k)
+        for k in (
+            "ok",
+            "overdue",
+            "old",
+            "scrap",
+            "foreign",
+            "gas",
+            "pre",
+            "post",
+            "unreg",
+            "refused",
+            "live",
+            "final",
+        )
+    }
+    await add_cylinder(database_url, cyl["ok"], st)
+    await add_cylinder(database_url, cyl["overdue"], st, made=years_ago(6), inspected=years_ago(5))
+    await add_cylinder(database_url, cyl["old"], st, made=years_ago(13), inspected=years_ago(1))
+    await add_cylinder(database_url, cyl["scrap"], st, status="scrapped")
+    await add_cylinder(database_url, cyl["foreign"], other)
+    await add_cylinder(database_url, cyl["gas"], st, gas="oxygen")
+    for k in ("pre", "post", "refused", "live", "final"):
+        await add_cylinder(database_url, cyl[k], st)
+    expected = {
+        "overdue": ["filling_overdue_cylinder"],
+        "old": ["filling_scrapped_cylinder"],
+        "scrap": ["filling_scrapped_cylinder"],
+        "foreign": ["filling_foreign_cylinder"],
+        "gas": ["gas_mismatch"],
+        "pre": ["precheck_failed_but_filled"],
+        "post": ["postcheck_missing"],
+        "unreg": ["filling_unregistered_cylinder"],
+        "live": ["overfill"],
+        "final": ["overfill"],
+    }
+    async with console(settings) as con, device(settings) as dev, alerts_process(settings, clock):
+        dev.filling(st, fill(uid("f"), cyl["ok"], t0))
+        dev.filling(
+            st,
+            fill(
+                uid("f"),
+                cyl["refused"],
+                t0,
+                result="refused",
+                net_kg=0,
+                precheck={"passed": False, "failed_items": ["valve"]},
+                postcheck=None,
+            ),
+        )
+        for k in ("overdue", "old", "scrap", "foreign", "gas", "unreg"):
+            dev.filling(st, fill(uid("f"), cyl[k], t0))
+        dev.filling(
+            st, fill(uid("f"), cyl["pre"], t0, precheck={"passed": False, "failed_items": ["rust"]})
+        )
+        dev.filling(st, fill(uid("f"), cyl["post"], t0, postcheck=None))
+        fid = uid("f")
+        for i, kg in enumerate((10.0, 14.9, 15.4)):
+            dev.scale(
+                st,
+                {
+                    "ts": (t0 + timedelta(seconds=i)).isoformat(),
+                    "filling_id": fid,
+                    "cylinder_id": cyl["live"],
+                    "net_kg": kg,
+                },
+            )
+        [over] = await con.wait(lambda m: m["equipment_id"] == cyl["live"])
+        assert over["kind"] == "overfill" and over["details"]["source"] == "live scale"
+        dev.filling(st, fill(fid, cyl["live"], t0, net_kg=15.6))
+        dev.filling(st, fill(uid("f"), cyl["final"], t0, net_kg=16.0))
+        await wait_db(database_url, cyl["final"], lambda r: len(r) == 1)
+    for k, kinds in expected.items():
+        rows = [
+            r
+            for r in await alerts_for(database_url, cyl[k])
+            if not r["kind"].startswith("inspection_")
+        ]  # the sweep's, not the fill's
+        assert sorted(r["kind"] for r in rows) == kinds, (k, rows)
+        assert all(r["station_id"] == st and r["district"] == "north" for r in rows)
+    assert await alerts_for(database_url, cyl["ok"]) == []
+    assert await alerts_for(database_url, cyl["refused"]) == []
+
+
+async def test_sweep_inspections_and_maintenance(settings: Settings, database_url: str) -> None:
+    tune(settings)
+    settings.alerts.sweep_interval_s = 3600
+    clock = start_clock()
+    today = clock.now().date()
+    late, soon, fine, serviced = uid("late"), uid("soon"), uid("fine"), uid("svc")
+    cyl = uid("cyl")
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        for eid, inspected in (
+            (late, today - timedelta(days=400)),
+            (soon, today - timedelta(days=350)),
+            (fine, today - timedelta(days=30)),
+            (serviced, today - timedelta(days=30)),
+        ):
+            await conn.execute(
+                "INSERT INTO elevators (elevator_id, address, district, use_unit, installed_on,"
+                " last_inspected_on, firm_id) VALUES (%s, '1 Main St', 'east', 'uu', %s, %s, 'f1')",
+                (eid, today - timedelta(days=3000), inspected),
+            )
+            if eid != serviced:
+                await conn.execute(
+                    "INSERT INTO maintenance_records (elevator_id, done_on, kind, firm_id)"
+                    " VALUES (%s, %s, 'routine', 'f1')",
+                    (eid, today - timedelta(days=3)),
+                )
+        await conn.execute(
+            "INSERT INTO maintenance_records (elevator_id, done_on, kind, firm_id)"
+            " VALUES (%s, %s, 'routine', 'f1')",
+            (serviced, today - timedelta(days=20)),
+        )
+    await add_cylinder(database_url, cyl, uid("st"), made=years_ago(6), inspected=years_ago(4.5))
+    async with alerts_process(settings, clock):
+        await wait_db(database_url, serviced, lambda r: len(r) == 1)
+        await wait_db(database_url, cyl, lambda r: len(r) == 1)
+        [a] = await wait_db(database_url, late, lambda r: len(r) == 1)
+        assert a["kind"] == "inspection_overdue" and a["location"]["address"] == "1 Main St"
+        [b] = await wait_db(database_url, soon, lambda r: len(r) == 1)
+        assert b["kind"] == "inspection_due_soon" and b["severity"] == "info"
+        [c] = await alerts_for(database_url, serviced)
+        assert c["kind"] == "maintenance_overdue" and c["details"]["interval_days"] == 15
+        # the visits are recorded; the next sweep closes what they end and opens nothing twice
+        async with await psycopg.AsyncConnection.connect(database_url) as conn:
+            await conn.execute(
+                "INSERT INTO inspections (equipment_type, equipment_id, inspected_on, result,"
+                " inspector) VALUES ('elevator', %s, %s, 'pass', 'insp')",
+                (late, today),
+            )
+            await conn.execute(
+                "INSERT INTO maintenance_records (elevator_id, done_on, kind, firm_id)"
+                " VALUES (%s, %s, 'routine', 'f1')",
+                (serviced, today),
+            )
+        clock.advance(3601)
+        await wait_db(database_url, late, lambda r: r[0]["state"] == "resolved")
+        await wait_db(database_url, serviced, lambda r: r[0]["state"] == "resolved")
+    assert (await alerts_for(database_url, late))[0]["resolution"] == "inspected"
+    assert len(await alerts_for(database_url, soon)) == 1
+    assert await alerts_for(database_url, fine) == []
+    assert len(await alerts_for(database_url, cyl)) == 1

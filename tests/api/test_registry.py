@@ -1,0 +1,217 @@
+"""Registry bulk upserts: validated, all-or-nothing naming the bad rows,
+idempotent, 10,000 records a request; and `semon registry import`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+Headers = dict[str, str]
+
+
+def elevator(uid: str, i: int, **over: Any) -> dict[str, Any]:
+    rec = {
+        "elevator_id": f"{uid}-E{i}",
+        "address": f"{i} Long Rd",
+        "district": f"{uid}-d",
+        "use_unit": "u",
+        "firm_id": f"{uid}-F",
+        "installed_on": "2014-03-01",
+        "floors": 10,
+    }
+    rec.update(over)
+    return rec
+
+
+def count(dsn: str, table: str, column: str, prefix: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            f"SELECT count(*) FROM {table} WHERE {column} LIKE %s", (prefix + "%",)
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_bad_rows_are_named_and_nothing_is_written(
+    api_url: str, admin_headers: Headers, database_url: str, uid: str
+) -> None:
+    records = [elevator(uid, i) for i in range(5)]
+    del records[1]["district"]
+    records[3]["installed_on"] = "yesterday"
+    r = httpx.post(f"{api_url}/registry/elevators", json=records, headers=admin_headers)
+    assert r.status_code == 422
+    failures = {f["index"]: f["reason"] for f in r.json()["failures"]}
+    assert set(failures) == {1, 3}
+    assert "district" in failures[1] and "installed_on" in failures[3]
+    assert count(database_url, "elevators", "elevator_id", uid) == 0
+
+
+def test_inspection_of_unknown_equipment_rejects_the_batch(
+    api_url: str, admin_headers: Headers, database_url: str, uid: str
+) -> None:
+    r = httpx.post(f"{api_url}/registry/elevators", json=[elevator(uid, 0)], headers=admin_headers)
+    assert r.status_code == 200
+    batch = [
+        {
+            "equipment_type": "elevator",
+            "equipment_id": f"{uid}-E0",
+            "inspected_on": "2026-01-05",
+            "result": "pass",
+            "inspector": "i",
+        },
+        {
+            "equipment_type": "elevator",
+            "equipment_id": f"{uid}-nope",
+            "inspected_on": "2026-01-05",
+            "result": "pass",
+            "inspector": "i",
+        },
+    ]
+    r = httpx.post(f"{api_url}/inspections", json=batch, headers=admin_headers)
+    assert r.status_code == 422
+    assert r.json()["failures"] == [{"index": 1, "reason": f"unknown elevator '{uid}-nope'"}]
+    assert count(database_url, "inspections", "equipment_id", uid) == 0
+    # The good half alone lands and moves last_inspected_on forward, never back.
+    assert httpx.post(f"{api_url}/inspections", json=batch[:1], headers=admin_headers).is_success
+    older = [{**batch[0], "inspected_on": "2025-01-05"}]
+    assert httpx.post(f"{api_url}/inspections", json=older, headers=admin_headers).is_success
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT last_inspected_on::text FROM elevators WHERE elevator_id = %s", (f"{uid}-E0",)
+        ).fetchone()
+    assert row == ("2026-01-05",)
+
+
+def test_ten_thousand_records_idempotent(
+    api_url: str, admin_headers: Headers, database_url: str, uid: str
+) -> None:
+    records = [elevator(uid, i) for i in range(10_000)]
+    for _ in range(2):
+        r = httpx.post(
+            f"{api_url}/registry/elevators", json=records, headers=admin_headers, timeout=120
+        )
+        assert r.status_code == 200, r.text
+        assert r.json() == {"kind": "elevators", "upserted": 10_000}
+        assert count(database_url, "elevators", "elevator_id", uid) == 10_000
+    # An update changes the row; a key given twice in one batch keeps the last.
+    changed = [elevator(uid, 7, floors=30), elevator(uid, 7, floors=31)]
+    assert httpx.post(
+        f"{api_url}/registry/elevators", json=changed, headers=admin_headers
+    ).is_success
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT floors FROM elevators WHERE elevator_id = %s", (f"{uid}-E7",)
+        ).fetchone()
+    assert row == (31,)
+    too_many = [*records, elevator(uid, 10000)]
+    r = httpx.post(
+        f"{api_url}/registry/elevators", json=too_many, headers=admin_headers, timeout=120
+    )
+    assert r.status_code == 422
+
+
+def test_each_kind_upserts(api_url: str, admin_headers: Headers, uid: str) -> None:
+    bodies = {
+        "/registry/firms": [
+            {"firm_id": f"{uid}-F", "name": "F", "credit_grade": "A", "tech_level": 5}
+        ],
+        "/registry/stations": [{"station_id": f"{uid}-S", "name": "S", "district": "d"}],
+        "/registry/cylinders": [
+            {
+                "cylinder_id": f"{uid}-C",
+                "gas": "oxygen",
+                "manufactured_on": "2019-02-02",
+                "max_fill_kg": 6.5,
+                "design_life_years": 20,
+                "inspection_interval_years": 3,
+            }
+        ],
+    }
+    for path, body in bodies.items():
+        r = httpx.post(f"{api_url}{path}", json=body, headers=admin_headers)
+        assert r.status_code == 200, (path, r.text)
+
+
+def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_url, "SEMON_LOG_LEVEL": "WARNING"}
+    return subprocess.run(
+        [sys.executable, "-m", "semon.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_import_command_csv_and_json(database_url: str, tmp_path: Path, uid: str) -> None:
+    csv_file = tmp_path / "elevators.csv"
+    csv_file.write_text(
+        "elevator_id,address,district,use_unit,firm_id,installed_on,floors,lat\n"
+        f"{uid}-E1,1 A St,{uid}-d,u,{uid}-F,2010-01-01,8,\n"
+        f"{uid}-E2,2 A St,{uid}-d,u,,2011-01-01,,23.5\n"
+    )
+    done = run_cli(database_url, "registry", "import", str(csv_file))
+    assert done.returncode == 0, done.stderr
+    assert "imported 2 elevators" in done.stdout
+    json_file = tmp_path / "batch.json"
+    json_file.write_text(
+        json.dumps(
+            [
+                {
+                    "equipment_type": "elevator",
+                    "equipment_id": f"{uid}-E1",
+                    "inspected_on": "2026-02-01",
+                    "result": "conditional",
+                    "inspector": "x",
+                },
+            ]
+        )
+    )
+    done = run_cli(database_url, "registry", "import", str(json_file), "--kind", "inspections")
+    assert done.returncode == 0, done.stderr
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT elevator_id, firm_id, floors, lat, last_inspected_on::text FROM elevators"
+            " WHERE elevator_id LIKE %s ORDER BY 1",
+            (uid + "%",),
+        ).fetchall()
+    assert rows == [
+        (f"{uid}-E1", f"{uid}-F", 8, None, "2026-02-01"),
+        (f"{uid}-E2", None, None, 23.5, None),
+    ]
+    # A bad file names its rows, imports nothing and exits non-zero.
+    bad = tmp_path / "firms.json"
+    bad.write_text(
+        json.dumps(
+            [
+                {"firm_id": f"{uid}-G", "name": "g", "credit_grade": "A", "tech_level": 2},
+                {"firm_id": f"{uid}-H", "name": "h", "credit_grade": "Q", "tech_level": 2},
+            ]
+        )
+    )
+    done = run_cli(database_url, "registry", "import", str(bad))
+    assert done.returncode == 1
+    assert "record 1: credit_grade" in done.stderr
+    assert count(database_url, "firms", "firm_id", uid) == 0
+
+
+def test_token_commands(database_url: str, api_url: str) -> None:
+    done = run_cli(
+        database_url, "token", "create", "--role", "maintenance", "--scope", "F-9", "--label", "cli"
+    )
+    assert done.returncode == 0, done.stderr
+    lines = dict(line.split(":", 1) for line in done.stdout.splitlines() if ":" in line)
+    secret, token_id = lines["secret"].strip(), lines["token_id"].strip()
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert httpx.get(f"{api_url}/alerts", headers=headers).status_code == 200
+    assert run_cli(database_url, "token", "revoke", token_id).returncode == 0
+    assert httpx.get(f"{api_url}/alerts", headers=headers).status_code == 401
+    assert run_cli(database_url, "token", "create", "--role", "station").returncode == 2

@@ -1,0 +1,50 @@
+"""The server starts with its lifespan, serves health, OpenAPI and metrics."""
+
+from __future__ import annotations
+
+import httpx
+
+
+def test_healthz_needs_no_token(api_url: str) -> None:
+    r = httpx.get(f"{api_url}/healthz")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok", "database": "ok"}
+
+
+def test_openapi_lists_every_contract_route(api_url: str) -> None:
+    spec = httpx.get(f"{api_url}/openapi.json").json()
+    for path in (
+        "/healthz",
+        "/metrics",
+        "/registry/elevators",
+        "/registry/cylinders",
+        "/registry/firms",
+        "/registry/stations",
+        "/inspections",
+        "/alerts",
+        "/alerts/stream",
+        "/alerts/{alert_id}/{action}",
+        "/elevators/{elevator_id}",
+        "/elevators/{elevator_id}/history",
+        "/cylinders/{cylinder_id}/trace",
+    ):
+        assert path in spec["paths"], path
+
+
+def test_metrics_need_a_token(api_url: str, admin_headers: dict[str, str]) -> None:
+    assert httpx.get(f"{api_url}/metrics").status_code == 401
+    r = httpx.get(f"{api_url}/metrics", headers=admin_headers)
+    assert r.status_code == 200
+    assert "semon_api_requests_total" in r.text
+
+
+def test_bad_token_is_401(api_url: str) -> None:
+    r = httpx.get(f"{api_url}/alerts", headers={"Authorization": "Bearer nope"})
+    assert r.status_code == 401
+
+
+def test_console_page_is_served(api_url: str) -> None:
+    page = httpx.get(f"{api_url}/console")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert httpx.get(f"{api_url}/console/console.js").status_code == 200
+    assert httpx.get(f"{api_url}/console/..%2Fapp.py").status_code == 404

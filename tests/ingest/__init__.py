@@ -1,0 +1,1 @@
+"""Ingest tests: real broker, real PostgreSQL."""
