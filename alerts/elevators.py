@@ -151,7 +151,10 @@ class ElevatorRules:
         ops: list[Op] = []
         backlog = timedelta(seconds=self.cfg.backlog_after_s)
         for s in sorted(samples, key=lambda x: x.ts):
-            i = bisect.bisect_left([x.ts for x in car.samples], s.ts)
+            if not car.samples or s.ts > car.samples[-1].ts:
+                i = len(car.samples)  # the common case: in order, no search
+            else:
+                i = bisect.bisect_left([x.ts for x in car.samples], s.ts)
             if i < len(car.samples) and car.samples[i].ts == s.ts:
                 continue  # a redelivered duplicate
             in_order = i == len(car.samples) and (
@@ -163,7 +166,8 @@ class ElevatorRules:
                 car.judged_until = s.ts
             else:
                 car.dirty = True
-        self.trim(car)
+        if not car.dirty:  # a late upload is kept whole until it is judged
+            self.trim(car)
         self.arm(car)
         return ops
 
@@ -261,6 +265,7 @@ class ElevatorRules:
             ops += self._step(car, s, emit=emit and fresh, live=False)
         car.judged_until = car.last_ts
         car.dirty = False
+        self.trim(car)
         return ops
 
     # -- events ------------------------------------------------------------

@@ -169,7 +169,7 @@ class Writer:
 
     # -- rows written elsewhere, escalation ----------------------------------
 
-    async def publish_pending(self) -> None:
+    async def publish_pending(self, *, own_only: bool = False) -> None:
         """Publish rows nobody published (API state changes, a dead process's
         last rows), then mark everything published."""
         if not self.db_ok:
@@ -178,7 +178,8 @@ class Writer:
             mine, self.to_mark = self.to_mark, []
             try:
                 async with self.pool.connection(timeout=self.cfg.db_timeout_s) as conn:
-                    for event_id, message in await store.unpublished_events(conn):
+                    rows = [] if own_only else await store.unpublished_events(conn)
+                    for event_id, message in rows:
                         if event_id in self.inflight or event_id in mine:
                             continue
                         self.publish(message)

@@ -28,13 +28,13 @@ from semon.store.scores import load_metrics, refresh_scores
 
 GENERATE = [
     """INSERT INTO firms (firm_id, name, credit_grade, tech_level)
-       SELECT 'F' || i, 'firm ' || i, (ARRAY['A','B','C','D'])[1 + i %% 4], 1 + i %% 5
+       SELECT 'F' || i, 'firm ' || i, (ARRAY['A','A','B','B','B','C','D'])[1 + i %% 7], 1 + i %% 5
          FROM generate_series(1, 300) i""",
     """INSERT INTO elevators (elevator_id, address, district, use_unit, use_unit_level, firm_id,
                               installed_on, last_inspected_on, inspection_interval_months)
        SELECT 'EL' || lpad(i::text, 7, '0'), 'street ' || i, 'D' || i %% 11, 'U' || i %% 5000,
               CASE WHEN i %% 7 = 0 THEN NULL ELSE 1 + i %% 5 END, 'F' || 1 + i %% 300,
-              date '2026-01-01' - (i %% 9000), date '2026-01-01' - (i %% 500), 12
+              date '2026-01-01' - (i %% 9000), %(now)s::date - (i %% 420), 12
          FROM generate_series(1, %(n)s) i""",
     """INSERT INTO elevator_hourly_rollup (bucket, elevator_id, samples, trips, door_cycles,
                                            run_s, faults)
@@ -50,7 +50,8 @@ GENERATE = [
               %(now)s::timestamptz - (j %% 360) * interval '1 day',
               %(now)s::timestamptz - (j %% 360) * interval '1 day' + interval '20 minutes',
               %(now)s::timestamptz - (j %% 360) * interval '1 day',
-              %(now)s::timestamptz, %(now)s::timestamptz, 'repaired', 'bench'
+              %(now)s::timestamptz, %(now)s::timestamptz,
+              CASE WHEN j %% 10 = 0 THEN 'repaired' ELSE 'rescued' END, 'bench'
          FROM generate_series(1, %(n)s / 2) j,
               LATERAL (SELECT (ARRAY['trapped_passenger','elevator_fault','terminal_offline'])
                               [1 + j %% 3] AS k) kk""",
@@ -79,7 +80,7 @@ async def bench(dsn: str, n: int, hours: int) -> None:
 
     async with await psycopg.AsyncConnection.connect(dsn) as conn:
         t = time.perf_counter()
-        metrics = await load_metrics(conn, settings, now=now)
+        _, metrics = await load_metrics(conn, settings, now=now)
         t_query = time.perf_counter() - t
         t = time.perf_counter()
         s = score_fleet(metrics, settings.score)

@@ -19,12 +19,14 @@ which the prefix prevents). Mosquitto reads both files at start and on SIGHUP.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import os
 import re
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,7 +116,10 @@ def device_users(settings: Settings, elevators: list[str], stations: list[str]) 
     root = settings.mqtt.topic_root
     secret = settings.broker.device_secret
     users = []
-    for kind, plural, ids in (("elevator", "elevators", elevators), ("station", "stations", stations)):
+    for kind, plural, ids in (
+        ("elevator", "elevators", elevators),
+        ("station", "stations", stations),
+    ):
         for equipment_id in ids:
             users.append(
                 BrokerUser(
@@ -136,7 +141,12 @@ def render_acl(users: list[BrokerUser]) -> str:
 
 
 def render_passwords(users: list[BrokerUser], iterations: int) -> str:
-    return "".join(password_line(u.username, u.password, iterations) + "\n" for u in users)
+    # hashlib's PBKDF2 releases the GIL: threads hash on every core.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        lines = pool.map(
+            lambda u: password_line(u.username, u.password, iterations), users, chunksize=256
+        )
+        return "".join(line + "\n" for line in lines)
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -162,10 +172,15 @@ async def write_broker_files(settings: Settings, out: Path) -> tuple[int, int]:
     devices = device_users(settings, elevators, stations)
     services = service_users(settings)
     users = services + devices
-    out.mkdir(parents=True, exist_ok=True)
-    _write_private(out / "passwd", render_passwords(users, settings.broker.pbkdf2_iterations))
-    _write_private(out / "acl", render_acl(users))
+    # Hashing and writing are CPU and disk work: off the event loop.
+    await asyncio.to_thread(_write_files, out, users, settings.broker.pbkdf2_iterations)
     return len(devices), len(services)
+
+
+def _write_files(out: Path, users: list[BrokerUser], iterations: int) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    _write_private(out / "passwd", render_passwords(users, iterations))
+    _write_private(out / "acl", render_acl(users))
 
 
 async def broker_files_command(settings: Settings, out: Path) -> None:

@@ -61,18 +61,23 @@ def load_services(simulate: bool) -> list[Service]:
     """The service entry points, imported here so the shared package never
     imports a service at import time. A missing one fails loudly: `up`
     without ingest would look alive and store nothing."""
-    names = ["ingest.service", "alerts.service", "api.service"]
+    try:
+        from alerts.service import run as alerts_run
+        from api.service import run as api_run
+        from ingest.service import run as ingest_run
+    except ImportError as exc:
+        raise ServiceMissing(f"semon up needs every service: {exc}") from exc
+    services = [
+        Service("ingest", ingest_run),
+        Service("alerts", alerts_run),
+        Service("api", api_run),
+    ]
     if simulate:
-        names.append("simulators.demo")
-    services = []
-    for module_name in names:
-        attr = "run_demo" if module_name == "simulators.demo" else "run"
         try:
-            module = __import__(module_name, fromlist=[attr])
-            run = getattr(module, attr)
-        except (ImportError, AttributeError) as exc:
-            raise ServiceMissing(f"semon up needs {module_name}.{attr}: {exc}") from exc
-        services.append(Service(module_name.split(".")[0], run))
+            from simulators.demo import run_demo
+        except ImportError as exc:
+            raise ServiceMissing(f"semon up needs the demo city: {exc}") from exc
+        services.append(Service("simulators", run_demo))
     return services
 
 
@@ -119,7 +124,7 @@ def banner(settings: Settings, token_file: Path, secret: str, *, simulate: bool)
         f'"{base}/stats/overdue-inspections?equipment=elevator&group_by=district"',
     ]
     if simulate:
-        lines.append("A simulated city is feeding the platform; alerts appear within a minute.")
+        lines.append("A simulated city feeds the platform (`semon up --no-simulate` runs without).")
     lines.append("Ctrl-C stops everything; the data stays for the next `semon up`.")
     return "\n".join(lines)
 
@@ -204,6 +209,11 @@ async def run_up(
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        # Every connection and subscription of the in-process broker and the
+        # clients would fill the console the banner is printed to.
+        for noisy in ("amqtt", "gmqtt", "transitions"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     # A copy, so the caller's settings keep their own URLs.
     settings = settings.model_copy(deep=True)
     settings.state_dir = settings.state_dir.absolute()

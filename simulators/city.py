@@ -293,7 +293,9 @@ def generate_city(
         station_id = f"ST{s + 1:02d}"
         name, _lat, _lon = districts[s % len(districts)]
         lpg = s % 3 != 2  # two LPG stations for every industrial-gas one
-        gases = ("lpg",) if lpg else tuple(rng.sample(INDUSTRIAL, 3))
+        # Industrial stations all fill oxygen and nitrogen (so cylinders can
+        # stray between them), plus one more gas of their own.
+        gases = ("lpg",) if lpg else ("oxygen", "nitrogen", rng.choice(INDUSTRIAL[2:]))
         station_rows.append(
             {
                 "station_id": station_id,

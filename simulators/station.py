@@ -77,7 +77,8 @@ class StationModel:
             if em.t > until:
                 break
             self._peek = None
-            out.append(Outgoing(f"stations/{self.id}/{em.kind}", em.payload, em.t))
+            if em.kind != "idle":
+                out.append(Outgoing(f"stations/{self.id}/{em.kind}", em.payload, em.t))
         return out
 
     # -- life -------------------------------------------------------------------------------
@@ -104,8 +105,9 @@ class StationModel:
         while True:
             t_inj = max(self.pending[0].at, self.t) if self.pending else math.inf
             if t_inj == math.inf and next_fill == math.inf:
-                # Nothing will ever happen; keep the generator alive without spinning.
+                # Nothing will happen: mark the time passing so step() can stop.
                 self.t += 3600.0
+                yield Emission(self.t, "idle", {})
                 next_fill = self._next_fill(self.t)
                 continue
             if t_inj <= next_fill:
@@ -214,7 +216,8 @@ class StationModel:
         net = 0.0
         while net < target:
             self.t = min(self.t + self.scale_interval_s, fill_start + duration)
-            net = min(target, rate * (self.t - fill_start))
+            done = self.t >= fill_start + duration
+            net = target if done else min(target, rate * (self.t - fill_start))
             sample: dict[str, Any] = {
                 "ts": epoch_ms(self.t),
                 "filling_id": filling_id,

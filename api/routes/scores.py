@@ -53,7 +53,7 @@ class ScorePage(BaseModel):
 
 
 def _score(row: dict[str, Any]) -> Score:
-    return Score(**{**row, "vetoes": list(row["vetoes"] or [])})
+    return Score.model_validate(row)
 
 
 @router.get(

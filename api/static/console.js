@@ -163,7 +163,8 @@
     // Last-Event-ID is sent); merging keeps the newer version of each alert.
     if (!state.lastEventId) await loadSnapshot();
     setConn("live", "live");
-    let lastByte = Date.now();
+    const openedAt = Date.now();
+    let lastByte = openedAt;
     const watchdog = setInterval(() => {
       if (Date.now() - lastByte > STALE_MS) controller.abort();
     }, 1000);
@@ -186,7 +187,8 @@
       clearInterval(watchdog);
       controller.abort();
     }
-    return true;
+    // A stream the server closes at once is not healthy: keep backing off.
+    return Date.now() - openedAt > 5000;
   }
 
   function handleBlock(block) {
@@ -241,8 +243,19 @@
       alert.severity === "critical" && alert.state === "open" && (!known || known.state !== "open");
     state.alerts.set(alert.alert_id, Object.assign({}, known || {}, alert));
     if (alert.equipment_type === "elevator") loadContact(alert.equipment_id);
-    render();
+    scheduleRender();
     if (isNewCritical) beep();
+  }
+
+  // Many changes at once (a snapshot, a burst after a resume) render once.
+  let renderPending = false;
+  function scheduleRender() {
+    if (renderPending) return;
+    renderPending = true;
+    setTimeout(() => {
+      renderPending = false;
+      render();
+    }, 0);
   }
 
   function newer(a, b) {
@@ -265,7 +278,7 @@
         firmPhone: firm.phone || "",
         sitePhone: elevator.contact_phone || "",
       });
-      render();
+      scheduleRender();
     } catch (err) {
       console.warn("no contact for", elevatorId, err);
     }

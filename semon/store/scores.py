@@ -2,15 +2,16 @@
 
 ``refresh_scores`` reads one row per elevator from aggregates (the registry,
 the alerts table, and the terminal's counters from the hourly figures of
-0007 when they exist, else two index probes per elevator into
-``elevator_status`` for the counters at the ends of the window), scores the
-fleet with ``semon.scoring`` and writes ``elevator_scores`` in one statement
-whose factor JSON is built by the database. The API calls ``ensure_fresh``
+0007, never the raw samples), scores the
+fleet with ``semon.scoring`` and writes ``elevator_scores`` in one upsert.
+Rows travel both ways as binary COPY decoded and encoded by numpy record
+arrays, so no Python code runs per elevator. The API calls ``ensure_fresh``
 before reading scores; the alerts process reads ``interval_days``.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +20,7 @@ import numpy.typing as npt
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
-from semon.scoring import FACTORS, VETOES, FleetMetrics, score_fleet
+from semon.scoring import FACTORS, GRADES, VETOES, FleetMetrics, score_fleet
 from semon.settings import Settings
 
 REFRESH_LOCK = 0x5E3A0012  # advisory lock: one fleet refresh at a time
@@ -42,24 +43,6 @@ SELECT elevator_id,
   FROM {table}
  WHERE bucket >= %(load_from)s AND bucket < %(now)s AND samples > 0
  GROUP BY elevator_id
-"""
-
-# Without hourly figures: the cumulative counters at the first and last
-# sample of the load window, two primary-key probes per elevator.
-_TERMINAL_PROBES = """
-SELECT e.elevator_id,
-       (l.trips - f.trips)::float8 AS trips,
-       (l.door_cycles - f.door_cycles)::float8 AS door_cycles,
-       l.ts AS last_seen
-  FROM elevators e
-  JOIN LATERAL (SELECT ts, trips, door_cycles FROM elevator_status s
-                 WHERE s.elevator_id = e.elevator_id
-                   AND s.ts >= %(load_from)s AND s.ts <= %(now)s
-                 ORDER BY s.ts DESC LIMIT 1) l ON true
-  JOIN LATERAL (SELECT ts, trips, door_cycles FROM elevator_status s
-                 WHERE s.elevator_id = e.elevator_id
-                   AND s.ts >= %(load_from)s AND s.ts <= %(now)s
-                 ORDER BY s.ts LIMIT 1) f ON true
 """
 
 _METRICS = """
@@ -188,40 +171,29 @@ def encode_copy(columns: dict[str, Any], fields: tuple[tuple[str, str], ...]) ->
     return _COPY_HEADER + rec.tobytes() + _COPY_TRAILER
 
 
-# Factor JSON is assembled by the database from the batch's columns, so
-# Python never loops over elevators: text concatenation then one cast, cheaper
-# than nested jsonb_build_object calls. NaN (unknown) becomes null, the
-# credit grade a letter; values arrive rounded to 3 decimals.
-def _factor_json(k: int, name: str, weight: float) -> str:
-    if name == "firm_credit_grade":
-        shown = f"'\"' || chr(65 + b.v{k}::int) || '\"'"
-    else:
-        shown = f"b.v{k}::text"
-    value = f"CASE WHEN b.v{k} = 'NaN' THEN 'null' ELSE {shown} END"
-    return (
-        f'\'{{"name":"{name}","value":\' || {value} || '
-        f"',\"weight\":{weight!r},\"contribution\":' || b.c{k}::text || '}}'"
-    )
-
-
-def upsert_sql(weights: list[float]) -> str:
-    """The upsert from ``score_batch`` for these weights (constants in the JSON)."""
-    parts = [_factor_json(k, n, w) for k, (n, w) in enumerate(zip(FACTORS, weights, strict=True))]
+def upsert_sql() -> str:
+    """The upsert from ``score_batch``: factor values and contributions as
+    arrays (no per-row text or JSON), vetoes from the bit mask."""
+    values = ", ".join(f"b.v{k}" for k in range(len(FACTORS)))
+    contribs = ", ".join(f"b.c{k}" for k in range(len(FACTORS)))
     vetoes = ", ".join(
         f"CASE WHEN b.vetoes & {1 << k} <> 0 THEN '{name}' END" for k, name in enumerate(VETOES)
     )
-    return (
-        "INSERT INTO elevator_scores"
-        " (elevator_id, score, grade, interval_days, factors, vetoes, computed_at)\n"
-        "SELECT fl.elevator_id, b.score, chr(65 + b.grade), b.interval_days, ('[' || "
-        + " || ',' || ".join(parts)
-        + f" || ']')::jsonb,\n array_remove(ARRAY[{vetoes}]::text[], NULL), %(now)s\n"
-        "  FROM score_batch b JOIN score_fleet fl ON fl.i = b.i\n"
-        "ON CONFLICT (elevator_id) DO UPDATE"
-        " SET score = excluded.score, grade = excluded.grade,"
-        " interval_days = excluded.interval_days, factors = excluded.factors,"
-        " vetoes = excluded.vetoes, computed_at = excluded.computed_at"
-    )
+    return f"""
+INSERT INTO elevator_scores (elevator_id, score, grade, interval_days, factor_names,
+                             factor_values, factor_weights, factor_contributions, vetoes,
+                             computed_at)
+SELECT fl.elevator_id, b.score, chr(65 + b.grade), b.interval_days, %(names)s::text[],
+       ARRAY[{values}], %(weights)s::float8[], ARRAY[{contribs}],
+       array_remove(ARRAY[{vetoes}]::text[], NULL), %(now)s
+  FROM score_batch b JOIN score_fleet fl ON fl.i = b.i
+ON CONFLICT (elevator_id) DO UPDATE
+   SET score = excluded.score, grade = excluded.grade, interval_days = excluded.interval_days,
+       factor_names = excluded.factor_names, factor_values = excluded.factor_values,
+       factor_weights = excluded.factor_weights,
+       factor_contributions = excluded.factor_contributions,
+       vetoes = excluded.vetoes, computed_at = excluded.computed_at
+"""
 
 
 _DELETE_GONE = """
@@ -236,17 +208,18 @@ SELECT EXISTS (
 """
 
 
-async def _load(conn: AsyncConnection, settings: Settings, *, now: datetime) -> FleetMetrics:
-    """Metrics of every elevator in ``score_fleet`` (made by the caller), in
-    ordinal order, straight from a binary COPY into numpy."""
+async def _load(
+    conn: AsyncConnection, settings: Settings, *, now: datetime
+) -> tuple[npt.NDArray[np.int32], FleetMetrics]:
+    """Ordinals and metrics of every elevator in ``score_fleet`` (made by the
+    caller), straight from a binary COPY into numpy."""
     cfg = settings.score
     rollup, caggs = await (await conn.execute(_HOURLY_SOURCE)).fetchone() or (False, False)
-    if rollup:
-        terminal = _TERMINAL_HOURLY.format(table="elevator_hourly_rollup")
-    elif caggs:
-        terminal = _TERMINAL_HOURLY.format(table="elevator_hourly_status")
-    else:
-        terminal = _TERMINAL_PROBES
+    if not (rollup or caggs):
+        raise RuntimeError("no hourly figures: migration 0007 has not been applied")
+    terminal = _TERMINAL_HOURLY.format(
+        table="elevator_hourly_rollup" if rollup else "elevator_hourly_status"
+    )
     act = timedelta(days=cfg.activity_window_days)
     load = timedelta(hours=cfg.load_window_hours)
     params: dict[str, Any] = {
@@ -272,7 +245,7 @@ async def _load(conn: AsyncConnection, settings: Settings, *, now: datetime) -> 
     def col(name: str, dtype: type[Any]) -> Any:
         return rec[name].astype(dtype)
 
-    return FleetMetrics(
+    return col("i", np.int32), FleetMetrics(
         age_years=col("age_years", np.float64),
         firm_tech_level=col("firm_tech_level", np.float64),
         use_unit_level=col("use_unit_level", np.float64),
@@ -289,13 +262,15 @@ async def _load(conn: AsyncConnection, settings: Settings, *, now: datetime) -> 
     )
 
 
-async def load_metrics(conn: AsyncConnection, settings: Settings, *, now: datetime) -> FleetMetrics:
-    """The fleet's metrics (for benchmarks and inspection); leaves ``score_fleet``
-    in the transaction."""
+async def load_metrics(
+    conn: AsyncConnection, settings: Settings, *, now: datetime
+) -> tuple[npt.NDArray[np.int32], FleetMetrics]:
+    """The fleet's ordinals and metrics (``score_fleet`` stays in the
+    transaction to map ordinals back to elevator ids)."""
     await conn.execute("DROP TABLE IF EXISTS score_fleet")
     await conn.execute(_FLEET)
-    # temp tables are never auto-analyzed; without statistics the planner
-    # guesses a few rows and joins them by nested loops
+    # temp tables are never auto-analyzed; the metrics query joins this one
+    # to everything, so give the planner its real size
     await conn.execute("ANALYZE score_fleet")
     return await _load(conn, settings, now=now)
 
@@ -308,7 +283,9 @@ async def refresh_scores(conn: AsyncConnection, settings: Settings, *, now: date
     number of elevators scored.
     """
     await conn.execute("SELECT pg_advisory_xact_lock(%s)", (REFRESH_LOCK,))
-    metrics = await load_metrics(conn, settings, now=now)
+    # An elevator deleted after score_fleet was made drops out of the metrics,
+    # so rows carry their ordinal rather than relying on position.
+    ordinals, metrics = await load_metrics(conn, settings, now=now)
     await conn.execute(_DELETE_GONE)
     n = len(metrics.age_years)
     if n:
@@ -317,7 +294,7 @@ async def refresh_scores(conn: AsyncConnection, settings: Settings, *, now: date
             axis=0
         )
         columns: dict[str, Any] = {
-            "i": np.arange(1, n + 1, dtype=np.int32),
+            "i": ordinals,
             "score": s.score,
             "grade": s.grade,
             "interval_days": s.interval_days,
@@ -334,8 +311,9 @@ async def refresh_scores(conn: AsyncConnection, settings: Settings, *, now: date
             f"COPY score_batch ({order}) FROM STDIN (FORMAT BINARY)"
         ) as cp:
             await cp.write(encode_copy(columns, _BATCH_FIELDS))
-        await conn.execute("ANALYZE score_batch")
-        await conn.execute(upsert_sql(s.weights.tolist()), {"now": now})
+        await conn.execute(
+            upsert_sql(), {"now": now, "names": list(FACTORS), "weights": s.weights.tolist()}
+        )
         await conn.execute("DROP TABLE score_batch")
     await conn.execute("DROP TABLE score_fleet")
     return n
@@ -360,9 +338,32 @@ async def ensure_fresh(conn: AsyncConnection, settings: Settings, *, now: dateti
 
 _SELECT = """
 SELECT s.elevator_id, e.firm_id, e.district, s.score, s.grade, s.interval_days,
-       s.factors, s.vetoes, s.computed_at
+       s.factor_names, s.factor_values, s.factor_weights, s.factor_contributions,
+       s.vetoes, s.computed_at
   FROM elevator_scores s JOIN elevators e ON e.elevator_id = s.elevator_id
 """
+
+
+def as_result(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row as the contract's score: factors as a list of objects."""
+    out = {k: v for k, v in row.items() if not k.startswith("factor_")}
+    factors = []
+    for name, value, weight, contribution in zip(
+        row["factor_names"],
+        row["factor_values"],
+        row["factor_weights"],
+        row["factor_contributions"],
+        strict=True,
+    ):
+        shown: float | str | None = None if math.isnan(value) else value
+        if name == "firm_credit_grade" and shown is not None:
+            shown = GRADES[int(value)]
+        factors.append(
+            {"name": name, "value": shown, "weight": weight, "contribution": contribution}
+        )
+    out["factors"] = factors
+    out["vetoes"] = list(row["vetoes"] or [])
+    return out
 
 
 async def score_of(
@@ -373,7 +374,8 @@ async def score_of(
     cur = conn.cursor(row_factory=dict_row)
     query = sql.SQL(_SELECT + " WHERE s.elevator_id = %(elevator_id)s AND ({})").format(scope)
     await cur.execute(query, {**params, "elevator_id": elevator_id})
-    return await cur.fetchone()
+    row = await cur.fetchone()
+    return None if row is None else as_result(row)
 
 
 async def worst_scores(
@@ -405,4 +407,4 @@ async def worst_scores(
         ).format(cond),
         p,
     )
-    return int(total), await cur.fetchall()
+    return int(total), [as_result(r) for r in await cur.fetchall()]

@@ -32,6 +32,7 @@ def tune(settings: Settings) -> Settings:
     a.tick_interval_s = 0.05
     a.publish_poll_s = 0.1
     a.backlog_quiet_s = 0.3
+    a.full_tick_s = 0.2
     a.sweep_interval_s = 10**9  # tests drive the sweep explicitly where they need it
     return settings
 

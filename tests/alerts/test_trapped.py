@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import psycopg
+
 from semon.settings import Settings
 from tests.alerts.helpers import (
     STUCK,
@@ -149,3 +151,40 @@ async def test_late_backlog_episode_recorded_not_paged(
     [row] = rows
     assert row["state"] == "resolved" and not row["live"]
     assert row["details"]["held_s"] == 40.0
+
+
+async def test_alert_carries_registry_context(settings: Settings, database_url: str) -> None:
+    tune(settings)
+    clock = start_clock()
+    eid, firm = uid("el"), uid("firm")
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        await conn.execute(
+            "INSERT INTO firms (firm_id, name, credit_grade, tech_level, phone)"
+            " VALUES (%s, 'Lift Care', 'B', 3, '+86 20 1234 5678')",
+            (firm,),
+        )
+        await conn.execute(
+            "INSERT INTO elevators (elevator_id, address, district, lat, lon, use_unit, firm_id,"
+            " installed_on) VALUES (%s, '8 Harbour Rd', 'tianhe', 23.1, 113.3, 'uu-9', %s,"
+            " '2015-01-01')",
+            (eid, firm),
+        )
+    async with console(settings) as con, device(settings) as dev, alerts_process(settings, clock):
+        dev.event(eid, clock.now(), "trapped")
+        [msg] = await con.wait(
+            lambda m: m["equipment_id"] == eid and m["kind"] == "trapped_passenger"
+        )
+    assert msg["location"] == {
+        "address": "8 Harbour Rd",
+        "district": "tianhe",
+        "lat": 23.1,
+        "lon": 113.3,
+    }
+    assert msg["firm_id"] == firm and msg["use_unit"] == "uu-9"
+    assert msg["details"]["firm"] == {
+        "firm_id": firm,
+        "name": "Lift Care",
+        "phone": "+86 20 1234 5678",
+    }
+    [row] = [r for r in await alerts_for(database_url, eid) if r["kind"] == "trapped_passenger"]
+    assert (row["district"], row["firm_id"], row["use_unit"]) == ("tianhe", firm, "uu-9")

@@ -32,8 +32,14 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 WAIT_MS = 20_000
 
@@ -117,8 +123,11 @@ async def test_console_end_to_end(
         await asyncio.wait_for(alerts_ready.wait(), 30)
         base = f"http://127.0.0.1:{api_settings.api.port}"
         async with (
-            connect(settings.mqtt_url, f"console-watch-{uuid.uuid4().hex[:8]}",
-                    on_message=topic.on_message) as watcher,
+            connect(
+                settings.mqtt_url,
+                f"console-watch-{uuid.uuid4().hex[:8]}",
+                on_message=topic.on_message,
+            ) as watcher,
             connect(settings.mqtt_url, f"console-term-{uuid.uuid4().hex[:8]}") as terminal,
             async_playwright() as pw,
         ):
@@ -173,15 +182,19 @@ async def test_console_end_to_end(
             await wait_state(page, alert_id, "acknowledged")
             assert not await page.is_visible("#critical-banner")
             async with await psycopg.AsyncConnection.connect(database_url) as conn:
-                row = await (await conn.execute(
-                    "SELECT state, acknowledged_at IS NOT NULL FROM alerts WHERE alert_id = %s",
-                    (alert_id,),
-                )).fetchone()
+                row = await (
+                    await conn.execute(
+                        "SELECT state, acknowledged_at IS NOT NULL FROM alerts WHERE alert_id = %s",
+                        (alert_id,),
+                    )
+                ).fetchone()
                 assert row == ("acknowledged", True)
-                ev = await (await conn.execute(
-                    "SELECT by FROM alert_events WHERE alert_id = %s AND action = 'ack'",
-                    (alert_id,),
-                )).fetchone()
+                ev = await (
+                    await conn.execute(
+                        "SELECT by FROM alert_events WHERE alert_id = %s AND action = 'ack'",
+                        (alert_id,),
+                    )
+                ).fetchone()
                 assert ev == ("Dispatcher Li",)
             acked = await topic.wait_for(alert_id, "acknowledged")
             assert acked["acknowledged_at"] is not None
@@ -192,8 +205,13 @@ async def test_console_end_to_end(
             server.stop()
             await page.wait_for_selector('#conn[data-state="wait"]', timeout=WAIT_MS)
             async with await psycopg.AsyncConnection.connect(database_url) as conn:
-                await apply_action(conn, alert_id, "dispatch",
-                                   ActionBody(by="other console"), now=datetime.now(UTC))
+                await apply_action(
+                    conn,
+                    alert_id,
+                    "dispatch",
+                    ActionBody(by="other console"),
+                    now=datetime.now(UTC),
+                )
                 await conn.commit()
             server = LiveServer(api_settings)
             server.start()
@@ -203,11 +221,13 @@ async def test_console_end_to_end(
             # on site, then resolve with a resolution picked
             await page.click(f'li.alert[data-alert-id="{alert_id}"] button[data-action="arrive"]')
             await wait_state(page, alert_id, "on_site")
-            await page.select_option(f'li.alert[data-alert-id="{alert_id}"] select.resolution',
-                                     "rescued")
+            await page.select_option(
+                f'li.alert[data-alert-id="{alert_id}"] select.resolution', "rescued"
+            )
             await page.click(f'li.alert[data-alert-id="{alert_id}"] button[data-action="resolve"]')
-            await page.wait_for_selector(f'li.alert[data-alert-id="{alert_id}"]', state="hidden",
-                                         timeout=WAIT_MS)
+            await page.wait_for_selector(
+                f'li.alert[data-alert-id="{alert_id}"]', state="hidden", timeout=WAIT_MS
+            )
             resolved = await topic.wait_for(alert_id, "resolved")
             assert resolved["resolution"] == "rescued"
             assert errors == []

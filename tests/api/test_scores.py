@@ -114,7 +114,7 @@ def stored(dsn: str) -> dict[str, dict[str, Any]]:
     with psycopg.connect(dsn) as conn:
         cur = conn.execute(
             "SELECT elevator_id, score, grade, interval_days, factors, vetoes, computed_at"
-            " FROM elevator_scores"
+            " FROM elevator_score_factors"
         )
         cols = [d.name for d in cur.description or []]
         return {r[0]: dict(zip(cols, r, strict=True)) for r in cur.fetchall()}

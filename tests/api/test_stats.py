@@ -433,8 +433,9 @@ def test_maintenance_records_and_overdue(
     assert overdue("2026-06-17") == {"X": (3, 1), "Y": (1, 0), "*": (4, 1)}
     with psycopg.connect(server[1].database_url, autocommit=True) as conn:
         conn.execute(
-            "INSERT INTO elevator_scores (elevator_id, score, grade, interval_days, factors,"
-            " computed_at) VALUES ('E2', 90, 'A', 30, '[]', now())"
+            "INSERT INTO elevator_scores (elevator_id, score, grade, interval_days, factor_names,"
+            " factor_values, factor_weights, factor_contributions, computed_at)"
+            " VALUES ('E2', 90, 'A', 30, '{}', '{}', '{}', '{}', now())"
         )
     assert overdue("2026-06-17") == {"X": (3, 0), "Y": (1, 0), "*": (4, 0)}
     assert date(2026, 6, 1) + timedelta(days=30) == date(2026, 7, 1)

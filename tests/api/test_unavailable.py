@@ -25,8 +25,10 @@ def tight_server(database_url: str) -> Iterator[tuple[str, Headers]]:
     server = LiveServer(settings)
     server.start()
     try:
-        yield (f"http://127.0.0.1:{settings.api.port}",
-               {"Authorization": f"Bearer {settings.api.bootstrap_admin_token}"})
+        yield (
+            f"http://127.0.0.1:{settings.api.port}",
+            {"Authorization": f"Bearer {settings.api.bootstrap_admin_token}"},
+        )
     finally:
         server.stop()
 

@@ -81,7 +81,11 @@ def deploy_broker(
     (tmp_path / "data").mkdir()
     done = subprocess.run(
         [sys.executable, "-m", "semon.cli", "broker", "files", "--out", str(tmp_path / "auth")],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "terminals" in done.stdout
@@ -90,8 +94,9 @@ def deploy_broker(
     conf = tmp_path / "mosquitto.conf"
     conf.write_text(adapt_conf(CONF.read_text(), port, tmp_path))
     binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         try:
             services.wait_port("127.0.0.1", port, timeout=10)
@@ -109,8 +114,9 @@ def deploy_broker(
 
 async def refused(url: str) -> bool:
     try:
-        async with connect(url, f"t-{uuid.uuid4().hex[:8]}", retry_connect=False,
-                           connect_timeout_s=5):
+        async with connect(
+            url, f"t-{uuid.uuid4().hex[:8]}", retry_connect=False, connect_timeout_s=5
+        ):
             return False
     except gmqtt.mqtt.handler.MQTTConnectError:
         return True
@@ -135,12 +141,22 @@ async def test_deploy_mosquitto_acl(deploy_broker: str, registry_ids: tuple[str,
     own_pw = device_password(SECRET, "elevator", own)
     station_pw = device_password(SECRET, "station", station)
     async with (
-        connect(f"mqtt://semon-ingest:{INGEST_PASSWORD}@{hostport}", f"ing-{uuid.uuid4().hex[:8]}",
-                on_message=on_message, retry_connect=False) as ingest,
-        connect(f"mqtt://elevator.{own}:{own_pw}@{hostport}", f"dev-{uuid.uuid4().hex[:8]}",
-                retry_connect=False) as terminal,
-        connect(f"mqtt://station.{station}:{station_pw}@{hostport}",
-                f"st-{uuid.uuid4().hex[:8]}", retry_connect=False) as st,
+        connect(
+            f"mqtt://semon-ingest:{INGEST_PASSWORD}@{hostport}",
+            f"ing-{uuid.uuid4().hex[:8]}",
+            on_message=on_message,
+            retry_connect=False,
+        ) as ingest,
+        connect(
+            f"mqtt://elevator.{own}:{own_pw}@{hostport}",
+            f"dev-{uuid.uuid4().hex[:8]}",
+            retry_connect=False,
+        ) as terminal,
+        connect(
+            f"mqtt://station.{station}:{station_pw}@{hostport}",
+            f"st-{uuid.uuid4().hex[:8]}",
+            retry_connect=False,
+        ) as st,
     ):
         # the shared subscription form ingest uses when scaled
         ingest.subscribe(f"$share/ingest/{root}/#", qos=1)
@@ -164,3 +180,41 @@ async def test_deploy_mosquitto_acl(deploy_broker: str, registry_ids: tuple[str,
     assert f"{root}/elevators/{other}/status" not in received
     assert f"{root}/alerts/trapped_passenger/{own}" not in received
     assert received.count(f"{root}/elevators/{own}/status") == 1  # the station's was refused
+
+
+def test_broker_files_refuse_without_secret_and_print_passwords(
+    database_url: str, tmp_path: Path
+) -> None:
+    env = {**os.environ, "DATABASE_URL": database_url, "SEMON_BROKER__DEVICE_SECRET": "short"}
+    done = subprocess.run(
+        [sys.executable, "-m", "semon.cli", "broker", "files", "--out", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "SEMON_BROKER__DEVICE_SECRET" in done.stderr
+    assert not (tmp_path / "passwd").exists()
+    env["SEMON_BROKER__DEVICE_SECRET"] = SECRET
+    done = subprocess.run(
+        [sys.executable, "-m", "semon.cli", "broker", "password", "elevator", "E-1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    # what the provisioning tool hands the terminal is what the broker checks
+    assert done.stdout.strip() == device_password(SECRET, "elevator", "E-1")
+    assert device_password(SECRET, "elevator", "E-1") != device_password(SECRET, "station", "E-1")
+    bad = subprocess.run(
+        [sys.executable, "-m", "semon.cli", "broker", "password", "elevator", "E/1#"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode == 2 and "not a valid identifier" in bad.stderr

@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -34,9 +35,18 @@ from tests.ingest.support import (
 from tests.support import services
 
 
+def broker_dir() -> Path:
+    """A persistence directory Mosquitto can write to: run as root it drops to
+    the `mosquitto` user, which cannot enter pytest's 0700 tmp_path (the broker
+    would then silently keep nothing across a restart)."""
+    path = Path(tempfile.mkdtemp(prefix="semon-mq-data-"))
+    path.chmod(0o777)
+    return path
+
+
 @pytest.fixture
-def private_broker(tmp_path: Path):  # type: ignore[no-untyped-def]
-    with services.mosquitto(data_dir=tmp_path) as (url, proc):
+def private_broker() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    with services.mosquitto(data_dir=broker_dir()) as (url, proc):
         yield url, proc
 
 
@@ -123,7 +133,8 @@ async def test_broker_restart_while_running(settings: Settings, fresh_database_u
     s.mqtt.reconnect_max_s = 2.0
     port = services.free_port()
     messages = status_messages(s.mqtt.topic_root, 4000)
-    with services.mosquitto(port=port, data_dir=tmp_path) as (url, proc):
+    data = broker_dir()
+    with services.mosquitto(port=port, data_dir=data) as (url, proc):
         s.mqtt_url = url
         async with running_ingest(s) as task:
             await publish(url, messages[:2000])
@@ -131,7 +142,7 @@ async def test_broker_restart_while_running(settings: Settings, fresh_database_u
             proc.terminate()
             proc.wait(10)
             await asyncio.sleep(1.0)  # the worker is now retrying with backoff
-            with services.mosquitto(port=port, data_dir=tmp_path) as (url2, _):
+            with services.mosquitto(port=port, data_dir=data) as (url2, _):
                 await publish(url2, messages[2000:])
                 await _exactly(s.database_url, 4000)
                 assert not task.done()

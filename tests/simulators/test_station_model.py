@@ -59,7 +59,7 @@ def test_ordinary_fills_rise_to_the_target_and_stay_legal() -> None:
 
 def test_each_incident_leaves_its_mark() -> None:
     cylinders = {c.cylinder_id: c for c in CITY.cylinders}
-    model = station(2)  # the industrial-gas station: several gases
+    model = station(0)  # an LPG station: wrong gas is DME, foreign cylinders from ST02
     incidents = [Incident(kind=k, equipment_id=model.id, station_id=model.id,
                           at=START + 600 * (i + 1)) for i, k in enumerate(STATION_INCIDENTS)]
     for incident in incidents:
