@@ -161,7 +161,13 @@ class ElevatorRules:
                 car.judged_until is None or s.ts > car.judged_until
             )
             car.samples.insert(i, s)
-            if in_order and not car.dirty and now - s.ts <= backlog:
+            fresh = now - s.ts <= backlog
+            if in_order and car.dirty and fresh and i == len(car.samples) - 1:
+                # Live data again after a late or out-of-order stretch: judge that
+                # stretch now rather than wait for a quiet gap that a terminal
+                # sending every second never leaves (detection would stall).
+                ops += self.settle(car)
+            elif in_order and not car.dirty and fresh:
                 ops += self._step(car, s, emit=True, live=True)
                 car.judged_until = s.ts
             else:

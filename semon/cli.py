@@ -44,7 +44,9 @@ def _run(coro: object) -> None:
 
 def _need_database(settings: Settings) -> None:
     if not settings.database_url:
-        typer.echo("DATABASE_URL is not set (only `semon up` starts an embedded database)", err=True)
+        typer.echo(
+            "DATABASE_URL is not set (only `semon up` starts an embedded database)", err=True
+        )
         raise typer.Exit(2)
 
 
@@ -100,7 +102,9 @@ def simulate(
     rate: Annotated[float, typer.Option(help="Target messages per second; 0 = realistic.")] = 0.0,
     processes: Annotated[int, typer.Option(help="Publisher processes.")] = 1,
     duration: Annotated[float, typer.Option(help="Seconds to run; 0 = until stopped.")] = 0.0,
-    ground_truth: Annotated[Path | None, typer.Option(help="Write injected incidents here.")] = None,
+    ground_truth: Annotated[
+        Path | None, typer.Option(help="Write injected incidents here.")
+    ] = None,
 ) -> None:
     """Play a simulated city over MQTT."""
     from simulators.cli import run_simulate
@@ -144,8 +148,10 @@ def registry_import(
     file: Annotated[Path, typer.Argument(help="CSV or JSON file of records.")],
     kind: Annotated[
         str | None,
-        typer.Option(help="elevators, cylinders, firms, stations, inspections, maintenance; "
-                     "guessed from the file name when omitted."),
+        typer.Option(
+            help="elevators, cylinders, firms, stations, inspections, maintenance; "
+            "guessed from the file name when omitted."
+        ),
     ] = None,
 ) -> None:
     """Bulk-upsert registry records from a file (all-or-nothing)."""

@@ -31,7 +31,9 @@ EXPECTED_KIND: dict[str, str] = {
     "trapped_at_landing": "trapped_passenger",
     "fault": "elevator_fault",
     "power_loss": "elevator_fault",
-    "alarm_button": "elevator_fault",
+    # A press on an ordinary ride is evidence, not an alert: the platform uses
+    # it to tell "someone inside" where no presence sensor is fitted.
+    "alarm_button": "none",
     "maintenance": "none",
     "silent": "terminal_offline",
     "buffered": "terminal_offline",

@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from api.deps import PoolDep, Principal, SettingsDep, elevator_scope_sql, require_roles
+from semon.domain.common import ID_PATTERN
 from semon.store.scores import ensure_fresh, score_of, worst_scores
 
 router = APIRouter(tags=["scores"])
@@ -62,7 +63,7 @@ def _score(row: dict[str, Any]) -> Score:
     responses={404: {"description": "no such elevator in scope"}},
 )
 async def elevator_score(
-    elevator_id: str,
+    elevator_id: Annotated[str, Path(pattern=ID_PATTERN, examples=["GZ-TH-000123"])],
     principal: Annotated[Principal, require_roles(*SCORE_ROLES)],
     pool: PoolDep,
     settings: SettingsDep,

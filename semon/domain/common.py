@@ -72,16 +72,14 @@ def _not_in_future(value: datetime, info: ValidationInfo) -> datetime:
     return value
 
 
-Timestamp = Annotated[
-    datetime, BeforeValidator(_parse_timestamp), AfterValidator(_not_in_future)
-]
+Timestamp = Annotated[datetime, BeforeValidator(_parse_timestamp), AfterValidator(_not_in_future)]
 """A device time: RFC 3339 with an offset or epoch ms, stored as UTC."""
 
 RecordTimestamp = Annotated[datetime, BeforeValidator(_parse_timestamp)]
 """A time in a registry record or API body: same forms, no future check."""
 
 
-def _clean_text(value: str) -> str:
+def clean_text(value: str) -> str:
     # PostgreSQL text cannot hold NUL, and a lone surrogate cannot be encoded
     # as UTF-8: both would fail a whole batch at write time, so refuse them here.
     if "\x00" in value:
@@ -97,7 +95,7 @@ def _clean_json(value: Any, depth: int = 0) -> Any:
     if depth > 16:
         raise ValueError("object nested too deeply")
     if isinstance(value, str):
-        return _clean_text(value)
+        return clean_text(value)
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError("number is not finite")
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**63 - 1:
@@ -105,12 +103,12 @@ def _clean_json(value: Any, depth: int = 0) -> Any:
     if isinstance(value, list):
         return [_clean_json(v, depth + 1) for v in value]
     if isinstance(value, dict):
-        return {_clean_text(str(k)): _clean_json(v, depth + 1) for k, v in value.items()}
+        return {clean_text(str(k)): _clean_json(v, depth + 1) for k, v in value.items()}
     return value
 
 
-Text = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_clean_text)]
-ShortText = Annotated[str, StringConstraints(max_length=200), AfterValidator(_clean_text)]
+Text = Annotated[str, StringConstraints(max_length=2000), AfterValidator(clean_text)]
+ShortText = Annotated[str, StringConstraints(max_length=200), AfterValidator(clean_text)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_clean_json)]
 
 NonNegFloat = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]

@@ -84,8 +84,12 @@ def parse_topic(topic: str, root: str) -> Topic | str:
 def device_topics(root: str) -> list[str]:
     """The subscriptions that cover every device message."""
     r = root.rstrip("/")
-    return [f"{r}/elevators/+/status", f"{r}/elevators/+/event", f"{r}/stations/+/filling",
-            f"{r}/stations/+/scale"]
+    return [
+        f"{r}/elevators/+/status",
+        f"{r}/elevators/+/event",
+        f"{r}/stations/+/filling",
+        f"{r}/stations/+/scale",
+    ]
 
 
 def _describe(err: ValidationError) -> tuple[RejectReason, str]:
@@ -142,7 +146,8 @@ def decode(
             if "samples" in data:
                 batch = StatusBatch.model_validate(data, context=ctx)
                 return Decoded(topic, kind, eid, status=tuple(batch.samples))
-            return Decoded(topic, kind, eid, status=(StatusSample.model_validate(data, context=ctx),))
+            sample = StatusSample.model_validate(data, context=ctx)
+            return Decoded(topic, kind, eid, status=(sample,))
         if kind == "event":
             return Decoded(topic, kind, eid, event=ElevatorEvent.model_validate(data, context=ctx))
         if kind == "filling":
@@ -151,5 +156,6 @@ def decode(
     except ValidationError as err:
         reason, detail = _describe(err)
         return reject(reason, detail)
-    except (ValueError, TypeError, OverflowError) as exc:  # defensive: never let one message crash a loop
+    except (ValueError, TypeError, OverflowError) as exc:
+        # defensive: one message must never crash a loop
         return reject("invalid", str(exc)[:500])

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
-from semon.domain.common import Identifier, RecordModel, ShortText
+from semon.domain.common import Identifier, RecordModel, ShortText, clean_text
 
 Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
 Grade = Literal["A", "B", "C", "D"]
-District = Annotated[str, Field(min_length=1, max_length=64)]
+District = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(clean_text)]
 
 ElevatorStatus = Literal["in_service", "suspended", "retired"]
 CylinderStatus = Literal["in_service", "scrapped", "suspended"]

@@ -72,7 +72,7 @@ Gas = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,31}$")]
 
 class Check(WireModel):
     passed: StrictBool
-    failed_items: Annotated[list[ShortText], Field(max_length=100)] = []
+    failed_items: Annotated[list[ShortText], Field(max_length=100, default_factory=list)]
 
 
 class Filling(WireModel):
@@ -110,8 +110,8 @@ __all__ = [
     "Check",
     "Counter",
     "ElevatorEvent",
-    "FiniteFloat",
     "Filling",
+    "FiniteFloat",
     "NonNegFloat",
     "ScaleSample",
     "StatusBatch",

@@ -3,6 +3,8 @@ the alerts process, and escalation until someone acknowledges."""
 
 from __future__ import annotations
 
+import asyncio
+
 import psycopg
 import pytest
 
@@ -58,7 +60,11 @@ async def test_transitions_published_and_illegal_ones_refused(
                 await apply_action(conn, "no-such", "ack", ActionBody(by="x"), now=clock.now())
         states = await con.wait(lambda m: m["alert_id"] == aid, count=4)
         assert [m["state"] for m in states] == ["open", "acknowledged", "on_site", "resolved"]
-    evs = await events_for(database_url, aid)
+        for _ in range(100):  # marked published right after the publish
+            evs = await events_for(database_url, aid)
+            if all(e["published_at"] is not None for e in evs):
+                break
+            await asyncio.sleep(0.05)
     assert [(e["action"], e["by"]) for e in evs] == [
         ("raise", None),
         ("ack", "disp-7"),

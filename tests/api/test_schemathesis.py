@@ -14,7 +14,7 @@ from schemathesis import checks
 Headers = dict[str, str]
 # The stream never ends by design; tests/api/test_stream.py covers it.
 SKIPPED_PATHS = {"/alerts/stream"}
-EXAMPLES_PER_OPERATION = 20
+EXAMPLES_PER_OPERATION = 10
 # A request can match the schema and still be refused for reasons a schema
 # cannot state (a grant that makes no sense, a window that ends before it
 # starts, an inspection of unknown equipment): 422 is then right, not a bug.

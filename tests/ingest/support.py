@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import gmqtt
 import orjson
 import psycopg
 
@@ -45,16 +46,20 @@ async def publish(url: str, messages: Iterable[tuple[str, bytes]], *, qos: int =
                   window: int = 500, client_id: str | None = None) -> int:
     """Publish and wait until the broker acknowledged every message (QoS 1):
     from then on the broker owns them."""
+    async with mqtt.connect(url, client_id or f"pub-{uuid.uuid4().hex[:10]}") as client:
+        return await publish_on(client, messages, qos=qos, window=window)
+
+
+async def publish_on(client: gmqtt.Client, messages: Iterable[tuple[str, bytes]], *,
+                     qos: int = 1, window: int = 500) -> int:
     n = 0
-    async with mqtt.connect(url, client_id or f"pub-{uuid.uuid4().hex[:10]}",
-                            retry_connect=False) as client:
-        for topic, payload in messages:
-            if qos:
-                await mqtt.publish_window(client, window)
-            client.publish(topic, payload, qos=qos)
-            n += 1
+    for topic, payload in messages:
         if qos:
-            await mqtt.wait_acknowledged(client, timeout_s=120)
+            await mqtt.publish_window(client, window)
+        client.publish(topic, payload, qos=qos)
+        n += 1
+    if qos:
+        await mqtt.wait_acknowledged(client, timeout_s=120)
     return n
 
 

@@ -21,12 +21,14 @@ import psutil
 import psycopg
 import pytest
 
+from semon import mqtt
 from semon.embedded import EmbeddedPostgres
 from semon.settings import Settings
 from semon.store.commands import migrate_database
 from tests.ingest.support import (
     count,
     publish,
+    publish_on,
     running_ingest,
     spawn_ingest,
     status_messages,
@@ -169,9 +171,10 @@ async def test_postgres_outage_under_load(settings: Settings, tmp_path: Path,
         try:
             # Publish at a steady ~600 msg/s for the whole outage.
             async def steady() -> None:
-                for i in range(0, n, 300):
-                    await publish(s.mqtt_url, messages[i:i + 300])
-                    await asyncio.sleep(0.5)
+                async with mqtt.connect(s.mqtt_url, f"pub-{uuid.uuid4().hex[:8]}") as client:
+                    for i in range(0, n, 300):
+                        await publish_on(client, messages[i:i + 300])
+                        await asyncio.sleep(0.5)
 
             publisher = asyncio.create_task(steady())
             await wait_until(lambda: _at_least(s.database_url, 2000), 60, "some rows stored")

@@ -21,14 +21,23 @@ def example_payload(example: dict) -> bytes:
         return str(example["raw"]).encode()
     if "generate" in example:
         n = int(example["generate"]["samples"])
-        sample = {"ts": "2026-11-21T08:00:00Z", "floor": 1, "speed": 0.0, "direction": "stopped",
-                  "door": "closed", "door_zone": True}
+        sample = {
+            "ts": "2026-11-21T08:00:00Z",
+            "floor": 1,
+            "speed": 0.0,
+            "direction": "stopped",
+            "door": "closed",
+            "door_zone": True,
+        }
         return orjson.dumps({"samples": [dict(sample, ts=1763683200000 + i) for i in range(n)]})
     return orjson.dumps(example["payload"])
 
 
 def _examples(contract_dir: Path, kind: str) -> list[tuple[str, dict]]:
-    return [(p.name, json.loads(p.read_text())) for p in sorted((contract_dir / "examples" / kind).glob("*.json"))]
+    return [
+        (p.name, json.loads(p.read_text()))
+        for p in sorted((contract_dir / "examples" / kind).glob("*.json"))
+    ]
 
 
 def test_every_valid_example_parses(contract_dir: Path) -> None:
@@ -67,10 +76,22 @@ def test_every_invalid_example_is_rejected_with_a_reason(contract_dir: Path) -> 
 @pytest.mark.parametrize(
     ("payload", "reason"),
     [
-        (b'{"ts": "2026-11-21T08:00:00", "floor": 1, "speed": 0, "direction": "up", "door": "closed", "door_zone": true}', "invalid"),
-        (b'{"ts": "2026-11-21T08:00:00Z", "floor": "7", "speed": 0, "direction": "up", "door": "closed", "door_zone": true}', "invalid"),
-        (b'{"ts": "2026-11-21T08:00:00Z", "floor": 1, "speed": NaN, "direction": "up", "door": "closed", "door_zone": true}', "not_json"),
-        (b'{"ts": true, "floor": 1, "speed": 0, "direction": "up", "door": "closed", "door_zone": true}', "invalid"),
+        (
+            b'{"ts": "2026-11-21T08:00:00", "floor": 1, "speed": 0, "direction": "up", "door": "closed", "door_zone": true}',
+            "invalid",
+        ),
+        (
+            b'{"ts": "2026-11-21T08:00:00Z", "floor": "7", "speed": 0, "direction": "up", "door": "closed", "door_zone": true}',
+            "invalid",
+        ),
+        (
+            b'{"ts": "2026-11-21T08:00:00Z", "floor": 1, "speed": NaN, "direction": "up", "door": "closed", "door_zone": true}',
+            "not_json",
+        ),
+        (
+            b'{"ts": true, "floor": 1, "speed": 0, "direction": "up", "door": "closed", "door_zone": true}',
+            "invalid",
+        ),
         (b"[1, 2]", "not_object"),
         (b"\xff\xfe", "not_utf8"),
     ],
@@ -82,10 +103,13 @@ def test_edge_rejections(payload: bytes, reason: str) -> None:
 
 
 def test_unknown_fields_ignored_and_epoch_ms_is_utc() -> None:
-    out = decode("se/v1/elevators/E1/status",
-                 b'{"ts": 1763683200000, "floor": -2, "speed": 0, "direction": "stopped", '
-                 b'"door": "open", "door_zone": true, "vendor": {"x": 1}}',
-                 root="se/v1", now=NOW)
+    out = decode(
+        "se/v1/elevators/E1/status",
+        b'{"ts": 1763683200000, "floor": -2, "speed": 0, "direction": "stopped", '
+        b'"door": "open", "door_zone": true, "vendor": {"x": 1}}',
+        root="se/v1",
+        now=NOW,
+    )
     assert isinstance(out, Decoded)
     assert out.status[0].ts == datetime(2025, 11, 21, 0, 0, tzinfo=UTC)
     assert out.status[0].floor == -2

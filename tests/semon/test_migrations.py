@@ -9,7 +9,9 @@ from semon.store.commands import migrate_database
 
 
 async def test_migrate_is_idempotent_and_detects_plain_postgres(fresh_database_url: str) -> None:
-    flavour, applied = await migrate_database(fresh_database_url, Settings(database_url=fresh_database_url))
+    flavour, applied = await migrate_database(
+        fresh_database_url, Settings(database_url=fresh_database_url)
+    )
     assert flavour == "postgres"
     assert applied == []  # the fixture already migrated
     async with await psycopg.AsyncConnection.connect(fresh_database_url) as conn:

@@ -15,8 +15,14 @@ from simulators.city import GASES, generate_city, inspection_due, past_design_li
 from simulators.player import load_city
 
 DAY = date(2026, 11, 23)
-MODELS = {"elevators": Elevator, "cylinders": Cylinder, "firms": Firm, "stations": Station,
-          "inspections": Inspection, "maintenance": MaintenanceRecord}
+MODELS = {
+    "elevators": Elevator,
+    "cylinders": Cylinder,
+    "firms": Firm,
+    "stations": Station,
+    "inspections": Inspection,
+    "maintenance": MaintenanceRecord,
+}
 
 
 def _files(seed: int, tmp: Path) -> dict[str, bytes]:
@@ -73,8 +79,11 @@ def test_cylinders_are_realistic(city) -> None:  # type: ignore[no-untyped-def]
     assert 0.03 <= len(overdue) / len(live) <= 0.12
     assert 0.01 <= len(past_life) / len(live) <= 0.08
     assert 0.02 <= len(scrapped) / len(rows) <= 0.08
-    by_station = collections.Counter(c.owner_station_id for c in city.cylinders
-                                     if c.category in ("overdue", "scrapped", "past_life"))
+    by_station = collections.Counter(
+        c.owner_station_id
+        for c in city.cylinders
+        if c.category in ("overdue", "scrapped", "past_life")
+    )
     assert len(by_station) == len(city.stations)
     # The category the models rely on agrees with what the registry says.
     spec = {c.cylinder_id: c.category for c in city.cylinders}
@@ -88,12 +97,17 @@ async def test_city_loads_through_the_import_path(fresh_database_url: str, tmp_p
     counts = await load_city(settings, city, tmp_path / "city")
     assert counts["elevators"] == 120
     async with await psycopg.AsyncConnection.connect(fresh_database_url) as conn:
-        for table, n in (("elevators", 120), ("stations", 3),
-                         ("cylinders", len(city.records["cylinders"])),
-                         ("maintenance_records", 120)):
+        for table, n in (
+            ("elevators", 120),
+            ("stations", 3),
+            ("cylinders", len(city.records["cylinders"])),
+            ("maintenance_records", 120),
+        ):
             cur = await conn.execute(f"SELECT count(*) FROM {table}")
             row = await cur.fetchone()
             assert row is not None and row[0] == n, table
-        cur = await conn.execute("SELECT use_unit_level FROM elevators WHERE elevator_id = 'E00001'")
+        cur = await conn.execute(
+            "SELECT use_unit_level FROM elevators WHERE elevator_id = 'E00001'"
+        )
         row = await cur.fetchone()
         assert row is not None and 1 <= row[0] <= 5

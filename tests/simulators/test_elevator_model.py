@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import UTC, datetime
 from typing import Any
@@ -14,12 +15,20 @@ from simulators.timefmt import local_hour
 
 # Local midnight (UTC+8) of a simulated day.
 START = datetime(2026, 11, 22, 16, 0, tzinfo=UTC).timestamp()
-SPEC = ElevatorSpec(elevator_id="E1", lowest_floor=-2, highest_floor=18, rated_speed=1.75,
-                    rated_load_kg=1000, peak_calls_per_hour=40.0, has_presence_sensor=True)
+SPEC = ElevatorSpec(
+    elevator_id="E1",
+    lowest_floor=-2,
+    highest_floor=18,
+    rated_speed=1.75,
+    rated_load_kg=1000,
+    peak_calls_per_hour=40.0,
+    has_presence_sensor=True,
+)
 
 
-def play(model: ElevatorModel, seconds: float, *, step: float = 60.0,
-         batch: bool = False) -> list[Outgoing]:
+def play(
+    model: ElevatorModel, seconds: float, *, step: float = 60.0, batch: bool = False
+) -> list[Outgoing]:
     out: list[Outgoing] = []
     t = model.t
     end = t + seconds
@@ -33,7 +42,7 @@ def samples_of(out: list[Outgoing]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for o in out:
         if o.topic.endswith("/status"):
-            found += o.payload["samples"] if "samples" in o.payload else [o.payload]
+            found += o.payload.get("samples", [o.payload])
     return found
 
 
@@ -53,7 +62,7 @@ def test_a_day_of_traffic_keeps_the_invariants() -> None:
     assert ts == sorted(ts) and len(set(ts)) == len(ts)
     for key in ("trips", "door_cycles", "run_s"):
         values = [s[key] for s in samples]
-        assert all(b >= a for a, b in zip(values, values[1:], strict=False)), key
+        assert all(b >= a for a, b in itertools.pairwise(values)), key
     assert samples[-1]["trips"] > samples[0]["trips"] + 100
     for s in samples:
         if s["door"] != "closed":
@@ -64,7 +73,7 @@ def test_a_day_of_traffic_keeps_the_invariants() -> None:
         if not s["occupied"]:
             assert s["load_kg"] == 0.0
     # Every second while moving or a door moves, within 60 s at rest.
-    for a, b in zip(samples, samples[1:], strict=False):
+    for a, b in itertools.pairwise(samples):
         gap = (b["ts"] - a["ts"]) / 1000
         if a["speed"] > 0 or a["door"] in ("opening", "closing"):
             assert gap <= 1.01
@@ -111,8 +120,13 @@ def test_trapped_between_floors_leaves_the_evidence() -> None:
     assert len(during) >= 10
     for s in during:
         assert (s["speed"], s["direction"], s["door"], s["door_zone"], s["occupied"]) == (
-            0.0, "stopped", "closed", False, True)
-    assert max(b["ts"] - a["ts"] for a, b in zip(during, during[1:], strict=False)) <= 30_000
+            0.0,
+            "stopped",
+            "closed",
+            False,
+            True,
+        )
+    assert max(b["ts"] - a["ts"] for a, b in itertools.pairwise(during)) <= 30_000
     # Rescue: doors open in the door zone, then the car empties.
     after = [s for s in samples if s["ts"] >= stop_end]
     opened = next(s for s in after if s["door"] in ("opening", "open"))
@@ -125,8 +139,15 @@ def test_trapped_between_floors_leaves_the_evidence() -> None:
 def test_fault_codes_and_gov_codes() -> None:
     model = ElevatorModel(SPEC, start=START + 12 * 3600, rng=random.Random(4))
     for i, code in enumerate(FAULT_CODES * 4):
-        model.inject(Incident(kind="fault", equipment_id="E1", at=model.t + 900 * (i + 1),
-                              duration_s=120, code=code))
+        model.inject(
+            Incident(
+                kind="fault",
+                equipment_id="E1",
+                at=model.t + 900 * (i + 1),
+                duration_s=120,
+                code=code,
+            )
+        )
     out = play(model, 900 * (len(FAULT_CODES) * 4 + 2))
     events = [e for e in events_of(out) if e["code"] in FAULT_CODES]
     assert {e["code"] for e in events} == set(FAULT_CODES)
@@ -173,13 +194,19 @@ def test_silent_and_buffered_terminals() -> None:
     buffered.inject(hour)
     out = play(buffered, 3600 + 600, step=30)
     assert hour.started is not None and hour.ended is not None
-    uploads = [o for o in out if "samples" in o.payload
-               and o.payload["samples"][0]["ts"] < hour.ended * 1000 - 60_000]
+    uploads = [
+        o
+        for o in out
+        if "samples" in o.payload and o.payload["samples"][0]["ts"] < hour.ended * 1000 - 60_000
+    ]
     assert uploads, "the backlog is uploaded when the link comes back"
     held = [s for o in uploads for s in o.payload["samples"]]
     span = (held[-1]["ts"] - held[0]["ts"]) / 1000
     assert span > 3000 and all(len(o.payload["samples"]) <= 1000 for o in uploads)
     # Uploaded after the window, in time order, nothing published during it.
-    live = [o for o in out if o not in uploads and hour.started <= o.t < hour.ended
-            and o.topic.endswith("/status")]
+    live = [
+        o
+        for o in out
+        if o not in uploads and hour.started <= o.t < hour.ended and o.topic.endswith("/status")
+    ]
     assert not live
