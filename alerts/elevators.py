@@ -59,6 +59,9 @@ class Elevator:
     ep_start: datetime | None = None
     ep_threshold: float = 0.0
     ep_why: str = ""
+    # When the threshold in force began to apply (a car standing occupied at a
+    # landing that is then found between floors meets the lower one from then).
+    ep_thr_since: datetime | None = None
     released_at: datetime | None = None
     alarm_at: datetime | None = None
     pending_faults: dict[str, ElevatorEvent] = field(default_factory=dict)
@@ -126,6 +129,11 @@ class ElevatorRules:
             "reason": why or car.ep_why,
             "threshold_s": car.ep_threshold,
         }
+        if car.ep_start is not None:
+            met = car.ep_start + timedelta(seconds=car.ep_threshold)
+            if car.ep_thr_since is not None and car.ep_thr_since > met:
+                met = car.ep_thr_since
+            details["condition_met_at"] = _iso(met)
         if last is not None:
             details["last_sample"] = last.model_dump(mode="json")
         floor = f" near floor {last.floor}" if last is not None else ""
@@ -195,8 +203,9 @@ class ElevatorRules:
             thr, why = cond
             if car.ep_start is None:
                 car.ep_start, car.ep_threshold, car.ep_why = s.ts, thr, why
+                car.ep_thr_since = s.ts
             elif thr < car.ep_threshold:
-                car.ep_threshold, car.ep_why = thr, why
+                car.ep_threshold, car.ep_why, car.ep_thr_since = thr, why, s.ts
             held = (s.ts - car.ep_start).total_seconds()
             if emit and live and key not in self.open and held >= car.ep_threshold:
                 ops.append(self._raise(self._draft_trapped(car, car.ep_start, s)))
@@ -286,7 +295,7 @@ class ElevatorRules:
             car.alarm_at = ev.ts if car.alarm_at is None else max(car.alarm_at, ev.ts)
             last = car.samples[-1] if car.samples else None
             if last is not None and car.ep_start is None and self._condition(car, last):
-                car.ep_start = max(last.ts, ev.ts)
+                car.ep_start = car.ep_thr_since = max(last.ts, ev.ts)
                 car.ep_threshold, car.ep_why = self._condition(car, last) or (0.0, "")
         elif code == "alarm_test":
             if car.last_alarm_test is None or ev.ts > car.last_alarm_test:
@@ -303,6 +312,7 @@ class ElevatorRules:
                 if car.ep_start is None or ev.ts < car.ep_start:
                     car.ep_start = ev.ts
                 car.ep_threshold, car.ep_why = 0.0, "the terminal reports a trapped passenger"
+                car.ep_thr_since = ev.ts
                 if live and not car.dirty:
                     last = car.samples[-1] if car.samples else None
                     d = self._draft_trapped(car, car.ep_start, last)

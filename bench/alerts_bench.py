@@ -152,6 +152,8 @@ async def _console(
             met = datetime.fromisoformat(msg["started_at"]) + timedelta(
                 seconds=msg["details"].get("threshold_s", threshold)
             )
+            if "condition_met_at" in msg["details"]:
+                met = datetime.fromisoformat(msg["details"]["condition_met_at"])
             lat.append((arrived - met).total_seconds() * 1000)
             if lat[-1] > 250:
                 print(

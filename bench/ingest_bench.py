@@ -28,11 +28,11 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
@@ -64,11 +64,16 @@ def private_mosquitto() -> Iterator[str]:
     tmp = Path(tempfile.mkdtemp(prefix="semon-bench-mq-"))
     tmp.chmod(0o777)
     conf = tmp / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
-                    "max_inflight_messages 5000\nmax_queued_messages 1000000\n"
-                    "max_queued_bytes 0\npersistence false\n")
-    proc = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+        "max_inflight_messages 5000\nmax_queued_messages 1000000\n"
+        "max_queued_bytes 0\npersistence false\n"
+    )
+    proc = subprocess.Popen(
+        [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 10
         while True:
@@ -101,12 +106,28 @@ def fresh_database() -> Iterator[str]:
 
 
 def sample(ts_ms: int, i: int) -> dict[str, Any]:
-    return {"ts": ts_ms, "floor": i % 30, "speed": 1.5, "direction": "up", "door": "closed",
-            "door_zone": False, "load_kg": 320.0, "trips": i}
+    return {
+        "ts": ts_ms,
+        "floor": i % 30,
+        "speed": 1.5,
+        "direction": "up",
+        "door": "closed",
+        "door_zone": False,
+        "load_kg": 320.0,
+        "trips": i,
+    }
 
 
-def publisher(url: str, root: str, proc_no: int, rate: float, per_message: int,
-              duration: float, elevators: int, counter: Any) -> None:
+def publisher(
+    url: str,
+    root: str,
+    proc_no: int,
+    rate: float,
+    per_message: int,
+    duration: float,
+    elevators: int,
+    counter: Any,
+) -> None:
     """One publishing process: QoS 1, paced to `rate` messages/s."""
 
     async def main() -> None:
@@ -125,10 +146,16 @@ def publisher(url: str, root: str, proc_no: int, rate: float, per_message: int,
                     if per_message == 1:
                         body = orjson.dumps(sample(ts, i))
                     else:
-                        body = orjson.dumps({"samples": [sample(ts - per_message + 1 + k, i)
-                                                         for k in range(per_message)]})
+                        body = orjson.dumps(
+                            {
+                                "samples": [
+                                    sample(ts - per_message + 1 + k, i) for k in range(per_message)
+                                ]
+                            }
+                        )
                     await mqtt.publish_window(client, 1000)
-                    client.publish(f"{root}/elevators/S{per_message}-B{proc_no}-{e:05d}/status", body, qos=1)
+                    topic = f"{root}/elevators/S{per_message}-B{proc_no}-{e:05d}/status"
+                    client.publish(topic, body, qos=1)
                     sent += 1
                     i += 1
                 await asyncio.sleep(0.002)
@@ -139,32 +166,38 @@ def publisher(url: str, root: str, proc_no: int, rate: float, per_message: int,
     asyncio.run(main())
 
 
-async def probe_and_observe(url: str, dsn: str, root: str, duration: float, probe_id: str
-                            ) -> list[float]:
+async def probe_and_observe(
+    url: str, dsn: str, root: str, duration: float, probe_id: str
+) -> list[float]:
     """Publish a probe sample every 20 ms (ts = publish time) and note when each
     becomes visible in the database: publish-to-commit latency, +-10 ms."""
     latencies: list[float] = []
     pending: dict[int, float] = {}
-    async with mqtt.connect(url, f"bench-probe-{uuid.uuid4().hex[:6]}") as client, \
-            await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+    async with (
+        mqtt.connect(url, f"bench-probe-{uuid.uuid4().hex[:6]}") as client,
+        await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn,
+    ):
         t0 = time.monotonic()
         next_probe = t0
         seen = 0
-        while time.monotonic() - t0 < duration or (pending and time.monotonic() - t0
-                                                   < duration + 30):
+        while time.monotonic() - t0 < duration or (
+            pending and time.monotonic() - t0 < duration + 30
+        ):
             now = time.monotonic()
             if now >= next_probe and now - t0 < duration:
                 ts = int(time.time() * 1000)
                 pending[ts] = time.time()
-                client.publish(f"{root}/elevators/{probe_id}/status", orjson.dumps(sample(ts, 0)),
-                               qos=1)
+                client.publish(
+                    f"{root}/elevators/{probe_id}/status", orjson.dumps(sample(ts, 0)), qos=1
+                )
                 next_probe += 0.02
             cur = await conn.execute(
                 "SELECT ts FROM elevator_status WHERE elevator_id = %s AND ts > %s",
-                (probe_id, datetime.fromtimestamp(seen / 1000, UTC)))
+                (probe_id, datetime.fromtimestamp(seen / 1000, UTC)),
+            )
             now_wall = time.time()
             for (ts_dt,) in await cur.fetchall():
-                ms = int(round(ts_dt.timestamp() * 1000))
+                ms = round(ts_dt.timestamp() * 1000)
                 if ms in pending:
                     latencies.append(now_wall - ms / 1000)
                     del pending[ms]
@@ -179,14 +212,26 @@ def count_rows(dsn: str) -> int:
         return int(row[0]) if row else 0
 
 
-def run_shape(url: str, dsn: str, ingest: psutil.Process, *, per_message: int, rate: float,
-              duration: float, processes: int) -> dict[str, Any]:
+def run_shape(
+    url: str,
+    dsn: str,
+    ingest: psutil.Process,
+    *,
+    per_message: int,
+    rate: float,
+    duration: float,
+    processes: int,
+) -> dict[str, Any]:
     root = "bench"
     counter = mp.Value("q", 0)
     before = count_rows(dsn)
-    procs = [mp.Process(target=publisher, args=(url, root, p, rate / processes, per_message,
-                                                 duration, 2000, counter))
-             for p in range(processes)]
+    procs = [
+        mp.Process(
+            target=publisher,
+            args=(url, root, p, rate / processes, per_message, duration, 2000, counter),
+        )
+        for p in range(processes)
+    ]
     rss: list[int] = []
     for p in procs:
         p.start()
@@ -208,8 +253,10 @@ def run_shape(url: str, dsn: str, ingest: psutil.Process, *, per_message: int, r
     published_samples = counter.value * per_message
     # Drain: everything the broker acknowledged must arrive.
     deadline = time.monotonic() + 120
-    while count_rows(dsn) - before < published_samples + len(latencies) \
-            and time.monotonic() < deadline:
+    while (
+        count_rows(dsn) - before < published_samples + len(latencies)
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.2)
     drained = time.monotonic() - t0 - duration
     stored = count_rows(dsn) - before
@@ -239,8 +286,9 @@ def copy_ceiling(dsn: str, rows: int = 500_000) -> float:
     with path.open("w") as f:
         for i in range(rows):
             ts = datetime.fromtimestamp((base + i) / 1000, UTC).isoformat()
-            f.write(f"C-{i % 2000:05d},{ts},{i % 30},1.5,up,closed,f,,320,normal,f,mains,{i},,,"
-                    f"{ts}\n")
+            f.write(
+                f"C-{i % 2000:05d},{ts},{i % 30},1.5,up,closed,f,,320,normal,f,mains,{i},,,{ts}\n"
+            )
     path.chmod(0o644)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("CREATE TABLE ceiling (LIKE elevator_status INCLUDING ALL)")
@@ -253,46 +301,75 @@ def copy_ceiling(dsn: str, rows: int = 500_000) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--duration", type=float, default=20.0, help="seconds per shape")
     ap.add_argument("--rate-single", type=float, default=8000.0, help="msg/s, 1 sample/msg")
     ap.add_argument("--rate-batch", type=float, default=5000.0, help="msg/s, 10 samples/msg")
     ap.add_argument("--processes", type=int, default=2, help="publisher processes")
     ap.add_argument("--shapes", default="1,10")
+    ap.add_argument("--profile", help="run ingest under cProfile, stats to this file")
     args = ap.parse_args()
 
     load = os.getloadavg()
     results = []
     with private_mosquitto() as url, fresh_database() as dsn:
-        env = dict(os.environ, DATABASE_URL=dsn, MQTT_URL=url, SEMON_MQTT__TOPIC_ROOT="bench",
-                   SEMON_INGEST__CLIENT_ID=f"bench-ingest-{uuid.uuid4().hex[:6]}",
-                   SEMON_LOG_LEVEL="WARNING")
+        env = dict(
+            os.environ,
+            DATABASE_URL=dsn,
+            MQTT_URL=url,
+            SEMON_MQTT__TOPIC_ROOT="bench",
+            SEMON_INGEST__CLIENT_ID=f"bench-ingest-{uuid.uuid4().hex[:6]}",
+            SEMON_LOG_LEVEL="WARNING",
+        )
         log = Path(tempfile.mkdtemp(prefix="semon-bench-")) / "ingest.log"
-        ingest = subprocess.Popen([sys.executable, "-m", "semon.cli", "ingest"], env=env,
-                                  stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=REPO)
+        profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
+        cli = [str(REPO / "semon" / "cli.py")] if args.profile else ["-m", "semon.cli"]
+        ingest = subprocess.Popen(
+            [sys.executable, *profile, *cli, "ingest"],
+            env=env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
         try:
             time.sleep(3)
             proc = psutil.Process(ingest.pid)
             for shape in (int(s) for s in args.shapes.split(",")):
                 rate = args.rate_single if shape == 1 else args.rate_batch
-                results.append(run_shape(url, dsn, proc, per_message=shape, rate=rate,
-                                         duration=args.duration, processes=args.processes))
+                results.append(
+                    run_shape(
+                        url,
+                        dsn,
+                        proc,
+                        per_message=shape,
+                        rate=rate,
+                        duration=args.duration,
+                        processes=args.processes,
+                    )
+                )
         finally:
             ingest.terminate()
             ingest.wait(15)
         ceiling = copy_ceiling(dsn)
-    print(f"\ningest benchmark ({args.duration:.0f} s per shape, {os.cpu_count()} cores, "
-          f"load average at start {load[0]:.1f})")
-    print(f"{'shape':>7} {'target msg/s':>12} {'publ. msg/s':>11} {'stored samples/s':>16} "
-          f"{'stored msg/s':>12} {'p50 ms':>7} {'p99 ms':>7} {'lost':>5} {'drain s':>7} "
-          f"{'RSS MB start/max/end':>21} {'of ceiling':>10}")
+    print(
+        f"\ningest benchmark ({args.duration:.0f} s per shape, {os.cpu_count()} cores, "
+        f"load average at start {load[0]:.1f})"
+    )
+    print(
+        f"{'shape':>7} {'target msg/s':>12} {'publ. msg/s':>11} {'stored samples/s':>16} "
+        f"{'stored msg/s':>12} {'p50 ms':>7} {'p99 ms':>7} {'lost':>5} {'drain s':>7} "
+        f"{'RSS MB start/max/end':>21} {'of ceiling':>10}"
+    )
     for r in results:
         rs = "/".join(f"{x:.0f}" for x in r["rss_mb_start_max_end"])
-        print(f"{r['shape']:>7} {r['target_msg_s']:>12.0f} {r['published_msg_s']:>11.0f} "
-              f"{r['stored_samples_s']:>16.0f} {r['stored_msg_s']:>12.0f} {r['p50_ms']:>7.0f} "
-              f"{r['p99_ms']:>7.0f} {r['lost']:>5} {r['drain_s']:>7.1f} {rs:>21} "
-              f"{r['stored_samples_s'] / ceiling:>10.1%}")
+        print(
+            f"{r['shape']:>7} {r['target_msg_s']:>12.0f} {r['published_msg_s']:>11.0f} "
+            f"{r['stored_samples_s']:>16.0f} {r['stored_msg_s']:>12.0f} {r['p50_ms']:>7.0f} "
+            f"{r['p99_ms']:>7.0f} {r['lost']:>5} {r['drain_s']:>7.1f} {rs:>21} "
+            f"{r['stored_samples_s'] / ceiling:>10.1%}"
+        )
     print(f"ceiling: PostgreSQL COPY FROM file, same rows and key: {ceiling:,.0f} rows/s")
 
 

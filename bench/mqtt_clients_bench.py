@@ -23,10 +23,14 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench.ingest_bench import private_mosquitto  # noqa: E402
-from semon import mqtt  # noqa: E402
-from semon.domain.decode import decode  # noqa: E402
+import contextlib
+
+from ingest_bench import private_mosquitto
+
+from semon import mqtt
+from semon.domain.decode import decode
 
 TOPIC = "clients/elevators/E-1/status"
 
@@ -34,12 +38,27 @@ TOPIC = "clients/elevators/E-1/status"
 def payload_lines(n: int) -> bytes:
     base = int(time.time() * 1000) - n
     return b"".join(
-        orjson.dumps({"ts": base + i, "floor": i % 30, "speed": 1.0, "direction": "up",
-                      "door": "closed", "door_zone": False}) + b"\n" for i in range(n))
+        orjson.dumps(
+            {
+                "ts": base + i,
+                "floor": i % 30,
+                "speed": 1.0,
+                "direction": "up",
+                "door": "closed",
+                "door_zone": False,
+            }
+        )
+        + b"\n"
+        for i in range(n)
+    )
 
 
-async def receive(name: str, url: str, n: int,
-                  subscribe: Callable[[str, Callable[[bytes], None]], Awaitable[None]]) -> float:
+async def receive(
+    name: str,
+    url: str,
+    n: int,
+    subscribe: Callable[[str, Callable[[bytes], None]], Awaitable[None]],
+) -> float:
     now = datetime.now(UTC)
     got = 0
     first = 0.0
@@ -58,8 +77,18 @@ async def receive(name: str, url: str, n: int,
     await asyncio.sleep(1.0)  # subscribed
     port = url.rsplit(":", 1)[1]
     pub = await asyncio.create_subprocess_exec(
-        "mosquitto_pub", "-p", port, "-t", TOPIC, "-q", "0", "-l",
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        "mosquitto_pub",
+        "-p",
+        port,
+        "-t",
+        TOPIC,
+        "-q",
+        "0",
+        "-l",
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     assert pub.stdin is not None
     pub.stdin.write(payload_lines(n))
     await pub.stdin.drain()
@@ -70,6 +99,8 @@ async def receive(name: str, url: str, n: int,
         print(f"{name}: only {got} of {n} arrived (QoS 0 drops under overload)")
     rate = got / (time.perf_counter() - first)
     task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
     await pub.wait()
     return rate
 
@@ -79,8 +110,7 @@ async def gmqtt_sub(url: str, on: Callable[[bytes], None]) -> None:
         on(payload)
         return 0
 
-    async with mqtt.connect(url, "bench-gmqtt", on_message=handler,
-                            subscriptions=[(TOPIC, 0)]):
+    async with mqtt.connect(url, "bench-gmqtt", on_message=handler, subscriptions=[(TOPIC, 0)]):
         await asyncio.Event().wait()
 
 
@@ -99,8 +129,10 @@ async def main(n: int) -> None:
     with private_mosquitto() as url:
         for name, sub in (("gmqtt", gmqtt_sub), ("aiomqtt", aiomqtt_sub)):
             rates[name] = await receive(name, url, n, sub)
-    print(f"\nreceive rate, one asyncio process, QoS 0, decode per message, {n} messages, "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"\nreceive rate, one asyncio process, QoS 0, decode per message, {n} messages, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     for name, rate in rates.items():
         print(f"  {name:8} {rate:>9,.0f} msg/s")
     print(f"  gmqtt / aiomqtt: {rates['gmqtt'] / rates['aiomqtt']:.1f}x")

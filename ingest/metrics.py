@@ -13,11 +13,13 @@ DUPLICATES = Counter(
     "semon_ingest_duplicates_dropped_total", "Rows already stored (redeliveries)", ["table"]
 )
 BATCH_ROWS = Histogram(
-    "semon_ingest_batch_rows", "Rows per committed batch",
+    "semon_ingest_batch_rows",
+    "Rows per committed batch",
     buckets=(1, 10, 50, 100, 500, 1000, 2500, 5000, 10000, 25000),
 )
 WRITE_SECONDS = Histogram(
-    "semon_ingest_write_seconds", "Time to stage, insert and commit one batch",
+    "semon_ingest_write_seconds",
+    "Time to stage, insert and commit one batch",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 LAG_SECONDS = Histogram(

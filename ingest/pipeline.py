@@ -16,6 +16,7 @@ overlap.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -64,14 +65,18 @@ class ProblemLog:
     def rejected(self, reason: str, topic: str, detail: str) -> None:
         if reason not in self._seen:
             self._seen.add(reason)
-            log.warning("dead-lettered a message (%s) on %s: %s; further ones are summed "
-                        "up every %.0fs", reason, topic[:200], detail[:300], self._every_s)
+            log.warning(
+                "dead-lettered a message (%s) on %s: %s; further ones are summed up every %.0fs",
+                reason,
+                topic[:200],
+                detail[:300],
+                self._every_s,
+            )
         else:
             self._counts[reason] += 1
         now = time.monotonic()
         if self._counts and now - self._last >= self._every_s:
-            log.warning("dead-lettered in the last %.0fs: %s", now - self._last,
-                        dict(self._counts))
+            log.warning("dead-lettered in the last %.0fs: %s", now - self._last, dict(self._counts))
             self._counts.clear()
             self._last = now
 
@@ -92,22 +97,33 @@ class Pipeline:
         self._down_since: float | None = None
         self._problems = ProblemLog()
         self.pending = 0
+        self.committed = 0  # messages committed (and so acknowledged) by this process
 
     # -- the MQTT side -------------------------------------------------------
 
-    async def handle(self, topic: str | bytes, payload: bytes, qos: int,
-                     properties: dict[str, Any]) -> int:
+    async def handle(
+        self, topic: str | bytes, payload: bytes, qos: int, properties: dict[str, Any]
+    ) -> int:
         """gmqtt's on_message: returns (so acknowledges) once the message is committed."""
         if isinstance(topic, bytes):  # gmqtt hands over a topic that is not UTF-8 as bytes
             topic = topic.decode("utf-8", errors="replace")
         now = datetime.now(UTC)
-        message = decode(topic, payload, root=self._root, now=now,
-                         max_bytes=self._cfg.max_payload_bytes,
-                         future_tolerance_s=self._cfg.future_tolerance_s)
+        message = decode(
+            topic,
+            payload,
+            root=self._root,
+            now=now,
+            max_bytes=self._cfg.max_payload_bytes,
+            future_tolerance_s=self._cfg.future_tolerance_s,
+        )
         if isinstance(message, Rejection) and message.reason == "too_large":
             # Keep the head of an oversized payload, not megabytes of it.
-            message = Rejection(message.topic, payload[: self._cfg.max_payload_bytes],
-                                message.reason, message.detail)
+            message = Rejection(
+                message.topic,
+                payload[: self._cfg.max_payload_bytes],
+                message.reason,
+                message.detail,
+            )
         while not self._room.is_set() and not self._closing:
             await self._room.wait()
         if self._closing:
@@ -140,18 +156,19 @@ class Pipeline:
                 if not self._closing:
                     wait = self._cfg.batch_max_age_s - (time.monotonic() - batch.first_at)
                     if wait > 0 and not self._full.is_set():
-                        try:
+                        with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._full.wait(), timeout=wait)
-                        except TimeoutError:
-                            pass
                 self._batch = Batch()
                 self._wake.clear()
                 self._full.clear()
                 self._room.set()
+                if batch.messages == 0:  # woken by close() with nothing in hand
+                    return
                 metrics.RECEIVED.inc(batch.messages)
                 metrics.PENDING.set(self.pending)
                 await self._write(batch)
                 self.pending -= batch.messages
+                self.committed += batch.messages
                 metrics.PENDING.set(self.pending)
                 batch.committed.set()
                 if self._closing and self._batch.messages == 0:
@@ -169,8 +186,9 @@ class Pipeline:
 
     async def _connection(self) -> AsyncConnection:
         if self._conn is None or self._conn.closed:
-            self._conn = await AsyncConnection.connect(self._settings.database_url,
-                                                       connect_timeout=5)
+            self._conn = await AsyncConnection.connect(
+                self._settings.database_url, connect_timeout=5
+            )
             await prepare_staging(self._conn)
         return self._conn
 
@@ -194,16 +212,21 @@ class Pipeline:
                     await conn.commit()
                 except REFUSED as exc:
                     await conn.rollback()
-                    log.warning("the database refused a batch of %d messages (%s); writing "
-                                "them one by one to dead-letter the culprit",
-                                batch.messages, str(exc).splitlines()[0][:200])
+                    log.warning(
+                        "the database refused a batch of %d messages (%s); writing "
+                        "them one by one to dead-letter the culprit",
+                        batch.messages,
+                        str(exc).splitlines()[0][:200],
+                    )
                     await self._write_one_by_one(conn, batch)
                     return
                 metrics.WRITE_SECONDS.observe(time.perf_counter() - started)
                 self._committed(batch.rows, written.staged, written.inserted, batch.first_at)
                 if self._down_since is not None:
-                    log.warning("database writes work again after %.1fs; draining the backlog",
-                                time.monotonic() - self._down_since)
+                    log.warning(
+                        "database writes work again after %.1fs; draining the backlog",
+                        time.monotonic() - self._down_since,
+                    )
                     self._down_since = None
                 metrics.DATABASE_UP.set(1)
                 return
@@ -213,10 +236,12 @@ class Pipeline:
                 await self._drop_connection()
                 if self._down_since is None:
                     self._down_since = time.monotonic()
-                    log.error("database write failed (%s); holding %d messages "
-                              "unacknowledged (the broker keeps the rest) and retrying",
-                              str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
-                              self.pending)
+                    log.error(
+                        "database write failed (%s); holding %d messages "
+                        "unacknowledged (the broker keeps the rest) and retrying",
+                        str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
+                        self.pending,
+                    )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._cfg.write_retry_max_s)
 
@@ -230,13 +255,21 @@ class Pipeline:
             except REFUSED as exc:
                 await conn.rollback()
                 rows = Rows()
-                rows.add_dead(received_at, message.topic, payload, "invalid", f"refused by the database: {str(exc).splitlines()[0]}")
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                rows.add_dead(
+                    received_at,
+                    message.topic,
+                    payload,
+                    "invalid",
+                    f"refused by the database: {reason}",
+                )
                 written = await write_rows(conn, rows)
                 await conn.commit()
             self._committed(rows, written.staged, written.inserted, batch.first_at)
 
-    def _committed(self, rows: Rows, staged: dict[str, int], inserted: dict[str, int],
-                   first_at: float) -> None:
+    def _committed(
+        self, rows: Rows, staged: dict[str, int], inserted: dict[str, int], first_at: float
+    ) -> None:
         metrics.BATCH_ROWS.observe(len(rows))
         metrics.LAG_SECONDS.observe(time.monotonic() - first_at)
         for table in TABLES:

@@ -37,8 +37,9 @@ async def _maintenance(settings: Settings) -> None:
     delay = 1.0
     while True:
         try:
-            async with await psycopg.AsyncConnection.connect(settings.database_url,
-                                                             connect_timeout=5) as conn:
+            async with await psycopg.AsyncConnection.connect(
+                settings.database_url, connect_timeout=5
+            ) as conn:
                 flavour = await current_flavour(conn)
             break
         except psycopg.Error as exc:
@@ -56,8 +57,10 @@ def _sigterm_stops(stop: asyncio.Event) -> Iterator[None]:
     """Standalone (`semon ingest`), SIGTERM means: flush, acknowledge, exit 0. When
     an embedding process (`semon up`) already handles signals, leave them alone."""
     loop = asyncio.get_running_loop()
-    mine = (threading.current_thread() is threading.main_thread()
-            and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
+    mine = (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    )
     if mine:
         loop.add_signal_handler(signal.SIGTERM, stop.set)
     try:
@@ -76,8 +79,11 @@ async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> None
     stop = asyncio.Event()
     pipeline = Pipeline(settings)
     writer = asyncio.create_task(pipeline.run(), name="ingest-writer")
-    maintenance = (asyncio.create_task(_maintenance(settings), name="ingest-maintenance")
-                   if cfg.maintenance_interval_s > 0 else None)
+    maintenance = (
+        asyncio.create_task(_maintenance(settings), name="ingest-maintenance")
+        if cfg.maintenance_interval_s > 0
+        else None
+    )
     try:
         with _sigterm_stops(stop):
             async with mqtt.connect(
@@ -93,8 +99,11 @@ async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> None
                 reconnect_max_s=settings.mqtt.reconnect_max_s,
                 subscriptions=subscriptions(settings),
             ):
-                log.info("ingest subscribed to %s as %s",
-                         ", ".join(t for t, _ in subscriptions(settings)), cfg.client_id)
+                log.info(
+                    "ingest subscribed to %s as %s",
+                    ", ".join(t for t, _ in subscriptions(settings)),
+                    cfg.client_id,
+                )
                 if ready is not None:
                     ready.set()
                 try:
@@ -105,12 +114,18 @@ async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> None
                     raise
                 await _flush(pipeline, writer, cfg.shutdown_timeout_s)
     finally:
+        log.info(
+            "ingest stopped: %d messages committed and acknowledged, %d left with the broker",
+            pipeline.committed,
+            pipeline.pending,
+        )
         if maintenance is not None:
             maintenance.cancel()
         if not writer.done():
             writer.cancel()
-        await asyncio.gather(writer, *([maintenance] if maintenance else []),
-                             return_exceptions=True)
+        await asyncio.gather(
+            writer, *([maintenance] if maintenance else []), return_exceptions=True
+        )
 
 
 async def _flush(pipeline: Pipeline, writer: asyncio.Task[None], timeout_s: float) -> None:
@@ -118,8 +133,11 @@ async def _flush(pipeline: Pipeline, writer: asyncio.Task[None], timeout_s: floa
     try:
         await asyncio.wait_for(asyncio.shield(writer), timeout=timeout_s)
     except TimeoutError:
-        log.error("shutdown: %d messages not committed within %.0fs; left unacknowledged "
-                  "with the broker", pipeline.pending, timeout_s)
+        log.error(
+            "shutdown: %d messages not committed within %.0fs; left unacknowledged with the broker",
+            pipeline.pending,
+            timeout_s,
+        )
     except Exception:
         log.exception("shutdown: the writer failed")
     # Let the handlers of the committed batch return, so gmqtt queues their

@@ -45,7 +45,10 @@ async def wait_acknowledged(client: gmqtt.Client, timeout_s: float = 60.0) -> No
 async def publish_window(client: gmqtt.Client, window: int) -> None:
     """Wait until fewer than ``window`` publishes are unacknowledged, so a fast
     publisher neither exhausts packet ids nor exceeds the broker's receive maximum."""
-    while in_flight(client) >= window:
+    # Never more than the broker's receive maximum (Mosquitto's default is 20),
+    # beyond which gmqtt runs out of packet ids.
+    window = max(1, min(window, client._package_handler.id_generator._max - 2))
+    while in_flight(client) >= window:  # noqa: ASYNC110 - gmqtt signals only "empty"
         await asyncio.sleep(0.001)
 
 
@@ -172,8 +175,9 @@ async def connect(
     while True:
         try:
             await asyncio.wait_for(
-                client.connect(addr.host, addr.port, ssl=addr.tls, keepalive=keepalive_s,
-                               version=addr.version),
+                client.connect(
+                    addr.host, addr.port, ssl=addr.tls, keepalive=keepalive_s, version=addr.version
+                ),
                 timeout=connect_timeout_s,
             )
             break
@@ -181,8 +185,13 @@ async def connect(
             if not retry_connect:
                 raise
             delay = await anext(delays)
-            log.warning("MQTT broker %s:%s not reachable (%s); retrying in %.1fs",
-                        addr.host, addr.port, exc, delay)
+            log.warning(
+                "MQTT broker %s:%s not reachable (%s); retrying in %.1fs",
+                addr.host,
+                addr.port,
+                exc,
+                delay,
+            )
             await asyncio.sleep(delay)
     try:
         yield client

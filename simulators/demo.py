@@ -2,7 +2,7 @@
 
 A newcomer should see telemetry, alerts and their lifecycle within a minute:
 so besides the city's ordinary life the demo injects a trapped passenger
-about every four minutes (the first after 20 s), a fault every two, an
+about every four minutes (the first at once), a fault every two, an
 illegal filling every three, a terminal going silent now and then, and
 maintenance work (which must page no one); the firms report their visits
 through the registry import path.
@@ -34,11 +34,13 @@ log = logging.getLogger(__name__)
 class DemoSchedule:
     """Seconds from the start of the first incident of each sort, then between them."""
 
-    trapped: tuple[float, float] = (20.0, 240.0)
-    fault: tuple[float, float] = (30.0, 120.0)
-    filling: tuple[float, float] = (40.0, 180.0)
-    silent: tuple[float, float] = (90.0, 600.0)
-    maintenance: tuple[float, float] = (60.0, 300.0)
+    # The first trap pages ~40 s in (boarding, the stop, the 20 s threshold)
+    # and is rescued about a minute and a half later: the whole lifecycle early.
+    trapped: tuple[float, float] = (5.0, 240.0)
+    fault: tuple[float, float] = (10.0, 120.0)
+    filling: tuple[float, float] = (5.0, 180.0)
+    silent: tuple[float, float] = (60.0, 600.0)
+    maintenance: tuple[float, float] = (30.0, 300.0)
 
 
 FILLING_KINDS = (
@@ -70,6 +72,7 @@ class DemoDirector:
         cars = list(world.elevators.values())
         self.sensing = [c.id for c in cars if c.spec.has_presence_sensor] or [c.id for c in cars]
         self.cars = [c.id for c in cars]
+        self._trapped_yet = False
 
     def due(self, now: float) -> list[Incident]:
         out: list[Incident] = []
@@ -94,12 +97,14 @@ class DemoDirector:
         if not self.cars:
             return None
         if name == "trapped":
-            kind = rng.choice(("trapped", "trapped", "trapped_at_landing"))
+            first = not self._trapped_yet
+            self._trapped_yet = True
+            kind = "trapped" if first else rng.choice(("trapped", "trapped", "trapped_at_landing"))
             return Incident(
                 kind=kind,
                 equipment_id=rng.choice(self.sensing),
                 at=now,
-                duration_s=rng.uniform(120, 420),
+                duration_s=90.0 if first else rng.uniform(120, 420),
             )
         if name == "fault":
             kind = "power_loss" if rng.random() < 0.15 else "fault"

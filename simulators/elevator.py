@@ -58,6 +58,8 @@ HOURLY_SHARE = (
     0.05,
 )
 MAX_BATCH = 1000
+# Emission kind marking "idle until then" (never sent).
+WAIT = "wait"
 # The terminal's own trapped detection fires this long after the car stops
 # (20 s in shipped firmware, DOMAIN.md).
 TERMINAL_TRAPPED_S = 20.0
@@ -117,6 +119,7 @@ class ElevatorModel:
         self.run_s = self.trips * 12.0
         self.next_alarm_test = start + rng.uniform(0, alarm_test_every_s)
         self._last_sample_t = -math.inf
+        self._woken = False
         self.pending: list[Incident] = []
         self.finished: list[Incident] = []
         # Link windows: (start, end, "drop" | "buffer").
@@ -138,6 +141,10 @@ class ElevatorModel:
             return
         self.pending.append(incident)
         self.pending.sort(key=lambda i: i.at)
+        if self._peek is not None and self._peek.kind == WAIT and incident.at < self._peek.t:
+            # The car is idling towards a later moment: wake it for this incident.
+            self._peek = None
+            self._woken = True
 
     def step(self, until: float, *, batch: bool = False) -> list[Outgoing]:
         """Everything the terminal sends with device time <= `until`, in order.
@@ -165,6 +172,8 @@ class ElevatorModel:
             if em.t > until:
                 break
             self._peek = None
+            if em.kind == WAIT:
+                continue
             for em_out in self._route(em):
                 if em_out.kind == "status" and batch:
                     samples.append(em_out.payload)
@@ -363,6 +372,11 @@ class ElevatorModel:
         while True:
             t_inj = max(self.pending[0].at, self.t) if self.pending else math.inf
             t_next = min(next_rest, next_call, t_inj, self.next_alarm_test)
+            # Idle until t_next, unless an incident asked for on demand comes first.
+            yield Emission(t_next, WAIT, {})
+            if self._woken:
+                self._woken = False
+                continue
             self.t = max(self.t, t_next)
             if t_next == t_inj:
                 incident = self.pending.pop(0)

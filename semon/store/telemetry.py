@@ -49,8 +49,24 @@ STATUS_COLUMNS = (
     "elevator_id, ts, floor, speed, direction, door, door_zone, occupied, load_kg, mode, "
     "alarm, power, trips, door_cycles, run_s, received_at"
 )
-STATUS_TYPES = ["text", "timestamptz", "int2", "float4", "text", "text", "bool", "bool",
-                "float4", "text", "bool", "text", "int8", "int8", "int8", "timestamptz"]
+STATUS_TYPES = [
+    "text",
+    "timestamptz",
+    "int2",
+    "float4",
+    "text",
+    "text",
+    "bool",
+    "bool",
+    "float4",
+    "text",
+    "bool",
+    "text",
+    "int8",
+    "int8",
+    "int8",
+    "timestamptz",
+]
 EVENT_COLUMNS = "elevator_id, ts, code, gov_code, detail, data, received_at"
 EVENT_TYPES = ["text", "timestamptz", "text", "int2", "text", "text", "timestamptz"]
 SCALE_COLUMNS = "station_id, filling_id, cylinder_id, ts, net_kg, pressure_mpa, received_at"
@@ -59,8 +75,23 @@ FILLING_COLUMNS = (
     "filling_id, station_id, cylinder_id, gas, operator_id, started_at, ended_at, result, "
     "net_kg, tare_kg, pressure_mpa, temperature_c, precheck, postcheck, received_at"
 )
-FILLING_TYPES = ["text", "text", "text", "text", "text", "timestamptz", "timestamptz", "text",
-                 "float8", "float8", "float8", "float8", "text", "text", "timestamptz"]
+FILLING_TYPES = [
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "timestamptz",
+    "timestamptz",
+    "text",
+    "float8",
+    "float8",
+    "float8",
+    "float8",
+    "text",
+    "text",
+    "timestamptz",
+]
 DEAD_COLUMNS = "received_at, topic, payload, reason, detail"
 DEAD_TYPES = ["timestamptz", "text", "bytea", "text", "text"]
 
@@ -102,43 +133,90 @@ class Rows:
     dead: list[tuple[Any, ...]] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return (len(self.status) + len(self.events) + len(self.scale) + len(self.fillings)
-                + len(self.dead))
+        return (
+            len(self.status)
+            + len(self.events)
+            + len(self.scale)
+            + len(self.fillings)
+            + len(self.dead)
+        )
 
     def add(self, message: Decoded | Rejection, received_at: datetime) -> None:
         if isinstance(message, Rejection):
-            self.add_dead(received_at, message.topic, message.payload, message.reason,
-                          message.detail)
+            self.add_dead(
+                received_at, message.topic, message.payload, message.reason, message.detail
+            )
             return
         eid = message.equipment_id
         if message.kind == "status":
             for s in message.status:
-                self.status.append((eid, s.ts, s.floor, s.speed, s.direction, s.door,
-                                    s.door_zone, s.occupied, s.load_kg, s.mode, s.alarm,
-                                    s.power, s.trips, s.door_cycles, s.run_s, received_at))
+                self.status.append(
+                    (
+                        eid,
+                        s.ts,
+                        s.floor,
+                        s.speed,
+                        s.direction,
+                        s.door,
+                        s.door_zone,
+                        s.occupied,
+                        s.load_kg,
+                        s.mode,
+                        s.alarm,
+                        s.power,
+                        s.trips,
+                        s.door_cycles,
+                        s.run_s,
+                        received_at,
+                    )
+                )
         elif message.event is not None:
             e = message.event
             data = None if e.data is None else orjson.dumps(e.data).decode()
-            self.events.append((eid, e.ts, e.code, gov_code_for(e.code, e.gov_code), e.detail,
-                                data, received_at))
+            self.events.append(
+                (eid, e.ts, e.code, gov_code_for(e.code, e.gov_code), e.detail, data, received_at)
+            )
         elif message.scale is not None:
             c = message.scale
-            self.scale.append((eid, c.filling_id, c.cylinder_id, c.ts, c.net_kg, c.pressure_mpa,
-                               received_at))
+            self.scale.append(
+                (eid, c.filling_id, c.cylinder_id, c.ts, c.net_kg, c.pressure_mpa, received_at)
+            )
         elif message.filling is not None:
             f = message.filling
             post = None if f.postcheck is None else orjson.dumps(f.postcheck.model_dump()).decode()
-            self.fillings.append((f.filling_id, eid, f.cylinder_id, f.gas, f.operator_id,
-                                  f.started_at, f.ended_at, f.result, f.net_kg, f.tare_kg,
-                                  f.pressure_mpa, f.temperature_c,
-                                  orjson.dumps(f.precheck.model_dump()).decode(), post,
-                                  received_at))
+            self.fillings.append(
+                (
+                    f.filling_id,
+                    eid,
+                    f.cylinder_id,
+                    f.gas,
+                    f.operator_id,
+                    f.started_at,
+                    f.ended_at,
+                    f.result,
+                    f.net_kg,
+                    f.tare_kg,
+                    f.pressure_mpa,
+                    f.temperature_c,
+                    orjson.dumps(f.precheck.model_dump()).decode(),
+                    post,
+                    received_at,
+                )
+            )
 
-    def add_dead(self, received_at: datetime, topic: str, payload: bytes, reason: str,
-                 detail: str) -> None:
+    def add_dead(
+        self, received_at: datetime, topic: str, payload: bytes, reason: str, detail: str
+    ) -> None:
         # text columns cannot hold NUL; the raw bytes are kept intact in bytea.
-        self.dead.append((received_at, topic.replace("\x00", "\ufffd"), payload, reason,
-                          detail.replace("\x00", "\ufffd")[:2000]))
+        self.dead.append(
+            (
+                received_at,
+                topic.replace("\x00", "\ufffd"),
+                payload,
+                reason,
+                detail.replace("\x00", "\ufffd")[:2000],
+            )
+        )
 
 
 @dataclass
@@ -158,11 +236,13 @@ async def prepare_staging(conn: AsyncConnection) -> None:
     await conn.commit()
 
 
-async def _stage(conn: AsyncConnection, table: str, columns: str, types: list[str],
-                 rows: list[tuple[Any, ...]]) -> None:
-    async with conn.cursor() as cur, cur.copy(
-        f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"
-    ) as copy:
+async def _stage(
+    conn: AsyncConnection, table: str, columns: str, types: list[str], rows: list[tuple[Any, ...]]
+) -> None:
+    async with (
+        conn.cursor() as cur,
+        cur.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
+    ):
         copy.set_types(types)
         for row in rows:
             await copy.write_row(row)
@@ -172,13 +252,24 @@ async def write_rows(conn: AsyncConnection, rows: Rows) -> Written:
     """Stage and insert one batch inside the caller's transaction (not committed)."""
     out = Written()
     plan = (
-        ("elevator_status", "stage_status", STATUS_COLUMNS, STATUS_TYPES, INSERT_STATUS,
-         rows.status),
-        ("elevator_events", "stage_events", EVENT_COLUMNS, EVENT_TYPES, INSERT_EVENTS,
-         rows.events),
+        (
+            "elevator_status",
+            "stage_status",
+            STATUS_COLUMNS,
+            STATUS_TYPES,
+            INSERT_STATUS,
+            rows.status,
+        ),
+        ("elevator_events", "stage_events", EVENT_COLUMNS, EVENT_TYPES, INSERT_EVENTS, rows.events),
         ("scale_samples", "stage_scale", SCALE_COLUMNS, SCALE_TYPES, INSERT_SCALE, rows.scale),
-        ("fillings", "stage_fillings", FILLING_COLUMNS, FILLING_TYPES, INSERT_FILLINGS,
-         rows.fillings),
+        (
+            "fillings",
+            "stage_fillings",
+            FILLING_COLUMNS,
+            FILLING_TYPES,
+            INSERT_FILLINGS,
+            rows.fillings,
+        ),
     )
     for table, stage, columns, types, insert, data in plan:
         if not data:

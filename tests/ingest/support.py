@@ -42,16 +42,23 @@ async def running_ingest(settings: Settings) -> AsyncIterator[asyncio.Task[None]
             await task
 
 
-async def publish(url: str, messages: Iterable[tuple[str, bytes]], *, qos: int = 1,
-                  window: int = 500, client_id: str | None = None) -> int:
+async def publish(
+    url: str,
+    messages: Iterable[tuple[str, bytes]],
+    *,
+    qos: int = 1,
+    window: int = 500,
+    client_id: str | None = None,
+) -> int:
     """Publish and wait until the broker acknowledged every message (QoS 1):
     from then on the broker owns them."""
     async with mqtt.connect(url, client_id or f"pub-{uuid.uuid4().hex[:10]}") as client:
         return await publish_on(client, messages, qos=qos, window=window)
 
 
-async def publish_on(client: gmqtt.Client, messages: Iterable[tuple[str, bytes]], *,
-                     qos: int = 1, window: int = 500) -> int:
+async def publish_on(
+    client: gmqtt.Client, messages: Iterable[tuple[str, bytes]], *, qos: int = 1, window: int = 500
+) -> int:
     n = 0
     for topic, payload in messages:
         if qos:
@@ -63,9 +70,9 @@ async def publish_on(client: gmqtt.Client, messages: Iterable[tuple[str, bytes]]
     return n
 
 
-def status_messages(root: str, n: int, *, elevators: int = 50,
-                    per_message: int = 1, start: datetime | None = None
-                    ) -> list[tuple[str, bytes]]:
+def status_messages(
+    root: str, n: int, *, elevators: int = 50, per_message: int = 1, start: datetime | None = None
+) -> list[tuple[str, bytes]]:
     """n messages, each with `per_message` unique samples (distinct ts per elevator)."""
     start = start or datetime.now(UTC) - timedelta(hours=1)
     base_ms = int(start.timestamp() * 1000)
@@ -73,9 +80,15 @@ def status_messages(root: str, n: int, *, elevators: int = 50,
     for i in range(n):
         eid = f"EL-{i % elevators:05d}"
         samples = [
-            {"ts": base_ms + (i // elevators) * per_message * 10 + k * 10, "floor": i % 30,
-             "speed": 1.5, "direction": "up", "door": "closed", "door_zone": False,
-             "trips": i}
+            {
+                "ts": base_ms + (i // elevators) * per_message * 10 + k * 10,
+                "floor": i % 30,
+                "speed": 1.5,
+                "direction": "up",
+                "door": "closed",
+                "door_zone": False,
+                "trips": i,
+            }
             for k in range(per_message)
         ]
         body = samples[0] if per_message == 1 else {"samples": samples}
@@ -90,8 +103,9 @@ async def count(dsn: str, sql: str = "SELECT count(*) FROM elevator_status") -> 
         return int(row[0])
 
 
-async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float, what: str,
-                     interval: float = 0.2) -> None:
+async def wait_until(
+    check: Callable[[], Awaitable[bool]], timeout: float, what: str, interval: float = 0.2
+) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -104,24 +118,30 @@ async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float, what:
         await asyncio.sleep(interval)
 
 
-def spawn_ingest(settings: Settings, log_path: Path, **extra_env: str
-                 ) -> subprocess.Popen[bytes]:
+def spawn_ingest(settings: Settings, log_path: Path, **extra_env: str) -> subprocess.Popen[bytes]:
     """A real `semon ingest` process configured like `settings`."""
     env = dict(os.environ)
-    env.update({
-        "DATABASE_URL": settings.database_url,
-        "MQTT_URL": settings.mqtt_url,
-        "SEMON_MQTT__TOPIC_ROOT": settings.mqtt.topic_root,
-        "SEMON_MQTT__SHARE_GROUP": settings.mqtt.share_group,
-        "SEMON_INGEST__CLIENT_ID": settings.ingest.client_id,
-        "SEMON_INGEST__MAINTENANCE_INTERVAL_S": "0",
-        "SEMON_LOG_LEVEL": "INFO",
-    })
+    env.update(
+        {
+            "DATABASE_URL": settings.database_url,
+            "MQTT_URL": settings.mqtt_url,
+            "SEMON_MQTT__TOPIC_ROOT": settings.mqtt.topic_root,
+            "SEMON_MQTT__SHARE_GROUP": settings.mqtt.share_group,
+            "SEMON_INGEST__CLIENT_ID": settings.ingest.client_id,
+            "SEMON_INGEST__MAINTENANCE_INTERVAL_S": "0",
+            "SEMON_LOG_LEVEL": "INFO",
+        }
+    )
     env.update(extra_env)
     before = log_path.read_text().count("ingest subscribed") if log_path.exists() else 0
     out = log_path.open("ab")
-    proc = subprocess.Popen([sys.executable, "-m", "semon.cli", "ingest"], env=env,
-                            stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "semon.cli", "ingest"],
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
+    )
     # Subscribed before anything is published: a first session's subscription
     # is what makes the broker keep messages for us.
     deadline = time.monotonic() + 30

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import signal
 import subprocess
 import tempfile
@@ -53,8 +54,9 @@ def private_broker() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
 
 
 @pytest.fixture
-def load_settings(settings: Settings, fresh_database_url: str,
-                  private_broker: tuple[str, subprocess.Popen[bytes]]) -> Settings:
+def load_settings(
+    settings: Settings, fresh_database_url: str, private_broker: tuple[str, subprocess.Popen[bytes]]
+) -> Settings:
     settings.database_url = fresh_database_url
     settings.mqtt_url = private_broker[0]
     settings.ingest.maintenance_interval_s = 0
@@ -126,8 +128,9 @@ async def test_sigterm_flushes_and_exits_within_10s(
 
 
 @pytest.mark.slow
-async def test_broker_restart_while_running(settings: Settings, fresh_database_url: str,
-                                            tmp_path: Path) -> None:
+async def test_broker_restart_while_running(
+    settings: Settings, fresh_database_url: str, tmp_path: Path
+) -> None:
     s = settings
     s.database_url = fresh_database_url
     s.ingest.maintenance_interval_s = 0
@@ -151,12 +154,13 @@ async def test_broker_restart_while_running(settings: Settings, fresh_database_u
 
 
 @pytest.mark.slow
-async def test_postgres_outage_under_load(settings: Settings, tmp_path: Path,
-                                          private_broker: tuple[str, subprocess.Popen[bytes]]
-                                          ) -> None:
+async def test_postgres_outage_under_load(
+    settings: Settings, tmp_path: Path, private_broker: tuple[str, subprocess.Popen[bytes]]
+) -> None:
     s = settings
-    pg = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="semon-outage-")) / "pgdata",
-                          port=services.free_port())
+    pg = EmbeddedPostgres(
+        Path(tempfile.mkdtemp(prefix="semon-outage-")) / "pgdata", port=services.free_port()
+    )
     await asyncio.to_thread(pg.start)
     try:
         with psycopg.connect(pg.dsn("postgres"), autocommit=True) as conn:
@@ -166,14 +170,13 @@ async def test_postgres_outage_under_load(settings: Settings, tmp_path: Path,
         s.mqtt_url = private_broker[0]
         n = 30000
         messages = status_messages(s.mqtt.topic_root, n)
-        proc = spawn_ingest(s, tmp_path / "ingest.log",
-                            SEMON_INGEST__RECEIVE_MAXIMUM="1000")
+        proc = spawn_ingest(s, tmp_path / "ingest.log", SEMON_INGEST__RECEIVE_MAXIMUM="1000")
         try:
             # Publish at a steady ~600 msg/s for the whole outage.
             async def steady() -> None:
                 async with mqtt.connect(s.mqtt_url, f"pub-{uuid.uuid4().hex[:8]}") as client:
                     for i in range(0, n, 300):
-                        await publish_on(client, messages[i:i + 300])
+                        await publish_on(client, messages[i : i + 300])
                         await asyncio.sleep(0.5)
 
             publisher = asyncio.create_task(steady())
@@ -197,19 +200,30 @@ async def test_postgres_outage_under_load(settings: Settings, tmp_path: Path,
 
 
 async def test_same_messages_twice_shuffled_store_the_same(
-    settings: Settings, pg_admin_dsn: str, tmp_path: Path,
+    settings: Settings,
+    pg_admin_dsn: str,
+    tmp_path: Path,
     private_broker: tuple[str, subprocess.Popen[bytes]],
 ) -> None:
     root = settings.mqtt.topic_root
     messages = status_messages(root, 1000, per_message=3) + status_messages(root, 500)
-    messages += [(f"{root}/elevators/EL-{i:05d}/event",
-                  b'{"ts": "2026-11-21T08:00:%02dZ", "code": "trapped"}' % (i % 60))
-                 for i in range(100)]
-    messages += [(f"{root}/stations/ST-1/filling",
-                  b'{"filling_id": "F-%d", "cylinder_id": "C-%d", "gas": "lpg", '
-                  b'"operator_id": "OP-1", "started_at": "2026-11-21T08:00:00Z", '
-                  b'"ended_at": "2026-11-21T08:03:00Z", "result": "filled", "net_kg": 14.5, '
-                  b'"precheck": {"passed": true}}' % (i, i)) for i in range(100)]
+    messages += [
+        (
+            f"{root}/elevators/EL-{i:05d}/event",
+            b'{"ts": "2026-11-21T08:00:%02dZ", "code": "trapped"}' % (i % 60),
+        )
+        for i in range(100)
+    ]
+    messages += [
+        (
+            f"{root}/stations/ST-1/filling",
+            b'{"filling_id": "F-%d", "cylinder_id": "C-%d", "gas": "lpg", '
+            b'"operator_id": "OP-1", "started_at": "2026-11-21T08:00:00Z", '
+            b'"ended_at": "2026-11-21T08:03:00Z", "result": "filled", "net_kg": 14.5, '
+            b'"precheck": {"passed": true}}' % (i, i),
+        )
+        for i in range(100)
+    ]
     twice = messages * 2
     random.Random(7).shuffle(twice)
     dumps = []
@@ -236,9 +250,12 @@ async def _fillings(dsn: str, n: int) -> bool:
 async def _dump(dsn: str) -> dict[str, list[tuple[object, ...]]]:
     out = {}
     async with await psycopg.AsyncConnection.connect(dsn) as conn:
-        for table, key in (("elevator_status", "elevator_id, ts"),
-                           ("elevator_events", "elevator_id, ts, code"),
-                           ("fillings", "filling_id"), ("scale_samples", "filling_id, ts")):
+        for table, key in (
+            ("elevator_status", "elevator_id, ts"),
+            ("elevator_events", "elevator_id, ts, code"),
+            ("fillings", "filling_id"),
+            ("scale_samples", "filling_id, ts"),
+        ):
             cur = await conn.execute(f"SELECT * FROM {table} ORDER BY {key}")
             names = [d.name for d in cur.description or []]
             keep = [i for i, n in enumerate(names) if n != "received_at"]
@@ -249,7 +266,9 @@ async def _dump(dsn: str) -> dict[str, list[tuple[object, ...]]]:
 
 @pytest.mark.slow
 async def test_two_workers_share_the_subscription(
-    settings: Settings, fresh_database_url: str, tmp_path: Path,
+    settings: Settings,
+    fresh_database_url: str,
+    tmp_path: Path,
     private_broker: tuple[str, subprocess.Popen[bytes]],
 ) -> None:
     s = settings
@@ -266,11 +285,26 @@ async def test_two_workers_share_the_subscription(
         await wait_until(lambda: _subscribed(tmp_path), 30, "both workers subscribed")
         await publish(s.mqtt_url, status_messages(s.mqtt.topic_root, n))
         await _exactly(s.database_url, n)
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(p.wait, 15) == 0
+        # Each worker took a share; together exactly every message once.
+        shares = [_committed((tmp_path / f).read_text()) for f in ("a.log", "b.log")]
+        assert all(share > 0 for share in shares), shares
+        assert sum(shares) == n, shares
     finally:
         for p in procs:
             _stop(p)
 
 
+def _committed(log_text: str) -> int:
+    match = re.search(r"ingest stopped: (\d+) messages committed", log_text)
+    assert match, log_text[-2000:]
+    return int(match.group(1))
+
+
 async def _subscribed(tmp_path: Path) -> bool:
-    return all((tmp_path / f).exists() and "ingest subscribed" in (tmp_path / f).read_text()
-               for f in ("a.log", "b.log"))
+    return all(
+        (tmp_path / f).exists() and "ingest subscribed" in (tmp_path / f).read_text()
+        for f in ("a.log", "b.log")
+    )
