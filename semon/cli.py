@@ -7,6 +7,7 @@ package never depends on a service at import time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -36,10 +37,8 @@ def _settings() -> Settings:
 
 
 def _run(coro: object) -> None:
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(coro)  # type: ignore[arg-type]
-    except KeyboardInterrupt:
-        pass
 
 
 def _need_database(settings: Settings) -> None:

@@ -8,8 +8,6 @@ from contextlib import asynccontextmanager
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from semon.settings import Settings
-
 
 class DatabaseUnavailable(RuntimeError):
     """The database could not be reached in time."""
@@ -21,7 +19,7 @@ async def open_pool(
     *,
     min_size: int = 1,
     max_size: int = 10,
-    timeout: float = 30.0,
+    timeout: float = 30.0,  # noqa: ASYNC109 - the pool's wait for a connection
     name: str = "semon",
     statement_timeout_ms: int | None = None,
 ) -> AsyncIterator[AsyncConnectionPool[AsyncConnection]]:
@@ -53,12 +51,3 @@ async def open_pool(
         yield pool
     finally:
         await pool.close()
-
-
-def pool_from_settings(settings: Settings, *, name: str, max_size: int | None = None):  # type: ignore[no-untyped-def]
-    return open_pool(
-        settings.database_url,
-        min_size=settings.storage.pool_min,
-        max_size=max_size or settings.storage.pool_max,
-        name=name,
-    )

@@ -73,25 +73,16 @@ def test_every_invalid_example_is_rejected_with_a_reason(contract_dir: Path) -> 
             assert word in out.detail, f"{name}: reason {out.detail!r} does not name {word!r}"
 
 
+_TAIL = b'"direction": "up", "door": "closed", "door_zone": true}'
+
+
 @pytest.mark.parametrize(
     ("payload", "reason"),
     [
-        (
-            b'{"ts": "2026-11-21T08:00:00", "floor": 1, "speed": 0, "direction": "up", "door": "closed", "door_zone": true}',
-            "invalid",
-        ),
-        (
-            b'{"ts": "2026-11-21T08:00:00Z", "floor": "7", "speed": 0, "direction": "up", "door": "closed", "door_zone": true}',
-            "invalid",
-        ),
-        (
-            b'{"ts": "2026-11-21T08:00:00Z", "floor": 1, "speed": NaN, "direction": "up", "door": "closed", "door_zone": true}',
-            "not_json",
-        ),
-        (
-            b'{"ts": true, "floor": 1, "speed": 0, "direction": "up", "door": "closed", "door_zone": true}',
-            "invalid",
-        ),
+        (b'{"ts": "2026-11-21T08:00:00", "floor": 1, "speed": 0, ' + _TAIL, "invalid"),
+        (b'{"ts": "2026-11-21T08:00:00Z", "floor": "7", "speed": 0, ' + _TAIL, "invalid"),
+        (b'{"ts": "2026-11-21T08:00:00Z", "floor": 1, "speed": NaN, ' + _TAIL, "not_json"),
+        (b'{"ts": true, "floor": 1, "speed": 0, ' + _TAIL, "invalid"),
         (b"[1, 2]", "not_object"),
         (b"\xff\xfe", "not_utf8"),
     ],

@@ -104,8 +104,9 @@ def fresh_database(admin_dsn: str, prefix: str = "semon_t") -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def mosquitto(port: int | None = None, extra_conf: str = "",
-              data_dir: Path | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def mosquitto(
+    port: int | None = None, extra_conf: str = "", data_dir: Path | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A private Mosquitto on a spare loopback port (tests that stop brokers use this)."""
     binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     port = port or free_port()
@@ -118,8 +119,9 @@ def mosquitto(port: int | None = None, extra_conf: str = "",
             "max_queued_messages 1000000\nmax_inflight_messages 1000\n"
             "max_queued_bytes 0\n" + extra_conf
         )
-        proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             wait_port("127.0.0.1", port)
             yield f"mqtt://127.0.0.1:{port}", proc
@@ -140,7 +142,8 @@ def broker() -> Iterator[str]:
     if port_open(parts.hostname or "127.0.0.1", parts.port or 1883):
         yield url
         return
-    warnings.warn(f"no MQTT broker at {url}: the suite starts its own Mosquitto",
-                  UserWarning, stacklevel=2)
+    warnings.warn(
+        f"no MQTT broker at {url}: the suite starts its own Mosquitto", UserWarning, stacklevel=2
+    )
     with mosquitto() as (own, _proc):
         yield own

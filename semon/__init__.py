@@ -1,0 +1,1 @@
+"""semon: special-equipment monitoring (shared package)."""
