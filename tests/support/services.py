@@ -111,12 +111,15 @@ def mosquitto(
     binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     port = port or free_port()
     with tempfile.TemporaryDirectory(prefix="semon-mq-") as tmp:
+        # Mosquitto started as root drops to the `mosquitto` user, which must be
+        # able to write its persistence file or sessions are silently not kept.
+        Path(tmp).chmod(0o777)
         conf = Path(tmp) / "mosquitto.conf"
         persist = data_dir or Path(tmp)
         conf.write_text(
             f"listener {port} 127.0.0.1\nallow_anonymous true\n"
             f"persistence true\npersistence_location {persist}/\n"
-            "max_queued_messages 1000000\nmax_inflight_messages 1000\n"
+            "max_queued_messages 1000000\nmax_inflight_messages 5000\n"
             "max_queued_bytes 0\n" + extra_conf
         )
         proc = subprocess.Popen(
