@@ -17,7 +17,7 @@ from semon.scoring import FACTORS, VETOES
 from semon.settings import Settings
 from semon.store.commands import migrate_database
 from semon.store.scores import refresh_scores
-from tests.api.conftest import LiveServer, make_settings
+from tests.api.conftest import LiveServer, make_settings, token_factory
 from tests.support import services
 
 Headers = dict[str, str]
@@ -199,18 +199,7 @@ def server(dsn: str) -> Iterator[tuple[str, Settings]]:
 @pytest.fixture(scope="module")
 def token(server: tuple[str, Settings]) -> Callable[..., Headers]:
     url, settings = server
-    admin = {"Authorization": f"Bearer {settings.api.bootstrap_admin_token}"}
-
-    def make(role: str, *scope: str) -> Headers:
-        if role == "admin":
-            return admin
-        r = httpx.post(
-            f"{url}/tokens", json={"role": role, "scope": list(scope)}, headers=admin, timeout=30
-        )
-        assert r.status_code == 201, r.text
-        return {"Authorization": f"Bearer {r.json()['secret']}"}
-
-    return make
+    return token_factory(url, {"Authorization": f"Bearer {settings.api.bootstrap_admin_token}"})
 
 
 def test_score_routes_scope_and_order(
