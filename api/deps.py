@@ -87,6 +87,16 @@ _TRUE = sql.SQL("TRUE")
 _FALSE = sql.SQL("FALSE")
 
 
+def _in_districts(alias: str, column: str, districts: list[str]) -> tuple[sql.Composable, Params]:
+    return sql.SQL("{} = ANY(%(scope_districts)s)").format(_col(alias, column)), {
+        "scope_districts": districts
+    }
+
+
+def _equals(alias: str, column: str, param: str, value: str) -> tuple[sql.Composable, Params]:
+    return sql.SQL("{} = %({})s").format(_col(alias, column), sql.SQL(param)), {param: value}
+
+
 def elevator_scope_sql(principal: Principal, alias: str = "e") -> tuple[sql.Composable, Params]:
     """Predicate on an `elevators` row: dispatcher/regulator by district,
     maintenance by firm, station none, admin all."""
@@ -96,13 +106,9 @@ def elevator_scope_sql(principal: Principal, alias: str = "e") -> tuple[sql.Comp
     if role in ("dispatcher", "regulator"):
         if not scope:
             return _TRUE, {}
-        return sql.SQL("{} = ANY(%(scope_districts)s)").format(_col(alias, "district")), {
-            "scope_districts": scope
-        }
+        return _in_districts(alias, "district", scope)
     if role == "maintenance":
-        return sql.SQL("{} = %(scope_firm)s").format(_col(alias, "firm_id")), {
-            "scope_firm": scope[0]
-        }
+        return _equals(alias, "firm_id", "scope_firm", scope[0])
     return _FALSE, {}
 
 
@@ -113,9 +119,7 @@ def cylinder_scope_sql(principal: Principal, alias: str = "c") -> tuple[sql.Comp
     if role == "admin":
         return _TRUE, {}
     if role == "station":
-        return sql.SQL("{} = %(scope_station)s").format(_col(alias, "owner_station_id")), {
-            "scope_station": scope[0]
-        }
+        return _equals(alias, "owner_station_id", "scope_station", scope[0])
     if role in ("dispatcher", "regulator"):
         if not scope:
             return _TRUE, {}
@@ -132,15 +136,11 @@ def station_scope_sql(principal: Principal, alias: str = "s") -> tuple[sql.Compo
     if role == "admin":
         return _TRUE, {}
     if role == "station":
-        return sql.SQL("{} = %(scope_station)s").format(_col(alias, "station_id")), {
-            "scope_station": scope[0]
-        }
+        return _equals(alias, "station_id", "scope_station", scope[0])
     if role in ("dispatcher", "regulator"):
         if not scope:
             return _TRUE, {}
-        return sql.SQL("{} = ANY(%(scope_districts)s)").format(_col(alias, "district")), {
-            "scope_districts": scope
-        }
+        return _in_districts(alias, "district", scope)
     return _FALSE, {}
 
 
@@ -152,13 +152,9 @@ def alert_scope_sql(principal: Principal, alias: str = "a") -> tuple[sql.Composa
     if role in ("dispatcher", "regulator"):
         if not scope:
             return _TRUE, {}
-        return sql.SQL("{} = ANY(%(scope_districts)s)").format(_col(alias, "district")), {
-            "scope_districts": scope
-        }
+        return _in_districts(alias, "district", scope)
     if role == "maintenance":
-        return sql.SQL("{} = %(scope_firm)s").format(_col(alias, "firm_id")), {
-            "scope_firm": scope[0]
-        }
+        return _equals(alias, "firm_id", "scope_firm", scope[0])
     # A station sees alerts filed under it and every alert about a cylinder it owns.
     return sql.SQL(
         "({sid} = %(scope_station)s OR ({etype} = 'cylinder' AND EXISTS (SELECT 1 FROM cylinders"

@@ -143,6 +143,24 @@ class RescueTime(BaseModel):
     resolution: str | None = None
 
 
+# One example elevator for the OpenAPI document (registry upsert and elevator file).
+ELEVATOR_EXAMPLE: dict[str, Any] = {
+    "elevator_id": "EL-000123",
+    "address": "12 Jiefang Rd",
+    "district": "yuexiu",
+    "lat": 23.13,
+    "lon": 113.26,
+    "use_unit": "Jiefang Mansions",
+    "firm_id": "F-001",
+    "installed_on": "2012-05-01",
+    "floors": 18,
+    "rated_speed": 1.75,
+    "last_inspected_on": "2026-03-10",
+    "inspection_interval_months": 12,
+    "status": "in_service",
+}
+
+
 class ElevatorOut(Elevator):
     updated_at: UtcDatetime | None = None
 
@@ -152,21 +170,7 @@ class ElevatorFile(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "elevator": {
-                        "elevator_id": "EL-000123",
-                        "address": "12 Jiefang Rd",
-                        "district": "yuexiu",
-                        "lat": 23.13,
-                        "lon": 113.26,
-                        "use_unit": "Jiefang Mansions",
-                        "firm_id": "F-001",
-                        "installed_on": "2012-05-01",
-                        "floors": 18,
-                        "rated_speed": 1.75,
-                        "last_inspected_on": "2026-03-10",
-                        "inspection_interval_months": 12,
-                        "status": "in_service",
-                    },
+                    "elevator": ELEVATOR_EXAMPLE,
                     "firm": {
                         "firm_id": "F-001",
                         "name": "Pearl Lifts",

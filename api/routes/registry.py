@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body
 from pydantic import BaseModel
 
 from api.deps import PoolDep, Principal, require_roles
-from api.schemas import Rejected, UpsertResult
+from api.schemas import ELEVATOR_EXAMPLE, Rejected, UpsertResult
 from semon.domain.registry import Cylinder, Elevator, Firm, Inspection, Station
 from semon.registry_import import upsert_models
 
@@ -52,21 +52,7 @@ _route(
     "elevators",
     Elevator,
     "/registry/elevators",
-    {
-        "elevator_id": "EL-000123",
-        "address": "12 Jiefang Rd",
-        "district": "yuexiu",
-        "lat": 23.13,
-        "lon": 113.26,
-        "use_unit": "Jiefang Mansions",
-        "firm_id": "F-001",
-        "installed_on": "2012-05-01",
-        "floors": 18,
-        "rated_speed": 1.75,
-        "last_inspected_on": "2026-03-10",
-        "inspection_interval_months": 12,
-        "status": "in_service",
-    },
+    ELEVATOR_EXAMPLE,
 )
 _route(
     "cylinders",

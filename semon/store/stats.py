@@ -82,6 +82,19 @@ def _split(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, 
     return groups, overall
 
 
+def _rated(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """`groups` and `overall` of a total/overdue GROUPING SETS query, each with its rate."""
+    groups, overall = _split(rows)
+    for g in [*groups, overall]:
+        g.setdefault("total", 0)
+        g.setdefault("overdue", 0)
+        g["rate"] = _rate(g["overdue"], g["total"])
+    return {
+        "groups": groups,
+        "overall": {k: overall[k] for k in ("total", "overdue", "rate")},
+    }
+
+
 async def overdue_inspections(
     conn: AsyncConnection,
     *,
@@ -107,22 +120,7 @@ async def overdue_inspections(
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(query, {**params, "at": at})
         rows = await cur.fetchall()
-    groups, overall = _split(rows)
-    for g in [*groups, overall]:
-        g.setdefault("total", 0)
-        g.setdefault("overdue", 0)
-        g["rate"] = _rate(g["overdue"], g["total"])
-    return {
-        "equipment": equipment,
-        "group_by": group_by,
-        "at": at,
-        "groups": groups,
-        "overall": {
-            "total": overall["total"],
-            "overdue": overall["overdue"],
-            "rate": overall["rate"],
-        },
-    }
+    return {"equipment": equipment, "group_by": group_by, "at": at, **_rated(rows)}
 
 
 _ILLEGAL = """
@@ -264,21 +262,7 @@ async def maintenance_overdue(
         sql.SQL(_MAINT_OVERDUE).format(key=sql.SQL(MAINTENANCE_GROUPS[group_by]), scope=scope),
         {**params, "at": at, "default_days": default_days},
     )
-    groups, overall = _split(await cur.fetchall())
-    for g in [*groups, overall]:
-        g.setdefault("total", 0)
-        g.setdefault("overdue", 0)
-        g["rate"] = _rate(g["overdue"], g["total"])
-    return {
-        "group_by": group_by,
-        "at": at,
-        "groups": groups,
-        "overall": {
-            "total": overall["total"],
-            "overdue": overall["overdue"],
-            "rate": overall["rate"],
-        },
-    }
+    return {"group_by": group_by, "at": at, **_rated(await cur.fetchall())}
 
 
 _IN_SCOPE = "SELECT e.elevator_id FROM elevators e WHERE e.elevator_id = ANY(%(ids)s) AND ({scope})"
