@@ -4,10 +4,12 @@ A private Mosquitto and a fresh database on the machine's PostgreSQL; the
 alerts process runs as its own OS process (`semon alerts`); a load process
 publishes status samples from thousands of simulated elevators at a steady
 rate and, now and then, makes one car stop between floors with someone
-inside. A console (this process) subscribes to the alert topics and measures,
-for every trapped-passenger alert, the time from the moment the rule's
-condition is met (device time the car stopped + the threshold) to the
-message's arrival. Device clocks are this machine's clock.
+inside. A console (this process) measures, for every trapped-passenger alert,
+the time from the moment the rule's condition is met (device time the car
+stopped + the threshold) to the page's arrival on two legs: an MQTT
+subscriber of the alert topics, and an SSE client of `GET /alerts/stream`
+served by a real `semon api` process (its own OS process; `--no-sse` skips
+it). Device clocks are this machine's clock.
 
     python bench/alerts_bench.py --elevators 5000 --rate 2000 --traps 60
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing as mp
 import os
 import random
@@ -24,17 +27,23 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
+import psycopg
+from httpx_sse import aconnect_sse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from semon import mqtt
 from semon.settings import Settings
 from semon.store.commands import migrate_database
+from semon.tokens import create_token
 from tests.support import services
 
 
@@ -129,12 +138,89 @@ def _load_main(*args: Any) -> None:
     asyncio.run(_load(*args))
 
 
+class Leg:
+    """One way a page reaches a console: the first page of every
+    trapped-passenger alert, with its latency in ms, by alert id."""
+
+    def __init__(self, name: str, threshold: float, changed: asyncio.Event) -> None:
+        self.name = name
+        self.threshold = threshold
+        self.changed = changed
+        self.lat: dict[str, float] = {}
+
+    def saw(self, msg: dict[str, Any], arrived: datetime) -> None:
+        ms = page_latency_ms(msg, arrived, self.threshold)
+        if ms is None or msg["alert_id"] in self.lat:  # not a page, or a redelivery
+            return
+        self.lat[msg["alert_id"]] = ms
+        if ms > 250:
+            print(
+                f"slow ({self.name}): {ms:.0f} ms {msg['equipment_id']} "
+                f"{msg['details'].get('reason')} started {msg['started_at']} "
+                f"raised {msg['raised_at']}",
+                flush=True,
+            )
+        self.changed.set()
+
+
+def page_latency_ms(msg: dict[str, Any], arrived: datetime, threshold: float) -> float | None:
+    """Arrival minus the moment the rule's condition was met, in ms, for the
+    first page (open, "raise") of a trapped-passenger alert; None otherwise.
+    The same for an MQTT message and an SSE event: both carry the message as
+    stored in alert_events."""
+    if not (
+        msg.get("kind") == "trapped_passenger"
+        and msg.get("state") == "open"
+        and msg.get("event") == "raise"
+    ):
+        return None
+    # the rule that decided: T1 for the injected cars; a background car
+    # that happened to stand occupied at a landing decides on T2
+    details = msg.get("details") or {}
+    if "condition_met_at" in details:
+        met = datetime.fromisoformat(details["condition_met_at"])
+    else:
+        met = datetime.fromisoformat(msg["started_at"]) + timedelta(
+            seconds=details.get("threshold_s", threshold)
+        )
+    return (arrived - met).total_seconds() * 1000
+
+
+async def _sse(api_url: str, token: str, leg: Leg, connected: asyncio.Event) -> None:
+    # read=None: the stream is idle between alerts (pings every 15 s)
+    async with (
+        httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None)) as client,
+        aconnect_sse(
+            client,
+            "GET",
+            f"{api_url}/alerts/stream",
+            # a fresh database: replaying from 0 can only add this run's events,
+            # and nothing raised while the stream connects is missed
+            params={"after": 0},
+            headers={"Authorization": f"Bearer {token}"},
+        ) as source,
+    ):
+        source.response.raise_for_status()
+        connected.set()
+        async for sse in source.aiter_sse():
+            arrived = datetime.now(UTC)
+            if sse.event == "alert":
+                leg.saw(orjson.loads(sse.data), arrived)
+
+
 async def _console(
-    url: str, root: str, threshold: float, expect: int, wait_s: float
-) -> list[float]:
-    lat: list[float] = []
+    url: str,
+    root: str,
+    threshold: float,
+    expect: int,
+    wait_s: float,
+    api: tuple[str, str] | None,
+    start_load: Callable[[], None],
+) -> list[Leg]:
     lag: list[float] = []
-    done = asyncio.Event()
+    changed = asyncio.Event()
+    mqtt_leg = Leg("MQTT", threshold, changed)
+    legs = [mqtt_leg]
 
     async def on_message(topic: str, payload: bytes, qos: int, props: dict[str, Any]) -> int:
         arrived = datetime.now(UTC)
@@ -142,27 +228,7 @@ async def _console(
         if "/elevators/" in topic:  # transport lag of the load itself, for reference
             lag.append((arrived - datetime.fromisoformat(msg["ts"])).total_seconds() * 1000)
             return 0
-        if (
-            msg["kind"] == "trapped_passenger"
-            and msg["state"] == "open"
-            and msg.get("event") == "raise"
-        ):
-            # the rule that decided: T1 for the injected cars; a background car
-            # that happened to stand occupied at a landing decides on T2
-            met = datetime.fromisoformat(msg["started_at"]) + timedelta(
-                seconds=msg["details"].get("threshold_s", threshold)
-            )
-            if "condition_met_at" in msg["details"]:
-                met = datetime.fromisoformat(msg["details"]["condition_met_at"])
-            lat.append((arrived - met).total_seconds() * 1000)
-            if lat[-1] > 250:
-                print(
-                    f"slow: {lat[-1]:.0f} ms {msg['equipment_id']} {msg['details']['reason']}"
-                    f" started {msg['started_at']} raised {msg['raised_at']}",
-                    flush=True,
-                )
-            if len(lat) >= expect:
-                done.set()
+        mqtt_leg.saw(msg, arrived)
         return 0
 
     async with mqtt.connect(
@@ -171,10 +237,50 @@ async def _console(
         client.subscribe(f"{root}/alerts/#", qos=1)
         for i in range(20):
             client.subscribe(f"{root}/elevators/bench-el-{i:05d}/status", qos=1)
+        sse_task: asyncio.Task[None] | None = None
+        if api is not None:
+            sse_leg = Leg("SSE", threshold, changed)
+            legs.append(sse_leg)
+            connected = asyncio.Event()
+            sse_task = asyncio.create_task(_sse(*api, sse_leg, connected), name="sse")
+            waiter = asyncio.create_task(connected.wait())
+            await asyncio.wait({sse_task, waiter}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            if sse_task.done():
+                sse_task.result()  # raises what went wrong
+            if not connected.is_set():
+                raise TimeoutError("the SSE stream did not open in 15 s")
         try:
-            await asyncio.wait_for(done.wait(), wait_s)
-        except TimeoutError:
-            print(f"console: only {len(lat)} of {expect} alerts arrived", flush=True)
+            start_load()
+            deadline = time.monotonic() + wait_s
+            settled: float | None = None
+            while time.monotonic() < deadline:
+                if sse_task is not None and sse_task.done():
+                    print(f"SSE stream ended: {sse_task.exception()!r}", flush=True)
+                    sse_task = None
+                if all(len(leg.lat) >= expect for leg in legs):
+                    # all pages counted; give a page one leg has and another
+                    # not yet a moment to arrive before comparing
+                    settled = settled or time.monotonic()
+                    same = all(leg.lat.keys() == legs[0].lat.keys() for leg in legs)
+                    if same or time.monotonic() - settled > 2.0:
+                        break
+                changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), 0.5)
+            else:
+                for leg in legs:
+                    if len(leg.lat) < expect:
+                        print(
+                            f"console: only {len(leg.lat)} of {expect} alerts arrived "
+                            f"over {leg.name}",
+                            flush=True,
+                        )
+        finally:
+            if sse_task is not None:
+                sse_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await sse_task
     if lag:
         lag.sort()
         print(
@@ -182,7 +288,58 @@ async def _console(
             f"{statistics.median(lag):.0f} ms, max {lag[-1]:.0f} ms over {len(lag)}",
             flush=True,
         )
-    return lat
+    return legs
+
+
+async def _make_token(dsn: str) -> str:
+    async with await psycopg.AsyncConnection.connect(dsn) as conn:
+        _, secret = await create_token(conn, "dispatcher", [], "alerts bench")
+        await conn.commit()
+    return secret
+
+
+def _wait_api(api_url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"semon api exited with {proc.returncode} before it served")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{api_url}/healthz", timeout=1.0).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"semon api did not answer {api_url}/healthz in {timeout:.0f} s")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def _stop_load(load: BaseProcess) -> None:
+    if load.is_alive():
+        load.terminate()
+    load.join(10)
+    if load.is_alive():
+        load.kill()
+        load.join(5)
+
+
+def _summary(leg: Leg, args: argparse.Namespace) -> str:
+    path = {"MQTT": "MQTT subscriber", "SSE": "SSE client of /alerts/stream"}[leg.name]
+    head = (
+        f"trapped-passenger page latency to an {path} over {len(leg.lat)} alerts "
+        f"({args.elevators} elevators, {args.rate:.0f} samples/s)"
+    )
+    if not leg.lat:
+        return f"{head}: no alerts measured"
+    lat = sorted(leg.lat.values())
+    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+    return f"{head}: p50 {statistics.median(lat):.0f} ms, p99 {p99:.0f} ms, max {lat[-1]:.0f} ms"
 
 
 def main() -> None:
@@ -199,6 +356,12 @@ def main() -> None:
     )
     ap.add_argument("--warmup", type=float, default=5.0)
     ap.add_argument("--partitions", type=int, default=1, help="alerts processes (device-hashed)")
+    ap.add_argument(
+        "--no-sse",
+        dest="sse",
+        action="store_false",
+        help="measure the MQTT leg only (no `semon api` process, no SSE client)",
+    )
     args = ap.parse_args()
 
     root = f"bench/{uuid.uuid4().hex[:8]}/se/v1"
@@ -208,21 +371,40 @@ def main() -> None:
         services.mosquitto() as (url, _broker),
     ):
         asyncio.run(migrate_database(dsn, Settings(database_url=dsn)))
-        procs = []
-        for part in range(args.partitions):
-            env = dict(
-                os.environ,
-                DATABASE_URL=dsn,
-                MQTT_URL=url,
-                SEMON_MQTT__TOPIC_ROOT=root,
-                SEMON_ALERTS__CLIENT_ID=f"bench-alerts-{part}-{uuid.uuid4().hex[:6]}",
-                SEMON_ALERTS__TRAPPED_OFF_LANDING_S=str(args.threshold),
-                SEMON_ALERTS__PARTITIONS=str(args.partitions),
-                SEMON_ALERTS__PARTITION=str(part),
-                SEMON_LOG_LEVEL="WARNING",
-            )
-            procs.append(subprocess.Popen([sys.executable, "-m", "semon.cli", "alerts"], env=env))
+        procs: list[subprocess.Popen[bytes]] = []
+        load: BaseProcess | None = None
         try:
+            for part in range(args.partitions):
+                env = dict(
+                    os.environ,
+                    DATABASE_URL=dsn,
+                    MQTT_URL=url,
+                    SEMON_MQTT__TOPIC_ROOT=root,
+                    SEMON_ALERTS__CLIENT_ID=f"bench-alerts-{part}-{uuid.uuid4().hex[:6]}",
+                    SEMON_ALERTS__TRAPPED_OFF_LANDING_S=str(args.threshold),
+                    SEMON_ALERTS__PARTITIONS=str(args.partitions),
+                    SEMON_ALERTS__PARTITION=str(part),
+                    SEMON_LOG_LEVEL="WARNING",
+                )
+                procs.append(
+                    subprocess.Popen([sys.executable, "-m", "semon.cli", "alerts"], env=env)
+                )
+            api: tuple[str, str] | None = None
+            if args.sse:
+                port = services.free_port()
+                env = dict(
+                    os.environ,
+                    DATABASE_URL=dsn,
+                    SEMON_API__HOST="127.0.0.1",
+                    SEMON_API__PORT=str(port),
+                    SEMON_LOG_LEVEL="WARNING",
+                )
+                api_proc = subprocess.Popen([sys.executable, "-m", "semon.cli", "api"], env=env)
+                procs.append(api_proc)
+                api_url = f"http://127.0.0.1:{port}"
+                token = asyncio.run(_make_token(dsn))
+                _wait_api(api_url, api_proc)
+                api = (api_url, token)
             time.sleep(2.0)  # the alerts process connects and subscribes
             load = mp.get_context("spawn").Process(
                 target=_load_main,
@@ -237,24 +419,28 @@ def main() -> None:
                     args.warmup,
                 ),
             )
-            load.start()
             total = args.warmup + args.traps * args.spacing + args.threshold + 30
-            lat = asyncio.run(_console(url, root, args.threshold, args.traps, total))
+            legs = asyncio.run(
+                _console(url, root, args.threshold, args.traps, total, api, load.start)
+            )
             load.join(60)
         finally:
+            if load is not None and load.pid is not None:
+                _stop_load(load)
             for proc in procs:
-                proc.terminate()
-                proc.wait(10)
-    if not lat:
-        print("no alerts measured")
-        return
-    lat.sort()
-    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-    print(
-        f"trapped-passenger page latency over {len(lat)} alerts "
-        f"({args.elevators} elevators, {args.rate:.0f} samples/s): "
-        f"p50 {statistics.median(lat):.0f} ms, p99 {p99:.0f} ms, max {lat[-1]:.0f} ms"
-    )
+                _stop(proc)
+    for leg in legs:
+        print(_summary(leg, args))
+    for leg in legs:
+        if len(leg.lat) < args.traps:
+            print(f"warning: the {leg.name} leg saw {len(leg.lat)} of {args.traps} alerts")
+        for other in legs:
+            missed = other.lat.keys() - leg.lat.keys()
+            if missed:
+                print(
+                    f"warning: the {leg.name} leg missed {len(missed)} alerts the "
+                    f"{other.name} leg saw: {', '.join(sorted(missed)[:5])}"
+                )
 
 
 if __name__ == "__main__":
