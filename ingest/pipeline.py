@@ -1,16 +1,19 @@
 """From MQTT messages to committed batches, acknowledging only what is committed.
 
-Each message's handler decodes it, adds its rows to the open batch and waits
-for that batch to commit; only then does it return, and only then does gmqtt
-send the PUBACK. Everything not yet committed is therefore still the
+Each message's handler decodes it, adds its rows to the open batch and hands
+back the batch's commit future; the PUBACK goes out only when that future is
+done (semon.mqtt, ``on_message_deferred``). Everything not yet committed is therefore still the
 broker's: a kill -9 or a database outage loses nothing, the broker delivers
 it again (duplicates meet the tables' keys). During an outage the writer
 retries the same batch with backoff; the broker stops sending once our
-receive maximum of unacknowledged messages is reached and queues the rest,
-so memory stays bounded without a local spool.
+receive maximum of unacknowledged messages is reached and queues the rest
+(and the client stops reading at the same window), so memory stays bounded
+without a local spool.
 
 One batch is written while the next fills, so the database and the decoding
-overlap.
+overlap: the write runs in a thread of its own with a plain connection, so
+the COPY is not starved while the event loop decodes (the thread spends its
+time in libpq, outside the GIL).
 """
 
 from __future__ import annotations
@@ -20,16 +23,17 @@ import contextlib
 import logging
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from psycopg import AsyncConnection
+from psycopg import Connection
 
 from ingest import metrics
 from semon.domain.decode import Decoded, Rejection, decode
 from semon.settings import Settings
-from semon.store.telemetry import TABLES, Rows, prepare_staging, write_rows
+from semon.store.telemetry import TABLES, Rows, Written, prepare_staging, write_rows
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +51,8 @@ class Batch:
         self.items: list[tuple[Decoded | Rejection, bytes, datetime]] = []
         self.messages = 0
         self.first_at = 0.0
-        # An Event, not a Future: cancelling one waiting handler must not
-        # cancel the batch for all the others.
-        self.committed = asyncio.Event()
+        # Its result (0, success) acknowledges every message of the batch.
+        self.committed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
 
 class ProblemLog:
@@ -89,11 +92,11 @@ class Pipeline:
         self._batch = Batch()
         self._wake = asyncio.Event()  # the open batch has something
         self._full = asyncio.Event()  # the open batch reached batch_rows
-        self._room = asyncio.Event()  # the open batch is below queue_max_messages
-        self._room.set()
         self._closing = False
-        self._never = asyncio.Event()  # what handlers wait on once we are closing
-        self._conn: AsyncConnection | None = None
+        # What messages get once we are closing: never done, never acknowledged.
+        self._never: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._conn: Connection[Any] | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-db")
         self._down_since: float | None = None
         self._problems = ProblemLog()
         self.pending = 0
@@ -101,12 +104,18 @@ class Pipeline:
 
     # -- the MQTT side -------------------------------------------------------
 
-    async def handle(
+    def handle(
         self, topic: str | bytes, payload: bytes, qos: int, properties: dict[str, Any]
-    ) -> int:
-        """gmqtt's on_message: returns (so acknowledges) once the message is committed."""
+    ) -> asyncio.Future[int]:
+        """Called inline for each message (``mqtt.connect(on_message_deferred=...)``):
+        the future returned is the batch's commit, and the message is acknowledged
+        when it is done. One future per batch, not a task per message."""
         if isinstance(topic, bytes):  # gmqtt hands over a topic that is not UTF-8 as bytes
             topic = topic.decode("utf-8", errors="replace")
+        if self._closing:
+            # Not ours any more: never acknowledged, the broker keeps it for
+            # the next session.
+            return self._never
         now = datetime.now(UTC)
         message = decode(
             topic,
@@ -124,12 +133,6 @@ class Pipeline:
                 message.reason,
                 message.detail,
             )
-        while not self._room.is_set() and not self._closing:
-            await self._room.wait()
-        if self._closing:
-            # Not ours any more: never acknowledged, the broker keeps it for
-            # the next session.
-            await self._never.wait()
         batch = self._batch
         batch.rows.add(message, now)
         batch.items.append((message, payload, now))
@@ -140,10 +143,7 @@ class Pipeline:
         self.pending += 1
         if len(batch.rows) >= self._cfg.batch_rows:
             self._full.set()
-        if batch.messages >= self._cfg.queue_max_messages:
-            self._room.clear()
-        await batch.committed.wait()
-        return 0
+        return batch.committed
 
     # -- the database side ---------------------------------------------------
 
@@ -161,7 +161,6 @@ class Pipeline:
                 self._batch = Batch()
                 self._wake.clear()
                 self._full.clear()
-                self._room.set()
                 if batch.messages == 0:  # woken by close() with nothing in hand
                     return
                 metrics.RECEIVED.inc(batch.messages)
@@ -170,58 +169,88 @@ class Pipeline:
                 self.pending -= batch.messages
                 self.committed += batch.messages
                 metrics.PENDING.set(self.pending)
-                batch.committed.set()
+                batch.committed.set_result(0)
                 if self._closing and self._batch.messages == 0:
                     return
         finally:
-            if self._conn is not None:
-                await self._conn.close()
-                self._conn = None
+            # The thread closes the connection and ends; the interpreter waits
+            # for it at exit, so a cancelled writer still closes cleanly.
+            self._thread.submit(self._drop_connection)
+            self._thread.shutdown(wait=False)
 
     async def close(self) -> None:
         """Stop taking messages; the batch in hand is written by `run`, which then ends."""
         self._closing = True
-        self._room.set()
         self._wake.set()
 
-    async def _connection(self) -> AsyncConnection:
+    # These run in the database thread, which alone touches the connection.
+
+    def _connection(self) -> Connection[Any]:
         if self._conn is None or self._conn.closed:
-            self._conn = await AsyncConnection.connect(
-                self._settings.database_url, connect_timeout=5
-            )
-            await prepare_staging(self._conn)
+            self._conn = Connection.connect(self._settings.database_url, connect_timeout=5)
+            prepare_staging(self._conn)
         return self._conn
 
-    async def _drop_connection(self) -> None:
+    def _drop_connection(self) -> None:
         if self._conn is not None:
             try:
-                await self._conn.close()
+                self._conn.close()
             except Exception as exc:  # already broken; closing is best effort
                 log.debug("closing a broken connection: %s", exc)
             self._conn = None
 
+    def _commit(self, batch: Batch) -> list[tuple[Rows, Written]]:
+        """One transaction for the batch; if the database refuses its rows, one
+        per message so that only the culprit is dead-lettered."""
+        conn = self._connection()
+        try:
+            written = write_rows(conn, batch.rows)
+            conn.commit()
+            return [(batch.rows, written)]
+        except REFUSED as exc:
+            conn.rollback()
+            log.warning(
+                "the database refused a batch of %d messages (%s); writing "
+                "them one by one to dead-letter the culprit",
+                batch.messages,
+                str(exc).splitlines()[0][:200],
+            )
+        done = []
+        for message, payload, received_at in batch.items:
+            rows = Rows()
+            rows.add(message, received_at)
+            try:
+                written = write_rows(conn, rows)
+                conn.commit()
+            except REFUSED as exc:
+                conn.rollback()
+                rows = Rows()
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                rows.add_dead(
+                    received_at,
+                    message.topic,
+                    payload,
+                    "invalid",
+                    f"refused by the database: {reason}",
+                )
+                written = write_rows(conn, rows)
+                conn.commit()
+            done.append((rows, written))
+        return done
+
+    # Back on the event loop.
+
     async def _write(self, batch: Batch) -> None:
         """Commit the batch, retrying until the database takes it."""
+        loop = asyncio.get_running_loop()
         delay = 0.1
         while True:
             try:
-                conn = await self._connection()
                 started = time.perf_counter()
-                try:
-                    written = await write_rows(conn, batch.rows)
-                    await conn.commit()
-                except REFUSED as exc:
-                    await conn.rollback()
-                    log.warning(
-                        "the database refused a batch of %d messages (%s); writing "
-                        "them one by one to dead-letter the culprit",
-                        batch.messages,
-                        str(exc).splitlines()[0][:200],
-                    )
-                    await self._write_one_by_one(conn, batch)
-                    return
+                done = await loop.run_in_executor(self._thread, self._commit, batch)
                 metrics.WRITE_SECONDS.observe(time.perf_counter() - started)
-                self._committed(batch.rows, written.staged, written.inserted, batch.first_at)
+                for rows, written in done:
+                    self._committed(rows, written.staged, written.inserted, batch.first_at)
                 if self._down_since is not None:
                     log.warning(
                         "database writes work again after %.1fs; draining the backlog",
@@ -233,7 +262,7 @@ class Pipeline:
             except (psycopg.Error, OSError) as exc:
                 metrics.WRITE_FAILURES.inc()
                 metrics.DATABASE_UP.set(0)
-                await self._drop_connection()
+                await loop.run_in_executor(self._thread, self._drop_connection)
                 if self._down_since is None:
                     self._down_since = time.monotonic()
                     log.error(
@@ -244,28 +273,6 @@ class Pipeline:
                     )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._cfg.write_retry_max_s)
-
-    async def _write_one_by_one(self, conn: AsyncConnection, batch: Batch) -> None:
-        for message, payload, received_at in batch.items:
-            rows = Rows()
-            rows.add(message, received_at)
-            try:
-                written = await write_rows(conn, rows)
-                await conn.commit()
-            except REFUSED as exc:
-                await conn.rollback()
-                rows = Rows()
-                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                rows.add_dead(
-                    received_at,
-                    message.topic,
-                    payload,
-                    "invalid",
-                    f"refused by the database: {reason}",
-                )
-                written = await write_rows(conn, rows)
-                await conn.commit()
-            self._committed(rows, written.staged, written.inserted, batch.first_at)
 
     def _committed(
         self, rows: Rows, staged: dict[str, int], inserted: dict[str, int], first_at: float

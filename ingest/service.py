@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import threading
@@ -74,6 +75,12 @@ async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> None
     """Run until cancelled; on cancellation the batch in hand is committed and
     acknowledged (within ``ingest.shutdown_timeout_s``) before disconnecting."""
     cfg = settings.ingest
+    # A batch in hand is tens of thousands of objects that reference counting
+    # frees; with the default thresholds (700 allocations) the cyclic collector
+    # walked them over and over, a third of ingest's CPU at 5,000 messages/s.
+    # Freeze what start-up built and collect young objects far less often.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
     if cfg.metrics_port:
         start_http_server(cfg.metrics_port)
     stop = asyncio.Event()
@@ -89,11 +96,10 @@ async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> None
             async with mqtt.connect(
                 settings.mqtt_url,
                 cfg.client_id,
-                on_message=pipeline.handle,
+                on_message_deferred=pipeline.handle,
                 clean_start=False,
                 session_expiry_s=settings.mqtt.session_expiry_s,
                 keepalive_s=settings.mqtt.keepalive_s,
-                manual_ack=True,
                 receive_maximum=cfg.receive_maximum,
                 reconnect_min_s=settings.mqtt.reconnect_min_s,
                 reconnect_max_s=settings.mqtt.reconnect_max_s,

@@ -14,6 +14,7 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -23,6 +24,10 @@ from gmqtt.mqtt.constants import MQTTv50, MQTTv311
 log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[str, bytes, int, dict[str, Any]], Awaitable[int | None]]
+# A handler called inline for each message (no task per message): it returns
+# the reason code at once, or a future whose result is the reason code, and
+# the message is acknowledged when that future is done.
+DeferredHandler = Callable[[str, bytes, int, dict[str, Any]], "int | asyncio.Future[int]"]
 
 
 def shared(topic: str, group: str) -> str:
@@ -33,7 +38,10 @@ def shared(topic: str, group: str) -> str:
 
 def in_flight(client: gmqtt.Client) -> int:
     """QoS 1/2 messages this client published that the broker has not acknowledged."""
-    return len(client._persistent_storage.get_all())
+    storage = client._persistent_storage
+    # get_all() copies the whole store: O(window) per publish for a paced publisher.
+    messages = getattr(storage, "_messages", None)
+    return len(messages) if messages is not None else len(storage.get_all())
 
 
 async def wait_acknowledged(client: gmqtt.Client, timeout_s: float = 60.0) -> None:
@@ -68,6 +76,64 @@ class _BackoffClient(gmqtt.Client):  # type: ignore[misc]
                 ceiling / 2, ceiling
             )
         await super().reconnect(delay=delay)
+
+
+class _DeferredAcks:
+    """Acknowledge QoS 1/2 messages when the future ``handler`` returned is done.
+
+    gmqtt's own manual acknowledgement makes a task per message, which at tens
+    of thousands of messages a second costs more than the work itself; here the
+    handler runs inline and one future (a batch's commit, say) can carry the
+    acknowledgements of thousands of messages. A cancelled or failed future is
+    never acknowledged: the broker keeps the message and delivers it again.
+    Reading from the socket pauses while ``window`` messages wait, so memory is
+    bounded even on a broker that enforces no receive maximum (MQTT 3.1.1).
+    """
+
+    def __init__(self, client: gmqtt.Client, handler: DeferredHandler, window: int) -> None:
+        self.client, self.handler, self.window = client, handler, window
+        self.waiting = 0
+        self.paused: Any = None  # the transport we paused, if any
+        ph = client._package_handler
+        self.puback, self.pubrec = ph._send_puback, ph._send_pubrec
+        # Instance attributes shadow gmqtt's methods of the same name (this
+        # module is the one place that knows gmqtt's insides).
+        ph._handle_qos_1_publish_packet = partial(self.on_publish, 1)
+        ph._handle_qos_2_publish_packet = partial(self.on_publish, 2)
+        client.on_message = self.on_qos0
+
+    def transport(self) -> Any:
+        conn = self.client._connection
+        return None if conn is None else conn._transport
+
+    def on_qos0(self, c: gmqtt.Client, topic: str, payload: bytes, qos: int, props: Any) -> None:
+        self.handler(topic, payload, qos, props)
+
+    def on_publish(self, qos: int, mid: int, packet: bytes, topic: str, properties: Any) -> None:
+        got = self.handler(topic, packet, qos, properties)
+        if not isinstance(got, asyncio.Future):
+            self.send(mid, qos, got)
+            return
+        self.waiting += 1
+        got.add_done_callback(partial(self.done, mid, qos))
+        if self.waiting >= self.window and self.paused is None:
+            t = self.transport()
+            if t is not None and not t.is_closing():
+                t.pause_reading()
+                self.paused = t
+
+    def done(self, mid: int, qos: int, fut: asyncio.Future[int]) -> None:
+        self.waiting -= 1
+        if self.paused is not None and self.waiting < self.window:
+            paused, self.paused = self.paused, None
+            if paused is self.transport() and not paused.is_closing():
+                paused.resume_reading()
+        if fut.cancelled() or fut.exception() is not None:
+            return
+        self.send(mid, qos, fut.result())
+
+    def send(self, mid: int, qos: int, code: int) -> None:
+        (self.pubrec if qos == 2 else self.puback)(mid, reason_code=code)
 
 
 @dataclass(frozen=True)
@@ -114,6 +180,7 @@ async def connect(
     client_id: str,
     *,
     on_message: MessageHandler | None = None,
+    on_message_deferred: DeferredHandler | None = None,
     clean_start: bool = True,
     session_expiry_s: int = 0,
     keepalive_s: int = 30,
@@ -133,6 +200,10 @@ async def connect(
     ``manual_ack``: a QoS 1 message is acknowledged only when ``on_message``
     returns (its return value is the reason code, 0 = success), so a crash
     before that leaves it with the broker to be delivered again.
+
+    ``on_message_deferred`` (instead of ``on_message``): called inline, the
+    message acknowledged when the future it returns is done (``_DeferredAcks``);
+    at most ``receive_maximum`` (default 1000) wait at once.
     """
     addr = parse_mqtt_url(url)
     props: dict[str, Any] = {}
@@ -143,7 +214,7 @@ async def connect(
     client = _BackoffClient(
         client_id,
         clean_session=clean_start,
-        optimistic_acknowledgement=not manual_ack,
+        optimistic_acknowledgement=not manual_ack and on_message_deferred is None,
         **props,
     )
     if addr.username:
@@ -170,6 +241,8 @@ async def connect(
             return 0 if code is None else code
 
         client.on_message = _on_message
+    if on_message_deferred is not None:
+        _DeferredAcks(client, on_message_deferred, receive_maximum or 1000)
 
     delays = backoff_delays(reconnect_min_s, reconnect_max_s)
     while True:

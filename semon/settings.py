@@ -37,7 +37,6 @@ class IngestSettings(BaseModel):
     # comes first: large batches make COPY efficient, the age bounds latency.
     batch_rows: int = 5000
     batch_max_age_s: float = 0.05
-    queue_max_messages: int = 20000
     max_payload_bytes: int = 1_048_576
     future_tolerance_s: float = 300.0
     write_retry_max_s: float = 5.0

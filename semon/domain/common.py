@@ -27,6 +27,10 @@ _MAX_EPOCH_MS = 253_402_300_799_000  # 9999-12-31T23:59:59Z
 
 
 def _parse_timestamp(value: Any) -> datetime:
+    if type(value) is int:  # the common case first: epoch milliseconds
+        if not 0 <= value <= _MAX_EPOCH_MS:
+            raise ValueError("epoch milliseconds out of range")
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
     # bool is an int in Python; a JSON true is not a timestamp.
     if isinstance(value, bool):
         raise ValueError("timestamp must be RFC 3339 with an offset or integer epoch milliseconds")
@@ -55,24 +59,29 @@ def _parse_timestamp(value: Any) -> datetime:
     raise ValueError("timestamp must be RFC 3339 with an offset or integer epoch milliseconds")
 
 
-def _not_in_future(value: datetime, info: ValidationInfo) -> datetime:
-    """Reject device times too far ahead of the platform clock.
+def _device_time(value: Any, info: ValidationInfo) -> datetime:
+    """Parse a device time and reject one too far ahead of the platform clock.
 
+    One validator rather than a before/after pair: this runs for every
+    sample of every message, and each Python call pydantic makes costs.
     The clock and tolerance come from the validation context so that tests and
-    replays can judge against a fixed "now"; without a context nothing is checked.
+    replays can judge against a fixed "now" (``latest``, if given, is now +
+    tolerance, computed once per message); without a context nothing is checked.
     """
-    ctx = info.context or {}
-    now: datetime | None = ctx.get("now")
-    if now is not None:
-        tolerance = timedelta(seconds=float(ctx.get("future_tolerance_s", 300.0)))
-        if value > now + tolerance:
+    ts = _parse_timestamp(value)
+    ctx = info.context
+    if ctx:
+        latest: datetime | None = ctx.get("latest")
+        if latest is None and (now := ctx.get("now")) is not None:
+            latest = now + timedelta(seconds=float(ctx.get("future_tolerance_s", 300.0)))
+        if latest is not None and ts > latest:
             raise ValueError("timestamp more than 5 minutes in the future")
-    if value < _EARLIEST:
+    if ts < _EARLIEST:
         raise ValueError("timestamp before 1970")
-    return value
+    return ts
 
 
-Timestamp = Annotated[datetime, BeforeValidator(_parse_timestamp), AfterValidator(_not_in_future)]
+Timestamp = Annotated[datetime, BeforeValidator(_device_time)]
 """A device time: RFC 3339 with an offset or epoch ms, stored as UTC."""
 
 RecordTimestamp = Annotated[datetime, BeforeValidator(_parse_timestamp)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 import orjson
@@ -138,7 +138,11 @@ def decode(
     if not isinstance(data, dict):
         return reject("not_object", f"payload is a JSON {type(data).__name__}, not an object")
 
-    ctx = {"now": now, "future_tolerance_s": future_tolerance_s}
+    ctx = {
+        "now": now,
+        "future_tolerance_s": future_tolerance_s,
+        "latest": now + timedelta(seconds=future_tolerance_s),
+    }
     kind = parsed_topic.kind
     eid = parsed_topic.equipment_id
     try:
