@@ -1,4 +1,5 @@
-"""What rules ask the writer to do: open, close or record an alert."""
+"""What rules ask the writer to do: open, close or record an alert; and what
+the engine tells it: how far judging has gone (a checkpoint)."""
 
 from __future__ import annotations
 
@@ -36,4 +37,14 @@ class Record:
     resolution: str
 
 
-Op = Raise | Close | Record
+@dataclass
+class Checkpoint:
+    """Every device message received before ``through`` (wall time) is judged.
+
+    Queued behind the changes that judging made, so the writer stores it only
+    once they are stored: the database never claims more than it holds."""
+
+    through: datetime
+
+
+Op = Raise | Close | Record | Checkpoint

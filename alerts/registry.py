@@ -1,25 +1,57 @@
 """Registry context for alerts (location, firm, use unit, station), cached.
 
-Loaded whole at start and refreshed by ``updated_at``; a miss asks the
-database for that one piece of equipment. While the database is down the
-cache answers alone, so a trapped-passenger alert still carries its address.
+Elevators and stations are loaded whole at start and refreshed by
+``updated_at``; a miss asks the database for that one piece of equipment.
+Cylinders are too many to load whole: each one a filling or a scale sample
+names is read fresh (a filling is judged against the registry as it is now)
+and kept in a bounded LRU cache.
+
+While the database is down the cache answers alone, and the judging path
+never waits for the database again: the first failed read marks it down
+(``down``), a background probe marks it up when it answers. So a trapped
+passenger still carries its address, and a filling of a cylinder seen before
+is still judged (its alerts wait in the writer's outbox).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from semon.store.alerts import AlertDraft
 
 log = logging.getLogger(__name__)
+
+# What an unreachable database raises (a refused connection, a broken one, a
+# pool that cannot hand one out in time).
+DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout, TimeoutError, OSError)
+# The columns the filling rules read: a cached cylinder keeps only these.
+_CYLINDER_FIELDS = (
+    "cylinder_id",
+    "gas",
+    "manufactured_on",
+    "max_fill_kg",
+    "design_life_years",
+    "inspection_interval_years",
+    "last_inspected_on",
+    "owner_station_id",
+    "status",
+)
+
+
+class RegistryUnavailable(LookupError):
+    """The database is unreachable and the cache never held this record."""
+
 
 _ELEVATORS = """
 SELECT e.elevator_id, e.address, e.district, e.lat, e.lon, e.use_unit, e.firm_id,
@@ -32,25 +64,72 @@ _STATIONS = """
 SELECT station_id, name, district, address, updated_at AS changed FROM stations
 WHERE updated_at > %s OR station_id = %s
 """
-_CYLINDER = "SELECT * FROM cylinders WHERE cylinder_id = %s"
+_CYLINDER = f"SELECT {', '.join(_CYLINDER_FIELDS)} FROM cylinders WHERE cylinder_id = %s"
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class RegistryCache:
-    def __init__(self, pool: AsyncConnectionPool[AsyncConnection], *, refresh_s: float) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[AsyncConnection],
+        *,
+        refresh_s: float,
+        timeout_s: float = 1.0,
+        cylinders_max: int = 50_000,
+    ) -> None:
         self.pool = pool
         self.refresh_s = refresh_s
+        self.timeout_s = timeout_s
+        self.cylinders_max = cylinders_max
         self.elevators: dict[str, dict[str, Any]] = {}
         self.stations: dict[str, dict[str, Any]] = {}
+        # cylinder_id -> its registry record, or None: known not to be registered
+        self.cylinders: OrderedDict[str, dict[str, Any] | None] = OrderedDict()
+        self.down = False  # the database did not answer; the cache answers alone
+        self._probe: asyncio.Task[None] | None = None
         self._since = EPOCH
         self._station_since = EPOCH
         self._refreshed = float("-inf")
         self._missed: dict[str, float] = {}
 
+    # -- database health -----------------------------------------------------
+
+    def failed(self, exc: BaseException) -> None:
+        """A read found the database unreachable: answer from the cache until it is back."""
+        if not self.down:
+            log.warning("registry: database unreachable (%s), answering from the cache", exc)
+        self.down = True
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.get_running_loop().create_task(
+                self._wait_until_back(), name="alerts-registry-probe"
+            )
+
+    async def _wait_until_back(self) -> None:
+        while True:
+            try:
+                async with self.pool.connection(timeout=2) as conn:
+                    await conn.execute("SELECT 1")
+            except DB_ERRORS:
+                await asyncio.sleep(1.0)
+                continue
+            log.info("registry: database reachable again")
+            self.down = False
+            return
+
+    async def close(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
+
+    # -- elevators and stations ----------------------------------------------
+
     async def refresh(self, *, one_elevator: str = "", one_station: str = "") -> None:
+        # A one-off read sits in the judging or writing path: it waits briefly.
+        one = bool(one_elevator or one_station)
         async with (
-            self.pool.connection(timeout=5) as conn,
+            self.pool.connection(timeout=self.timeout_s if one else 5) as conn,
             conn.cursor(row_factory=dict_row) as cur,
         ):
             await cur.execute(_ELEVATORS, {"since": self._since, "one": one_elevator})
@@ -75,21 +154,44 @@ class RegistryCache:
                 self._refreshed = time.monotonic()
 
     async def station(self, station_id: str) -> dict[str, Any] | None:
-        if station_id not in self.stations and self._may_ask(station_id):
+        if station_id not in self.stations and not self.down and self._may_ask(station_id):
             try:
                 await self.refresh(one_station=station_id)
-            except (psycopg.Error, TimeoutError) as exc:
+            except DB_ERRORS as exc:
+                self.failed(exc)
+            except psycopg.Error as exc:
                 log.debug("station lookup failed: %s", exc)
         return self.stations.get(station_id)
 
+    # -- cylinders -------------------------------------------------------------
+
     async def cylinder(self, cylinder_id: str) -> dict[str, Any] | None:
-        """Read fresh: a filling is judged against the registry as it is now."""
-        async with (
-            self.pool.connection(timeout=5) as conn,
-            conn.cursor(row_factory=dict_row) as cur,
-        ):
-            await cur.execute(_CYLINDER, (cylinder_id,))
-            return await cur.fetchone()
+        """The cylinder's record (None: not registered), read fresh while the
+        database answers, from the cache while it does not (then ``down`` is
+        true). Raises RegistryUnavailable when neither can answer."""
+        if not self.down:
+            try:
+                async with (
+                    self.pool.connection(timeout=self.timeout_s) as conn,
+                    conn.cursor(row_factory=dict_row) as cur,
+                ):
+                    await cur.execute(_CYLINDER, (cylinder_id,))
+                    row = await cur.fetchone()
+            except DB_ERRORS as exc:
+                self.failed(exc)
+            else:
+                self._remember(cylinder_id, row)
+                return row
+        if cylinder_id not in self.cylinders:
+            raise RegistryUnavailable(cylinder_id)
+        self.cylinders.move_to_end(cylinder_id)
+        return self.cylinders[cylinder_id]
+
+    def _remember(self, cylinder_id: str, row: dict[str, Any] | None) -> None:
+        self.cylinders[cylinder_id] = row
+        self.cylinders.move_to_end(cylinder_id)
+        while len(self.cylinders) > self.cylinders_max:
+            self.cylinders.popitem(last=False)
 
     def _may_ask(self, key: str) -> bool:
         # A miss is asked once a refresh period, not on every message.
@@ -103,10 +205,12 @@ class RegistryCache:
         """Copy the scope columns and contacts dispatch needs into the draft."""
         if d.equipment_type == "elevator":
             e = self.elevators.get(d.equipment_id)
-            if e is None and db_ok and self._may_ask(d.equipment_id):
+            if e is None and db_ok and not self.down and self._may_ask(d.equipment_id):
                 try:
                     await self.refresh(one_elevator=d.equipment_id)
-                except (psycopg.Error, TimeoutError) as exc:
+                except DB_ERRORS as exc:
+                    self.failed(exc)
+                except psycopg.Error as exc:
                     log.debug("elevator lookup failed: %s", exc)
                 e = self.elevators.get(d.equipment_id)
             if e is None:

@@ -4,6 +4,47 @@ Tasks (one TaskGroup): the engine (decodes and judges messages in arrival
 order, runs the clock rules every tick), the writer (store then publish,
 outbox while the database is down), the publisher of rows written elsewhere
 (API state changes), escalation, and the inspection/maintenance sweep.
+
+Restarts: the checkpoint
+------------------------
+Messages are acknowledged to the broker as they arrive, so a killed process
+loses what it held unjudged, and the broker keeps (in the persistent session)
+only what arrived while no process was connected. The database, written by
+ingest on its own, holds every sample with the wall time ingest received it
+(``elevator_status.received_at``). The checkpoint ties the two together:
+
+- Every ``checkpoint_interval_s`` the engine puts a mark, stamped with the
+  wall time, at the tail of its inbox. When the engine reaches the mark,
+  every message received before the stamp has been judged; it then queues a
+  ``Checkpoint`` op behind the alert changes that judging made, and the
+  writer stores it in ``alerts_checkpoints`` (one row per partition) only
+  after storing them (through the outbox, in order, while the database is
+  down). So the row never claims more than the database holds.
+- On start, ``recover`` reads the open alerts, then the samples from
+  ``recovery_window_s`` before the checkpoint up to now. Those ingest received
+  at or before the checkpoint, less ``checkpoint_margin_s`` (ingest and
+  alerts receive a message at slightly different moments), only rebuild the
+  per-car state, as the previous process had it. Later ones are what nobody
+  judged: they are judged as a late backlog (``ElevatorRules.settle``), so an
+  open alert they end is closed (with ``held_s``), an episode that began and
+  ended in them is recorded resolved with ``live`` false, and one still going
+  on is raised live by the next tick.
+- Re-judging is idempotent, which is what makes the margin (and a process
+  killed before its changes were stored) harmless: a recovered open alert is
+  not raised again, a late record has a deterministic id
+  (``late_alert_id``), and the store records nothing when an alert of the
+  same condition already covers the episode (one the previous process raised
+  live and closed). Messages the broker redelivers from the session after
+  the restart are the same samples; the rules drop a sample whose ``ts`` the
+  car already holds.
+- No checkpoint (the first start of a partition): the samples only rebuild
+  state, as nothing says what was judged. An outage longer than
+  ``recovery_max_backlog_s`` is judged for its last part only.
+
+Partitions: a worker judges the devices whose id hashes (crc32) to it;
+partition 0 also runs the fleet-wide work (sweeps, escalation, publishing
+rows the API wrote). Each worker publishes the rows it wrote itself
+(``alert_events.publisher``).
 """
 
 from __future__ import annotations
@@ -13,7 +54,8 @@ import gc
 import logging
 import time
 import zlib
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import gmqtt
@@ -25,10 +67,10 @@ from psycopg_pool import AsyncConnectionPool
 
 from alerts.elevators import ElevatorRules
 from alerts.fillings import filling_drafts, overfill_draft
-from alerts.ops import Op, Raise
-from alerts.registry import RegistryCache
+from alerts.ops import Checkpoint, Op, Raise
+from alerts.registry import DB_ERRORS, RegistryCache, RegistryUnavailable
 from alerts.sweeps import sweep
-from alerts.writer import DB_ERRORS, Writer
+from alerts.writer import Writer
 from semon import mqtt
 from semon.clock import Clock, SystemClock
 from semon.domain.decode import Decoded, Rejection, decode, device_topics, parse_topic
@@ -43,18 +85,31 @@ MESSAGES = Counter("semon_alerts_messages_total", "Device messages judged", ["ki
 REJECTED = Counter(
     "semon_alerts_rejected_total", "Device messages the alerts process could not decode", ["reason"]
 )
+UNJUDGED = Counter(
+    "semon_alerts_unjudged_total",
+    "Device messages not judged: the database was down and the cache had no record",
+    ["reason"],
+)
 ELEVATOR_KINDS = ("trapped_passenger", "elevator_fault", "terminal_offline", "alarm_test_missed")
 
 _RECENT_SAMPLES = """
 SELECT elevator_id, ts, floor, speed, direction, door, door_zone, occupied, load_kg, mode, alarm,
-       power, trips, door_cycles, run_s
+       power, trips, door_cycles, run_s, received_at
 FROM elevator_status WHERE ts > %s AND ts <= %s ORDER BY elevator_id, ts
 """
 _LAST_ALARM_TESTS = """
 SELECT elevator_id, max(ts) FROM elevator_events
 WHERE code = 'alarm_test' AND ts > %s GROUP BY elevator_id
 """
-_OVERFILL_EXISTS = "SELECT 1 FROM alerts WHERE condition_key = %s"
+_OVERFILL_EXISTS = "SELECT 1 FROM alerts WHERE condition_key = %s LIMIT 1"
+
+
+@dataclass(slots=True)
+class Mark:
+    """Put at the tail of the inbox: reaching it, the engine has judged every
+    message received before ``at`` (wall time, as ingest stamps received_at)."""
+
+    at: datetime
 
 
 class AlertService:
@@ -72,9 +127,14 @@ class AlertService:
         self.clock = clock
         self.pool = pool
         self.client = client
-        self.inbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self.inbox: asyncio.Queue[tuple[str, bytes] | Mark] = asyncio.Queue()
         self.rules = ElevatorRules(self.cfg)
-        self.registry = RegistryCache(pool, refresh_s=self.cfg.registry_refresh_s)
+        self.registry = RegistryCache(
+            pool,
+            refresh_s=self.cfg.registry_refresh_s,
+            timeout_s=self.cfg.registry_timeout_s,
+            cylinders_max=self.cfg.cylinder_cache_max,
+        )
         self.writer = Writer(settings, pool, client, clock, self.registry)
         self.handled = 0  # messages judged (tests wait on it)
         self._fill_max: dict[str, float | None] = {}
@@ -133,8 +193,10 @@ class AlertService:
         if s.filling_id not in self._fill_max:
             try:
                 cyl = await self.registry.cylinder(s.cylinder_id)
-            except DB_ERRORS as exc:
-                log.warning("cylinder lookup failed for a scale sample: %s", exc)
+            except RegistryUnavailable:
+                # the next sample asks again (the cache cannot learn it meanwhile)
+                UNJUDGED.labels("scale_cylinder_not_cached").inc()
+                log.debug("scale sample of %s not judged: cylinder not cached", s.filling_id)
                 return
             self._fill_max[s.filling_id] = float(cyl["max_fill_kg"]) if cyl else None
         limit = self._fill_max[s.filling_id]
@@ -148,33 +210,51 @@ class AlertService:
         assert f is not None
         fid = f.filling_id
         try:
+            # Fresh from the database; while it is down, as last cached.
             cyl = await self.registry.cylinder(f.cylinder_id)
-            raised = fid in self._overfilled
-            if not raised:
-                async with self.pool.connection(timeout=5) as conn:
-                    cur = await conn.execute(_OVERFILL_EXISTS, (f"overfill:{fid}",))
-                    raised = await cur.fetchone() is not None
-        except DB_ERRORS as exc:
-            # Judging against the registry needs the database; ingest keeps the
-            # record, and the report lists this as a known gap.
-            log.warning("filling %s not judged, registry unavailable: %s", fid, exc)
+        except RegistryUnavailable:
+            # Nothing to judge against; ingest keeps the record.
+            UNJUDGED.labels("filling_cylinder_not_cached").inc()
+            log.error(
+                "filling %s not judged: database unreachable and cylinder %s never cached",
+                fid,
+                f.cylinder_id,
+            )
             return
+        from_cache = self.registry.down
+        raised = fid in self._overfilled or await self._overfill_stored(fid)
         station = await self.registry.station(got.equipment_id)
-        self.emit(
-            [
-                Raise(d)
-                for d in filling_drafts(got.equipment_id, f, cyl, station, overfill_raised=raised)
-            ]
-        )
+        drafts = filling_drafts(got.equipment_id, f, cyl, station, overfill_raised=raised)
+        for d in drafts:
+            if from_cache:  # say so: the registry may have changed since
+                d.details["registry_source"] = "cache (database unreachable)"
+        self.emit([Raise(d) for d in drafts])  # stored from the outbox if the database is down
         self._fill_max.pop(fid, None)
         self._overfilled.discard(fid)
+
+    async def _overfill_stored(self, fid: str) -> bool:
+        """An overfill alert of this filling raised before a restart (memory
+        knows the ones raised since). While the database is down: memory only."""
+        if self.registry.down:
+            return False
+        try:
+            async with self.pool.connection(timeout=self.cfg.registry_timeout_s) as conn:
+                cur = await conn.execute(_OVERFILL_EXISTS, (f"overfill:{fid}",))
+                return await cur.fetchone() is not None
+        except DB_ERRORS as exc:
+            self.registry.failed(exc)
+            return False
 
     # -- recovery ----------------------------------------------------------
 
     async def recover(self) -> None:
-        """Rebuild per-car state: open alerts, recent samples, last alarm tests."""
+        """Rebuild per-car state from the database and judge, as a late backlog,
+        the samples no process judged (received after the checkpoint; see the
+        module docstring). Ops it makes wait in the writer's queue."""
+        cfg = self.cfg
         now = self.clock.now()
-        since = now - timedelta(seconds=self.cfg.recovery_window_s)
+        backlog_ops: list[Op] = []
+        cars = backlog = 0
         async with self.pool.connection() as conn:
             for row in await store.open_alerts(conn):
                 if not self.mine(
@@ -187,27 +267,87 @@ class AlertService:
                     self.rules.open[row["condition_key"]] = row["started_at"]
                 elif row["kind"] == "overfill":
                     self._overfilled.add(row["condition_key"].split(":", 1)[1])
-            async with conn.cursor(row_factory=dict_row) as cur:
-                await cur.execute(_RECENT_SAMPLES, (since, now))
-                for r in await cur.fetchall():
-                    eid = r.pop("elevator_id")
-                    if not self.mine(eid):
-                        continue
-                    self.rules.car(eid).samples.append(StatusSample.model_construct(**r))
+            checkpoint = await store.load_checkpoint(
+                conn,
+                topic_root=self.settings.mqtt.topic_root,
+                partitions=cfg.partitions,
+                partition=cfg.partition,
+            )
+            judged: datetime | None = None  # received at or before: judged before
+            if checkpoint is not None:
+                judged = checkpoint - timedelta(seconds=cfg.checkpoint_margin_s)
+                oldest = now - timedelta(seconds=cfg.recovery_max_backlog_s)
+                if judged < oldest:
+                    log.warning(
+                        "checkpoint %s is older than %.0f s: only the last part of the"
+                        " outage is judged",
+                        checkpoint,
+                        cfg.recovery_max_backlog_s,
+                    )
+                    judged = oldest
+            since = min(now, judged or now) - timedelta(seconds=cfg.recovery_window_s)
+            until = now + timedelta(seconds=self.settings.ingest.future_tolerance_s)
+            # Streamed a car at a time (a server-side cursor): an hour of a
+            # city's samples never sits in memory at once.
+            async with conn.cursor(name="semon_alerts_recover", row_factory=dict_row) as cur:
+                cur.itersize = 10_000
+                await cur.execute(_RECENT_SAMPLES, (since, until))
+                rows: list[dict[str, Any]] = []
+                eid, keep = "", False
+                async for r in cur:
+                    if r["elevator_id"] != eid:
+                        if rows:
+                            backlog += self._recover_car(eid, rows, judged, backlog_ops)
+                            cars += 1
+                        eid, rows = r["elevator_id"], []
+                        keep = self.mine(eid)
+                    if keep:
+                        rows.append(r)
+                if rows:
+                    backlog += self._recover_car(eid, rows, judged, backlog_ops)
+                    cars += 1
             cur2 = await conn.execute(_LAST_ALARM_TESTS, (now - timedelta(days=7),))
-            for eid, ts in await cur2.fetchall():
-                if not self.mine(eid):
+            for aeid, ts in await cur2.fetchall():
+                if not self.mine(aeid):
                     continue
-                self.rules.car(eid).last_alarm_test = ts
+                self.rules.car(aeid).last_alarm_test = ts
             await conn.commit()
-        for car in self.rules.cars.values():
-            if car.samples:
-                self.rules.trim(car)
-                self.rules.settle(car, emit=False)  # state only: these were judged before
-                self.rules.arm(car)
+        self.emit(backlog_ops)
         log.info(
-            "recovered %d open alerts, %d elevators", len(self.rules.open), len(self.rules.cars)
+            "recovered %d open alerts, %d elevators; judged %d samples no process had"
+            " judged (checkpoint %s): %d alert changes",
+            len(self.rules.open),
+            cars,
+            backlog,
+            checkpoint,
+            len(backlog_ops),
         )
+
+    def _recover_car(
+        self, eid: str, rows: list[dict[str, Any]], judged: datetime | None, ops: list[Op]
+    ) -> int:
+        """One car's samples (ts order): state from those judged before, the
+        rest judged now. Returns how many were not judged before."""
+        car = self.rules.car(eid)
+        judged_until: datetime | None = None
+        fresh = 0
+        samples = []
+        for r in rows:
+            received = r.pop("received_at")
+            del r["elevator_id"]
+            s = StatusSample.model_construct(**r)
+            samples.append(s)
+            if judged is None or received <= judged:
+                judged_until = s.ts if judged_until is None else max(judged_until, s.ts)
+            else:
+                fresh += 1
+        car.samples = samples
+        # settle() judges (emits for) the samples after judged_until only, as it
+        # does for a late upload; None: all of them were never judged.
+        car.judged_until = judged_until
+        ops += self.rules.settle(car, emit=fresh > 0)
+        self.rules.arm(car)
+        return fresh
 
     # -- loops -------------------------------------------------------------
 
@@ -217,7 +357,7 @@ class AlertService:
         # thresholds made rarer but longer pauses: worse for the p99.)
         gc.freeze()
         tick = self.cfg.tick_interval_s
-        next_tick = time.monotonic()
+        next_tick = next_mark = time.monotonic()
         while True:
             if self.inbox.empty():
                 timeout = max(0.0, next_tick - time.monotonic())
@@ -227,7 +367,9 @@ class AlertService:
                     item = None
             else:
                 item = self.inbox.get_nowait()  # under load: no timer per message
-            if item is not None:
+            if isinstance(item, Mark):
+                self.emit([Checkpoint(item.at)])  # behind the ops judged before it
+            elif item is not None:
                 topic, payload = item
                 try:
                     await self.handle(topic, payload)
@@ -236,9 +378,15 @@ class AlertService:
                 self.handled += 1
                 if self.handled % 256 == 0:
                     await asyncio.sleep(0)  # let the writer and MQTT run under a flood
-            if time.monotonic() >= next_tick:
-                next_tick = time.monotonic() + tick
+            mono = time.monotonic()
+            if mono >= next_tick:
+                next_tick = mono + tick
                 self.tick()
+            if mono >= next_mark:
+                next_mark = mono + self.cfg.checkpoint_interval_s
+                # Wall time, not the rules' clock: it is compared with the
+                # received_at ingest stamps from the system clock.
+                self.inbox.put_nowait(Mark(datetime.now(UTC)))
 
     def tick(self) -> None:
         now = self.clock.now()
@@ -372,3 +520,4 @@ async def serve(svc: AlertService, ready: asyncio.Event | None) -> None:
             await asyncio.wait_for(drain(), timeout=5)
         except (TimeoutError, *DB_ERRORS) as exc:
             log.warning("alerts shutdown could not flush everything: %s", exc)
+        await svc.registry.close()

@@ -8,6 +8,13 @@ in order when the database returns.
 
 Rows nobody published yet (a state change the API wrote, or a row an alerts
 process wrote and died before publishing) are published by ``publish_pending``.
+Each row this process writes names it as its ``publisher``; partition 0 also
+publishes the API's rows, and another worker's only once it has stayed
+unpublished for ``publish_grace_s``, so with several partitions no row is
+published twice.
+
+The engine's checkpoints come through the same queue as the ops, so one is
+stored only after every change judged before it (the outbox keeps the order).
 """
 
 from __future__ import annotations
@@ -20,13 +27,12 @@ from typing import Any
 
 import gmqtt
 import orjson
-import psycopg
 from prometheus_client import Counter, Gauge
 from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool
 
-from alerts.ops import Close, Op, Raise, Record
-from alerts.registry import RegistryCache
+from alerts.ops import Checkpoint, Close, Op, Raise, Record
+from alerts.registry import DB_ERRORS, RegistryCache
 from semon.clock import Clock
 from semon.domain.alerts import AlertMessage
 from semon.settings import Settings
@@ -34,7 +40,6 @@ from semon.store import alerts as store
 
 log = logging.getLogger(__name__)
 
-DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout, TimeoutError, OSError)
 # Published from memory when the database is down (a life may depend on it).
 FROM_MEMORY = frozenset({"trapped_passenger"})
 
@@ -55,6 +60,7 @@ class Writer:
         self.settings = settings
         self.cfg = settings.alerts
         self.root = settings.mqtt.topic_root.rstrip("/")
+        self.me = self.cfg.client_id  # author and publisher of the rows written here
         self.pool = pool
         self.client = client
         self.clock = clock
@@ -68,6 +74,8 @@ class Writer:
         self.lock = asyncio.Lock()
         self.inflight: set[int] = set()
         self.to_mark: list[int] = []
+        # other workers' unpublished rows -> when this one first saw them (monotonic)
+        self._others: dict[int, float] = {}
 
     # -- MQTT --------------------------------------------------------------
 
@@ -90,6 +98,9 @@ class Writer:
                 await self.flush_outbox()
 
     async def apply(self, op: Op) -> None:
+        if isinstance(op, Checkpoint) and not self.db_ok:
+            self._to_outbox(op)
+            return
         if isinstance(op, Raise | Record):
             await self.registry.fill(op.draft, db_ok=self.db_ok)
         if not self.db_ok:
@@ -104,6 +115,13 @@ class Writer:
             self._to_outbox(op)
 
     def _to_outbox(self, op: Op) -> None:
+        if (
+            isinstance(op, Checkpoint)
+            and self.outbox
+            and isinstance(self.outbox[-1][0], Checkpoint)
+        ):
+            self.outbox[-1] = (op, None)  # only the latest one matters
+            return
         published_at = None
         if isinstance(op, Raise) and op.draft.kind in FROM_MEMORY and op.draft.live:
             now = self.clock.now()
@@ -136,17 +154,29 @@ class Writer:
         action = "raise"
         async with self.lock:
             async with self.pool.connection(timeout=self.cfg.db_timeout_s) as conn:
+                if isinstance(op, Checkpoint):
+                    await store.save_checkpoint(
+                        conn,
+                        topic_root=self.settings.mqtt.topic_root,
+                        partitions=self.cfg.partitions,
+                        partition=self.cfg.partition,
+                        through=op.through,
+                        client_id=self.me,
+                    )
+                    await conn.commit()
+                    return
                 if isinstance(op, Raise):
                     result = await store.raise_alert(
-                        conn, op.draft, now=now, published_at=published_at
+                        conn, op.draft, now=now, published_at=published_at, worker=self.me
                     )
                     STORED.labels("raise" if result[1] is not None else "repeat").inc()
                 elif isinstance(op, Record):
                     result = await store.record_resolved(
-                        conn, op.draft, now=now, resolution=op.resolution
+                        conn, op.draft, now=now, resolution=op.resolution, worker=self.me
                     )
+                    # an episode already stored (a re-judged backlog) is no new record
+                    STORED.labels("record" if result[1] is not None else "known").inc()
                     result = (result[0], None)  # never paged
-                    STORED.labels("record").inc()
                 else:
                     action = "resolve"
                     result = await store.resolve_condition(
@@ -158,6 +188,8 @@ class Writer:
                         details=op.details,
                         resolution_if_on_site=op.resolution_if_on_site,
                         published_at=published_at,
+                        by=self.me,
+                        publisher=self.me,
                     )
                     STORED.labels("resolve").inc()
             if result is None or result[1] is None or published_at is not None:
@@ -171,19 +203,32 @@ class Writer:
 
     async def publish_pending(self, *, own_only: bool = False) -> None:
         """Publish rows nobody published (API state changes, a dead process's
-        last rows), then mark everything published."""
+        last rows), then mark everything published. ``own_only``: only rows
+        this worker is the publisher of (partitions other than 0)."""
         if not self.db_ok:
             return
         async with self.lock:
             mine, self.to_mark = self.to_mark, []
+            mono = time.monotonic()
             try:
                 async with self.pool.connection(timeout=self.cfg.db_timeout_s) as conn:
-                    rows = [] if own_only else await store.unpublished_events(conn)
-                    for event_id, message in rows:
+                    rows = await store.unpublished_events(
+                        conn, publisher=self.me, fleet=not own_only
+                    )
+                    waiting: dict[int, float] = {}
+                    for event_id, publisher, message in rows:
                         if event_id in self.inflight or event_id in mine:
                             continue
+                        if publisher is not None and publisher != self.me:
+                            # Another worker's: it publishes and marks its own
+                            # within its poll; still unpublished after the grace
+                            # (timed here, on no one's clock), it died meanwhile.
+                            seen = waiting[event_id] = self._others.get(event_id, mono)
+                            if mono - seen < self.cfg.publish_grace_s:
+                                continue
                         self.publish(message)
                         mine.append(event_id)
+                    self._others = waiting
                     if mine:
                         await store.mark_published(conn, mine, now=self.clock.now())
                     await conn.commit()
@@ -208,7 +253,7 @@ class Writer:
                 await conn.commit()
                 for alert_id in ids:
                     async with self.lock:
-                        got = await store.escalate(conn, alert_id, now=now)
+                        got = await store.escalate(conn, alert_id, now=now, worker=self.me)
                         if got is None:
                             continue
                         msg, event_id = got
@@ -221,4 +266,4 @@ class Writer:
         return done
 
 
-__all__ = ["Close", "Writer"]
+__all__ = ["DB_ERRORS", "Close", "Writer"]

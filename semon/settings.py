@@ -101,9 +101,21 @@ class AlertSettings(BaseModel):
     # runs the fleet-wide work (sweeps, escalation, publishing API changes).
     partitions: int = 1
     partition: int = 0
-    # On start, samples this far back are read from the database to rebuild
-    # the per-car state (a trap in progress when the process died).
+    # On start, samples this far back from the checkpoint are read from the
+    # database to rebuild the per-car state (a trap in progress when the
+    # process died); 15 min covers any episode still worth raising.
     recovery_window_s: float = 900.0
+    # How often the engine records how far it has judged (alerts_checkpoints):
+    # a restart re-judges at most this plus the margin, so cheap and short.
+    checkpoint_interval_s: float = 1.0
+    # Samples ingest received up to this long before the checkpoint are judged
+    # again on start: ingest and alerts receive a message at slightly
+    # different times (delivery skew, a busy loop, clocks of two hosts).
+    # Re-judging is idempotent; missing a sample is not.
+    checkpoint_margin_s: float = 5.0
+    # The longest outage judged as a backlog on start; samples older than
+    # this are not read (an hour of a city's samples is seconds to judge).
+    recovery_max_backlog_s: float = 3600.0
     # A database write waits this long before the outbox takes over: trapped
     # passengers are published from memory while the database is down.
     db_timeout_s: float = 0.5
@@ -111,7 +123,17 @@ class AlertSettings(BaseModel):
     # looked for and published to MQTT: a partial-index probe, cheap at 5 Hz,
     # and a console's ack reaches the other consoles within this.
     publish_poll_s: float = 0.2
+    # Partition 0 publishes another worker's unpublished row only once it has
+    # seen it unpublished this long: that worker publishes and marks its own
+    # within a poll, so a row left longer means it died in between.
+    publish_grace_s: float = 10.0
     registry_refresh_s: float = 60.0
+    # A registry read in the judging path (a filling's cylinder) waits this
+    # long for a connection before the cache answers; the engine waits with it.
+    registry_timeout_s: float = 1.0
+    # Cylinders kept in memory to judge fillings while the database is down
+    # (a few hundred bytes each; a city's stations fill fewer a week).
+    cylinder_cache_max: int = 50_000
 
 
 class ApiSettings(BaseModel):

@@ -7,7 +7,9 @@ event so ids commit in order (a console resuming after id N never misses a
 smaller id committed later), and ``NOTIFY semon_alerts, '<event_id>'``.
 
 Rows whose ``published_at`` is NULL are published to MQTT by the alerts
-process (alerts/publisher.py): the API only writes here.
+process (alerts/writer.py): the API only writes here. ``publisher`` names the
+alerts worker that publishes a row itself (NULL: the API wrote it, partition
+0 publishes it), so two partitions never publish one row.
 """
 
 from __future__ import annotations
@@ -143,8 +145,8 @@ def draft_message(
 _LOCK = "SELECT pg_advisory_xact_lock(%s)"
 _SELECT = "SELECT * FROM alerts WHERE alert_id = %s"
 _INSERT_EVENT = """
-INSERT INTO alert_events (alert_id, state, action, at, by, note, message, published_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+INSERT INTO alert_events (alert_id, state, action, at, by, note, message, published_at, publisher)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
 RETURNING event_id
 """
 
@@ -166,6 +168,7 @@ async def _event(
     by: str | None = None,
     note: str | None = None,
     published_at: datetime | None = None,
+    publisher: str | None = None,
 ) -> tuple[AlertMessage, int]:
     msg = message_from_row(row)
     await conn.execute(_LOCK, (ALERT_EVENTS_LOCK,))
@@ -180,6 +183,7 @@ async def _event(
             note,
             Jsonb(message_json(msg, action)),
             published_at,
+            publisher,
         ),
     )
     got = await cur.fetchone()
@@ -240,10 +244,13 @@ async def raise_alert(
     *,
     now: datetime,
     published_at: datetime | None = None,
+    worker: str | None = None,
 ) -> tuple[AlertMessage, int | None]:
     """Open the alert for ``d.condition_key``, or, when one is open already,
     merge the new evidence into its details (no new event: a repeat is not a
-    state change). Returns the message and the new event id (None on repeat)."""
+    state change). Returns the message and the new event id (None on repeat).
+    ``worker``: the alerts worker raising it, recorded as the event's author
+    and publisher."""
     alert_id = d.alert_id or new_alert_id()
     async with conn.transaction():
         cur = await conn.execute(_INSERT_ALERT, _params(d, alert_id, now))
@@ -261,18 +268,51 @@ async def raise_alert(
             return message_from_row(row), None
         row = await _row(conn, alert_id)
         assert row is not None
-        msg, event_id = await _event(conn, row, "raise", at=now, published_at=published_at)
+        msg, event_id = await _event(
+            conn, row, "raise", at=now, by=worker, published_at=published_at, publisher=worker
+        )
         return msg, event_id
 
 
+_SAME_EPISODE = """
+SELECT * FROM alerts
+WHERE condition_key = %(key)s AND alert_id <> %(alert_id)s AND started_at <= %(until)s
+  AND coalesce(ended_at, resolved_at, 'infinity') >= %(since)s
+ORDER BY started_at DESC LIMIT 1
+"""
+
+
 async def record_resolved(
-    conn: AsyncConnection, d: AlertDraft, *, now: datetime, resolution: str
+    conn: AsyncConnection,
+    d: AlertDraft,
+    *,
+    now: datetime,
+    resolution: str,
+    worker: str | None = None,
 ) -> tuple[AlertMessage, int | None]:
     """Store an episode that is already over (late backlog, debounced fault):
     resolved, ``live`` false, its event marked published so it is never paged.
-    Idempotent on ``d.alert_id``."""
+
+    Idempotent on ``d.alert_id``, and nothing is stored when an alert of the
+    same condition already covers part of the episode: a backlog re-judged
+    after a restart finds episodes the previous process raised live and
+    closed (or a dispatcher resolved), and those are the same episode.
+    Returns None as the event id when nothing new was stored."""
     alert_id = d.alert_id or late_alert_id(d.condition_key, d.started_at)
     async with conn.transaction():
+        async with conn.cursor(row_factory=dict_row) as dcur:
+            await dcur.execute(
+                _SAME_EPISODE,
+                {
+                    "key": d.condition_key,
+                    "alert_id": alert_id,
+                    "since": d.started_at,
+                    "until": d.ended_at or d.started_at,
+                },
+            )
+            same = await dcur.fetchone()
+        if same is not None:
+            return message_from_row(same), None
         cur = await conn.execute(
             _INSERT_ALERT,
             _params(
@@ -291,7 +331,9 @@ async def record_resolved(
         assert row is not None
         if not inserted:
             return message_from_row(row), None
-        msg, event_id = await _event(conn, row, "record", at=now, published_at=now)
+        msg, event_id = await _event(
+            conn, row, "record", at=now, by=worker, published_at=now, publisher=worker
+        )
         return msg, event_id
 
 
@@ -315,6 +357,7 @@ async def resolve_condition(
     note: str | None = None,
     resolution_if_on_site: str | None = None,
     published_at: datetime | None = None,
+    publisher: str | None = None,
 ) -> tuple[AlertMessage, int] | None:
     """Resolve the open alert of a condition that ended by itself; None if none is open."""
     async with conn.transaction():
@@ -339,7 +382,14 @@ async def resolve_condition(
         row = await _row(conn, str(got[0]))
         assert row is not None
         return await _event(
-            conn, row, "resolve", at=now, by=by, note=note, published_at=published_at
+            conn,
+            row,
+            "resolve",
+            at=now,
+            by=by,
+            note=note,
+            published_at=published_at,
+            publisher=publisher,
         )
 
 
@@ -394,7 +444,7 @@ async def due_escalations(conn: AsyncConnection, *, before: datetime) -> list[st
 
 
 async def escalate(
-    conn: AsyncConnection, alert_id: str, *, now: datetime
+    conn: AsyncConnection, alert_id: str, *, now: datetime, worker: str | None = None
 ) -> tuple[AlertMessage, int] | None:
     """Page an unacknowledged critical alert again (an 'escalate' event)."""
     async with conn.transaction():
@@ -407,20 +457,26 @@ async def escalate(
         )
         row = await _row(conn, alert_id)
         assert row is not None
-        return await _event(conn, row, "escalate", at=now)
+        return await _event(conn, row, "escalate", at=now, by=worker, publisher=worker)
 
 
 _UNPUBLISHED = """
-SELECT event_id, message FROM alert_events
-WHERE published_at IS NULL ORDER BY event_id LIMIT %s
+SELECT event_id, publisher, message FROM alert_events
+WHERE published_at IS NULL AND (publisher = %(me)s OR %(fleet)s)
+ORDER BY (publisher IS NULL OR publisher = %(me)s) DESC, event_id
+LIMIT %(limit)s
 """
 
 
 async def unpublished_events(
-    conn: AsyncConnection, limit: int = 500
-) -> list[tuple[int, dict[str, Any]]]:
-    cur = await conn.execute(_UNPUBLISHED, (limit,))
-    return [(int(r[0]), r[1]) for r in await cur.fetchall()]
+    conn: AsyncConnection, *, publisher: str, fleet: bool, limit: int = 500
+) -> list[tuple[int, str | None, dict[str, Any]]]:
+    """Rows not yet published: ``publisher``'s own (a previous run of it died
+    before publishing them) and, for the ``fleet`` worker (partition 0), every
+    other row too, the API's (publisher NULL) and own ones first: another
+    worker's rows are the caller's to publish only once they stay unpublished."""
+    cur = await conn.execute(_UNPUBLISHED, {"me": publisher, "fleet": fleet, "limit": limit})
+    return [(int(r[0]), r[1], r[2]) for r in await cur.fetchall()]
 
 
 async def mark_published(conn: AsyncConnection, event_ids: list[int], *, now: datetime) -> None:
@@ -429,6 +485,47 @@ async def mark_published(conn: AsyncConnection, event_ids: list[int], *, now: da
         " WHERE event_id = ANY(%s) AND published_at IS NULL",
         (now, event_ids),
     )
+
+
+_SAVE_CHECKPOINT = """
+INSERT INTO alerts_checkpoints (topic_root, partitions, partition, judged_through, client_id)
+VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT (topic_root, partitions, partition) DO UPDATE
+SET judged_through = EXCLUDED.judged_through, client_id = EXCLUDED.client_id,
+    updated_at = now()
+"""
+
+
+async def save_checkpoint(
+    conn: AsyncConnection,
+    *,
+    topic_root: str,
+    partitions: int,
+    partition: int,
+    through: datetime,
+    client_id: str,
+) -> None:
+    await conn.execute(_SAVE_CHECKPOINT, (topic_root, partitions, partition, through, client_id))
+
+
+async def load_checkpoint(
+    conn: AsyncConnection, *, topic_root: str, partitions: int, partition: int
+) -> datetime | None:
+    """This partition's checkpoint; after a change of the partition count the
+    oldest of the fleet's (each old partition judged its devices that far)."""
+    cur = await conn.execute(
+        "SELECT judged_through FROM alerts_checkpoints"
+        " WHERE topic_root = %s AND partitions = %s AND partition = %s",
+        (topic_root, partitions, partition),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        cur = await conn.execute(
+            "SELECT min(judged_through) FROM alerts_checkpoints WHERE topic_root = %s",
+            (topic_root,),
+        )
+        row = await cur.fetchone()
+    return row[0] if row is not None else None
 
 
 async def open_alerts(conn: AsyncConnection) -> list[dict[str, Any]]:

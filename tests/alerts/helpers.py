@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
 import psycopg
+from prometheus_client import REGISTRY
 
 from alerts.service import run
 from semon import mqtt
 from semon.clock import ManualClock
+from semon.embedded import EmbeddedPostgres
 from semon.settings import Settings
+from semon.store.commands import migrate_database
+from tests.support import services
 
 
 def uid(prefix: str) -> str:
@@ -34,6 +40,7 @@ def tune(settings: Settings) -> Settings:
     a.backlog_quiet_s = 0.3
     a.full_tick_s = 0.2
     a.sweep_interval_s = 10**9  # tests drive the sweep explicitly where they need it
+    a.checkpoint_interval_s = 0.1
     return settings
 
 
@@ -67,6 +74,7 @@ class Console:
     async def on_message(self, topic: str, payload: bytes, qos: int, props: dict[str, Any]) -> int:
         msg = orjson.loads(payload)
         msg["_topic"] = topic
+        msg["_received"] = datetime.now(UTC)
         self.messages.append(msg)
         self.changed.set()
         return 0
@@ -171,3 +179,114 @@ async def events_for(dsn: str, alert_id: str) -> list[dict[str, Any]]:
             "SELECT * FROM alert_events WHERE alert_id = %s ORDER BY event_id", (alert_id,)
         )
         return await cur.fetchall()
+
+
+_STORE_SAMPLE = """
+INSERT INTO elevator_status (elevator_id, ts, floor, speed, direction, door, door_zone, occupied,
+    mode, alarm, power, received_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, false, 'mains', now())
+"""
+
+
+async def store_samples(dsn: str, eid: str, *samples: dict[str, Any]) -> None:
+    """What ingest stores for these samples: received now (wall time)."""
+    async with await psycopg.AsyncConnection.connect(dsn) as conn:
+        for s in samples:
+            await conn.execute(
+                _STORE_SAMPLE,
+                (
+                    eid,
+                    datetime.fromisoformat(s["ts"]),
+                    s["floor"],
+                    s["speed"],
+                    s["direction"],
+                    s["door"],
+                    s["door_zone"],
+                    s["occupied"],
+                    s["mode"],
+                ),
+            )
+
+
+async def checkpoints(dsn: str, topic_root: str) -> dict[int, dict[str, Any]]:
+    """The alerts checkpoints of a fleet, by partition."""
+    async with await psycopg.AsyncConnection.connect(dsn) as conn:
+        cur = conn.cursor(row_factory=psycopg.rows.dict_row)
+        await cur.execute("SELECT * FROM alerts_checkpoints WHERE topic_root = %s", (topic_root,))
+        return {r["partition"]: r for r in await cur.fetchall()}
+
+
+async def wait_checkpoint(
+    dsn: str, topic_root: str, after: datetime, *, partition: int = 0, timeout: float = 20.0
+) -> datetime:
+    """Until the partition has judged (and stored) everything received before ``after``."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        row = (await checkpoints(dsn, topic_root)).get(partition)
+        if row is not None and row["judged_through"] >= after:
+            return datetime.fromisoformat(str(row["judged_through"]))
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"checkpoint of {topic_root} not past {after}: {row}")
+        await asyncio.sleep(0.05)
+
+
+def metric(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+@contextlib.asynccontextmanager
+async def private_postgres() -> AsyncIterator[tuple[EmbeddedPostgres, str]]:
+    """A migrated PostgreSQL of the test's own, to stop and start."""
+    with tempfile.TemporaryDirectory(prefix="semon-pg-alerts-") as tmp:
+        pg = EmbeddedPostgres(Path(tmp) / "pgdata", port=services.free_port())
+        await asyncio.to_thread(pg.start)
+        try:
+            with psycopg.connect(pg.dsn("postgres"), autocommit=True) as c:
+                c.execute("CREATE DATABASE semon")
+            dsn = pg.dsn("semon")
+            await migrate_database(dsn, Settings(database_url=dsn))
+            yield pg, dsn
+        finally:
+            await asyncio.to_thread(pg.stop)
+
+
+def years_ago(n: float) -> date:
+    return date.today() - timedelta(days=int(365.25 * n))
+
+
+async def add_cylinder(
+    dsn: str,
+    cid: str,
+    owner: str,
+    *,
+    gas: str = "lpg",
+    made: date | None = None,
+    inspected: date | None = None,
+    status: str = "in_service",
+) -> None:
+    async with await psycopg.AsyncConnection.connect(dsn) as conn:
+        await conn.execute(
+            "INSERT INTO cylinders (cylinder_id, gas, manufactured_on, max_fill_kg,"
+            " design_life_years, inspection_interval_years, last_inspected_on,"
+            " owner_station_id, status)"
+            " VALUES (%s, %s, %s, 15, 12, 4, %s, %s, %s)",
+            (cid, gas, made or years_ago(2), inspected, owner, status),
+        )
+
+
+def fill(fid: str, cid: str, at: datetime, **kw: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "filling_id": fid,
+        "cylinder_id": cid,
+        "gas": "lpg",
+        "operator_id": "op-1",
+        "started_at": at.isoformat(),
+        "ended_at": (at + timedelta(seconds=60)).isoformat(),
+        "result": "filled",
+        "net_kg": 14.5,
+        "tare_kg": 15.0,
+        "precheck": {"passed": True, "failed_items": []},
+        "postcheck": {"passed": True, "failed_items": []},
+    }
+    rec.update(kw)
+    return rec

@@ -3,64 +3,24 @@ the inspection / maintenance sweep."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import psycopg
 
 from semon.settings import Settings
 from tests.alerts.helpers import (
+    add_cylinder,
     alerts_for,
     alerts_process,
     console,
     device,
+    fill,
     start_clock,
     tune,
     uid,
     wait_db,
+    years_ago,
 )
-
-
-def years_ago(n: float) -> date:
-    return date.today() - timedelta(days=int(365.25 * n))
-
-
-async def add_cylinder(
-    dsn: str,
-    cid: str,
-    owner: str,
-    *,
-    gas: str = "lpg",
-    made: date | None = None,
-    inspected: date | None = None,
-    status: str = "in_service",
-) -> None:
-    async with await psycopg.AsyncConnection.connect(dsn) as conn:
-        await conn.execute(
-            "INSERT INTO cylinders (cylinder_id, gas, manufactured_on, max_fill_kg,"
-            " design_life_years, inspection_interval_years, last_inspected_on,"
-            " owner_station_id, status)"
-            " VALUES (%s, %s, %s, 15, 12, 4, %s, %s, %s)",
-            (cid, gas, made or years_ago(2), inspected, owner, status),
-        )
-
-
-def fill(fid: str, cid: str, at: datetime, **kw: Any) -> dict[str, Any]:
-    rec: dict[str, Any] = {
-        "filling_id": fid,
-        "cylinder_id": cid,
-        "gas": "lpg",
-        "operator_id": "op-1",
-        "started_at": at.isoformat(),
-        "ended_at": (at + timedelta(seconds=60)).isoformat(),
-        "result": "filled",
-        "net_kg": 14.5,
-        "tare_kg": 15.0,
-        "precheck": {"passed": True, "failed_items": []},
-        "postcheck": {"passed": True, "failed_items": []},
-    }
-    rec.update(kw)
-    return rec
 
 
 async def test_filling_rules(settings: Settings, database_url: str) -> None:

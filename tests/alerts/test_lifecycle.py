@@ -66,7 +66,7 @@ async def test_transitions_published_and_illegal_ones_refused(
                 break
             await asyncio.sleep(0.05)
     assert [(e["action"], e["by"]) for e in evs] == [
-        ("raise", None),
+        ("raise", settings.alerts.client_id),
         ("ack", "disp-7"),
         ("arrive", "firm-1"),
         ("resolve", "firm-1"),

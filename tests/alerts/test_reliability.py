@@ -4,30 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import random
-import tempfile
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
-from semon.embedded import EmbeddedPostgres
 from semon.settings import Settings
-from semon.store.commands import migrate_database
 from tests.alerts.helpers import (
     STUCK,
+    add_cylinder,
     alerts_for,
     alerts_process,
     console,
     device,
     events_for,
+    fill,
+    metric,
+    private_postgres,
     sample,
     start_clock,
     tune,
     uid,
     wait_db,
+    years_ago,
 )
-from tests.support import services
 
 _STORE = """
 INSERT INTO elevator_status (elevator_id, ts, floor, speed, direction, door, door_zone, occupied,
@@ -72,42 +73,91 @@ async def test_restart_keeps_detection_and_opens_no_duplicate(
     assert len(await alerts_for(database_url, standing)) == 1
 
 
-async def test_database_down_trapped_still_paged_then_stored(
-    settings: Settings, tmp_path: Path
-) -> None:
+async def test_database_down_trapped_still_paged_then_stored(settings: Settings) -> None:
     tune(settings)
     clock = start_clock()
     eid, fault = uid("el"), uid("flt")
-    with tempfile.TemporaryDirectory(prefix="semon-pg-alerts-") as tmp:
-        pg = EmbeddedPostgres(Path(tmp) / "pgdata", port=services.free_port())
-        await asyncio.to_thread(pg.start)
-        try:
-            with psycopg.connect(pg.dsn("postgres"), autocommit=True) as c:
-                c.execute("CREATE DATABASE semon")
-            dsn = pg.dsn("semon")
-            settings.database_url = dsn
-            await migrate_database(dsn, Settings(database_url=dsn))
-            async with (
-                console(settings) as con,
-                device(settings) as dev,
-                alerts_process(settings, clock),
-            ):
-                await asyncio.to_thread(pg.stop)
-                dev.event(eid, clock.now(), "trapped")
-                dev.event(fault, clock.now(), "overspeed")
-                [paged] = await con.wait(lambda m: m["equipment_id"] == eid)
-                assert paged["state"] == "open"
-                clock.advance(6)  # the fault is past its debounce, waits for the database
-                await asyncio.to_thread(pg.start)
-                [row] = await wait_db(dsn, eid, lambda r: len(r) == 1, timeout=20)
-                assert row["alert_id"] == paged["alert_id"]
-                [ev] = await events_for(dsn, row["alert_id"])
-                assert ev["published_at"] is not None  # paged once, from memory
-                await con.wait(lambda m: m["equipment_id"] == fault, timeout=20)
-                await wait_db(dsn, fault, lambda r: len(r) == 1)
-            assert len([m for m in con.messages if m["equipment_id"] == eid]) == 1
-        finally:
+    async with private_postgres() as (pg, dsn):
+        settings.database_url = dsn
+        async with (
+            console(settings) as con,
+            device(settings) as dev,
+            alerts_process(settings, clock),
+        ):
             await asyncio.to_thread(pg.stop)
+            dev.event(eid, clock.now(), "trapped")
+            dev.event(fault, clock.now(), "overspeed")
+            [paged] = await con.wait(lambda m: m["equipment_id"] == eid)
+            assert paged["state"] == "open"
+            clock.advance(6)  # the fault is past its debounce, waits for the database
+            await asyncio.to_thread(pg.start)
+            [row] = await wait_db(dsn, eid, lambda r: len(r) == 1, timeout=20)
+            assert row["alert_id"] == paged["alert_id"]
+            [ev] = await events_for(dsn, row["alert_id"])
+            assert ev["published_at"] is not None  # paged once, from memory
+            await con.wait(lambda m: m["equipment_id"] == fault, timeout=20)
+            await wait_db(dsn, fault, lambda r: len(r) == 1)
+        assert len([m for m in con.messages if m["equipment_id"] == eid]) == 1
+
+
+@pytest.mark.slow
+async def test_database_down_filling_judged_from_the_cache_then_stored(
+    settings: Settings,
+) -> None:
+    """With the database down, a filling of a cylinder the process has read
+    before is judged against its cached record; the alert waits in the outbox
+    and is stored, then published, when the database is back. A cylinder never
+    read is not judged, and is counted."""
+    tune(settings)
+    clock = start_clock()
+    t0 = clock.now()
+    st, seen, unseen = uid("st"), uid("cyl"), uid("cyl")
+    unjudged = "semon_alerts_unjudged_total"
+    async with private_postgres() as (pg, dsn):
+        settings.database_url = dsn
+        async with await psycopg.AsyncConnection.connect(dsn) as conn:
+            await conn.execute(
+                "INSERT INTO stations (station_id, name, district) VALUES (%s, 'Gas', 'north')",
+                (st,),
+            )
+        for cid in (seen, unseen):  # both overdue for their periodic inspection
+            await add_cylinder(dsn, cid, st, made=years_ago(6), inspected=years_ago(5))
+        async with (
+            console(settings) as con,
+            device(settings) as dev,
+            alerts_process(settings, clock),
+        ):
+            dev.filling(st, fill(uid("f"), seen, t0))  # read from the database: now cached
+            await con.wait(lambda m: m["kind"] == "filling_overdue_cylinder")
+            await asyncio.to_thread(pg.stop)
+            before = metric(unjudged, reason="filling_cylinder_not_cached")
+            late = uid("f")
+            dev.filling(st, fill(late, seen, t0 + timedelta(seconds=30)))
+            dev.filling(st, fill(uid("f"), unseen, t0 + timedelta(seconds=30)))
+            # judged in order: the second one counted means the first one was judged
+            for _ in range(400):
+                if metric(unjudged, reason="filling_cylinder_not_cached") > before:
+                    break
+                await asyncio.sleep(0.05)
+            assert metric(unjudged, reason="filling_cylinder_not_cached") == before + 1
+            assert metric("semon_alerts_outbox_ops") >= 1  # the alert waits for the database
+            assert not [m for m in con.messages if _filling_id(m) == late]
+            await asyncio.to_thread(pg.start)
+            [m] = await con.wait(lambda m: _filling_id(m) == late, timeout=20)
+            assert m["kind"] == "filling_overdue_cylinder" and m["state"] == "open"
+            assert m["details"]["registry_source"] == "cache (database unreachable)"
+            assert m["location"]["district"] == "north"
+            rows = await wait_db(dsn, seen, lambda r: len(_of_fillings(r)) == 2)
+            assert {r["kind"] for r in _of_fillings(rows)} == {"filling_overdue_cylinder"}
+        assert _of_fillings(await alerts_for(dsn, unseen)) == []
+
+
+def _filling_id(message: dict[str, Any]) -> Any:
+    return (message["details"].get("filling") or {}).get("filling_id")
+
+
+def _of_fillings(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rows if not r["kind"].startswith("inspection_")]  # not the sweep's
 
 
 def _story(t0: Any) -> list[dict[str, Any]]:
