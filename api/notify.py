@@ -28,8 +28,13 @@ class AlertWaker:
         event, self._event = self._event, asyncio.Event()
         event.set()
 
-    async def wait(self, poll_s: float) -> None:
-        event = self._event
+    def ticket(self) -> asyncio.Event:
+        """Take before reading the store, wait on it after: a commit notified
+        while the read ran then wakes the wait at once instead of being missed."""
+        return self._event
+
+    async def wait(self, poll_s: float, ticket: asyncio.Event | None = None) -> None:
+        event = ticket or self._event
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), poll_s)
 

@@ -147,6 +147,7 @@ async def _events(
 ) -> AsyncIterator[ServerSentEvent]:
     scope, params = alert_scope_sql(principal, "a")
     while True:
+        ticket = waker.ticket()
         async with pool.connection() as conn:
             rows = await events_after(conn, after, scope, params, STREAM_BATCH)
         for row in rows:
@@ -158,7 +159,7 @@ async def _events(
                 data=json.dumps(message, separators=(",", ":")), event="alert", id=str(after)
             )
         if len(rows) < STREAM_BATCH:
-            await waker.wait(poll_s)
+            await waker.wait(poll_s, ticket)
 
 
 @router.post(
