@@ -141,7 +141,7 @@ class AlertService:
         self._overfilled: set[str] = set()
         self._last_sweep: datetime | None = None
         self._sweeping = False
-        self._last_full_tick = float("-inf")
+        self._last_tick = float("-inf")
 
     # -- input -------------------------------------------------------------
 
@@ -391,10 +391,11 @@ class AlertService:
     def tick(self) -> None:
         now = self.clock.now()
         mono = time.monotonic()
-        full = mono - self._last_full_tick >= self.cfg.full_tick_s
-        if full:
-            self._last_full_tick = mono
-        self.emit(self.rules.tick(now, mono, full=full))
+        # The share of the fleet whose offline/alarm-test rules are due in
+        # this tick: the time since the last one over full_tick_s.
+        share = min(1.0, (mono - self._last_tick) / self.cfg.full_tick_s)
+        self._last_tick = mono
+        self.emit(self.rules.tick(now, mono, share=share))
         due = (
             self._last_sweep is None
             or (now - self._last_sweep).total_seconds() >= self.cfg.sweep_interval_s
