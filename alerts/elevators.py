@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,8 +36,11 @@ def trapped_key(eid: str) -> str:
     return f"trapped_passenger:{eid}"
 
 
+_FAULT_PREFIX = "elevator_fault:"
+
+
 def fault_key(eid: str, code: str) -> str:
-    return f"elevator_fault:{eid}:{code}"
+    return f"{_FAULT_PREFIX}{eid}:{code}"
 
 
 def offline_key(eid: str) -> str:
@@ -49,6 +53,42 @@ def alarm_test_key(eid: str) -> str:
 
 def _iso(t: datetime) -> str:
     return t.isoformat()
+
+
+class OpenAlerts(dict[str, datetime]):
+    """condition_key -> started_at of the alerts known open, with each car's
+    open fault codes indexed: every sample asks for them, and scanning every
+    open alert in the city per sample grew with the number open."""
+
+    def __init__(self, items: Mapping[str, datetime] | None = None) -> None:
+        super().__init__()
+        self.faults: dict[str, set[str]] = {}
+        for key, value in (items or {}).items():
+            self[key] = value
+
+    def __setitem__(self, key: str, value: datetime) -> None:
+        super().__setitem__(key, value)
+        if key.startswith(_FAULT_PREFIX):
+            eid, _, code = key[len(_FAULT_PREFIX) :].rpartition(":")
+            self.faults.setdefault(eid, set()).add(code)
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self._unindex(key)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        value = super().pop(key, *default)
+        self._unindex(key)
+        return value
+
+    def _unindex(self, key: str) -> None:
+        if key.startswith(_FAULT_PREFIX):
+            eid, _, code = key[len(_FAULT_PREFIX) :].rpartition(":")
+            codes = self.faults.get(eid)
+            if codes is not None:
+                codes.discard(code)
+                if not codes:
+                    del self.faults[eid]
 
 
 @dataclass
@@ -81,7 +121,7 @@ class ElevatorRules:
         self.cfg = cfg
         self.cars: dict[str, Elevator] = {}
         # condition_key -> started_at of alerts known open (recovered, raised)
-        self.open: dict[str, datetime] = {}
+        self._open = OpenAlerts()
         # Cars a fast tick must look at every time (a fault in debounce, a
         # backlog to settle: both rare) ...
         self.armed: set[str] = set()
@@ -94,6 +134,14 @@ class ElevatorRules:
         # per fast tick instead of all at once: no pause of tens of ms.
         self._scan: list[str] = []
         self._scan_at = 0
+
+    @property
+    def open(self) -> OpenAlerts:
+        return self._open
+
+    @open.setter
+    def open(self, alerts: Mapping[str, datetime]) -> None:
+        self._open = OpenAlerts(alerts)
 
     def car(self, eid: str) -> Elevator:
         c = self.cars.get(eid)
@@ -258,9 +306,7 @@ class ElevatorRules:
                 if cond is None:
                     car.ep_start = None
         # faults that normal running or mains power end
-        for code in list(car.pending_faults) + [
-            k.rsplit(":", 1)[1] for k in self._open_faults(car)
-        ]:
+        for code in [*car.pending_faults, *sorted(self.open.faults.get(car.eid, ()))]:
             if self._ends_fault(code, s):
                 ops += self._end_fault(
                     car,
@@ -274,10 +320,6 @@ class ElevatorRules:
             ops.append(Close(ok, "other", ended_at=s.ts, details={"back_at": _iso(s.ts)}))
             self.open.pop(ok, None)
         return ops
-
-    def _open_faults(self, car: Elevator) -> list[str]:
-        prefix = f"elevator_fault:{car.eid}:"
-        return [k for k in self.open if k.startswith(prefix)]
 
     @staticmethod
     def _ends_fault(code: str, s: StatusSample) -> bool:

@@ -82,6 +82,8 @@ from semon.store.pool import open_pool
 log = logging.getLogger(__name__)
 
 MESSAGES = Counter("semon_alerts_messages_total", "Device messages judged", ["kind"])
+# labels() per message was 6% of the engine at 8,000 messages/s: look them up once.
+_JUDGED = {k: MESSAGES.labels(k) for k in ("status", "event", "filling", "scale")}
 REJECTED = Counter(
     "semon_alerts_rejected_total", "Device messages the alerts process could not decode", ["reason"]
 )
@@ -145,10 +147,6 @@ class AlertService:
 
     # -- input -------------------------------------------------------------
 
-    async def on_message(self, topic: str, payload: bytes, qos: int, props: dict[str, Any]) -> int:
-        self.inbox.put_nowait((topic, payload))
-        return 0
-
     def emit(self, ops: list[Op]) -> None:
         for op in ops:
             self.writer.queue.put_nowait(op)
@@ -174,7 +172,7 @@ class AlertService:
         if isinstance(got, Rejection):
             REJECTED.labels(got.reason).inc()  # ingest stores it as a dead letter
             return
-        MESSAGES.labels(got.kind).inc()
+        _JUDGED[got.kind].inc()
         mono = time.monotonic()
         if got.kind == "status":
             self.emit(self.rules.on_samples(got.equipment_id, got.status, now=now, mono=mono))
@@ -462,17 +460,21 @@ async def run(
         holder: dict[str, AlertService] = {}
         early: list[tuple[str, bytes]] = []
 
-        async def on_message(topic: str, payload: bytes, qos: int, props: dict[str, Any]) -> int:
+        def on_message(topic: str, payload: bytes, qos: int, props: dict[str, Any]) -> int:
+            # Inline in gmqtt's reader (no task per message), acknowledged at
+            # once: recovery from the database (the checkpoint), not
+            # redelivery, is what restores what a crash loses.
             svc = holder.get("svc")
             if svc is None:
                 early.append((topic, payload))
-                return 0
-            return await svc.on_message(topic, payload, qos, props)
+            else:
+                svc.inbox.put_nowait((topic, payload))
+            return 0
 
         async with mqtt.connect(
             settings.mqtt_url,
             cfg.client_id,
-            on_message=on_message,
+            on_message_deferred=on_message,
             clean_start=False,
             session_expiry_s=settings.mqtt.session_expiry_s,
             keepalive_s=settings.mqtt.keepalive_s,
@@ -483,17 +485,6 @@ async def run(
             for item in early:
                 svc.inbox.put_nowait(item)
             holder["svc"] = svc
-
-            def on_message_sync(
-                c: gmqtt.Client, topic: str, payload: bytes, qos: int, props: dict[str, Any]
-            ) -> None:
-                svc.inbox.put_nowait((topic, payload))
-
-            # A plain function: gmqtt then calls it inline instead of making a
-            # task per message (a third of the cost at thousands of messages a
-            # second). Acknowledgement is optimistic either way: recovery from
-            # the database, not redelivery, is what restores state after a crash.
-            client.on_message = on_message_sync
             await svc.registry.refresh()
             await svc.recover()
             client.subscribe(
