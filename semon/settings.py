@@ -128,6 +128,11 @@ class AlertSettings(BaseModel):
     # within a poll, so a row left longer means it died in between.
     publish_grace_s: float = 10.0
     registry_refresh_s: float = 60.0
+    # Long-lived per-car state is moved out of the garbage collector's reach
+    # this often (alerts/service.py, engine): a full collection over a city's
+    # cars stops the engine for a second. Cyclic garbage frozen by mistake is
+    # never collected, so not too often either.
+    gc_freeze_interval_s: float = 30.0
     # A registry read in the judging path (a filling's cylinder) waits this
     # long for a connection before the cache answers; the engine waits with it.
     registry_timeout_s: float = 1.0
