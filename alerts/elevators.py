@@ -55,6 +55,12 @@ def _iso(t: datetime) -> str:
     return t.isoformat()
 
 
+def trapped_due(car: Elevator) -> datetime:
+    """When the car's standing episode meets its threshold (device time)."""
+    assert car.ep_start is not None
+    return car.ep_start + timedelta(seconds=car.ep_threshold)
+
+
 class OpenAlerts(dict[str, datetime]):
     """condition_key -> started_at of the alerts known open, with each car's
     open fault codes indexed: every sample asks for them, and scanning every
@@ -251,8 +257,9 @@ class ElevatorRules:
             self.armed.add(car.eid)
         else:
             self.armed.discard(car.eid)
-        if car.ep_start is not None and trapped_key(car.eid) not in self.open:
-            due = car.ep_start + timedelta(seconds=car.ep_threshold)
+        # A dirty car is armed (looked at every tick) until its backlog settles.
+        if car.ep_start is not None and not car.dirty and trapped_key(car.eid) not in self.open:
+            due = trapped_due(car)
             # A later deadline waits for the earlier entry to come due (it is
             # then found not due and pushed again): one entry per car.
             if car.due is None or due < car.due:
@@ -471,11 +478,7 @@ class ElevatorRules:
         if car.dirty:
             return ops
         k = trapped_key(car.eid)
-        if (
-            car.ep_start is not None
-            and k not in self.open
-            and (now - car.ep_start).total_seconds() >= car.ep_threshold
-        ):
+        if car.ep_start is not None and k not in self.open and now >= trapped_due(car):
             last = car.samples[-1] if car.samples else None
             ops.append(self._raise(self._draft_trapped(car, car.ep_start, last)))
         for code, ev in list(car.pending_faults.items()):

@@ -358,7 +358,9 @@ class AlertService:
         next_tick = next_mark = next_freeze = time.monotonic()
         while True:
             if self.inbox.empty():
-                timeout = max(0.0, next_tick - time.monotonic())
+                # Wake at the next tick, or sooner when a standing car's
+                # threshold falls due (the page then waits for no tick).
+                timeout = max(0.0, min(next_tick - time.monotonic(), self._due_in()))
                 try:
                     # asyncio.timeout, not wait_for: no task per message.
                     async with asyncio.timeout(timeout):
@@ -379,7 +381,7 @@ class AlertService:
                 if self.handled % 256 == 0:
                     await asyncio.sleep(0)  # let the writer and MQTT run under a flood
             mono = time.monotonic()
-            if mono >= next_tick:
+            if mono >= next_tick or self._due_in() <= 0:
                 next_tick = mono + tick
                 self.tick()
             if mono >= next_freeze:
@@ -394,6 +396,11 @@ class AlertService:
                 # Wall time, not the rules' clock: it is compared with the
                 # received_at ingest stamps from the system clock.
                 self.inbox.put_nowait(Mark(datetime.now(UTC)))
+
+    def _due_in(self) -> float:
+        """Seconds until the earliest trapped deadline (device time)."""
+        heap = self.rules.deadlines
+        return (heap[0][0] - self.clock.now()).total_seconds() if heap else float("inf")
 
     def tick(self) -> None:
         now = self.clock.now()
