@@ -336,7 +336,7 @@ class AlertService:
             s = StatusSample.model_construct(**r)
             samples.append(s)
             if judged is None or received <= judged:
-                judged_until = s.ts if judged_until is None else max(judged_until, s.ts)
+                judged_until = s.ts  # rows come in ts order
             else:
                 fresh += 1
         car.samples = samples

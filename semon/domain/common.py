@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import (
@@ -64,18 +64,14 @@ def _device_time(value: Any, info: ValidationInfo) -> datetime:
 
     One validator rather than a before/after pair: this runs for every
     sample of every message, and each Python call pydantic makes costs.
-    The clock and tolerance come from the validation context so that tests and
-    replays can judge against a fixed "now" (``latest``, if given, is now +
-    tolerance, computed once per message); without a context nothing is checked.
+    The bound comes from the validation context (``latest``: now + tolerance,
+    computed once per message by ``decode``) so that tests and replays can
+    judge against a fixed "now"; without it nothing is checked.
     """
     ts = _parse_timestamp(value)
-    ctx = info.context
-    if ctx:
-        latest: datetime | None = ctx.get("latest")
-        if latest is None and (now := ctx.get("now")) is not None:
-            latest = now + timedelta(seconds=float(ctx.get("future_tolerance_s", 300.0)))
-        if latest is not None and ts > latest:
-            raise ValueError("timestamp more than 5 minutes in the future")
+    latest: datetime | None = (info.context or {}).get("latest")
+    if latest is not None and ts > latest:
+        raise ValueError("timestamp more than 5 minutes in the future")
     if ts < _EARLIEST:
         raise ValueError("timestamp before 1970")
     return ts

@@ -138,11 +138,7 @@ def decode(
     if not isinstance(data, dict):
         return reject("not_object", f"payload is a JSON {type(data).__name__}, not an object")
 
-    ctx = {
-        "now": now,
-        "future_tolerance_s": future_tolerance_s,
-        "latest": now + timedelta(seconds=future_tolerance_s),
-    }
+    ctx = {"latest": now + timedelta(seconds=future_tolerance_s)}
     kind = parsed_topic.kind
     eid = parsed_topic.equipment_id
     try:

@@ -5,9 +5,9 @@ dropped by ``ON CONFLICT DO NOTHING``; the difference between rows staged and
 rows inserted is the duplicate count. The caller owns the transaction: one
 batch, one commit, and only then are its messages acknowledged.
 
-Synchronous on purpose: ingest runs these in a thread of their own, so that
-the COPY's client side is not starved by the event loop decoding the next
-batch (measured: the COPY took 3-4x longer sharing the loop).
+Synchronous on purpose: ingest runs these in a thread of its own, so that
+the COPY's client side does not wait for turns of an event loop busy
+decoding the next batch.
 """
 
 from __future__ import annotations
