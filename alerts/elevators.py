@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,7 +23,7 @@ from typing import Any
 
 from alerts.ops import Close, Op, Raise, Record
 from semon.domain.gov_codes import gov_code_for
-from semon.domain.wire import ElevatorEvent, StatusSample
+from semon.domain.wire import STATUS_SAMPLE, ElevatorEvent, StatusSample
 from semon.settings import AlertSettings
 from semon.store.alerts import AlertDraft, late_alert_id
 
@@ -30,6 +31,9 @@ MOVING_SPEED = 0.05  # m/s: below this a car is standing (sensor noise at rest)
 TECHNICIAN_MODES = ("inspection", "maintenance")
 # Codes that are not faults of their own.
 NOT_FAULTS = frozenset({"alarm_button", "alarm_test", "power_restored", "trapped"})
+
+
+_by_ts = operator.itemgetter("ts")
 
 
 def trapped_key(eid: str) -> str:
@@ -116,10 +120,17 @@ class Elevator:
     last_alarm_test: datetime | None = None
     # The trapped deadline this car has in ElevatorRules.deadlines, if any.
     due: datetime | None = None
+    # Its condition keys, made once: _step looks them up for every sample.
+    tkey: str = field(init=False)
+    okey: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tkey = trapped_key(self.eid)
+        self.okey = offline_key(self.eid)
 
     @property
     def last_ts(self) -> datetime | None:
-        return self.samples[-1].ts if self.samples else None
+        return self.samples[-1]["ts"] if self.samples else None
 
 
 class ElevatorRules:
@@ -160,22 +171,22 @@ class ElevatorRules:
     def _condition(self, car: Elevator, s: StatusSample) -> tuple[float, str] | None:
         """The trapped threshold that applies to this sample, or None."""
         cfg = self.cfg
-        if s.mode in TECHNICIAN_MODES:
+        if s["mode"] in TECHNICIAN_MODES:
             return None  # a technician is in the car or on the roof
-        if s.direction != "stopped" and s.speed >= MOVING_SPEED:
+        if s["direction"] != "stopped" and s["speed"] >= MOVING_SPEED:
             return None
         alarm_recent = (
             car.alarm_at is not None
-            and abs((s.ts - car.alarm_at).total_seconds()) <= cfg.alarm_memory_s
+            and abs((s["ts"] - car.alarm_at).total_seconds()) <= cfg.alarm_memory_s
         )
-        people = s.occupied is True or (s.occupied is None and (s.alarm or alarm_recent))
-        if not s.door_zone:
+        people = s["occupied"] is True or (s["occupied"] is None and (s["alarm"] or alarm_recent))
+        if not s["door_zone"]:
             if people:
                 return cfg.trapped_off_landing_s, "stopped outside the door zone with people inside"
-            if s.power == "battery" and s.occupied is not False:
+            if s["power"] == "battery" and s["occupied"] is not False:
                 return cfg.trapped_on_battery_s, "on battery power, stopped outside the door zone"
             return None
-        if s.door == "closed" and people:
+        if s["door"] == "closed" and people:
             return (
                 cfg.trapped_at_landing_s,
                 "stopped at a landing with doors shut and people inside",
@@ -202,8 +213,8 @@ class ElevatorRules:
                 met = car.ep_thr_since
             details["condition_met_at"] = _iso(met)
         if last is not None:
-            details["last_sample"] = last.model_dump(mode="json")
-        floor = f" near floor {last.floor}" if last is not None else ""
+            details["last_sample"] = STATUS_SAMPLE.dump_python(last, mode="json")
+        floor = f" near floor {last['floor']}" if last is not None else ""
         return AlertDraft(
             condition_key=trapped_key(car.eid),
             kind="trapped_passenger",
@@ -225,18 +236,18 @@ class ElevatorRules:
         car.last_rx = mono
         ops: list[Op] = []
         backlog = timedelta(seconds=self.cfg.backlog_after_s)
-        for s in sorted(samples, key=lambda x: x.ts):
-            if not car.samples or s.ts > car.samples[-1].ts:
+        for s in sorted(samples, key=_by_ts):
+            if not car.samples or s["ts"] > car.samples[-1]["ts"]:
                 i = len(car.samples)  # the common case: in order, no search
             else:
-                i = bisect.bisect_left([x.ts for x in car.samples], s.ts)
-            if i < len(car.samples) and car.samples[i].ts == s.ts:
+                i = bisect.bisect_left([x["ts"] for x in car.samples], s["ts"])
+            if i < len(car.samples) and car.samples[i]["ts"] == s["ts"]:
                 continue  # a redelivered duplicate
             in_order = i == len(car.samples) and (
-                car.judged_until is None or s.ts > car.judged_until
+                car.judged_until is None or s["ts"] > car.judged_until
             )
             car.samples.insert(i, s)
-            fresh = now - s.ts <= backlog
+            fresh = now - s["ts"] <= backlog
             if in_order and car.dirty and fresh and i == len(car.samples) - 1:
                 # Live data again after a late or out-of-order stretch: judge that
                 # stretch now rather than wait for a quiet gap that a terminal
@@ -244,7 +255,7 @@ class ElevatorRules:
                 ops += self.settle(car)
             elif in_order and not car.dirty and fresh:
                 ops += self._step(car, s, emit=True, live=True)
-                car.judged_until = s.ts
+                car.judged_until = s["ts"]
             else:
                 car.dirty = True
         if not car.dirty:  # a late upload is kept whole until it is judged
@@ -272,31 +283,31 @@ class ElevatorRules:
 
     def _step(self, car: Elevator, s: StatusSample, *, emit: bool, live: bool) -> list[Op]:
         ops: list[Op] = []
-        key = trapped_key(car.eid)
+        key = car.tkey
         cond = self._condition(car, s)
         if cond is not None:
             thr, why = cond
             if car.ep_start is None:
-                car.ep_start, car.ep_threshold, car.ep_why = s.ts, thr, why
-                car.ep_thr_since = s.ts
+                car.ep_start, car.ep_threshold, car.ep_why = s["ts"], thr, why
+                car.ep_thr_since = s["ts"]
             elif thr < car.ep_threshold:
-                car.ep_threshold, car.ep_why, car.ep_thr_since = thr, why, s.ts
-            held = (s.ts - car.ep_start).total_seconds()
+                car.ep_threshold, car.ep_why, car.ep_thr_since = thr, why, s["ts"]
+            held = (s["ts"] - car.ep_start).total_seconds()
             if emit and live and key not in self.open and held >= car.ep_threshold:
                 ops.append(self._raise(self._draft_trapped(car, car.ep_start, s)))
         else:
             if car.ep_start is not None and key not in self.open:
-                held = (s.ts - car.ep_start).total_seconds()
+                held = (s["ts"] - car.ep_start).total_seconds()
                 if emit and held >= car.ep_threshold:
-                    d = self._draft_trapped(car, car.ep_start, s, live=False, ended=s.ts)
+                    d = self._draft_trapped(car, car.ep_start, s, live=False, ended=s["ts"])
                     d.details["held_s"] = held
                     d.alert_id = late_alert_id(key, car.ep_start)
                     ops.append(Record(d, "self_released"))
             car.ep_start = None
         if key in self.open:
-            if s.door in ("open", "opening") and s.door_zone:
-                car.released_at = car.released_at or s.ts
-            if car.released_at is not None and s.occupied is not True and emit:
+            if s["door"] in ("open", "opening") and s["door_zone"]:
+                car.released_at = car.released_at or s["ts"]
+            if car.released_at is not None and s["occupied"] is not True and emit:
                 started = self.open[key]
                 held = max(0.0, (car.released_at - started).total_seconds())
                 ops.append(
@@ -313,26 +324,27 @@ class ElevatorRules:
                 if cond is None:
                     car.ep_start = None
         # faults that normal running or mains power end
-        for code in [*car.pending_faults, *sorted(self.open.faults.get(car.eid, ()))]:
+        faults = self.open.faults.get(car.eid, ())
+        for code in [*car.pending_faults, *sorted(faults)] if car.pending_faults or faults else ():
             if self._ends_fault(code, s):
                 ops += self._end_fault(
                     car,
                     code,
-                    s.ts,
+                    s["ts"],
                     "running normally" if code != "power_loss" else "mains power back",
                     emit=emit,
                 )
-        ok = offline_key(car.eid)
-        if emit and ok in self.open and s.ts >= self.open[ok]:
-            ops.append(Close(ok, "other", ended_at=s.ts, details={"back_at": _iso(s.ts)}))
+        ok = car.okey
+        if emit and ok in self.open and s["ts"] >= self.open[ok]:
+            ops.append(Close(ok, "other", ended_at=s["ts"], details={"back_at": _iso(s["ts"])}))
             self.open.pop(ok, None)
         return ops
 
     @staticmethod
     def _ends_fault(code: str, s: StatusSample) -> bool:
         if code == "power_loss":
-            return s.power == "mains"
-        return s.mode == "normal" and s.direction != "stopped" and s.speed >= MOVING_SPEED
+            return s["power"] == "mains"
+        return s["mode"] == "normal" and s["direction"] != "stopped" and s["speed"] >= MOVING_SPEED
 
     def _raise(self, d: AlertDraft) -> Raise:
         self.open[d.condition_key] = d.started_at
@@ -345,7 +357,7 @@ class ElevatorRules:
         car.released_at = None
         ops: list[Op] = []
         for s in car.samples:
-            fresh = before is None or s.ts > before
+            fresh = before is None or s["ts"] > before
             ops += self._step(car, s, emit=emit and fresh, live=False)
         car.judged_until = car.last_ts
         car.dirty = False
@@ -364,7 +376,7 @@ class ElevatorRules:
             car.alarm_at = ev.ts if car.alarm_at is None else max(car.alarm_at, ev.ts)
             last = car.samples[-1] if car.samples else None
             if last is not None and car.ep_start is None and self._condition(car, last):
-                car.ep_start = car.ep_thr_since = max(last.ts, ev.ts)
+                car.ep_start = car.ep_thr_since = max(last["ts"], ev.ts)
                 car.ep_threshold, car.ep_why = self._condition(car, last) or (0.0, "")
         elif code == "alarm_test":
             if car.last_alarm_test is None or ev.ts > car.last_alarm_test:

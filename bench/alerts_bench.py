@@ -12,6 +12,10 @@ served by a real `semon api` process (its own OS process; `--no-sse` skips
 it). Device clocks are this machine's clock.
 
     python bench/alerts_bench.py --elevators 5000 --rate 2000 --traps 60
+
+`--per-message 10` sends the background load in batches of ten samples (the
+ingest benchmark's second shape); `--with-ingest` runs `semon ingest` beside
+the alerts process, both consuming every message, as a city deploys them.
 """
 
 from __future__ import annotations
@@ -62,6 +66,23 @@ def _sample(ts: datetime, **kw: Any) -> bytes:
     return orjson.dumps(body)
 
 
+def _background(moving: bool, occupied: bool) -> bytes:
+    """A background sample's bytes with a %d for its epoch-ms time."""
+    body = orjson.loads(
+        _sample(
+            datetime.now(UTC),
+            speed=1.0 if moving else 0.0,
+            direction="up" if moving else "stopped",
+            door_zone=not moving,
+            occupied=occupied,
+        )
+    )
+    return orjson.dumps(dict(body, ts=0)).replace(b'"ts":0', b'"ts":%d')
+
+
+_BACKGROUND = {(m, o): _background(m, o) for m in (False, True) for o in (False, True)}
+
+
 async def _load(
     url: str,
     root: str,
@@ -71,6 +92,7 @@ async def _load(
     spacing: float,
     threshold: float,
     warmup: float,
+    per_message: int,
 ) -> None:
     rng = random.Random(1)
     ids = [f"bench-el-{i:05d}" for i in range(elevators)]
@@ -81,28 +103,35 @@ async def _load(
         next_trap = start + warmup
         made = 0
         last_stuck: dict[str, float] = {}
+        # newest device time (epoch ms) sent per car: a batch starts after it
+        newest: dict[str, int] = {}
+        step_ms = 100  # between the samples of a batch
         while made < traps or trapped:
             now_m = time.monotonic()
-            due = int((now_m - start) * rate) - sent
+            due = (int((now_m - start) * rate) - sent) // per_message
             wall = datetime.now(UTC)
             for _ in range(max(0, min(due, 5000))):
                 eid = ids[rng.randrange(elevators)]
                 if eid in trapped:
                     continue
                 moving = rng.random() < 0.5
-                client.publish(
-                    f"{root}/elevators/{eid}/status",
-                    _sample(
-                        wall,
-                        speed=1.0 if moving else 0.0,
-                        direction="up" if moving else "stopped",
-                        door_zone=not moving,
-                        occupied=rng.random() < 0.5,
-                    ),
-                    qos=1,
-                )
-                sent += 1
-            sent += max(0, due - 5000)
+                # bytes from a template (the same as _sample's, with epoch ms):
+                # the load shares the two cores with what it measures
+                template = _BACKGROUND[moving, rng.random() < 0.5]
+                now_ms = int(wall.timestamp() * 1000)
+                if per_message == 1:
+                    body = template % now_ms
+                else:
+                    first = now_ms - step_ms * (per_message - 1)
+                    if eid in newest and first <= newest[eid]:
+                        first = newest[eid] + step_ms
+                    body = b'{"samples":[%s]}' % b",".join(
+                        template % (first + step_ms * k) for k in range(per_message)
+                    )
+                    newest[eid] = first + step_ms * (per_message - 1)
+                client.publish(f"{root}/elevators/{eid}/status", body, qos=1)
+                sent += per_message
+            sent += max(0, due - 5000) * per_message
             if made < traps and now_m >= next_trap:
                 eid = ids[rng.randrange(elevators)]
                 if eid not in trapped:
@@ -226,7 +255,13 @@ async def _console(
         arrived = datetime.now(UTC)
         msg = orjson.loads(payload)
         if "/elevators/" in topic:  # transport lag of the load itself, for reference
-            lag.append((arrived - datetime.fromisoformat(msg["ts"])).total_seconds() * 1000)
+            ts = msg["samples"][-1]["ts"] if "samples" in msg else msg["ts"]
+            sent = (
+                datetime.fromtimestamp(ts / 1000, UTC)
+                if isinstance(ts, int)
+                else datetime.fromisoformat(ts)
+            )
+            lag.append((arrived - sent).total_seconds() * 1000)
             return 0
         mqtt_leg.saw(msg, arrived)
         return 0
@@ -333,7 +368,9 @@ def _summary(leg: Leg, args: argparse.Namespace) -> str:
     path = {"MQTT": "MQTT subscriber", "SSE": "SSE client of /alerts/stream"}[leg.name]
     head = (
         f"trapped-passenger page latency to an {path} over {len(leg.lat)} alerts "
-        f"({args.elevators} elevators, {args.rate:.0f} samples/s)"
+        f"({args.elevators} elevators, {args.rate:.0f} samples/s"
+        f"{f' in messages of {args.per_message}' if args.per_message > 1 else ''}"
+        f"{', ingest running' if args.ingest else ''})"
     )
     if not leg.lat:
         return f"{head}: no alerts measured"
@@ -356,6 +393,15 @@ def main() -> None:
     )
     ap.add_argument("--warmup", type=float, default=5.0)
     ap.add_argument("--partitions", type=int, default=1, help="alerts processes (device-hashed)")
+    ap.add_argument(
+        "--per-message", type=int, default=1, help="samples per background message (batches)"
+    )
+    ap.add_argument(
+        "--with-ingest",
+        dest="ingest",
+        action="store_true",
+        help="run `semon ingest` on the same broker and database too, as deployed",
+    )
     ap.add_argument(
         "--no-sse",
         dest="sse",
@@ -389,6 +435,18 @@ def main() -> None:
                 procs.append(
                     subprocess.Popen([sys.executable, "-m", "semon.cli", "alerts"], env=env)
                 )
+            if args.ingest:
+                env = dict(
+                    os.environ,
+                    DATABASE_URL=dsn,
+                    MQTT_URL=url,
+                    SEMON_MQTT__TOPIC_ROOT=root,
+                    SEMON_INGEST__CLIENT_ID=f"bench-ingest-{uuid.uuid4().hex[:6]}",
+                    SEMON_LOG_LEVEL="WARNING",
+                )
+                procs.append(
+                    subprocess.Popen([sys.executable, "-m", "semon.cli", "ingest"], env=env)
+                )
             api: tuple[str, str] | None = None
             if args.sse:
                 port = services.free_port()
@@ -417,6 +475,7 @@ def main() -> None:
                     args.spacing,
                     args.threshold,
                     args.warmup,
+                    args.per_message,
                 ),
             )
             total = args.warmup + args.traps * args.spacing + args.threshold + 30

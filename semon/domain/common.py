@@ -27,6 +27,7 @@ Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 # overflow PostgreSQL's timestamptz.
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_EPOCH_MS = 253_402_300_799_000  # 9999-12-31T23:59:59Z
+_RFC3339_UTC = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|\+00:00)$"
 
 
 def _parse_timestamp(value: Any) -> datetime:
@@ -72,9 +73,9 @@ def _parse_device_time(value: Any) -> datetime:
 class _DeviceTime:
     """Core schema of a device time, with the common case kept in Rust.
 
-    Epoch milliseconds (what terminals send, once per sample) become a
-    datetime inside pydantic-core; anything else goes to `_parse_timestamp`,
-    as record times do. A Python validator on every sample had been a third
+    Epoch milliseconds and UTC RFC 3339 (what terminals send, once per
+    sample) become a datetime inside pydantic-core; anything else goes to
+    `_parse_timestamp`, as record times do. A Python validator on every sample had been a third
     of the cost of decoding a batch. The future bound depends on the
     platform's clock, so `semon.domain.decode` checks it once per message,
     not here. Wire models set ``val_temporal_unit`` to
@@ -91,9 +92,18 @@ class _DeviceTime:
                 core_schema.datetime_schema(),
             ]
         )
+        # RFC 3339 in UTC, also parsed in Rust; other offsets go to Python,
+        # which converts them to UTC as the contract stores them.
+        utc_text = core_schema.chain_schema(
+            [
+                core_schema.str_schema(pattern=_RFC3339_UTC),
+                core_schema.datetime_schema(tz_constraint=0, ge=_EARLIEST),
+            ]
+        )
         other = core_schema.no_info_plain_validator_function(_parse_device_time)
         return core_schema.union_schema(
-            [(epoch_ms, EPOCH_BRANCH), (other, TIMESTAMP_BRANCH)], mode="left_to_right"
+            [(epoch_ms, EPOCH_BRANCH), (utc_text, UTC_TEXT_BRANCH), (other, TIMESTAMP_BRANCH)],
+            mode="left_to_right",
         )
 
     @classmethod
@@ -109,9 +119,10 @@ class _DeviceTime:
         }
 
 
-# Labels of the two branches in validation errors: decode reports the one
-# that explains the input (semon.domain.decode._describe).
+# Labels of the branches in validation errors: decode reports the last one,
+# which explains any input (semon.domain.decode._describe).
 EPOCH_BRANCH = "epoch_ms"
+UTC_TEXT_BRANCH = "utc_text"
 TIMESTAMP_BRANCH = "timestamp"
 
 Timestamp = Annotated[datetime, _DeviceTime]
@@ -160,14 +171,16 @@ FiniteFloat = Annotated[float, Field(ge=-1e9, le=1e9, allow_inf_nan=False)]
 Counter = Annotated[int, Field(ge=0, le=2**63 - 1)]
 
 
-class WireModel(BaseModel):
-    """Base of device messages: unknown fields ignored, types strict enough that
-    a string is not silently taken for a number."""
+# Device messages: unknown fields ignored, types strict enough that a string
+# is not silently taken for a number; integer times are epoch milliseconds
+# (Timestamp's Rust branch).
+WIRE_CONFIG = ConfigDict(extra="ignore", allow_inf_nan=False, val_temporal_unit="milliseconds")
 
-    # Integer times are epoch milliseconds (Timestamp's Rust branch).
-    model_config = ConfigDict(
-        extra="ignore", frozen=True, allow_inf_nan=False, val_temporal_unit="milliseconds"
-    )
+
+class WireModel(BaseModel):
+    """Base of device messages (status samples excepted: wire.StatusSample)."""
+
+    model_config = ConfigDict(**WIRE_CONFIG, frozen=True)
 
 
 class RecordModel(BaseModel):

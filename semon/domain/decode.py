@@ -14,8 +14,15 @@ from typing import Literal
 import orjson
 from pydantic import ValidationError
 
-from semon.domain.common import EPOCH_BRANCH, ID_PATTERN, TIMESTAMP_BRANCH
-from semon.domain.wire import ElevatorEvent, Filling, ScaleSample, StatusBatch, StatusSample
+from semon.domain.common import EPOCH_BRANCH, ID_PATTERN, TIMESTAMP_BRANCH, UTC_TEXT_BRANCH
+from semon.domain.wire import (
+    STATUS_BATCH,
+    STATUS_SAMPLE,
+    ElevatorEvent,
+    Filling,
+    ScaleSample,
+    StatusSample,
+)
 
 MessageKind = Literal["status", "event", "filling", "scale"]
 
@@ -95,9 +102,13 @@ def device_topics(root: str) -> list[str]:
 def _describe(err: ValidationError) -> tuple[RejectReason, str]:
     parts: list[str] = []
     reason: RejectReason = "invalid"
-    # A bad timestamp fails both branches of its union (common.Timestamp);
-    # the fallback branch's message covers every input, the fast one's adds noise.
-    errors = [e for e in err.errors(include_url=False) if e["loc"][-1:] != (EPOCH_BRANCH,)]
+    # A bad timestamp fails every branch of its union (common.Timestamp);
+    # the fallback branch's message covers any input, the fast ones add noise.
+    errors = [
+        e
+        for e in err.errors(include_url=False)
+        if e["loc"][-1:] not in ((EPOCH_BRANCH,), (UTC_TEXT_BRANCH,))
+    ]
     for e in errors[:5]:
         if e["loc"][-1:] == (TIMESTAMP_BRANCH,):
             e["loc"] = e["loc"][:-1]
@@ -148,12 +159,14 @@ def decode(
     try:
         if kind == "status":
             if "samples" in data:
-                samples = tuple(StatusBatch.model_validate(data).samples)
-                if max(s.ts for s in samples) > latest:
-                    ahead = next(f"samples.{i}.ts" for i, s in enumerate(samples) if s.ts > latest)
+                samples = tuple(STATUS_BATCH.validate_python(data)["samples"])
+                if max(s["ts"] for s in samples) > latest:
+                    ahead = next(
+                        f"samples.{i}.ts" for i, s in enumerate(samples) if s["ts"] > latest
+                    )
             else:
-                samples = (StatusSample.model_validate(data),)
-                ahead = "ts" if samples[0].ts > latest else None
+                samples = (STATUS_SAMPLE.validate_python(data),)
+                ahead = "ts" if samples[0]["ts"] > latest else None
             out = Decoded(topic, kind, eid, status=samples)
         elif kind == "event":
             event = ElevatorEvent.model_validate(data)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, TypeAdapter, model_validator, with_config
+from typing_extensions import TypedDict
 
 from semon.domain.common import (
+    WIRE_CONFIG,
     Counter,
     FiniteFloat,
     Identifier,
@@ -35,25 +37,39 @@ Power = Literal["mains", "battery"]
 MAX_BATCH = 1000
 
 
-class StatusSample(WireModel):
+@with_config(WIRE_CONFIG)
+class StatusSample(TypedDict):
+    """One status sample as validated (`STATUS_SAMPLE`, `STATUS_BATCH`): every
+    key present, defaults filled, in elevator_status's column order.
+
+    A dict rather than a model, unlike the other messages: samples are the
+    volume (tens of thousands a second), and a model instance per sample cost
+    twice the validation and twice the memory the alerts window holds.
+    """
+
     ts: Timestamp
     floor: Floor
     speed: Speed
     direction: Direction
     door: DoorState
     door_zone: StrictBool
-    occupied: StrictBool | None = None
-    load_kg: Mass | None = None
-    mode: Mode = "normal"
-    alarm: StrictBool = False
-    power: Power = "mains"
-    trips: StrictCounter | None = None
-    door_cycles: StrictCounter | None = None
-    run_s: StrictCounter | None = None
+    occupied: Annotated[StrictBool | None, Field(default=None)]
+    load_kg: Annotated[Mass | None, Field(default=None)]
+    mode: Annotated[Mode, Field(default="normal")]
+    alarm: Annotated[StrictBool, Field(default=False)]
+    power: Annotated[Power, Field(default="mains")]
+    trips: Annotated[StrictCounter | None, Field(default=None)]
+    door_cycles: Annotated[StrictCounter | None, Field(default=None)]
+    run_s: Annotated[StrictCounter | None, Field(default=None)]
 
 
-class StatusBatch(WireModel):
+@with_config(WIRE_CONFIG)
+class StatusBatch(TypedDict):
     samples: Annotated[list[StatusSample], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+STATUS_SAMPLE: TypeAdapter[StatusSample] = TypeAdapter(StatusSample)
+STATUS_BATCH: TypeAdapter[StatusBatch] = TypeAdapter(StatusBatch)
 
 
 EventCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
@@ -107,6 +123,8 @@ class ScaleSample(WireModel):
 
 __all__ = [
     "MAX_BATCH",
+    "STATUS_BATCH",
+    "STATUS_SAMPLE",
     "Check",
     "Counter",
     "ElevatorEvent",

@@ -128,7 +128,7 @@ FROM stage_fillings
 ON CONFLICT DO NOTHING
 """
 
-if tuple(StatusSample.model_fields) != tuple(c.strip() for c in STATUS_COLUMNS.split(","))[1:-1]:
+if tuple(StatusSample.__annotations__) != tuple(c.strip() for c in STATUS_COLUMNS.split(","))[1:-1]:
     raise RuntimeError("StatusSample's fields must be elevator_status's columns, in order")
 
 TABLES = ("elevator_status", "elevator_events", "scale_samples", "fillings")
@@ -164,9 +164,9 @@ class Rows:
             return
         eid = message.equipment_id
         if message.kind == "status":
-            # A sample's fields are the table's columns, in order (checked
-            # below, at import): no per-field lookups on the hot path.
-            self.status.extend((eid, *s.__dict__.values(), received_at) for s in message.status)
+            # A validated sample's keys are the table's columns, in order
+            # (checked below, at import): no per-field lookups on the hot path.
+            self.status.extend((eid, *s.values(), received_at) for s in message.status)
         elif message.event is not None:
             e = message.event
             data = None if e.data is None else orjson.dumps(e.data).decode()

@@ -102,5 +102,5 @@ def test_unknown_fields_ignored_and_epoch_ms_is_utc() -> None:
         now=NOW,
     )
     assert isinstance(out, Decoded)
-    assert out.status[0].ts == datetime(2025, 11, 21, 0, 0, tzinfo=UTC)
-    assert out.status[0].floor == -2
+    assert out.status[0]["ts"] == datetime(2025, 11, 21, 0, 0, tzinfo=UTC)
+    assert out.status[0]["floor"] == -2

@@ -7,7 +7,7 @@ import random
 from datetime import UTC, datetime
 from typing import Any
 
-from semon.domain.wire import ElevatorEvent, StatusBatch, StatusSample
+from semon.domain.wire import STATUS_BATCH, STATUS_SAMPLE, ElevatorEvent
 from simulators.city import ElevatorSpec
 from simulators.elevator import ElevatorModel, Outgoing
 from simulators.incidents import FAULT_CODES, Incident
@@ -55,7 +55,7 @@ def test_a_day_of_traffic_keeps_the_invariants() -> None:
     out = play(model, 86400)
     samples = samples_of(out)
     for s in samples:
-        StatusSample.model_validate(s)
+        STATUS_SAMPLE.validate_python(s)
     for e in events_of(out):
         ElevatorEvent.model_validate(e)
     ts = [s["ts"] for s in samples]
@@ -99,7 +99,7 @@ def test_batches_hold_the_same_samples() -> None:
     out = play(ElevatorModel(SPEC, start=START, rng=random.Random(2)), 7200, step=600, batch=True)
     for o in out:
         if "samples" in o.payload:
-            StatusBatch.model_validate(o.payload)
+            STATUS_BATCH.validate_python(o.payload)
     assert samples_of(out) == plain
     assert max(len(o.payload.get("samples", [])) for o in out) > 10
 
