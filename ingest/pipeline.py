@@ -283,6 +283,11 @@ class Pipeline:
             if table in staged:
                 metrics.STORED.labels(table).inc(inserted[table])
                 metrics.DUPLICATES.labels(table).inc(staged[table] - inserted[table])
-        for _at, topic, _payload, reason, detail in rows.dead:
+        if "dead_letters" in staged:
+            # A redelivered rejection is stored once, but counted as rejected
+            # below at every receipt: the metric counts what devices sent.
+            dropped = staged["dead_letters"] - inserted["dead_letters"]
+            metrics.DUPLICATES.labels("dead_letters").inc(dropped)
+        for _at, topic, _payload, reason, detail, _digest in rows.dead:
             metrics.REJECTED.labels(reason).inc()
             self._problems.rejected(reason, topic, detail)

@@ -5,6 +5,8 @@ dropped by ``ON CONFLICT DO NOTHING`` on the insert from staging; the
 difference between rows staged and rows inserted is the duplicate count.
 Status and scale samples, the volume, are first copied straight into their
 table, and staged only if that meets a key already stored (`_copy_or_merge`).
+Dead letters have no key in the message: theirs is a digest of topic and raw
+bytes (`Rows.add_dead`), so a redelivered rejection is kept once too.
 The caller owns the transaction: one batch, one commit, and only then are
 its messages acknowledged.
 
@@ -15,6 +17,7 @@ decoding the next batch.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -51,6 +54,10 @@ CREATE TEMP TABLE IF NOT EXISTS stage_fillings (
     tare_kg double precision, pressure_mpa double precision,
     temperature_c double precision, precheck text, postcheck text,
     received_at timestamptz
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_dead (
+    received_at timestamptz, topic text, payload bytea, reason text, detail text,
+    digest bytea
 ) ON COMMIT DELETE ROWS;
 """
 
@@ -101,8 +108,8 @@ FILLING_TYPES = [
     "text",
     "timestamptz",
 ]
-DEAD_COLUMNS = "received_at, topic, payload, reason, detail"
-DEAD_TYPES = ["timestamptz", "text", "bytea", "text", "text"]
+DEAD_COLUMNS = "received_at, topic, payload, reason, detail, digest"
+DEAD_TYPES = ["timestamptz", "text", "bytea", "text", "text", "bytea"]
 
 INSERT_STATUS = f"""
 INSERT INTO elevator_status ({STATUS_COLUMNS})
@@ -126,6 +133,11 @@ SELECT filling_id, station_id, cylinder_id, gas, operator_id, started_at, ended_
        received_at
 FROM stage_fillings
 ON CONFLICT DO NOTHING
+"""
+INSERT_DEAD = f"""
+INSERT INTO dead_letters ({DEAD_COLUMNS})
+SELECT {DEAD_COLUMNS} FROM stage_dead
+ON CONFLICT (digest) DO NOTHING
 """
 
 if tuple(StatusSample.__annotations__) != tuple(c.strip() for c in STATUS_COLUMNS.split(","))[1:-1]:
@@ -205,13 +217,23 @@ class Rows:
         self, received_at: datetime, topic: str, payload: bytes, reason: str, detail: str
     ) -> None:
         # text columns cannot hold NUL; the raw bytes are kept intact in bytea.
+        topic = topic.replace("\x00", "\ufffd")
+        # The row's identity, what a redelivery repeats: SHA-256 of the stored
+        # topic's UTF-8, a NUL (which the topic now cannot hold, so no two pairs
+        # hash the same bytes) and the payload; migration 0014 backfilled old
+        # rows with the same expression in SQL. surrogatepass: this runs in the
+        # message handler and must not raise (a topic from gmqtt has none).
+        digest = hashlib.sha256(topic.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+        digest.update(payload)
         self.dead.append(
             (
                 received_at,
-                topic.replace("\x00", "\ufffd"),
+                topic,
                 payload,
                 reason,
                 detail.replace("\x00", "\ufffd")[:2000],
+                digest.digest(),
             )
         )
 
@@ -308,7 +330,9 @@ def write_rows(conn: Connection[Any], rows: Rows) -> Written:
         _stage(conn, stage, columns, types, data)
         out.inserted[table] = max(conn.execute(insert).rowcount, 0)
     if rows.dead:
-        # Dead letters have no natural key: written straight, kept every time.
-        _stage(conn, "dead_letters", DEAD_COLUMNS, DEAD_TYPES, rows.dead)
-        out.staged["dead_letters"] = out.inserted["dead_letters"] = len(rows.dead)
+        # Always through staging: rejections are rare, and one already kept
+        # (a redelivery) meets the digest's unique index and is dropped.
+        _stage(conn, "stage_dead", DEAD_COLUMNS, DEAD_TYPES, rows.dead)
+        out.staged["dead_letters"] = len(rows.dead)
+        out.inserted["dead_letters"] = max(conn.execute(INSERT_DEAD).rowcount, 0)
     return out

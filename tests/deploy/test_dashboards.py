@@ -122,9 +122,14 @@ def seed(conn: psycopg.Connection[Any], now: datetime) -> None:
         (ago(hours=1), now, ago(hours=2), now, ago(hours=3), now),
     )
     x(
-        "INSERT INTO dead_letters (received_at, topic, payload, reason, detail) VALUES"
-        " (%s, 'se/v1/elevators/E1/status', 'x', 'not_json', 'x'),"
-        " (%s, 'se/v1/elevators/E1/status', '{}', 'missing_field', 'ts')",
+        # digest as ingest computes it (migration 0014): the row's identity.
+        "INSERT INTO dead_letters (received_at, topic, payload, reason, detail, digest)"
+        " SELECT at, topic, payload, reason, detail,"
+        "  sha256(convert_to(topic, 'UTF8') || '\\x00'::bytea || payload)"
+        " FROM (VALUES"
+        " (%s::timestamptz, 'se/v1/elevators/E1/status', 'x'::bytea, 'not_json', 'x'),"
+        " (%s, 'se/v1/elevators/E1/status', '{}', 'missing_field', 'ts')"
+        ") AS d (at, topic, payload, reason, detail)",
         (ago(hours=1), now),
     )
     alerts = [

@@ -8,6 +8,7 @@ waits for that) that never reaches the database.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import re
 import signal
@@ -16,12 +17,15 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import psutil
 import psycopg
 import pytest
+from prometheus_client import REGISTRY
 
+from ingest import metrics
 from semon import mqtt
 from semon.embedded import EmbeddedPostgres
 from semon.settings import Settings
@@ -35,6 +39,7 @@ from tests.ingest.support import (
     status_messages,
     wait_until,
 )
+from tests.semon.test_contract_examples import example_payload
 from tests.support import services
 
 
@@ -203,9 +208,18 @@ async def test_same_messages_twice_shuffled_store_the_same(
     settings: Settings,
     pg_admin_dsn: str,
     tmp_path: Path,
+    contract_dir: Path,
     private_broker: tuple[str, subprocess.Popen[bytes]],
 ) -> None:
     root = settings.mqtt.topic_root
+    # Every rejection the contract lists, and the not-JSON bytes again on
+    # another topic: the same bytes elsewhere are another dead letter.
+    invalid = []
+    for path in sorted((contract_dir / "examples" / "invalid").glob("*.json")):
+        example = json.loads(path.read_text())
+        invalid.append((root + example["topic"][len("se/v1") :], example_payload(example)))
+    invalid.append((f"{root}/elevators/EL-00001/status", b"floor=7;speed=1.6"))
+    assert len(set(invalid)) == len(invalid) > 5
     messages = status_messages(root, 1000, per_message=3) + status_messages(root, 500)
     messages += [
         (
@@ -224,10 +238,16 @@ async def test_same_messages_twice_shuffled_store_the_same(
         )
         for i in range(100)
     ]
+    messages += invalid
     twice = messages * 2
     random.Random(7).shuffle(twice)
     dumps = []
-    for payloads in (messages, twice):
+    for payloads, copies in ((messages, 1), (twice, 2)):
+        # Every receipt is counted as rejected, a redelivery too; only what
+        # was already kept is counted as a duplicate.
+        rejected = _rejected()
+        duplicates = _dead_letter_duplicates()
+        receipts = len(invalid) * copies
         with services.fresh_database(pg_admin_dsn) as dsn:
             await migrate_database(dsn, Settings(database_url=dsn))
             settings.database_url = dsn
@@ -238,29 +258,56 @@ async def test_same_messages_twice_shuffled_store_the_same(
                 await publish(settings.mqtt_url, payloads)
                 await wait_until(lambda d=dsn: _at_least(d, 3500), 60, "all rows")  # type: ignore[misc]
                 await wait_until(lambda d=dsn: _fillings(d, 100), 60, "all fillings")  # type: ignore[misc]
+                await wait_until(
+                    partial(_rejected_reached, rejected + receipts), 60, "every rejection committed"
+                )
+            assert _rejected() == rejected + receipts
+            dropped = _dead_letter_duplicates() - duplicates
+            assert dropped == receipts - len(invalid)
             dumps.append(await _dump(dsn))
     assert dumps[0] == dumps[1]
     assert len(dumps[0]["elevator_status"]) == 3500
+    assert len(dumps[0]["dead_letters"]) == len(invalid)
 
 
 async def _fillings(dsn: str, n: int) -> bool:
     return await count(dsn, "SELECT count(*) FROM fillings") >= n
 
 
+def _rejected() -> float:
+    """Messages counted as rejected so far in this process, every reason."""
+    return sum(
+        s.value for m in metrics.REJECTED.collect() for s in m.samples if s.name.endswith("_total")
+    )
+
+
+def _dead_letter_duplicates() -> float:
+    value = REGISTRY.get_sample_value(
+        "semon_ingest_duplicates_dropped_total", {"table": "dead_letters"}
+    )
+    return value or 0.0
+
+
+async def _rejected_reached(n: float) -> bool:
+    return _rejected() >= n
+
+
 async def _dump(dsn: str) -> dict[str, list[tuple[object, ...]]]:
     out = {}
     async with await psycopg.AsyncConnection.connect(dsn) as conn:
+        # Every column but the time of receipt and the serial id, which
+        # differ from one pass to the other by design.
         for table, key in (
             ("elevator_status", "elevator_id, ts"),
             ("elevator_events", "elevator_id, ts, code"),
             ("fillings", "filling_id"),
             ("scale_samples", "filling_id, ts"),
+            ("dead_letters", "digest"),
         ):
             cur = await conn.execute(f"SELECT * FROM {table} ORDER BY {key}")
             names = [d.name for d in cur.description or []]
-            keep = [i for i, n in enumerate(names) if n != "received_at"]
+            keep = [i for i, n in enumerate(names) if n not in ("received_at", "id")]
             out[table] = [tuple(r[i] for i in keep) for r in await cur.fetchall()]
-        out["dead_letters"] = await (await conn.execute("SELECT * FROM dead_letters")).fetchall()
     return out
 
 
