@@ -470,8 +470,16 @@ async def run(
     cfg = settings.alerts
     if cfg.metrics_port:
         start_http_server(cfg.metrics_port)
+    # No check per checkout: every user here already treats a failed query as
+    # the database being away (the writer's outbox, the registry cache), and
+    # the check's round trip sat on every page's path.
     async with open_pool(
-        settings.database_url, min_size=2, max_size=4, name="semon-alerts", timeout=30
+        settings.database_url,
+        min_size=2,
+        max_size=4,
+        name="semon-alerts",
+        timeout=30,
+        check=False,
     ) as pool:
         holder: dict[str, AlertService] = {}
         early: list[tuple[str, bytes]] = []

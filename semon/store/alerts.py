@@ -142,12 +142,21 @@ def draft_message(
     )
 
 
-_LOCK = "SELECT pg_advisory_xact_lock(%s)"
 _SELECT = "SELECT * FROM alerts WHERE alert_id = %s"
-_INSERT_EVENT = """
-INSERT INTO alert_events (alert_id, state, action, at, by, note, message, published_at, publisher)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
-RETURNING event_id
+# The event row, its lock and its NOTIFY in one statement: a page's store time
+# under load is its round trips, each waiting for a busy server's turn.
+# pg_advisory_xact_lock runs before the row (and so its event_id) is made.
+_INSERT_EVENT = f"""
+WITH locked AS (SELECT pg_advisory_xact_lock({ALERT_EVENTS_LOCK}))
+, ev AS (
+    INSERT INTO alert_events
+        (alert_id, state, action, at, by, note, message, published_at, publisher)
+    SELECT %s::text, %s::text, %s::text, %s::timestamptz, %s::text, %s::text, %s::jsonb,
+        %s::timestamptz, %s::text
+    FROM locked
+    RETURNING event_id
+)
+SELECT event_id, pg_notify('{CHANNEL}', event_id::text) FROM ev
 """
 
 
@@ -171,7 +180,6 @@ async def _event(
     publisher: str | None = None,
 ) -> tuple[AlertMessage, int]:
     msg = message_from_row(row)
-    await conn.execute(_LOCK, (ALERT_EVENTS_LOCK,))
     cur = await conn.execute(
         _INSERT_EVENT,
         (
@@ -188,9 +196,7 @@ async def _event(
     )
     got = await cur.fetchone()
     assert got is not None
-    event_id = int(got[0])
-    await conn.execute(f"NOTIFY {CHANNEL}, '{event_id}'")
-    return msg, event_id
+    return msg, int(got[0])
 
 
 _INSERT_ALERT = """
@@ -203,6 +209,21 @@ VALUES (%(alert_id)s, %(condition_key)s, %(kind)s, %(severity)s, %(state)s, %(eq
     %(details)s, %(location)s, %(paged_at)s)
 ON CONFLICT DO NOTHING
 RETURNING alert_id
+"""
+# A new alert with its event in one statement (one round trip): the common
+# case of a page. ON CONFLICT (one open alert per condition, or an outbox
+# replay of the same alert_id) inserts nothing and returns no row.
+_RAISE_NEW = f"""
+WITH ins AS ({_INSERT_ALERT})
+, locked AS (SELECT pg_advisory_xact_lock({ALERT_EVENTS_LOCK}) FROM ins)
+, ev AS (
+    INSERT INTO alert_events (alert_id, state, action, at, by, message, published_at, publisher)
+    SELECT ins.alert_id, 'open', 'raise', %(now)s::timestamptz, %(worker)s::text,
+        %(message)s::jsonb, %(published_at)s::timestamptz, %(worker)s::text
+    FROM ins, locked
+    RETURNING event_id
+)
+SELECT event_id, pg_notify('{CHANNEL}', event_id::text) FROM ev
 """
 _OPEN_BY_KEY = "SELECT alert_id FROM alerts WHERE condition_key = %s AND state <> 'resolved'"
 _UPDATE_DETAILS = """
@@ -252,26 +273,30 @@ async def raise_alert(
     ``worker``: the alerts worker raising it, recorded as the event's author
     and publisher."""
     alert_id = d.alert_id or new_alert_id()
+    # The message as the row will read: a new alert's row is the draft's.
+    msg = draft_message(d, alert_id, now=now)
     async with conn.transaction():
-        cur = await conn.execute(_INSERT_ALERT, _params(d, alert_id, now))
-        if await cur.fetchone() is None:
-            cur = await conn.execute(_OPEN_BY_KEY, (d.condition_key,))
-            got = await cur.fetchone()
-            if got is None:  # the same alert_id already stored (an outbox replay)
-                row = await _row(conn, alert_id)
-                if row is None:
-                    raise RuntimeError(f"could not raise {d.condition_key}")
-                return message_from_row(row), None
-            await conn.execute(_UPDATE_DETAILS, (Jsonb(d.details), got[0]))
-            row = await _row(conn, str(got[0]))
-            assert row is not None
-            return message_from_row(row), None
-        row = await _row(conn, alert_id)
-        assert row is not None
-        msg, event_id = await _event(
-            conn, row, "raise", at=now, by=worker, published_at=published_at, publisher=worker
+        params = _params(d, alert_id, now)
+        params.update(
+            worker=worker,
+            message=Jsonb(message_json(msg, "raise")),
+            published_at=published_at,
         )
-        return msg, event_id
+        cur = await conn.execute(_RAISE_NEW, params)
+        got = await cur.fetchone()
+        if got is not None:
+            return msg, int(got[0])
+        cur = await conn.execute(_OPEN_BY_KEY, (d.condition_key,))
+        got = await cur.fetchone()
+        if got is None:  # the same alert_id already stored (an outbox replay)
+            row = await _row(conn, alert_id)
+            if row is None:
+                raise RuntimeError(f"could not raise {d.condition_key}")
+            return message_from_row(row), None
+        await conn.execute(_UPDATE_DETAILS, (Jsonb(d.details), got[0]))
+        row = await _row(conn, str(got[0]))
+        assert row is not None
+        return message_from_row(row), None
 
 
 _SAME_EPISODE = """
@@ -337,11 +362,15 @@ async def record_resolved(
         return msg, event_id
 
 
+# SET expressions read the row as it was: `state` is the state before resolving.
 _RESOLVE = """
 UPDATE alerts SET state = 'resolved', resolved_at = %(now)s, updated_at = %(now)s,
-    resolution = %(resolution)s, ended_at = coalesce(%(ended_at)s, ended_at),
+    resolution = CASE WHEN state = 'on_site' AND %(if_on_site)s::text IS NOT NULL
+                      THEN %(if_on_site)s ELSE %(resolution)s END,
+    ended_at = coalesce(%(ended_at)s, ended_at),
     details = details || %(details)s
-WHERE alert_id = %(alert_id)s AND state <> 'resolved'
+WHERE condition_key = %(key)s AND state <> 'resolved'
+RETURNING *
 """
 
 
@@ -361,26 +390,21 @@ async def resolve_condition(
 ) -> tuple[AlertMessage, int] | None:
     """Resolve the open alert of a condition that ended by itself; None if none is open."""
     async with conn.transaction():
-        cur = await conn.execute(_OPEN_BY_KEY + " FOR UPDATE", (condition_key,))
-        got = await cur.fetchone()
-        if got is None:
+        async with conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(
+                _RESOLVE,
+                {
+                    "now": now,
+                    "resolution": resolution,
+                    "if_on_site": resolution_if_on_site,
+                    "ended_at": ended_at,
+                    "details": Jsonb(details or {}),
+                    "key": condition_key,
+                },
+            )
+            row = await cur.fetchone()
+        if row is None:
             return None
-        row = await _row(conn, str(got[0]))
-        assert row is not None
-        if resolution_if_on_site and row["state"] == "on_site":
-            resolution = resolution_if_on_site
-        await conn.execute(
-            _RESOLVE,
-            {
-                "now": now,
-                "resolution": resolution,
-                "ended_at": ended_at,
-                "details": Jsonb(details or {}),
-                "alert_id": row["alert_id"],
-            },
-        )
-        row = await _row(conn, str(got[0]))
-        assert row is not None
         return await _event(
             conn,
             row,

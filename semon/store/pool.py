@@ -22,9 +22,14 @@ async def open_pool(
     timeout: float = 30.0,  # noqa: ASYNC109 - the pool's wait for a connection
     name: str = "semon",
     statement_timeout_ms: int | None = None,
+    check: bool = True,
 ) -> AsyncIterator[AsyncConnectionPool[AsyncConnection]]:
     """A pool whose first connection is made before this returns, so a bad DSN
-    fails at start rather than at the first request."""
+    fails at start rather than at the first request.
+
+    ``check``: test each connection (a round trip) as it leaves the pool. A
+    caller that treats any failed query as an outage and retries anyway can
+    do without it (the alerts writer: the round trip was a page's cost)."""
 
     async def configure(conn: AsyncConnection) -> None:
         if statement_timeout_ms is not None:
@@ -38,7 +43,7 @@ async def open_pool(
         open=False,
         name=name,
         timeout=timeout,
-        check=AsyncConnectionPool.check_connection,
+        check=AsyncConnectionPool.check_connection if check else None,
         configure=configure,
         kwargs={"autocommit": False},
     )
