@@ -24,8 +24,15 @@ WRITE_SECONDS = Histogram(
 )
 LAG_SECONDS = Histogram(
     "semon_ingest_lag_seconds",
-    "Commit time minus the newest device timestamp in a batch (lag behind the devices)",
+    "Commit time minus the newest device time in a batch: how far what is stored trails the "
+    "devices, a backlog queued in the broker included",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+)
+COMMIT_WAIT_SECONDS = Histogram(
+    "semon_ingest_commit_wait_seconds",
+    "From a batch's first message received to its commit: how long the broker waits for "
+    "the acknowledgement",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 PENDING = Gauge(
     "semon_ingest_pending_messages",

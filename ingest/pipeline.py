@@ -43,14 +43,26 @@ log = logging.getLogger(__name__)
 REFUSED = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
 
 
+def _device_time(message: Decoded) -> datetime:
+    if message.status:
+        return message.status[-1]["ts"]
+    if message.event is not None:
+        return message.event.ts
+    if message.scale is not None:
+        return message.scale.ts
+    assert message.filling is not None
+    return message.filling.ended_at
+
+
 class Batch:
-    __slots__ = ("committed", "first_at", "items", "messages", "rows")
+    __slots__ = ("committed", "first_at", "items", "messages", "newest", "rows")
 
     def __init__(self) -> None:
         self.rows = Rows()
         self.items: list[tuple[Decoded | Rejection, bytes, datetime]] = []
         self.messages = 0
         self.first_at = 0.0
+        self.newest: datetime | None = None  # the newest device time in the batch
         # Its result (0, success) acknowledges every message of the batch.
         self.committed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
@@ -134,6 +146,11 @@ class Pipeline:
                 message.detail,
             )
         batch = self._batch
+        if isinstance(message, Decoded):
+            # One comparison a message: terminals send a batch's samples in order.
+            ts = _device_time(message)
+            if batch.newest is None or ts > batch.newest:
+                batch.newest = ts
         batch.rows.add(message, now)
         batch.items.append((message, payload, now))
         if batch.messages == 0:
@@ -250,7 +267,11 @@ class Pipeline:
                 done = await loop.run_in_executor(self._thread, self._commit, batch)
                 metrics.WRITE_SECONDS.observe(time.perf_counter() - started)
                 for rows, written in done:
-                    self._committed(rows, written.staged, written.inserted, batch.first_at)
+                    self._committed(rows, written.staged, written.inserted)
+                metrics.COMMIT_WAIT_SECONDS.observe(time.monotonic() - batch.first_at)
+                if batch.newest is not None:
+                    lag = (datetime.now(UTC) - batch.newest).total_seconds()
+                    metrics.LAG_SECONDS.observe(max(lag, 0.0))
                 if self._down_since is not None:
                     log.warning(
                         "database writes work again after %.1fs; draining the backlog",
@@ -274,11 +295,8 @@ class Pipeline:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._cfg.write_retry_max_s)
 
-    def _committed(
-        self, rows: Rows, staged: dict[str, int], inserted: dict[str, int], first_at: float
-    ) -> None:
+    def _committed(self, rows: Rows, staged: dict[str, int], inserted: dict[str, int]) -> None:
         metrics.BATCH_ROWS.observe(len(rows))
-        metrics.LAG_SECONDS.observe(time.monotonic() - first_at)
         for table in TABLES:
             if table in staged:
                 metrics.STORED.labels(table).inc(inserted[table])

@@ -100,6 +100,7 @@ async def test_every_contract_example_through_the_broker(
         "semon_ingest_batch_rows",
         "semon_ingest_write_seconds",
         "semon_ingest_lag_seconds",
+        "semon_ingest_commit_wait_seconds",
         "semon_ingest_pending_messages",
     ):
         assert name in exposition
