@@ -15,6 +15,8 @@ class Raise:
     """Open the condition's alert (a repeat merges its details into the open one)."""
 
     draft: AlertDraft
+    # When it was published from memory before its row was stored (writer).
+    paged_at: datetime | None = None
 
 
 @dataclass

@@ -46,6 +46,12 @@ FROM_MEMORY = frozenset({"trapped_passenger"})
 PUBLISHED = Counter("semon_alerts_published_total", "Alert messages published to MQTT", ["action"])
 STORED = Counter("semon_alerts_changes_total", "Alert changes stored", ["op"])
 OUTBOX = Gauge("semon_alerts_outbox_ops", "Alert changes waiting for the database")
+SLOW_STORE = Counter(
+    "semon_alerts_paged_before_stored_total",
+    "Live pages published from memory because storing them took longer than page_store_wait_s",
+)
+
+Stored = tuple[AlertMessage, int | None]
 
 
 class Writer:
@@ -124,13 +130,33 @@ class Writer:
             return
         published_at = None
         if isinstance(op, Raise) and op.draft.kind in FROM_MEMORY and op.draft.live:
-            now = self.clock.now()
-            op.draft.alert_id = op.draft.alert_id or store.new_alert_id()
-            msg = store.draft_message(op.draft, op.draft.alert_id, now=now)
-            self.publish(store.message_json(msg, "raise"))
-            published_at = now
+            published_at = op.paged_at or self._page_from_memory(op, self.clock.now())
         self.outbox.append((op, published_at))
         OUTBOX.set(len(self.outbox))
+
+    def _page_from_memory(self, op: Raise, now: datetime) -> datetime:
+        """Publish a page before its row is stored (the row keeps its id)."""
+        op.draft.alert_id = op.draft.alert_id or store.new_alert_id()
+        msg = store.draft_message(op.draft, op.draft.alert_id, now=now)
+        self.publish(store.message_json(msg, "raise"))
+        op.paged_at = now
+        return now
+
+    async def _raise(self, conn: AsyncConnection, op: Raise, now: datetime) -> Stored:
+        """Store a raise; a live page that the store holds longer than
+        ``page_store_wait_s`` is published from memory meanwhile."""
+        d = op.draft
+        if d.kind not in FROM_MEMORY or not d.live or op.paged_at is not None:
+            return await store.raise_alert(
+                conn, d, now=now, published_at=op.paged_at, worker=self.me
+            )
+        d.alert_id = d.alert_id or store.new_alert_id()
+        storing = asyncio.ensure_future(store.raise_alert(conn, d, now=now, worker=self.me))
+        done, _ = await asyncio.wait({storing}, timeout=self.cfg.page_store_wait_s)
+        if not done:
+            SLOW_STORE.inc()
+            self._page_from_memory(op, now)
+        return await storing
 
     async def flush_outbox(self) -> None:
         """Store what the outbox holds, in order; the database is back when this succeeds."""
@@ -150,10 +176,13 @@ class Writer:
 
     async def _write(self, op: Op, *, published_at: datetime | None) -> None:
         now = self.clock.now()
-        result: tuple[AlertMessage, int | None] | None
+        result: Stored | None
         action = "raise"
         async with self.lock:
-            async with self.pool.connection(timeout=self.cfg.db_timeout_s) as conn:
+            async with (
+                asyncio.timeout(self.cfg.db_write_timeout_s),
+                self.pool.connection(timeout=self.cfg.db_timeout_s) as conn,
+            ):
                 if isinstance(op, Checkpoint):
                     await store.save_checkpoint(
                         conn,
@@ -166,10 +195,12 @@ class Writer:
                     await conn.commit()
                     return
                 if isinstance(op, Raise):
-                    result = await store.raise_alert(
-                        conn, op.draft, now=now, published_at=published_at, worker=self.me
-                    )
+                    result = await self._raise(conn, op, now)
                     STORED.labels("raise" if result[1] is not None else "repeat").inc()
+                    if op.paged_at is not None and result[1] is not None:
+                        # Paged from memory already: the row only needs marking.
+                        self.to_mark.append(int(result[1]))
+                        return
                 elif isinstance(op, Record):
                     result = await store.record_resolved(
                         conn, op.draft, now=now, resolution=op.resolution, worker=self.me

@@ -119,6 +119,15 @@ class AlertSettings(BaseModel):
     # A database write waits this long before the outbox takes over: trapped
     # passengers are published from memory while the database is down.
     db_timeout_s: float = 0.5
+    # A live trapped-passenger page waits this long for its row to be stored;
+    # then it goes out from memory and the row follows, as when the database
+    # is down. A database slowed by a checkpoint or a flood of writes must not
+    # hold a page past the 250 ms goal (detection and delivery take ~20 ms).
+    page_store_wait_s: float = 0.1
+    # A write that has not finished in this long counts as the database being
+    # down (the outbox takes over): a server that stopped answering without
+    # closing the connection must not stall every alert behind one write.
+    db_write_timeout_s: float = 5.0
     # How often rows the API wrote (alert_events.published_at IS NULL) are
     # looked for and published to MQTT: a partial-index probe, cheap at 5 Hz,
     # and a console's ack reaches the other consoles within this.

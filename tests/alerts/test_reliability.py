@@ -100,6 +100,37 @@ async def test_database_down_trapped_still_paged_then_stored(settings: Settings)
         assert len([m for m in con.messages if m["equipment_id"] == eid]) == 1
 
 
+async def test_slow_store_does_not_hold_a_page(settings: Settings, database_url: str) -> None:
+    """A database that answers, but late (here another session holds a lock
+    that blocks inserts into alerts), does not hold a trapped-passenger page
+    past page_store_wait_s: it goes out from memory, the row follows with the
+    same id once the lock is gone, marked published, and nobody is paged twice."""
+    tune(settings)
+    clock = start_clock()
+    eid = uid("slow")
+    before = metric("semon_alerts_paged_before_stored_total")
+    async with console(settings) as con, device(settings) as dev, alerts_process(settings, clock):
+        async with await psycopg.AsyncConnection.connect(database_url) as blocker:
+            await blocker.execute("LOCK TABLE alerts IN SHARE ROW EXCLUSIVE MODE")
+            dev.event(eid, clock.now(), "trapped")
+            [paged] = await con.wait(lambda m: m["equipment_id"] == eid)
+            assert await alerts_for(database_url, eid) == []  # paged before stored
+            assert metric("semon_alerts_paged_before_stored_total") == before + 1
+            await blocker.rollback()
+        [row] = await wait_db(database_url, eid, lambda r: len(r) == 1)
+        assert row["alert_id"] == paged["alert_id"]
+        assert row["raised_at"].isoformat().replace("+00:00", "Z") == paged["raised_at"]
+        for _ in range(100):  # marked published by the next poll (0.1 s here)
+            [ev] = await events_for(database_url, row["alert_id"])
+            if ev["published_at"] is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert ev["published_at"] is not None
+        # the poll after the marking: anything it would publish is out by now
+        await asyncio.sleep(3 * settings.alerts.publish_poll_s)
+    assert [m["event"] for m in con.messages if m["equipment_id"] == eid] == ["raise"]
+
+
 @pytest.mark.slow
 async def test_database_down_filling_judged_from_the_cache_then_stored(
     settings: Settings,
