@@ -8,6 +8,10 @@ terminal's upload goes quiet, then the buffer is re-judged as a whole: an
 episode that began and ended inside it is recorded resolved and not paged,
 one still going on is raised live. Re-judging the whole sorted buffer is what
 makes a duplicated, shuffled replay give the same alerts.
+
+On start, ``replay`` is settle() for recovery: the buffer rebuilt from the
+database with the car's stored events put back in device-time order among
+the samples (alerts/service.py, recover).
 """
 
 from __future__ import annotations
@@ -16,10 +20,10 @@ import bisect
 import heapq
 import math
 import operator
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from alerts.ops import Close, Op, Raise, Record
 from semon.domain.gov_codes import gov_code_for
@@ -57,6 +61,28 @@ def alarm_test_key(eid: str) -> str:
 
 def _iso(t: datetime) -> str:
     return t.isoformat()
+
+
+def _fault_end_why(code: str) -> str:
+    return "running normally" if code != "power_loss" else "mains power back"
+
+
+class StoredEvent(NamedTuple):
+    """An event read back from ``elevator_events`` on start. ``fresh``: ingest
+    received it after the checkpoint, so no process judged it."""
+
+    ev: ElevatorEvent
+    fresh: bool
+
+
+# condition_key -> (started_at, ended) of resolved alerts: episodes of a fault
+# or of a reported trap already raised or recorded, which a replayed event
+# must not raise again.
+Episodes = Mapping[str, list[tuple[datetime, datetime]]]
+
+
+def _covered(spans: list[tuple[datetime, datetime]] | None, ts: datetime) -> bool:
+    return spans is not None and any(start <= ts <= end for start, end in spans)
 
 
 def trapped_due(car: Elevator) -> datetime:
@@ -151,6 +177,9 @@ class ElevatorRules:
         # per fast tick instead of all at once: no pause of tens of ms.
         self._scan: list[str] = []
         self._scan_at = 0
+        # (elevator_id, ts, code) of the events recovery judged that no process
+        # had: the broker's session redelivers some of them after the restart.
+        self.replayed: set[tuple[str, datetime, str]] = set()
 
     @property
     def open(self) -> OpenAlerts:
@@ -327,13 +356,7 @@ class ElevatorRules:
         faults = self.open.faults.get(car.eid, ())
         for code in [*car.pending_faults, *sorted(faults)] if car.pending_faults or faults else ():
             if self._ends_fault(code, s):
-                ops += self._end_fault(
-                    car,
-                    code,
-                    s["ts"],
-                    "running normally" if code != "power_loss" else "mains power back",
-                    emit=emit,
-                )
+                ops += self._end_fault(car, code, s["ts"], _fault_end_why(code), emit=emit)
         ok = car.okey
         if emit and ok in self.open and s["ts"] >= self.open[ok]:
             ops.append(Close(ok, "other", ended_at=s["ts"], details={"back_at": _iso(s["ts"])}))
@@ -364,39 +387,124 @@ class ElevatorRules:
         self.trim(car)
         return ops
 
+    # -- recovery ----------------------------------------------------------
+
+    def replay(self, car: Elevator, events: Sequence[StoredEvent], episodes: Episodes) -> list[Op]:
+        """settle() on start, with the car's stored events (ts order) judged
+        among its samples in device-time order, a sample first at equal times.
+        A sample emits when after judged_until, as in settle(); an event when
+        fresh. What is still going on at the end (a fault in debounce, a
+        reported trap) is raised by the clock, as after settle()."""
+        before = car.judged_until
+        car.ep_start = None
+        car.released_at = None
+        ops: list[Op] = []
+        unjudged: set[str] = set()  # pending faults that fresh events began
+        i, last = 0, None
+        for s in car.samples:
+            while i < len(events) and events[i].ev.ts < s["ts"]:
+                ops += self._replay_event(car, events[i], last, unjudged, episodes)
+                i += 1
+            fresh = before is None or s["ts"] > before
+            if not fresh and unjudged:
+                ops += self._end_unjudged(car, s, unjudged)
+            ops += self._step(car, s, emit=fresh, live=False)
+            last = s
+        for e in events[i:]:
+            ops += self._replay_event(car, e, last, unjudged, episodes)
+        car.judged_until = car.last_ts
+        car.dirty = False
+        self.trim(car)
+        return ops
+
+    def _replay_event(
+        self,
+        car: Elevator,
+        stored: StoredEvent,
+        last: StatusSample | None,
+        unjudged: set[str],
+        episodes: Episodes,
+    ) -> list[Op]:
+        """One stored event, as on_event judges it, except that nothing is
+        raised here: the clock raises what the rest of the backlog leaves
+        going on (a trap reported and then released is recorded, not paged)."""
+        ev, fresh = stored
+        if fresh:
+            self.replayed.add((car.eid, ev.ts, ev.code))
+        code = ev.code
+        if code == "alarm_button":
+            self._alarm_pressed(car, ev, last)
+        elif code == "alarm_test":
+            return self._alarm_tested(car, ev, emit=fresh)
+        elif code == "trapped":
+            k = trapped_key(car.eid)
+            # covered: paged and over (a rescue the dispatcher closed) before the restart
+            if k not in self.open and not _covered(episodes.get(k), ev.ts):
+                self._trapped_reported(car, ev)
+        elif code == "power_restored":
+            emit = fresh or "power_loss" in unjudged
+            return self._end_fault(car, "power_loss", ev.ts, "power_restored event", emit=emit)
+        else:
+            return self._replay_fault(car, ev, fresh, unjudged, episodes)
+        return []
+
+    def _replay_fault(
+        self,
+        car: Elevator,
+        ev: ElevatorEvent,
+        fresh: bool,
+        unjudged: set[str],
+        episodes: Episodes,
+    ) -> list[Op]:
+        k = fault_key(car.eid, ev.code)
+        if k in self.open:
+            # A repeat updates the open alert (on_event); one before it began is old news.
+            return [Raise(self._fault_draft(car, ev))] if fresh and ev.ts >= self.open[k] else []
+        if _covered(episodes.get(k), ev.ts):
+            return []  # raised (or recorded) before the restart and over since
+        pending = car.pending_faults.get(ev.code)
+        if pending is None or ev.ts < pending.ts:
+            car.pending_faults[ev.code] = ev
+            if fresh:
+                unjudged.add(ev.code)
+            else:
+                unjudged.discard(ev.code)
+        return []
+
+    def _end_unjudged(self, car: Elevator, s: StatusSample, unjudged: set[str]) -> list[Op]:
+        """A sample judged before ends faults that events nobody judged began
+        (they came late): recorded now, or never."""
+        ops: list[Op] = []
+        for code in sorted(unjudged):
+            if code in car.pending_faults and self._ends_fault(code, s):
+                ops += self._end_fault(car, code, s["ts"], _fault_end_why(code), emit=True)
+        unjudged.intersection_update(car.pending_faults)
+        return ops
+
     # -- events ------------------------------------------------------------
 
     def on_event(self, eid: str, ev: ElevatorEvent, *, now: datetime, mono: float) -> list[Op]:
+        if self.replayed and (eid, ev.ts, ev.code) in self.replayed:
+            # Judged on start from elevator_events: the broker's copy of it
+            # (a fault recovery found over would be pending again).
+            self.replayed.discard((eid, ev.ts, ev.code))
+            return []
         car = self.car(eid)
         car.last_rx = mono
         live = now - ev.ts <= timedelta(seconds=self.cfg.backlog_after_s)
         ops: list[Op] = []
         code = ev.code
         if code == "alarm_button":
-            car.alarm_at = ev.ts if car.alarm_at is None else max(car.alarm_at, ev.ts)
-            last = car.samples[-1] if car.samples else None
-            if last is not None and car.ep_start is None and self._condition(car, last):
-                car.ep_start = car.ep_thr_since = max(last["ts"], ev.ts)
-                car.ep_threshold, car.ep_why = self._condition(car, last) or (0.0, "")
+            self._alarm_pressed(car, ev, car.samples[-1] if car.samples else None)
         elif code == "alarm_test":
-            if car.last_alarm_test is None or ev.ts > car.last_alarm_test:
-                car.last_alarm_test = ev.ts
-            k = alarm_test_key(eid)
-            if k in self.open:
-                ops.append(
-                    Close(k, "other", ended_at=ev.ts, details={"alarm_test_at": _iso(ev.ts)})
-                )
-                self.open.pop(k)
+            ops += self._alarm_tested(car, ev, emit=True)
         elif code == "trapped":
             k = trapped_key(eid)
             if k not in self.open:
-                if car.ep_start is None or ev.ts < car.ep_start:
-                    car.ep_start = ev.ts
-                car.ep_threshold, car.ep_why = 0.0, "the terminal reports a trapped passenger"
-                car.ep_thr_since = ev.ts
+                started = self._trapped_reported(car, ev)
                 if live and not car.dirty:
                     last = car.samples[-1] if car.samples else None
-                    d = self._draft_trapped(car, car.ep_start, last)
+                    d = self._draft_trapped(car, started, last)
                     d.details["event"] = ev.model_dump(mode="json")
                     ops.append(self._raise(d))
         elif code == "power_restored":
@@ -409,6 +517,37 @@ class ElevatorRules:
                 car.pending_faults[code] = ev
         self.arm(car)
         return ops
+
+    def _alarm_pressed(self, car: Elevator, ev: ElevatorEvent, last: StatusSample | None) -> None:
+        """Remember the press (someone is inside, where no sensor says so); a car
+        standing now meets its threshold from the press on."""
+        car.alarm_at = ev.ts if car.alarm_at is None else max(car.alarm_at, ev.ts)
+        if last is not None and car.ep_start is None and self._condition(car, last):
+            car.ep_start = car.ep_thr_since = max(last["ts"], ev.ts)
+            car.ep_threshold, car.ep_why = self._condition(car, last) or (0.0, "")
+
+    def _alarm_tested(self, car: Elevator, ev: ElevatorEvent, *, emit: bool) -> list[Op]:
+        if car.last_alarm_test is None or ev.ts > car.last_alarm_test:
+            car.last_alarm_test = ev.ts
+        k = alarm_test_key(car.eid)
+        if k not in self.open:
+            return []
+        self.open.pop(k)
+        return (
+            [Close(k, "other", ended_at=ev.ts, details={"alarm_test_at": _iso(ev.ts)})]
+            if emit
+            else []
+        )
+
+    @staticmethod
+    def _trapped_reported(car: Elevator, ev: ElevatorEvent) -> datetime:
+        """The terminal's own detection: an episode due at once (threshold 0).
+        Returns when it began."""
+        if car.ep_start is None or ev.ts < car.ep_start:
+            car.ep_start = ev.ts
+        car.ep_threshold, car.ep_why = 0.0, "the terminal reports a trapped passenger"
+        car.ep_thr_since = ev.ts
+        return car.ep_start
 
     def _fault_draft(self, car: Elevator, ev: ElevatorEvent, *, live: bool = True) -> AlertDraft:
         gov = gov_code_for(ev.code, ev.gov_code)

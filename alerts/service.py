@@ -10,8 +10,9 @@ Restarts: the checkpoint
 Messages are acknowledged to the broker as they arrive, so a killed process
 loses what it held unjudged, and the broker keeps (in the persistent session)
 only what arrived while no process was connected. The database, written by
-ingest on its own, holds every sample with the wall time ingest received it
-(``elevator_status.received_at``). The checkpoint ties the two together:
+ingest on its own, holds every message with the wall time ingest received it
+(``received_at`` of ``elevator_status``, ``elevator_events``, ``fillings``).
+The checkpoint ties the two together:
 
 - Every ``checkpoint_interval_s`` the engine puts a mark, stamped with the
   wall time, at the tail of its inbox. When the engine reaches the mark,
@@ -20,26 +21,39 @@ ingest on its own, holds every sample with the wall time ingest received it
   writer stores it in ``alerts_checkpoints`` (one row per partition) only
   after storing them (through the outbox, in order, while the database is
   down). So the row never claims more than the database holds.
-- On start, ``recover`` reads the open alerts, then the samples from
-  ``recovery_window_s`` before the checkpoint up to now. Those ingest received
-  at or before the checkpoint, less ``checkpoint_margin_s`` (ingest and
-  alerts receive a message at slightly different moments), only rebuild the
-  per-car state, as the previous process had it. Later ones are what nobody
-  judged: they are judged as a late backlog (``ElevatorRules.settle``), so an
-  open alert they end is closed (with ``held_s``), an episode that began and
-  ended in them is recorded resolved with ``live`` false, and one still going
-  on is raised live by the next tick.
+- On start, ``recover`` reads the open alerts, then the samples and the
+  terminal events from ``recovery_window_s`` before the checkpoint up to
+  now. Those ingest received at or before the checkpoint, less
+  ``checkpoint_margin_s`` (ingest and alerts receive a message at slightly
+  different moments), only rebuild the per-car state, as the previous
+  process had it: a fault waiting out its debounce, an alarm press
+  remembered, a trap the terminal reported. Later ones are what nobody
+  judged: they are judged as a late backlog (``ElevatorRules.replay``, each
+  car's events among its samples in device-time order), so an open alert
+  they end is closed (with ``held_s``), an episode that began and ended in
+  them is recorded resolved with ``live`` false, and one still going on is
+  raised live by the clock (a fault once its debounce is over).
+- Fillings received after the checkpoint are judged as they arrive, less
+  every alert already stored for its condition (``<kind>:<filling_id>``):
+  one resolved by a dispatcher is not open, and raise_alert would open a
+  second. A scale sample held unjudged is not read back: the filling's next
+  sample over the limit raises the overfill, or at the latest its record
+  (``_overfill_stored`` says whether one was raised before).
 - Re-judging is idempotent, which is what makes the margin (and a process
   killed before its changes were stored) harmless: a recovered open alert is
   not raised again, a late record has a deterministic id
-  (``late_alert_id``), and the store records nothing when an alert of the
-  same condition already covers the episode (one the previous process raised
-  live and closed). Messages the broker redelivers from the session after
-  the restart are the same samples; the rules drop a sample whose ``ts`` the
-  car already holds.
-- No checkpoint (the first start of a partition): the samples only rebuild
-  state, as nothing says what was judged. An outage longer than
-  ``recovery_max_backlog_s`` is judged for its last part only.
+  (``late_alert_id``), the store records nothing when an alert of the same
+  condition already covers the episode (one the previous process raised
+  live and closed), and a replayed fault or trapped report that a resolved
+  alert covers (``started_at`` to its end) raises nothing. Messages the
+  broker redelivers from the session after the restart are the same
+  messages: the rules drop a sample whose ``ts`` the car already holds, and
+  an event or filling recovery judged (``ElevatorRules.replayed``,
+  ``_replayed_fillings``).
+- No checkpoint (the first start of a partition): samples and events only
+  rebuild state and no filling is judged, as nothing says what was judged.
+  An outage longer than ``recovery_max_backlog_s`` is judged for its last
+  part only.
 
 Partitions: a worker judges the devices whose id hashes (crc32) to it;
 partition 0 also runs the fleet-wide work (sweeps, escalation, publishing
@@ -65,7 +79,14 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from alerts.elevators import ElevatorRules
+from alerts.elevators import (
+    NOT_FAULTS,
+    ElevatorRules,
+    Episodes,
+    StoredEvent,
+    fault_key,
+    trapped_key,
+)
 from alerts.fillings import filling_drafts, overfill_draft
 from alerts.ops import Checkpoint, Op, Raise
 from alerts.registry import DB_ERRORS, RegistryCache, RegistryUnavailable
@@ -74,9 +95,10 @@ from alerts.writer import Writer
 from semon import mqtt
 from semon.clock import Clock, SystemClock
 from semon.domain.decode import Decoded, Rejection, decode, device_topics, parse_topic
-from semon.domain.wire import StatusSample
+from semon.domain.wire import ElevatorEvent, Filling, StatusSample
 from semon.settings import Settings
 from semon.store import alerts as store
+from semon.store.alerts import AlertDraft
 from semon.store.pool import open_pool
 
 log = logging.getLogger(__name__)
@@ -104,6 +126,20 @@ SELECT elevator_id, max(ts) FROM elevator_events
 WHERE code = 'alarm_test' AND ts > %s GROUP BY elevator_id
 """
 _OVERFILL_EXISTS = "SELECT 1 FROM alerts WHERE condition_key = %s LIMIT 1"
+_RECENT_EVENTS = """
+SELECT elevator_id, ts, code, gov_code, detail, data, received_at
+FROM elevator_events WHERE ts > %s AND ts <= %s ORDER BY elevator_id, ts, code
+"""
+_EPISODES = """
+SELECT condition_key, started_at, coalesce(ended_at, resolved_at) FROM alerts
+WHERE condition_key = ANY(%s) AND state = 'resolved' AND coalesce(ended_at, resolved_at) >= %s
+"""
+_UNJUDGED_FILLINGS = """
+SELECT station_id, filling_id, cylinder_id, gas, operator_id, started_at, ended_at, result,
+       net_kg, tare_kg, pressure_mpa, temperature_c, precheck, postcheck
+FROM fillings WHERE received_at > %s AND result = 'filled' ORDER BY received_at
+"""
+_ALERTED = "SELECT DISTINCT condition_key FROM alerts WHERE condition_key = ANY(%s)"
 
 
 @dataclass(slots=True)
@@ -141,6 +177,9 @@ class AlertService:
         self.handled = 0  # messages judged (tests wait on it)
         self._fill_max: dict[str, float | None] = {}
         self._overfilled: set[str] = set()
+        # Fillings recovery judged from the database (their messages may come
+        # again from the broker's session): one outage's worth at most.
+        self._replayed_fillings: set[str] = set()
         self._last_sweep: datetime | None = None
         self._sweeping = False
         self._last_tick = float("-inf")
@@ -186,8 +225,8 @@ class AlertService:
     async def _scale(self, got: Decoded) -> None:
         s = got.scale
         assert s is not None
-        if s.filling_id in self._overfilled:
-            return
+        if s.filling_id in self._overfilled or s.filling_id in self._replayed_fillings:
+            return  # raised already, or the filling is over (its record judged on start)
         if s.filling_id not in self._fill_max:
             try:
                 cyl = await self.registry.cylinder(s.cylinder_id)
@@ -206,6 +245,14 @@ class AlertService:
     async def _filling(self, got: Decoded) -> None:
         f = got.filling
         assert f is not None
+        if f.filling_id in self._replayed_fillings:
+            return  # judged on start from `fillings`: the broker's copy
+        drafts = await self._judge_filling(got.equipment_id, f)
+        if drafts is not None:
+            self.emit([Raise(d) for d in drafts])  # stored from the outbox if the database is down
+
+    async def _judge_filling(self, station_id: str, f: Filling) -> list[AlertDraft] | None:
+        """The record's alerts; None when it cannot be judged."""
         fid = f.filling_id
         try:
             # Fresh from the database; while it is down, as last cached.
@@ -218,17 +265,17 @@ class AlertService:
                 fid,
                 f.cylinder_id,
             )
-            return
+            return None
         from_cache = self.registry.down
         raised = fid in self._overfilled or await self._overfill_stored(fid)
-        station = await self.registry.station(got.equipment_id)
-        drafts = filling_drafts(got.equipment_id, f, cyl, station, overfill_raised=raised)
+        station = await self.registry.station(station_id)
+        drafts = filling_drafts(station_id, f, cyl, station, overfill_raised=raised)
         for d in drafts:
             if from_cache:  # say so: the registry may have changed since
                 d.details["registry_source"] = "cache (database unreachable)"
-        self.emit([Raise(d) for d in drafts])  # stored from the outbox if the database is down
         self._fill_max.pop(fid, None)
         self._overfilled.discard(fid)
+        return drafts
 
     async def _overfill_stored(self, fid: str) -> bool:
         """An overfill alert of this filling raised before a restart (memory
@@ -247,85 +294,161 @@ class AlertService:
 
     async def recover(self) -> None:
         """Rebuild per-car state from the database and judge, as a late backlog,
-        the samples no process judged (received after the checkpoint; see the
-        module docstring). Ops it makes wait in the writer's queue."""
-        cfg = self.cfg
+        the samples, events and fillings no process judged (received after the
+        checkpoint; see the module docstring). Ops it makes wait in the
+        writer's queue."""
         now = self.clock.now()
-        backlog_ops: list[Op] = []
-        cars = backlog = 0
+        ops: list[Op] = []
         async with self.pool.connection() as conn:
-            for row in await store.open_alerts(conn):
-                if not self.mine(
-                    row["equipment_id"]
-                    if row["kind"] in ELEVATOR_KINDS
-                    else (row["station_id"] or "")
-                ):
-                    continue
-                if row["kind"] in ELEVATOR_KINDS:
-                    self.rules.open[row["condition_key"]] = row["started_at"]
-                elif row["kind"] == "overfill":
-                    self._overfilled.add(row["condition_key"].split(":", 1)[1])
+            self._recover_open(await store.open_alerts(conn))
             checkpoint = await store.load_checkpoint(
                 conn,
                 topic_root=self.settings.mqtt.topic_root,
-                partitions=cfg.partitions,
-                partition=cfg.partition,
+                partitions=self.cfg.partitions,
+                partition=self.cfg.partition,
             )
-            judged: datetime | None = None  # received at or before: judged before
-            if checkpoint is not None:
-                judged = checkpoint - timedelta(seconds=cfg.checkpoint_margin_s)
-                oldest = now - timedelta(seconds=cfg.recovery_max_backlog_s)
-                if judged < oldest:
-                    log.warning(
-                        "checkpoint %s is older than %.0f s: only the last part of the"
-                        " outage is judged",
-                        checkpoint,
-                        cfg.recovery_max_backlog_s,
-                    )
-                    judged = oldest
-            since = min(now, judged or now) - timedelta(seconds=cfg.recovery_window_s)
+            judged = self._judged_before(checkpoint, now)
+            since = min(now, judged or now) - timedelta(seconds=self.cfg.recovery_window_s)
             until = now + timedelta(seconds=self.settings.ingest.future_tolerance_s)
-            # Streamed a car at a time (a server-side cursor): an hour of a
-            # city's samples never sits in memory at once.
-            async with conn.cursor(name="semon_alerts_recover", row_factory=dict_row) as cur:
-                cur.itersize = 10_000
-                await cur.execute(_RECENT_SAMPLES, (since, until))
-                rows: list[dict[str, Any]] = []
-                eid, keep = "", False
-                async for r in cur:
-                    if r["elevator_id"] != eid:
-                        if rows:
-                            backlog += self._recover_car(eid, rows, judged, backlog_ops)
-                            cars += 1
-                        eid, rows = r["elevator_id"], []
-                        keep = self.mine(eid)
-                    if keep:
-                        rows.append(r)
-                if rows:
-                    backlog += self._recover_car(eid, rows, judged, backlog_ops)
-                    cars += 1
-            cur2 = await conn.execute(_LAST_ALARM_TESTS, (now - timedelta(days=7),))
-            for aeid, ts in await cur2.fetchall():
-                if not self.mine(aeid):
-                    continue
-                self.rules.car(aeid).last_alarm_test = ts
+            events = await self._stored_events(conn, since, until, judged)
+            n_events = sum(e.fresh for evs in events.values() for e in evs)
+            episodes = await self._episodes(conn, events, since)
+            cars, backlog = await self._replay_cars(
+                conn, (since, until), judged, events, episodes, ops
+            )
+            await self._recover_alarm_tests(conn, now)
+            fillings = await self._unjudged_fillings(conn, judged)
             await conn.commit()
-        self.emit(backlog_ops)
+        ops += await self._judge_stored_fillings(fillings)
+        self.emit(ops)
         log.info(
-            "recovered %d open alerts, %d elevators; judged %d samples no process had"
-            " judged (checkpoint %s): %d alert changes",
+            "recovered %d open alerts, %d elevators; judged %d samples, %d events and %d"
+            " fillings no process had judged (checkpoint %s): %d alert changes",
             len(self.rules.open),
             cars,
             backlog,
+            n_events,
+            len(fillings),
             checkpoint,
-            len(backlog_ops),
+            len(ops),
         )
 
+    def _recover_open(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            elevator = row["kind"] in ELEVATOR_KINDS
+            if not self.mine(row["equipment_id"] if elevator else (row["station_id"] or "")):
+                continue
+            if elevator:
+                self.rules.open[row["condition_key"]] = row["started_at"]
+            elif row["kind"] == "overfill":
+                self._overfilled.add(row["condition_key"].split(":", 1)[1])
+
+    def _judged_before(self, checkpoint: datetime | None, now: datetime) -> datetime | None:
+        """Messages received at or before this were judged by a previous process;
+        None: nothing says so (no checkpoint yet)."""
+        if checkpoint is None:
+            return None
+        judged = checkpoint - timedelta(seconds=self.cfg.checkpoint_margin_s)
+        oldest = now - timedelta(seconds=self.cfg.recovery_max_backlog_s)
+        if judged < oldest:
+            log.warning(
+                "checkpoint %s is older than %.0f s: only the last part of the outage is judged",
+                checkpoint,
+                self.cfg.recovery_max_backlog_s,
+            )
+            return oldest
+        return judged
+
+    async def _stored_events(
+        self, conn: AsyncConnection, since: datetime, until: datetime, judged: datetime | None
+    ) -> dict[str, list[StoredEvent]]:
+        """This partition's events of the window, by car, in ts order. Events
+        are few next to samples: read at once."""
+        out: dict[str, list[StoredEvent]] = {}
+        async with conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(_RECENT_EVENTS, (since, until))
+            for r in await cur.fetchall():
+                eid = r.pop("elevator_id")
+                if not self.mine(eid):
+                    continue
+                received = r.pop("received_at")
+                fresh = judged is not None and received > judged
+                # validated again: times come back in UTC, as decode gives them
+                # (late_alert_id hashes their text)
+                out.setdefault(eid, []).append(StoredEvent(ElevatorEvent.model_validate(r), fresh))
+        return out
+
+    @staticmethod
+    async def _episodes(
+        conn: AsyncConnection, events: dict[str, list[StoredEvent]], since: datetime
+    ) -> dict[str, list[tuple[datetime, datetime]]]:
+        """Resolved alerts of the faults and trapped reports of the window's
+        events, so a replay does not raise again what was raised or recorded
+        and is over (a dispatcher may have resolved it while the fault stood,
+        or the terminal says nothing more after a rescue)."""
+        keys = set()
+        for eid, evs in events.items():
+            for e in evs:
+                if e.ev.code == "trapped":
+                    keys.add(trapped_key(eid))
+                elif e.ev.code not in NOT_FAULTS:
+                    keys.add(fault_key(eid, e.ev.code))
+        if not keys:
+            return {}
+        cur = await conn.execute(_EPISODES, (list(keys), since))
+        out: dict[str, list[tuple[datetime, datetime]]] = {}
+        for key, started, ended in await cur.fetchall():
+            out.setdefault(key, []).append((started, ended))
+        return out
+
+    async def _replay_cars(
+        self,
+        conn: AsyncConnection,
+        window: tuple[datetime, datetime],
+        judged: datetime | None,
+        events: dict[str, list[StoredEvent]],
+        episodes: Episodes,
+        ops: list[Op],
+    ) -> tuple[int, int]:
+        """Every car with samples or events in the window; returns how many
+        cars, and how many samples no process had judged."""
+        cars = backlog = 0
+        # Streamed a car at a time (a server-side cursor): an hour of a
+        # city's samples never sits in memory at once.
+        async with conn.cursor(name="semon_alerts_recover", row_factory=dict_row) as cur:
+            cur.itersize = 10_000
+            await cur.execute(_RECENT_SAMPLES, window)
+            rows: list[dict[str, Any]] = []
+            eid, keep = "", False
+            async for r in cur:
+                if r["elevator_id"] != eid:
+                    if rows:
+                        backlog += self._recover_car(eid, rows, judged, events, episodes, ops)
+                        cars += 1
+                    eid, rows = r["elevator_id"], []
+                    keep = self.mine(eid)
+                if keep:
+                    rows.append(r)
+            if rows:
+                backlog += self._recover_car(eid, rows, judged, events, episodes, ops)
+                cars += 1
+        for eid in list(events):  # cars with events and no sample in the window
+            self._recover_car(eid, [], judged, events, episodes, ops)
+            cars += 1
+        return cars, backlog
+
     def _recover_car(
-        self, eid: str, rows: list[dict[str, Any]], judged: datetime | None, ops: list[Op]
+        self,
+        eid: str,
+        rows: list[dict[str, Any]],
+        judged: datetime | None,
+        events: dict[str, list[StoredEvent]],
+        episodes: Episodes,
+        ops: list[Op],
     ) -> int:
-        """One car's samples (ts order): state from those judged before, the
-        rest judged now. Returns how many were not judged before."""
+        """One car's samples (ts order) and events: state from those judged
+        before, the rest judged now. Returns how many samples were not judged
+        before."""
         car = self.rules.car(eid)
         judged_until: datetime | None = None
         fresh = 0
@@ -340,12 +463,56 @@ class AlertService:
             else:
                 fresh += 1
         car.samples = samples
-        # settle() judges (emits for) the samples after judged_until only, as it
-        # does for a late upload; None: all of them were never judged.
+        # replay() judges (emits for) the samples after judged_until only, as
+        # settle() does for a late upload; None: all of them were never judged.
         car.judged_until = judged_until
-        ops += self.rules.settle(car, emit=fresh > 0)
+        ops += self.rules.replay(car, events.pop(eid, ()), episodes)
         self.rules.arm(car)
         return fresh
+
+    async def _recover_alarm_tests(self, conn: AsyncConnection, now: datetime) -> None:
+        cur = await conn.execute(_LAST_ALARM_TESTS, (now - timedelta(days=7),))
+        for eid, ts in await cur.fetchall():
+            if self.mine(eid):
+                car = self.rules.car(eid)
+                if car.last_alarm_test is None or ts > car.last_alarm_test:
+                    car.last_alarm_test = ts
+
+    async def _unjudged_fillings(
+        self, conn: AsyncConnection, judged: datetime | None
+    ) -> list[tuple[str, Filling]]:
+        """(station, record) of this partition's fillings received after the
+        checkpoint; none without one (nothing says what was judged)."""
+        if judged is None:
+            return []
+        async with conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(_UNJUDGED_FILLINGS, (judged,))
+            rows = await cur.fetchall()
+        out = []
+        for r in rows:
+            station_id = r.pop("station_id")
+            if self.mine(station_id):
+                out.append((station_id, Filling.model_validate(r)))
+        return out
+
+    async def _judge_stored_fillings(self, fillings: list[tuple[str, Filling]]) -> list[Op]:
+        """Judge them as they arrived, less every alert already stored for its
+        condition (open, or resolved by a dispatcher since: raise_alert would
+        open a second one): a filling judged before the kill, in the margin,
+        raises nothing twice, one killed between two of its alerts the rest."""
+        drafts: list[AlertDraft] = []
+        for station_id, f in fillings:
+            got = await self._judge_filling(station_id, f)
+            if got is not None:  # else its redelivered copy, if any, gets another chance
+                drafts += got
+                self._replayed_fillings.add(f.filling_id)
+        if not drafts:
+            return []
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(_ALERTED, ([d.condition_key for d in drafts],))
+            known = {str(r[0]) for r in await cur.fetchall()}
+            await conn.commit()
+        return [Raise(d) for d in drafts if d.condition_key not in known]
 
     # -- loops -------------------------------------------------------------
 

@@ -14,10 +14,12 @@ from typing import Any
 import orjson
 import psycopg
 from prometheus_client import REGISTRY
+from psycopg.types.json import Jsonb
 
 from alerts.service import run
 from semon import mqtt
 from semon.clock import ManualClock
+from semon.domain.gov_codes import gov_code_for
 from semon.embedded import EmbeddedPostgres
 from semon.settings import Settings
 from semon.store.commands import migrate_database
@@ -204,6 +206,61 @@ async def store_samples(dsn: str, eid: str, *samples: dict[str, Any]) -> None:
                     s["door_zone"],
                     s["occupied"],
                     s["mode"],
+                ),
+            )
+
+
+_STORE_EVENT = """
+INSERT INTO elevator_events (elevator_id, ts, code, gov_code, detail, data, received_at)
+VALUES (%s, %s, %s, %s, %s, %s, now())
+"""
+
+
+async def store_event(dsn: str, eid: str, ts: datetime, code: str, **kw: Any) -> None:
+    """What ingest stores for ``Device.event(eid, ts, code, **kw)``: received now."""
+    data = kw.get("data")
+    async with await psycopg.AsyncConnection.connect(dsn) as conn:
+        await conn.execute(
+            _STORE_EVENT,
+            (
+                eid,
+                ts,
+                code,
+                gov_code_for(code, kw.get("gov_code")),
+                kw.get("detail"),
+                None if data is None else Jsonb(data),
+            ),
+        )
+
+
+_STORE_FILLING = """
+INSERT INTO fillings (filling_id, station_id, cylinder_id, gas, operator_id, started_at,
+    ended_at, result, net_kg, tare_kg, precheck, postcheck, received_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
+"""
+
+
+async def store_fillings(dsn: str, station: str, *records: dict[str, Any]) -> None:
+    """What ingest stores for ``Device.filling(station, record)`` (``fill()``
+    records): received now."""
+    async with await psycopg.AsyncConnection.connect(dsn) as conn:
+        for r in records:
+            post = r.get("postcheck")
+            await conn.execute(
+                _STORE_FILLING,
+                (
+                    r["filling_id"],
+                    station,
+                    r["cylinder_id"],
+                    r["gas"],
+                    r["operator_id"],
+                    datetime.fromisoformat(r["started_at"]),
+                    datetime.fromisoformat(r["ended_at"]),
+                    r["result"],
+                    r["net_kg"],
+                    r.get("tare_kg"),
+                    Jsonb(r["precheck"]),
+                    None if post is None else Jsonb(post),
                 ),
             )
 
