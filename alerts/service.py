@@ -581,7 +581,9 @@ class AlertService:
             self._last_sweep is None
             or (now - self._last_sweep).total_seconds() >= self.cfg.sweep_interval_s
         )
-        if due and not self._sweeping and self.writer.db_ok:
+        # Not while the last sweep's alerts are still being written: a sweep
+        # slower to write than its interval would grow the bulk queue forever.
+        if due and not self._sweeping and self.writer.db_ok and not self.writer.bulk:
             self._last_sweep = now
             self._sweeping = True
             task = asyncio.get_running_loop().create_task(self.sweep(now))
@@ -593,7 +595,8 @@ class AlertService:
                 async with self.pool.connection(timeout=10) as conn:
                     ops = await sweep(conn, self.cfg, now)
                     await conn.commit()
-                self.emit(ops)
+                # Behind any judged change: thousands at once on a first start.
+                self.writer.put_bulk(ops)
             await self.registry.maybe_refresh()
             await self.sync_open()
         except (psycopg.Error, TimeoutError, OSError) as exc:

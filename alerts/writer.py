@@ -15,6 +15,12 @@ published twice.
 
 The engine's checkpoints come through the same queue as the ops, so one is
 stored only after every change judged before it (the outbox keeps the order).
+
+The clock-driven sweep's ops (overdue inspections and maintenance: thousands
+at once on a city's first start or after a registry import) wait in a bulk
+queue that is written only while no judged change waits: a trapped passenger
+raised meanwhile goes first. Their condition keys are the sweep's own, so the
+reordering cannot pass an engine op of the same condition.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from datetime import datetime
 from typing import Any
 
@@ -54,6 +61,14 @@ SLOW_STORE = Counter(
 Stored = tuple[AlertMessage, int | None]
 
 
+class BulkTurn:
+    """Queued among the engine's ops: "write the sweep's ops now, while no
+    engine op waits" (Writer.put_bulk)."""
+
+
+BULK_TURN = BulkTurn()
+
+
 class Writer:
     def __init__(
         self,
@@ -71,7 +86,8 @@ class Writer:
         self.client = client
         self.clock = clock
         self.registry = registry
-        self.queue: asyncio.Queue[Op] = asyncio.Queue()
+        self.queue: asyncio.Queue[Op | BulkTurn] = asyncio.Queue()
+        self.bulk: deque[Op] = deque()  # the sweep's ops, written when nothing else waits
         self.outbox: list[tuple[Op, datetime | None]] = []
         self.db_ok = True
         self._next_try = 0.0
@@ -103,7 +119,23 @@ class Writer:
             if not self.db_ok and time.monotonic() >= self._next_try:
                 await self.flush_outbox()
 
-    async def apply(self, op: Op) -> None:
+    def put_bulk(self, ops: list[Op]) -> None:
+        if ops and not self.bulk:
+            self.queue.put_nowait(BULK_TURN)
+        self.bulk.extend(ops)
+
+    async def _bulk_turn(self) -> None:
+        while self.bulk:
+            if not self.queue.empty():
+                # An engine op arrived: it goes first, the bulk after it.
+                self.queue.put_nowait(BULK_TURN)
+                return
+            await self.apply(self.bulk.popleft())
+
+    async def apply(self, op: Op | BulkTurn) -> None:
+        if isinstance(op, BulkTurn):
+            await self._bulk_turn()
+            return
         if isinstance(op, Checkpoint) and not self.db_ok:
             self._to_outbox(op)
             return

@@ -131,6 +131,33 @@ async def test_slow_store_does_not_hold_a_page(settings: Settings, database_url:
     assert [m["event"] for m in con.messages if m["equipment_id"] == eid] == ["raise"]
 
 
+async def test_sweep_flood_does_not_hold_a_page(
+    settings: Settings, fresh_database_url: str
+) -> None:
+    """A city's first start finds thousands of elevators overdue: the sweep's
+    raises wait behind a trapped passenger raised meanwhile, not before it."""
+    tune(settings)
+    settings.database_url = fresh_database_url
+    clock = start_clock()
+    n = 2000
+    async with await psycopg.AsyncConnection.connect(fresh_database_url) as conn:
+        async with conn.cursor().copy(
+            "COPY elevators (elevator_id, address, district, use_unit, installed_on) FROM STDIN"
+        ) as copy:
+            for i in range(n):
+                await copy.write_row((f"flood-{i:05d}", "1 Main St", "east", "uu", years_ago(3)))
+        await conn.commit()
+    eid = uid("trap")
+    async with console(settings) as con, device(settings) as dev, alerts_process(settings, clock):
+        await con.wait(lambda m: m["kind"] == "inspection_overdue")  # the flood is going out
+        dev.event(eid, clock.now(), "trapped")
+        await con.wait(lambda m: m["equipment_id"] == eid)
+        flood = sum(1 for m in con.messages if m["kind"] == "inspection_overdue")
+        assert flood < n / 2, f"the page waited for {flood} of {n} sweep alerts"
+        # and the flood is all written after it
+        await con.wait(lambda m: m["kind"] == "inspection_overdue", count=n, timeout=120)
+
+
 @pytest.mark.slow
 async def test_database_down_filling_judged_from_the_cache_then_stored(
     settings: Settings,
