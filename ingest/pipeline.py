@@ -59,7 +59,7 @@ class Batch:
 
     def __init__(self) -> None:
         self.rows = Rows()
-        self.items: list[tuple[Decoded | Rejection, bytes, datetime]] = []
+        self.items: list[tuple[str, bytes, datetime]] = []  # topic, payload, received at
         self.messages = 0
         self.first_at = 0.0
         self.newest: datetime | None = None  # the newest device time in the batch
@@ -129,6 +129,28 @@ class Pipeline:
             # the next session.
             return self._never
         now = datetime.now(UTC)
+        message = self._decode(topic, payload, now)
+        batch = self._batch
+        if isinstance(message, Decoded):
+            # One comparison a message: terminals send a batch's samples in order.
+            ts = _device_time(message)
+            if batch.newest is None or ts > batch.newest:
+                batch.newest = ts
+        batch.rows.add(message, now)
+        # Only what it takes to decode it again (the rare one-by-one retry):
+        # the decoded samples are garbage once their rows exist, and a batch
+        # of a receive window's messages held them twice.
+        batch.items.append((topic, payload, now))
+        if batch.messages == 0:
+            batch.first_at = time.monotonic()
+            self._wake.set()
+        batch.messages += 1
+        self.pending += 1
+        if len(batch.rows) >= self._cfg.batch_rows:
+            self._full.set()
+        return batch.committed
+
+    def _decode(self, topic: str, payload: bytes, now: datetime) -> Decoded | Rejection:
         message = decode(
             topic,
             payload,
@@ -145,22 +167,7 @@ class Pipeline:
                 message.reason,
                 message.detail,
             )
-        batch = self._batch
-        if isinstance(message, Decoded):
-            # One comparison a message: terminals send a batch's samples in order.
-            ts = _device_time(message)
-            if batch.newest is None or ts > batch.newest:
-                batch.newest = ts
-        batch.rows.add(message, now)
-        batch.items.append((message, payload, now))
-        if batch.messages == 0:
-            batch.first_at = time.monotonic()
-            self._wake.set()
-        batch.messages += 1
-        self.pending += 1
-        if len(batch.rows) >= self._cfg.batch_rows:
-            self._full.set()
-        return batch.committed
+        return message
 
     # -- the database side ---------------------------------------------------
 
@@ -233,7 +240,9 @@ class Pipeline:
                 str(exc).splitlines()[0][:200],
             )
         done = []
-        for message, payload, received_at in batch.items:
+        for topic, payload, received_at in batch.items:
+            # Decoded again as on arrival (same clock reading): same rows.
+            message = self._decode(topic, payload, received_at)
             rows = Rows()
             rows.add(message, received_at)
             try:
