@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +39,7 @@ from urllib.parse import urlsplit, urlunsplit
 import orjson
 import psutil
 import psycopg
+from prometheus_client.parser import text_string_to_metric_families
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -183,10 +185,10 @@ def publisher(
 
 async def probe_and_observe(
     url: str, dsn: str, root: str, duration: float, probe_id: str
-) -> list[float]:
+) -> list[tuple[float, float]]:
     """Publish a probe sample every 20 ms (ts = publish time) and note when each
     becomes visible in the database: publish-to-commit latency, +-10 ms."""
-    latencies: list[float] = []
+    latencies: list[tuple[float, float]] = []  # (published, monotonic; latency, s)
     pending: dict[int, float] = {}
     async with (
         mqtt.connect(url, f"bench-probe-{uuid.uuid4().hex[:6]}") as client,
@@ -201,7 +203,7 @@ async def probe_and_observe(
             now = time.monotonic()
             if now >= next_probe and now - t0 < duration:
                 ts = int(time.time() * 1000)
-                pending[ts] = time.time()
+                pending[ts] = now
                 client.publish(
                     f"{root}/elevators/{probe_id}/status", orjson.dumps(sample(ts, 0)), qos=1
                 )
@@ -214,11 +216,25 @@ async def probe_and_observe(
             for (ts_dt,) in await cur.fetchall():
                 ms = round(ts_dt.timestamp() * 1000)
                 if ms in pending:
-                    latencies.append(now_wall - ms / 1000)
-                    del pending[ms]
+                    latencies.append((pending.pop(ms), now_wall - ms / 1000))
                 seen = max(seen, ms)
             await asyncio.sleep(0.01)
     return latencies
+
+
+def stored_rows(metrics_url: str) -> int:
+    """Status rows ingest has inserted, from its own counter: a count(*) a
+    second over tens of millions of rows would be the heaviest load on the
+    database by the end of a long run (it was: the p99 grew with the table)."""
+    text = urllib.request.urlopen(metrics_url, timeout=5).read().decode()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if (
+                sample.name == "semon_ingest_rows_stored_total"
+                and sample.labels.get("table") == "elevator_status"
+            ):
+                return int(sample.value)
+    return 0
 
 
 def count_rows(dsn: str) -> int:
@@ -236,10 +252,13 @@ def run_shape(
     rate: float,
     duration: float,
     processes: int,
+    metrics_url: str,
+    report_every: float = 0.0,
 ) -> dict[str, Any]:
     root = "bench"
     counter = mp.Value("q", 0)
     before = count_rows(dsn)
+    counted_before = stored_rows(metrics_url)
     procs = [
         mp.Process(
             target=publisher,
@@ -247,7 +266,7 @@ def run_shape(
         )
         for p in range(processes)
     ]
-    rss: list[int] = []
+    rss: list[tuple[float, int]] = []  # (monotonic, bytes)
     for p in procs:
         p.start()
     t0 = time.monotonic()
@@ -257,26 +276,29 @@ def run_shape(
     marks: list[tuple[float, int]] = []
     while not probe.done():
         loop.run_until_complete(asyncio.wait([probe], timeout=1.0))
-        rss.append(ingest.memory_info().rss)
+        rss.append((time.monotonic(), ingest.memory_info().rss))
         elapsed = time.monotonic() - t0
         if 2.0 <= elapsed <= duration:
-            marks.append((elapsed, count_rows(dsn)))
+            marks.append((elapsed, stored_rows(metrics_url)))
     latencies = loop.run_until_complete(probe)
     loop.close()
     for p in procs:
         p.join()
     published_samples = counter.value * per_message
-    # Drain: everything the broker acknowledged must arrive.
+    # Drain: everything the broker acknowledged must arrive (the database's own
+    # count decides what was lost).
     deadline = time.monotonic() + 120
     while (
-        count_rows(dsn) - before < published_samples + len(latencies)
+        stored_rows(metrics_url) - counted_before < published_samples + len(latencies)
         and time.monotonic() < deadline
     ):
         time.sleep(0.2)
     drained = time.monotonic() - t0 - duration
     stored = count_rows(dsn) - before
     (ta, ca), (tb, cb) = marks[0], marks[-1]
-    lat = sorted(latencies)
+    lat = sorted(x for _, x in latencies)
+    if report_every > 0:
+        _report(t0, report_every, marks, latencies, rss, per_message)
     return {
         "shape": f"{per_message}/msg",
         "target_msg_s": rate,
@@ -288,8 +310,40 @@ def run_shape(
         "probes": len(lat),
         "lost": published_samples + len(latencies) - stored,
         "drain_s": max(drained, 0.0),
-        "rss_mb_start_max_end": (rss[0] / 2**20, max(rss) / 2**20, rss[-1] / 2**20),
+        "rss_mb_start_max_end": (
+            rss[0][1] / 2**20,
+            max(b for _, b in rss) / 2**20,
+            rss[-1][1] / 2**20,
+        ),
     }
+
+
+def _report(
+    t0: float,
+    every: float,
+    marks: list[tuple[float, int]],
+    latencies: list[tuple[float, float]],
+    rss: list[tuple[float, int]],
+    per_message: int,
+) -> None:
+    """The run in windows of `every` seconds: whether rate, latency and memory
+    hold over a long run, or drift."""
+    print(f"\n{per_message}/msg, every {every:.0f} s: stored samples/s, probe p50/p99 ms, RSS MB")
+    edge = 2.0
+    while edge < marks[-1][0]:
+        end = edge + every
+        inside = [(t, c) for t, c in marks if edge <= t <= end]
+        lat = sorted(x for at, x in latencies if edge <= at - t0 < end)
+        mem = [b for at, b in rss if edge <= at - t0 < end]
+        if len(inside) >= 2 and lat and mem:
+            (ta, ca), (tb, cb) = inside[0], inside[-1]
+            p50, p99 = statistics.median(lat), lat[int(0.99 * (len(lat) - 1))]
+            print(
+                f"  {edge:5.0f}-{min(end, marks[-1][0]):5.0f} s {(cb - ca) / (tb - ta):>9,.0f} "
+                f"{1000 * p50:>7.0f} {1000 * p99:>7.0f} {max(mem) / 2**20:>6.0f}",
+                flush=True,
+            )
+        edge = end
 
 
 def copy_ceiling(dsn: str, rows: int = 500_000) -> float:
@@ -325,10 +379,17 @@ def main() -> None:
     ap.add_argument("--processes", type=int, default=2, help="publisher processes")
     ap.add_argument("--shapes", default="1,10")
     ap.add_argument("--profile", help="run ingest under cProfile, stats to this file")
+    ap.add_argument(
+        "--report-every",
+        type=float,
+        default=0.0,
+        help="also print rate, latency and RSS per window of this many seconds",
+    )
     args = ap.parse_args()
 
     load = os.getloadavg()
     results = []
+    metrics_port = free_port()
     with private_mosquitto() as url, fresh_database() as dsn:
         env = dict(
             os.environ,
@@ -337,6 +398,7 @@ def main() -> None:
             SEMON_MQTT__TOPIC_ROOT="bench",
             SEMON_INGEST__CLIENT_ID=f"bench-ingest-{uuid.uuid4().hex[:6]}",
             SEMON_LOG_LEVEL="WARNING",
+            SEMON_INGEST__METRICS_PORT=str(metrics_port),
         )
         log = Path(tempfile.mkdtemp(prefix="semon-bench-")) / "ingest.log"
         profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
@@ -362,6 +424,8 @@ def main() -> None:
                         rate=rate,
                         duration=args.duration,
                         processes=args.processes,
+                        metrics_url=f"http://127.0.0.1:{metrics_port}/metrics",
+                        report_every=args.report_every,
                     )
                 )
         finally:
