@@ -213,6 +213,10 @@ async def maintenance_loop(
             async with await AsyncConnection.connect(
                 settings.database_url, autocommit=True
             ) as conn:
+                # A background round takes one core at most: a parallel
+                # aggregate over the last hours of raw samples took every core
+                # of a small machine, and the writes sharing it waited.
+                await conn.execute("SET max_parallel_workers_per_gather = 0")
                 did = await maintain_once(conn, flavour, settings.storage, since=since, now=now)
             last_ok = now  # or another process did this round
             if did and rounds_done is not None:
