@@ -196,6 +196,13 @@ async def maintenance_loop(
     a round after a failed one reaches back to the last good one.
     A round connects afresh, so a database restart costs one round, and
     holds no connection between rounds (PGlite serves one at a time).
+
+    Cost on plain PostgreSQL: every round re-aggregates every raw sample of
+    the hours it covers (``semon_refresh_hourly``), so its work grows with
+    the sample rate: at 50,000 samples/s a round is tens of millions of rows
+    and the minute it runs shows in ingest's latency (README, "Ingest
+    benchmark"). Fine for the embedded platform and a small city; a large
+    one runs TimescaleDB, whose continuous aggregates refresh incrementally.
     ``rounds_done`` receives the time of each round this process did.
     """
     clock = clock or SystemClock()
