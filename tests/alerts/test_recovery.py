@@ -24,6 +24,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from semon.clock import ManualClock
 from semon.domain.alerts import ActionBody
 from semon.settings import Settings
 from semon.store.alerts import apply_action
@@ -66,6 +67,18 @@ async def _probe(dev: Device, con: Console, at: datetime) -> None:
     probe = uid("probe")
     dev.event(probe, at, "trapped")
     await con.wait(lambda m: m["equipment_id"] == probe)
+
+
+async def _rejudge(
+    settings: Settings, clock: ManualClock, dev: Device, con: Console, since: datetime
+) -> None:
+    """A restart that judges again everything received after ``since`` (its
+    checkpoint), until everything it was sent has been judged."""
+    dsn, root = settings.database_url, settings.mqtt.topic_root
+    await _set_checkpoint(dsn, root, since)
+    async with alerts_process(settings, clock):
+        await _probe(dev, con, clock.now())
+        await wait_checkpoint(dsn, root, datetime.now(UTC))
 
 
 async def _resolve_by_hand(dsn: str, alert_id: str, at: datetime) -> None:
@@ -225,11 +238,8 @@ async def test_events_nobody_judged_are_judged_on_restart(
         assert recorded["details"]["duration_s"] == 2.0
         kept_id = next(m["alert_id"] for m in faults if m["equipment_id"] == kept)
         await _resolve_by_hand(database_url, kept_id, clock.now())
-        await _set_checkpoint(database_url, root, before_down)
         clock.set(t0 + timedelta(seconds=10))
-        async with alerts_process(settings, clock):
-            await _probe(dev, con, clock.now())
-            await wait_checkpoint(database_url, root, datetime.now(UTC))
+        await _rejudge(settings, clock, dev, con, before_down)
     for eid in (acked, kept, over, trap):
         assert len(await alerts_for(database_url, eid)) == 1, eid
     assert (await alerts_for(database_url, kept))[0]["resolution"] == "repaired"
@@ -314,10 +324,7 @@ async def test_illegal_fillings_received_while_down_raise_once(
         await _resolve_by_hand(
             database_url, next(m["alert_id"] for m in raised if m["equipment_id"] == gas), t0
         )
-        await _set_checkpoint(database_url, root, before_down)
-        async with alerts_process(settings, clock):
-            await _probe(dev, con, clock.now())
-            await wait_checkpoint(database_url, root, datetime.now(UTC))
+        await _rejudge(settings, clock, dev, con, before_down)
     for cid, kind in kinds.items():
         [row] = await alerts_for(database_url, cid)
         assert row["kind"] == kind
@@ -334,7 +341,6 @@ async def test_restart_judging_again_what_was_raised_live_adds_nothing(
     process judges all of it again from the database and stores or pages
     nothing more (resolved is not open: raise_alert would open another)."""
     tune(settings)
-    root = settings.mqtt.topic_root
     clock = start_clock()
     t0 = clock.now()
     fault, blip, trap, st, cyl = uid("fault"), uid("blip"), uid("trap"), uid("st"), uid("cyl")
@@ -359,11 +365,8 @@ async def test_restart_judging_again_what_was_raised_live_adds_nothing(
             await wait_db(database_url, blip, lambda r: len(r) == 1)
         for m in paged:
             await _resolve_by_hand(database_url, m["alert_id"], clock.now())
-        await _set_checkpoint(database_url, root, before)
         clock.set(t0 + timedelta(seconds=10))
-        async with alerts_process(settings, clock):
-            await _probe(dev, con, clock.now())
-            await wait_checkpoint(database_url, root, datetime.now(UTC))
+        await _rejudge(settings, clock, dev, con, before)
     for eid in (fault, blip, trap, cyl):
         [row] = await alerts_for(database_url, eid)
         assert row["state"] == "resolved" and row["live"] == (eid != blip), row
