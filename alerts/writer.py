@@ -4,7 +4,9 @@ Every op is written to ``alerts`` + ``alert_events`` before its message goes
 to MQTT. The exception is the database being down: a live trapped-passenger
 alert is then published from memory at once (a page must not wait for a
 database) and kept in an in-memory outbox, with every other op, to be stored
-in order when the database returns.
+in order when the database returns. A database that is up but slow gets the
+page's row ``page_store_wait_s`` to answer; then the page goes out from
+memory too and the row, when stored, is only marked published (``_raise``).
 
 Rows nobody published yet (a state change the API wrote, or a row an alerts
 process wrote and died before publishing) are published by ``publish_pending``.
