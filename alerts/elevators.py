@@ -522,9 +522,10 @@ class ElevatorRules:
         """Remember the press (someone is inside, where no sensor says so); a car
         standing now meets its threshold from the press on."""
         car.alarm_at = ev.ts if car.alarm_at is None else max(car.alarm_at, ev.ts)
-        if last is not None and car.ep_start is None and self._condition(car, last):
+        cond = self._condition(car, last) if last is not None and car.ep_start is None else None
+        if last is not None and cond is not None:
             car.ep_start = car.ep_thr_since = max(last["ts"], ev.ts)
-            car.ep_threshold, car.ep_why = self._condition(car, last) or (0.0, "")
+            car.ep_threshold, car.ep_why = cond
 
     def _alarm_tested(self, car: Elevator, ev: ElevatorEvent, *, emit: bool) -> list[Op]:
         if car.last_alarm_test is None or ev.ts > car.last_alarm_test:

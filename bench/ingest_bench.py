@@ -297,6 +297,7 @@ def run_shape(
     stored = count_rows(dsn) - before
     (ta, ca), (tb, cb) = marks[0], marks[-1]
     lat = sorted(x for _, x in latencies)
+    p50, p99 = _p50_p99(lat) if lat else (float("nan"), float("nan"))
     if report_every > 0:
         _report(t0, report_every, marks, latencies, rss, per_message)
     return {
@@ -305,8 +306,8 @@ def run_shape(
         "published_msg_s": counter.value / duration,
         "stored_samples_s": (cb - ca) / (tb - ta) if tb > ta else 0.0,
         "stored_msg_s": (cb - ca) / (tb - ta) / per_message if tb > ta else 0.0,
-        "p50_ms": 1000 * statistics.median(lat) if lat else float("nan"),
-        "p99_ms": 1000 * lat[int(0.99 * (len(lat) - 1))] if lat else float("nan"),
+        "p50_ms": 1000 * p50,
+        "p99_ms": 1000 * p99,
         "probes": len(lat),
         "lost": published_samples + len(latencies) - stored,
         "drain_s": max(drained, 0.0),
@@ -316,6 +317,11 @@ def run_shape(
             rss[-1][1] / 2**20,
         ),
     }
+
+
+def _p50_p99(lat: list[float]) -> tuple[float, float]:
+    """Of sorted latencies, in seconds."""
+    return statistics.median(lat), lat[int(0.99 * (len(lat) - 1))]
 
 
 def _report(
@@ -337,7 +343,7 @@ def _report(
         mem = [b for at, b in rss if edge <= at - t0 < end]
         if len(inside) >= 2 and lat and mem:
             (ta, ca), (tb, cb) = inside[0], inside[-1]
-            p50, p99 = statistics.median(lat), lat[int(0.99 * (len(lat) - 1))]
+            p50, p99 = _p50_p99(lat)
             print(
                 f"  {edge:5.0f}-{min(end, marks[-1][0]):5.0f} s {(cb - ca) / (tb - ta):>9,.0f} "
                 f"{1000 * p50:>7.0f} {1000 * p99:>7.0f} {max(mem) / 2**20:>6.0f}",
