@@ -171,13 +171,25 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 async def import_file(settings: Settings, path: Path, kind: str | None = None) -> int:
     """Import one file in one transaction; returns the number of records."""
     kind = kind or guess_kind(path)
-    if kind not in SPECS:
-        raise ValueError(f"unknown kind {kind!r}: one of {', '.join(KINDS)}")
-    records = read_records(path)
-    async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
-        count = await upsert_records(conn, kind, records)
-        await conn.commit()
-    return count
+    return (await import_files(settings, [(path, kind)]))[kind]
+
+
+async def import_files(settings: Settings, files: Sequence[tuple[Path, str]]) -> dict[str, int]:
+    """Import several files (in reference order) in one transaction, all or
+    nothing: no reader ever sees half a registry (the alerts sweep would page
+    every elevator whose maintenance records are not in yet). Records per kind."""
+    for _path, kind in files:
+        if kind not in SPECS:
+            raise ValueError(f"unknown kind {kind!r}: one of {', '.join(KINDS)}")
+    counts: dict[str, int] = {}
+    async with (
+        await psycopg.AsyncConnection.connect(settings.database_url) as conn,
+        # The outer block: a kind's own transaction block becomes a savepoint.
+        conn.transaction(),
+    ):
+        for path, kind in files:
+            counts[kind] = await upsert_records(conn, kind, read_records(path))
+    return counts
 
 
 async def import_command(settings: Settings, file: Path, kind: str | None) -> None:

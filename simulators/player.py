@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from semon.registry_import import import_file
+from semon.registry_import import import_files
 from semon.settings import Settings
 from simulators.city import KIND_ORDER, City, write_city
 from simulators.publisher import Publisher
@@ -30,27 +30,28 @@ async def load_city(
     simulator may start beside the migration).
     """
     paths = write_city(city, directory)
-    counts: dict[str, int] = {}
+    files = [(paths[kind], kind) for kind in KIND_ORDER]
     deadline = time.monotonic() + retry_s
-    for kind in KIND_ORDER:
-        while True:
-            try:
-                counts[kind] = await import_file(settings, paths[kind], kind)
-                break
-            except (OSError, ConnectionError) as exc:
-                if time.monotonic() > deadline:
-                    raise
-                log.info("registry import of %s waits for the database: %s", kind, exc)
-                await asyncio.sleep(1.0)
-            except Exception as exc:
-                # psycopg's OperationalError (database not up, table not yet migrated)
-                if time.monotonic() > deadline or type(exc).__name__ not in (
-                    "OperationalError",
-                    "UndefinedTable",
-                ):
-                    raise
-                log.info("registry import of %s waits for the database: %s", kind, exc)
-                await asyncio.sleep(1.0)
+    while True:
+        try:
+            # One transaction: the alerts sweep never sees elevators without
+            # their maintenance records (it would page nearly all of them).
+            counts = await import_files(settings, files)
+            break
+        except (OSError, ConnectionError) as exc:
+            if time.monotonic() > deadline:
+                raise
+            log.info("registry import waits for the database: %s", exc)
+            await asyncio.sleep(1.0)
+        except Exception as exc:
+            # psycopg's OperationalError (database not up, table not yet migrated)
+            if time.monotonic() > deadline or type(exc).__name__ not in (
+                "OperationalError",
+                "UndefinedTable",
+            ):
+                raise
+            log.info("registry import waits for the database: %s", exc)
+            await asyncio.sleep(1.0)
     log.info("city %s loaded: %s", city.seed, ", ".join(f"{n} {k}" for k, n in counts.items()))
     return counts
 

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from semon.domain.registry import Cylinder, Elevator, Firm, Inspection, MaintenanceRecord, Station
+from semon.registry_import import RegistryRejected
 from semon.settings import Settings
 from simulators.city import GASES, generate_city, inspection_due, past_design_life, write_city
 from simulators.player import load_city
@@ -111,3 +112,19 @@ async def test_city_loads_through_the_import_path(fresh_database_url: str, tmp_p
         )
         row = await cur.fetchone()
         assert row is not None and 1 <= row[0] <= 5
+
+
+async def test_city_loads_all_or_nothing(fresh_database_url: str, tmp_path: Path) -> None:
+    """One transaction for the whole city: a bad record in the last file
+    (maintenance) leaves no elevator behind without its records, which the
+    alerts sweep would page as overdue."""
+    city = generate_city(6, elevators=30, stations=1, reference_day=DAY)
+    city.records["maintenance"][-1]["elevator_id"] = "no-such-elevator"
+    settings = Settings(database_url=fresh_database_url, state_dir=tmp_path)
+    with pytest.raises(RegistryRejected):
+        await load_city(settings, city, tmp_path / "city")
+    async with await psycopg.AsyncConnection.connect(fresh_database_url) as conn:
+        for table in ("firms", "elevators", "maintenance_records"):
+            cur = await conn.execute(f"SELECT count(*) FROM {table}")
+            row = await cur.fetchone()
+            assert row is not None and row[0] == 0, table
