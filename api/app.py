@@ -88,6 +88,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     errors.install(app)
     app.add_middleware(RequestMetrics)
+    # The open routes: liveness, and the console page (it asks for a token
+    # and sends it with every call it makes).
     app.include_router(health.router)
     app.include_router(console.router)
     for module in (
@@ -100,7 +102,6 @@ def create_app(settings: Settings) -> FastAPI:
         scores,
         stats,
         maintenance,
-        console,
     ):
         app.include_router(module.router, responses=COMMON_RESPONSES)
     return app

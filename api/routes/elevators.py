@@ -8,8 +8,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
-from api.deps import CurrentPrincipal, PoolDep, SettingsDep, alert_scope_sql, elevator_scope_sql
+from api.deps import PoolDep, SettingsDep
 from api.schemas import ElevatorFile, ElevatorHistory, Problem, RescueTime
+from api.scope import ScopeDep
 from semon.domain.common import ID_PATTERN
 from semon.store.alert_reads import alerts_for_equipment
 from semon.store.elevator_file import (
@@ -62,18 +63,16 @@ def rescue_times(alerts: list[dict[str, Any]]) -> list[RescueTime]:
     responses=NOT_FOUND,
     summary="Registry record, firm, latest status and open alerts",
 )
-async def get_elevator(
-    elevator_id: ElevatorId, principal: CurrentPrincipal, pool: PoolDep
-) -> ElevatorFile:
-    scope, params = elevator_scope_sql(principal, "e")
-    ascope, aparams = alert_scope_sql(principal, "a")
+async def get_elevator(elevator_id: ElevatorId, scope: ScopeDep, pool: PoolDep) -> ElevatorFile:
+    where, params = scope.elevators("e")
+    alert_where, alert_params = scope.alerts("a")
     async with pool.connection() as conn:
-        row = await fetch_elevator(conn, elevator_id, scope, params)
+        row = await fetch_elevator(conn, elevator_id, where, params)
         if row is None:
             raise HTTPException(404, "elevator not found")
         latest = await fetch_latest_status(conn, elevator_id)
         open_alerts = await alerts_for_equipment(
-            conn, "elevator", elevator_id, ascope, aparams, open_only=True, limit=200
+            conn, "elevator", elevator_id, alert_where, alert_params, open_only=True, limit=200
         )
     firm = row.pop("firm")
     return ElevatorFile.model_validate(
@@ -94,7 +93,7 @@ async def get_elevator(
 )
 async def get_history(
     elevator_id: ElevatorId,
-    principal: CurrentPrincipal,
+    scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
     start: Annotated[
@@ -124,16 +123,16 @@ async def get_history(
     step: int | None = None
     if span > settings.api.history_raw_max_s:
         step = max(1, math.ceil(span / settings.api.history_max_points))
-    scope, params = elevator_scope_sql(principal, "e")
-    ascope, aparams = alert_scope_sql(principal, "a")
+    where, params = scope.elevators("e")
+    alert_where, alert_params = scope.alerts("a")
     async with pool.connection() as conn:
-        if await fetch_elevator(conn, elevator_id, scope, params) is None:
+        if await fetch_elevator(conn, elevator_id, where, params) is None:
             raise HTTPException(404, "elevator not found")
         limit = MAX_RAW_SAMPLES if step is None else settings.api.history_max_points
         samples = await fetch_samples(conn, elevator_id, start, end, step_s=step, limit=limit + 1)
         events = await fetch_events(conn, elevator_id, start, end, MAX_EVENTS)
         alerts = await alerts_for_equipment(
-            conn, "elevator", elevator_id, ascope, aparams, start=start, end=end
+            conn, "elevator", elevator_id, alert_where, alert_params, start=start, end=end
         )
     return ElevatorHistory.model_validate(
         {
