@@ -14,6 +14,7 @@ from api.auth import require_roles
 from api.deps import PoolDep, SettingsDep
 from api.notify import AlertWaker
 from api.paging import decode_cursor, encode_cursor
+from api.query_time import QueryTime
 from api.schemas import ALERT_EXAMPLE, AlertOut, AlertPage, Problem
 from api.scope import Scope, ScopeDep
 from semon.domain.alerts import Action, ActionBody, AlertKind, AlertState
@@ -42,7 +43,7 @@ async def get_alerts(
     state: Annotated[AlertState | None, Query(description="Only alerts in this state")] = None,
     kind: Annotated[AlertKind | None, Query(description="Only alerts of this kind")] = None,
     since: Annotated[
-        datetime | None,
+        QueryTime | None,
         Query(
             description="Only alerts changed at or after this time",
             examples=["2026-11-21T00:00:00Z"],
@@ -56,8 +57,6 @@ async def get_alerts(
 ) -> AlertPage:
     page = min(limit or settings.api.page_size_default, settings.api.page_size_max)
     before = decode_cursor(cursor)
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
     where, params = scope.alerts("a")
     async with pool.connection() as conn:
         rows = await list_alerts(

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from api.deps import PoolDep, SettingsDep
+from api.query_time import QueryTime
 from api.schemas import ElevatorFile, ElevatorHistory, Problem, RescueTime
 from api.scope import ScopeDep
 from semon.domain.common import ID_PATTERN
@@ -97,7 +98,7 @@ async def get_history(
     pool: PoolDep,
     settings: SettingsDep,
     start: Annotated[
-        datetime | None,
+        QueryTime | None,
         Query(
             alias="from",
             description="Window start (default: `to` minus 24 h)",
@@ -105,7 +106,7 @@ async def get_history(
         ),
     ] = None,
     end: Annotated[
-        datetime | None,
+        QueryTime | None,
         Query(
             alias="to",
             description="Window end, exclusive (default: now)",
@@ -113,8 +114,8 @@ async def get_history(
         ),
     ] = None,
 ) -> ElevatorHistory:
-    end = _aware(end) if end is not None else datetime.now(UTC)
-    start = _aware(start) if start is not None else end - timedelta(hours=24)
+    end = end or datetime.now(UTC)
+    start = start or end - timedelta(hours=24)
     span = (end - start).total_seconds()
     if span <= 0:
         raise HTTPException(422, "`from` must be before `to`")
@@ -147,8 +148,3 @@ async def get_history(
             "rescues": rescue_times(alerts),
         }
     )
-
-
-def _aware(value: datetime) -> datetime:
-    # A time without an offset is taken as UTC (the contract stores UTC).
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

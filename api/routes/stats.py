@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from api.deps import PoolDep, SettingsDep
+from api.query_time import QueryTime
 from api.scope import ScopeDep
 from semon.store import stats as store
 
@@ -89,8 +90,6 @@ class Rescue(BaseModel):
 def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
     until = until or datetime.now(UTC)
     since = since or until - timedelta(days=30)
-    if since.tzinfo is None or until.tzinfo is None:
-        raise HTTPException(422, "from and to need a UTC offset")
     if since >= until:
         raise HTTPException(422, "from must be before to")
     if until - since > timedelta(days=MAX_WINDOW_DAYS):
@@ -98,8 +97,8 @@ def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, d
     return since, until
 
 
-FromQ = Annotated[datetime | None, Query(alias="from", description="default: 30 days before to")]
-ToQ = Annotated[datetime | None, Query(alias="to", description="default: now")]
+FromQ = Annotated[QueryTime | None, Query(alias="from", description="default: 30 days before to")]
+ToQ = Annotated[QueryTime | None, Query(alias="to", description="default: now")]
 
 
 @router.get("/overdue-inspections", response_model=OverdueInspections)
