@@ -4,6 +4,7 @@
 FROM python:3.11.10-slim-bookworm AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY cli ./cli
 COPY semon ./semon
 COPY ingest ./ingest
 COPY alerts ./alerts

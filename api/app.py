@@ -42,6 +42,11 @@ role (`admin`, `dispatcher`, `maintenance`, `regulator`, `station`) and a
 scope; an object outside the scope answers 404 exactly like a missing one, a
 missing or bad token 401, a role without the right 403. A database that is
 slow or away answers 503 with `Retry-After`.
+
+Times in query strings (`from`, `to`, `since`) are RFC 3339 date-times with
+an offset (`2026-11-21T08:00:00+08:00`, `2026-11-21T00:00:00Z`); a time
+without one, or in another ISO 8601 form, is refused with 422 naming the
+parameter. Times in answers are UTC.
 """
 
 # Answers any authenticated route may give, documented once for all of them.
@@ -88,6 +93,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     errors.install(app)
     app.add_middleware(RequestMetrics)
+    # The open routes: liveness, and the console page (it asks for a token
+    # and sends it with every call it makes).
     app.include_router(health.router)
     app.include_router(console.router)
     for module in (
@@ -100,7 +107,6 @@ def create_app(settings: Settings) -> FastAPI:
         scores,
         stats,
         maintenance,
-        console,
     ):
         app.include_router(module.router, responses=COMMON_RESPONSES)
     return app

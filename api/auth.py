@@ -1,15 +1,33 @@
-"""Bearer-token authentication against `api_tokens` (hashed secrets)."""
+"""Who is calling: the bearer token looked up against `api_tokens` (hashed
+secrets) on every request, the principal it stands for, and the role check.
+
+``CurrentPrincipal`` answers 401 without a live token; ``require_roles``
+answers 403 for a role not in its list. What a principal may *see* is the
+scope's business (api/scope.py).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from api.deps import Principal
-from semon.tokens import lookup_token
+from api.deps import PoolDep
+from semon.tokens import Role, lookup_token
 
 # A secret longer than this is not one we issued; refuse before hashing.
 _MAX_SECRET = 256
+
+
+@dataclass(frozen=True)
+class Principal:
+    token_id: str
+    role: Role
+    scope: tuple[str, ...]  # empty = all (admin, or an unrestricted dispatcher/regulator)
 
 
 async def authenticate(pool: AsyncConnectionPool[AsyncConnection], secret: str) -> Principal | None:
@@ -20,3 +38,39 @@ async def authenticate(pool: AsyncConnectionPool[AsyncConnection], secret: str) 
     if record is None:
         return None
     return Principal(token_id=record.token_id, role=record.role, scope=record.scope)
+
+
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token secret>`")
+
+
+async def current_principal(
+    pool: PoolDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """401 without a live token. The token is looked up on every request, so a
+    revocation takes effect at once."""
+    if credentials is None or not credentials.credentials:
+        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    principal = await authenticate(pool, credentials.credentials)
+    if principal is None:
+        raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: Role) -> Any:
+    """`Depends` that yields the principal, 403 for a role not in `roles`.
+
+    Use as ``p: Annotated[Principal, require_roles("admin")]`` or in a
+    route's ``dependencies=[...]``.
+    """
+    allowed = frozenset(roles)
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in allowed:
+            raise HTTPException(403, f"role {principal.role!r} may not use this route")
+        return principal
+
+    return Depends(check)

@@ -473,9 +473,7 @@ def main() -> None:
                     SEMON_ALERTS__PARTITION=str(part),
                     SEMON_LOG_LEVEL="WARNING",
                 )
-                procs.append(
-                    subprocess.Popen([sys.executable, "-m", "semon.cli", "alerts"], env=env)
-                )
+                procs.append(subprocess.Popen([sys.executable, "-m", "cli", "alerts"], env=env))
             if args.ingest:
                 env = dict(
                     os.environ,
@@ -485,9 +483,7 @@ def main() -> None:
                     SEMON_INGEST__CLIENT_ID=f"bench-ingest-{uuid.uuid4().hex[:6]}",
                     SEMON_LOG_LEVEL="WARNING",
                 )
-                procs.append(
-                    subprocess.Popen([sys.executable, "-m", "semon.cli", "ingest"], env=env)
-                )
+                procs.append(subprocess.Popen([sys.executable, "-m", "cli", "ingest"], env=env))
             api: tuple[str, str] | None = None
             if args.sse:
                 port = services.free_port()
@@ -498,7 +494,7 @@ def main() -> None:
                     SEMON_API__PORT=str(port),
                     SEMON_LOG_LEVEL="WARNING",
                 )
-                api_proc = subprocess.Popen([sys.executable, "-m", "semon.cli", "api"], env=env)
+                api_proc = subprocess.Popen([sys.executable, "-m", "cli", "api"], env=env)
                 procs.append(api_proc)
                 api_url = f"http://127.0.0.1:{port}"
                 token = asyncio.run(_make_token(dsn))

@@ -408,9 +408,8 @@ def main() -> None:
         )
         log = Path(tempfile.mkdtemp(prefix="semon-bench-")) / "ingest.log"
         profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
-        cli = [str(REPO / "semon" / "cli.py")] if args.profile else ["-m", "semon.cli"]
         ingest = subprocess.Popen(
-            [sys.executable, *profile, *cli, "ingest"],
+            [sys.executable, *profile, "-m", "cli", "ingest"],
             env=env,
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,

@@ -60,7 +60,7 @@ def with_db(dsn: str, name: str) -> str:
 
 
 def regulator_scope(equipment: str) -> tuple[sql.Composable, dict[str, object]]:
-    """The predicate api.deps builds for a regulator of three districts."""
+    """The predicate api/scope.py builds for a regulator of three districts."""
     districts = {"scope_districts": ["D1", "D2", "D3"]}
     if equipment == "elevator":
         return sql.SQL("e.district = ANY(%(scope_districts)s)"), districts

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-import typer
 
 from semon.domain.common import ID_PATTERN
 from semon.settings import Settings
@@ -181,23 +180,3 @@ def _write_files(out: Path, users: list[BrokerUser], iterations: int) -> None:
     out.mkdir(parents=True, exist_ok=True)
     _write_private(out / "passwd", render_passwords(users, iterations))
     _write_private(out / "acl", render_acl(users))
-
-
-async def broker_files_command(settings: Settings, out: Path) -> None:
-    try:
-        devices, services = await write_broker_files(settings, out)
-    except BrokerFilesError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
-    typer.echo(
-        f"wrote {out / 'passwd'} and {out / 'acl'}: {devices} terminals, {services} service users"
-        " (reload Mosquitto with SIGHUP to apply)"
-    )
-
-
-def password_command(settings: Settings, kind: str, equipment_id: str) -> None:
-    try:
-        typer.echo(device_password(settings.broker.device_secret, kind, equipment_id))
-    except BrokerFilesError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import typer
 from psycopg import AsyncConnection
 from pydantic import BaseModel, ValidationError
 
@@ -190,17 +189,3 @@ async def import_files(settings: Settings, files: Sequence[tuple[Path, str]]) ->
         for path, kind in files:
             counts[kind] = await upsert_records(conn, kind, read_records(path))
     return counts
-
-
-async def import_command(settings: Settings, file: Path, kind: str | None) -> None:
-    try:
-        count = await import_file(settings, file, kind)
-    except RegistryRejected as exc:
-        typer.echo(f"rejected, nothing imported: {len(exc.failures)} bad record(s)", err=True)
-        for index, reason in exc.failures:
-            typer.echo(f"  record {index}: {reason}", err=True)
-        raise typer.Exit(1) from None
-    except (ValueError, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    typer.echo(f"imported {count} {kind or guess_kind(file)} record(s) from {file}")

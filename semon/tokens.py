@@ -12,11 +12,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-import psycopg
-import typer
 from psycopg import AsyncConnection
-
-from semon.settings import Settings
 
 Role = Literal["admin", "dispatcher", "maintenance", "regulator", "station"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -126,29 +122,3 @@ ORDER BY created_at, token_id
 async def list_tokens(conn: AsyncConnection) -> list[tuple[object, ...]]:
     cur = await conn.execute(_LIST)
     return list(await cur.fetchall())
-
-
-async def create_command(
-    settings: Settings, role: str, scope: list[str], label: str | None
-) -> None:
-    try:
-        check_grant(role, scope)
-    except TokenError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
-        token_id, secret = await create_token(conn, role, scope, label)
-        await conn.commit()
-    typer.echo(f"token_id: {token_id}")
-    typer.echo(f"secret:   {secret}")
-    typer.echo("(the secret is shown once; send it as `Authorization: Bearer <secret>`)")
-
-
-async def revoke_command(settings: Settings, token_id: str) -> None:
-    async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
-        done = await revoke_token(conn, token_id)
-        await conn.commit()
-    if not done:
-        typer.echo(f"no live token {token_id!r}", err=True)
-        raise typer.Exit(1)
-    typer.echo(f"revoked {token_id}")

@@ -10,17 +10,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from api.deps import (
-    CurrentPrincipal,
-    PoolDep,
-    Principal,
-    SettingsDep,
-    alert_scope_sql,
-    require_roles,
-)
+from api.auth import require_roles
+from api.deps import PoolDep, SettingsDep
 from api.notify import AlertWaker
 from api.paging import decode_cursor, encode_cursor
+from api.query_time import QueryTime
 from api.schemas import ALERT_EXAMPLE, AlertOut, AlertPage, Problem
+from api.scope import Scope, ScopeDep
 from semon.domain.alerts import Action, ActionBody, AlertKind, AlertState
 from semon.store.alert_reads import alert_in_scope, events_after, last_event_id, list_alerts
 from semon.store.alerts import AlertNotFound, IllegalTransition, apply_action
@@ -31,7 +27,7 @@ ALERT_ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,128}$"
 AlertId = Annotated[str, Path(pattern=ALERT_ID_PATTERN, examples=["al_01HZX3K9TRAP"])]
 # Who may move an alert along: dispatch centres, and maintenance firms (their
 # technicians report arrival and resolution); regulators and stations read.
-Changer = Annotated[Principal, require_roles("admin", "dispatcher", "maintenance")]
+CHANGERS = require_roles("admin", "dispatcher", "maintenance")
 STREAM_BATCH = 500
 
 
@@ -41,13 +37,13 @@ STREAM_BATCH = 500
     summary="Alerts in scope, most recently changed first (paged)",
 )
 async def get_alerts(
-    principal: CurrentPrincipal,
+    scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
     state: Annotated[AlertState | None, Query(description="Only alerts in this state")] = None,
     kind: Annotated[AlertKind | None, Query(description="Only alerts of this kind")] = None,
     since: Annotated[
-        datetime | None,
+        QueryTime | None,
         Query(
             description="Only alerts changed at or after this time",
             examples=["2026-11-21T00:00:00Z"],
@@ -61,13 +57,11 @@ async def get_alerts(
 ) -> AlertPage:
     page = min(limit or settings.api.page_size_default, settings.api.page_size_max)
     before = decode_cursor(cursor)
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
-    scope, params = alert_scope_sql(principal, "a")
+    where, params = scope.alerts("a")
     async with pool.connection() as conn:
         rows = await list_alerts(
             conn,
-            scope,
+            where,
             params,
             state=state,
             kind=kind,
@@ -102,7 +96,7 @@ async def get_alerts(
 )
 async def stream_alerts(
     request: Request,
-    principal: CurrentPrincipal,
+    scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
     last_event_id_header: Annotated[
@@ -124,7 +118,7 @@ async def stream_alerts(
             start = await last_event_id(conn)
     waker: AlertWaker = request.app.state.alert_waker
     return EventSourceResponse(
-        _events(pool, waker, principal, start, settings.api.stream_poll_s),
+        _events(pool, waker, scope, start, settings.api.stream_poll_s),
         ping=settings.api.stream_ping_s,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -143,13 +137,13 @@ def _resume_point(header: str | None, after: int | None) -> int | None:
 
 
 async def _events(
-    pool: PoolDep, waker: AlertWaker, principal: Principal, after: int, poll_s: float
+    pool: PoolDep, waker: AlertWaker, scope: Scope, after: int, poll_s: float
 ) -> AsyncIterator[ServerSentEvent]:
-    scope, params = alert_scope_sql(principal, "a")
+    where, params = scope.alerts("a")
     while True:
         ticket = waker.ticket()
         async with pool.connection() as conn:
-            rows = await events_after(conn, after, scope, params, STREAM_BATCH)
+            rows = await events_after(conn, after, where, params, STREAM_BATCH)
         for row in rows:
             after = row["event_id"]
             message: dict[str, Any] = dict(row["message"])
@@ -170,19 +164,20 @@ async def _events(
         409: {"model": Problem, "description": "Illegal transition from the alert's state"},
     },
     summary="Acknowledge, dispatch, arrive or resolve an alert",
+    dependencies=[CHANGERS],
 )
 async def act_on_alert(
     alert_id: AlertId,
     action: Annotated[Action, Path(description="ack, dispatch, arrive or resolve")],
     body: ActionBody,
-    principal: Changer,
+    scope: ScopeDep,
     pool: PoolDep,
 ) -> AlertOut:
     if action == "resolve" and body.resolution is None:
         raise HTTPException(422, "`resolution` is required to resolve")
-    scope, params = alert_scope_sql(principal, "a")
+    where, params = scope.alerts("a")
     async with pool.connection() as conn, conn.transaction():
-        if not await alert_in_scope(conn, alert_id, scope, params):
+        if not await alert_in_scope(conn, alert_id, where, params):
             raise HTTPException(404, "alert not found")
         try:
             message = await apply_action(conn, alert_id, action, body, now=datetime.now(UTC))

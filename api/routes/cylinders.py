@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 from psycopg import sql
 
-from api.deps import CurrentPrincipal, PoolDep, SettingsDep, cylinder_scope_sql
+from api.deps import PoolDep, SettingsDep
 from api.paging import decode_cursor, encode_cursor
 from api.schemas import CylinderTrace, Problem
+from api.scope import ScopeDep
 from semon.domain.common import ID_PATTERN
 from semon.store.alert_reads import alerts_for_equipment
 from semon.store.cylinder_trace import fetch_cylinder, fetch_fillings, fetch_inspections
@@ -26,7 +27,7 @@ CylinderId = Annotated[str, Path(pattern=ID_PATTERN, examples=["CY-77"])]
 )
 async def get_trace(
     cylinder_id: CylinderId,
-    principal: CurrentPrincipal,
+    scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
     limit: Annotated[int | None, Query(ge=1, description="Fillings per page")] = None,
@@ -34,9 +35,9 @@ async def get_trace(
 ) -> CylinderTrace:
     page = min(limit or settings.api.page_size_default, settings.api.page_size_max)
     after = decode_cursor(cursor)
-    scope, params = cylinder_scope_sql(principal, "c")
+    where, params = scope.cylinders("c")
     async with pool.connection() as conn:
-        row = await fetch_cylinder(conn, cylinder_id, scope, params)
+        row = await fetch_cylinder(conn, cylinder_id, where, params)
         if row is None:
             raise HTTPException(404, "cylinder not found")
         inspections = await fetch_inspections(conn, "cylinder", cylinder_id)

@@ -8,8 +8,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
-from api.deps import CurrentPrincipal, PoolDep, SettingsDep, alert_scope_sql, elevator_scope_sql
+from api.deps import PoolDep, SettingsDep
+from api.query_time import QueryTime
 from api.schemas import ElevatorFile, ElevatorHistory, Problem, RescueTime
+from api.scope import ScopeDep
 from semon.domain.common import ID_PATTERN
 from semon.store.alert_reads import alerts_for_equipment
 from semon.store.elevator_file import (
@@ -62,18 +64,16 @@ def rescue_times(alerts: list[dict[str, Any]]) -> list[RescueTime]:
     responses=NOT_FOUND,
     summary="Registry record, firm, latest status and open alerts",
 )
-async def get_elevator(
-    elevator_id: ElevatorId, principal: CurrentPrincipal, pool: PoolDep
-) -> ElevatorFile:
-    scope, params = elevator_scope_sql(principal, "e")
-    ascope, aparams = alert_scope_sql(principal, "a")
+async def get_elevator(elevator_id: ElevatorId, scope: ScopeDep, pool: PoolDep) -> ElevatorFile:
+    where, params = scope.elevators("e")
+    alert_where, alert_params = scope.alerts("a")
     async with pool.connection() as conn:
-        row = await fetch_elevator(conn, elevator_id, scope, params)
+        row = await fetch_elevator(conn, elevator_id, where, params)
         if row is None:
             raise HTTPException(404, "elevator not found")
         latest = await fetch_latest_status(conn, elevator_id)
         open_alerts = await alerts_for_equipment(
-            conn, "elevator", elevator_id, ascope, aparams, open_only=True, limit=200
+            conn, "elevator", elevator_id, alert_where, alert_params, open_only=True, limit=200
         )
     firm = row.pop("firm")
     return ElevatorFile.model_validate(
@@ -94,11 +94,11 @@ async def get_elevator(
 )
 async def get_history(
     elevator_id: ElevatorId,
-    principal: CurrentPrincipal,
+    scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
     start: Annotated[
-        datetime | None,
+        QueryTime | None,
         Query(
             alias="from",
             description="Window start (default: `to` minus 24 h)",
@@ -106,7 +106,7 @@ async def get_history(
         ),
     ] = None,
     end: Annotated[
-        datetime | None,
+        QueryTime | None,
         Query(
             alias="to",
             description="Window end, exclusive (default: now)",
@@ -114,8 +114,8 @@ async def get_history(
         ),
     ] = None,
 ) -> ElevatorHistory:
-    end = _aware(end) if end is not None else datetime.now(UTC)
-    start = _aware(start) if start is not None else end - timedelta(hours=24)
+    end = end or datetime.now(UTC)
+    start = start or end - timedelta(hours=24)
     span = (end - start).total_seconds()
     if span <= 0:
         raise HTTPException(422, "`from` must be before `to`")
@@ -124,16 +124,16 @@ async def get_history(
     step: int | None = None
     if span > settings.api.history_raw_max_s:
         step = max(1, math.ceil(span / settings.api.history_max_points))
-    scope, params = elevator_scope_sql(principal, "e")
-    ascope, aparams = alert_scope_sql(principal, "a")
+    where, params = scope.elevators("e")
+    alert_where, alert_params = scope.alerts("a")
     async with pool.connection() as conn:
-        if await fetch_elevator(conn, elevator_id, scope, params) is None:
+        if await fetch_elevator(conn, elevator_id, where, params) is None:
             raise HTTPException(404, "elevator not found")
         limit = MAX_RAW_SAMPLES if step is None else settings.api.history_max_points
         samples = await fetch_samples(conn, elevator_id, start, end, step_s=step, limit=limit + 1)
         events = await fetch_events(conn, elevator_id, start, end, MAX_EVENTS)
         alerts = await alerts_for_equipment(
-            conn, "elevator", elevator_id, ascope, aparams, start=start, end=end
+            conn, "elevator", elevator_id, alert_where, alert_params, start=start, end=end
         )
     return ElevatorHistory.model_validate(
         {
@@ -148,8 +148,3 @@ async def get_history(
             "rescues": rescue_times(alerts),
         }
     )
-
-
-def _aware(value: datetime) -> datetime:
-    # A time without an offset is taken as UTC (the contract stores UTC).
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

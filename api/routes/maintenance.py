@@ -8,7 +8,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, HTTPException
 from pydantic import BaseModel, Field
 
-from api.deps import PoolDep, Principal, elevator_scope_sql, require_roles
+from api.auth import require_roles
+from api.deps import PoolDep
+from api.scope import ScopeDep
 from semon.store.stats import add_maintenance_records, elevators_in_scope
 
 router = APIRouter(tags=["maintenance"])
@@ -36,9 +38,10 @@ class RecordsAccepted(BaseModel):
         403: {"description": "a firm recording another firm's visit"},
         404: {"description": "an elevator not in scope (all-or-nothing: nothing is stored)"},
     },
+    dependencies=[require_roles("admin", "maintenance")],
 )
 async def post_records(
-    principal: Annotated[Principal, require_roles("admin", "maintenance")],
+    scope: ScopeDep,
     pool: PoolDep,
     body: Annotated[
         MaintenanceRecord | list[MaintenanceRecord],
@@ -51,14 +54,14 @@ async def post_records(
         raise HTTPException(422, "no records")
     if len(records) > MAX_RECORDS:
         raise HTTPException(413, f"at most {MAX_RECORDS} records a request")
-    if principal.role == "maintenance":
-        foreign = sorted({r.firm_id for r in records} - {principal.scope[0]})
+    if scope.firm_id is not None:
+        foreign = sorted({r.firm_id for r in records} - {scope.firm_id})
         if foreign:
             raise HTTPException(403, f"a firm records only its own visits, not {foreign[:5]}")
-    scope, params = elevator_scope_sql(principal, "e")
+    where, params = scope.elevators("e")
     ids = sorted({r.elevator_id for r in records})
     async with pool.connection() as conn:
-        known = await elevators_in_scope(conn, ids, scope=scope, params=params)
+        known = await elevators_in_scope(conn, ids, scope=where, params=params)
         missing = [i for i in ids if i not in known]
         if missing:
             raise HTTPException(404, f"no such elevator: {', '.join(missing[:20])}")

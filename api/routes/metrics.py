@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api.deps import CurrentPrincipal
+from api.auth import CurrentPrincipal
 
 router = APIRouter(tags=["operations"])
 

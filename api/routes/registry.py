@@ -10,7 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body
 from pydantic import BaseModel
 
-from api.deps import PoolDep, Principal, require_roles
+from api.auth import Principal, require_roles
+from api.deps import PoolDep
 from api.schemas import ELEVATOR_EXAMPLE, Rejected, UpsertResult
 from semon.domain.registry import Cylinder, Elevator, Firm, Inspection, Station
 from semon.registry_import import upsert_models

@@ -13,13 +13,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
-from api.deps import PoolDep, Principal, SettingsDep, elevator_scope_sql, require_roles
+from api.auth import require_roles
+from api.deps import PoolDep, SettingsDep
+from api.scope import ScopeDep
 from semon.domain.common import ID_PATTERN
 from semon.store.scores import ensure_fresh, score_of, worst_scores
 
 router = APIRouter(tags=["scores"])
 
-SCORE_ROLES = ("admin", "maintenance", "regulator")
+# Scores are the firms' and the regulators' business; dispatch and stations have none.
+SCORE_READERS = require_roles("admin", "maintenance", "regulator")
 
 
 class Factor(BaseModel):
@@ -61,26 +64,27 @@ def _score(row: dict[str, Any]) -> Score:
     "/elevators/{elevator_id}/score",
     response_model=Score,
     responses={404: {"description": "no such elevator in scope"}},
+    dependencies=[SCORE_READERS],
 )
 async def elevator_score(
     elevator_id: Annotated[str, Path(pattern=ID_PATTERN, examples=["GZ-TH-000123"])],
-    principal: Annotated[Principal, require_roles(*SCORE_ROLES)],
+    scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
 ) -> Score:
     """The elevator's score, grade, interval and every factor behind them."""
-    scope, params = elevator_scope_sql(principal, "e")
+    where, params = scope.elevators("e")
     async with pool.connection() as conn:
         await ensure_fresh(conn, settings, now=datetime.now(UTC))
-        row = await score_of(conn, elevator_id, scope=scope, params=params)
+        row = await score_of(conn, elevator_id, scope=where, params=params)
     if row is None:
         raise HTTPException(404, "no such elevator")
     return _score(row)
 
 
-@router.get("/maintenance/scores", response_model=ScorePage)
+@router.get("/maintenance/scores", response_model=ScorePage, dependencies=[SCORE_READERS])
 async def fleet_scores(
-    principal: Annotated[Principal, require_roles(*SCORE_ROLES)],
+    scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
     firm_id: Annotated[str | None, Query(max_length=64, description="only this firm's")] = None,
@@ -88,11 +92,11 @@ async def fleet_scores(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> ScorePage:
     """Every elevator in scope, worst score first, one page at a time."""
-    scope, params = elevator_scope_sql(principal, "e")
+    where, params = scope.elevators("e")
     limit = min(limit, settings.api.page_size_max)
     async with pool.connection() as conn:
         await ensure_fresh(conn, settings, now=datetime.now(UTC))
         total, rows = await worst_scores(
-            conn, scope=scope, params=params, firm_id=firm_id, limit=limit, offset=offset
+            conn, scope=where, params=params, firm_id=firm_id, limit=limit, offset=offset
         )
     return ScorePage(items=[_score(r) for r in rows], total=total, limit=limit, offset=offset)

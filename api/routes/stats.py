@@ -9,14 +9,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from api.deps import (
-    CurrentPrincipal,
-    PoolDep,
-    SettingsDep,
-    alert_scope_sql,
-    cylinder_scope_sql,
-    elevator_scope_sql,
-)
+from api.deps import PoolDep, SettingsDep
+from api.query_time import QueryTime
+from api.scope import ScopeDep
 from semon.store import stats as store
 
 router = APIRouter(prefix="/stats", tags=["statistics"])
@@ -95,8 +90,6 @@ class Rescue(BaseModel):
 def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
     until = until or datetime.now(UTC)
     since = since or until - timedelta(days=30)
-    if since.tzinfo is None or until.tzinfo is None:
-        raise HTTPException(422, "from and to need a UTC offset")
     if since >= until:
         raise HTTPException(422, "from must be before to")
     if until - since > timedelta(days=MAX_WINDOW_DAYS):
@@ -104,13 +97,13 @@ def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, d
     return since, until
 
 
-FromQ = Annotated[datetime | None, Query(alias="from", description="default: 30 days before to")]
-ToQ = Annotated[datetime | None, Query(alias="to", description="default: now")]
+FromQ = Annotated[QueryTime | None, Query(alias="from", description="default: 30 days before to")]
+ToQ = Annotated[QueryTime | None, Query(alias="to", description="default: now")]
 
 
 @router.get("/overdue-inspections", response_model=OverdueInspections)
 async def overdue_inspections(
-    principal: CurrentPrincipal,
+    scope: ScopeDep,
     pool: PoolDep,
     equipment: Literal["elevator", "cylinder"] = "elevator",
     group_by: Literal["district", "firm_id", "use_unit", "station_id"] = "district",
@@ -122,41 +115,41 @@ async def overdue_inspections(
     if equipment == "elevator":
         if group_by not in store.ELEVATOR_GROUPS:
             raise HTTPException(422, "elevators group by district, firm_id or use_unit")
-        if principal.role == "station":
+        if scope.role == "station":
             raise HTTPException(403, "a station sees no elevators")
-        scope, params = elevator_scope_sql(principal, "e")
+        where, params = scope.elevators("e")
     else:
         if group_by not in store.CYLINDER_GROUPS:
             raise HTTPException(422, "cylinders group by station_id or district")
-        if principal.role == "maintenance":
+        if scope.role == "maintenance":
             raise HTTPException(403, "a maintenance firm sees no cylinders")
-        scope, params = cylinder_scope_sql(principal, "c")
+        where, params = scope.cylinders("c")
     async with pool.connection() as conn:
         result = await store.overdue_inspections(
-            conn, equipment=equipment, group_by=group_by, at=day, scope=scope, params=params
+            conn, equipment=equipment, group_by=group_by, at=day, scope=where, params=params
         )
     return OverdueInspections.model_validate(result)
 
 
 @router.get("/illegal-fillings", response_model=IllegalFillings)
 async def illegal_fillings(
-    principal: CurrentPrincipal, pool: PoolDep, since: FromQ = None, until: ToQ = None
+    scope: ScopeDep, pool: PoolDep, since: FromQ = None, until: ToQ = None
 ) -> IllegalFillings:
     """Illegal or unsafe fillings (the filling alert kinds) by station and kind."""
-    if principal.role == "maintenance":
+    if scope.role == "maintenance":
         raise HTTPException(403, "a maintenance firm sees no fillings")
     start, end = _window(since, until)
-    scope, params = alert_scope_sql(principal, "a")
+    where, params = scope.alerts("a")
     async with pool.connection() as conn:
         result = await store.illegal_fillings(
-            conn, since=start, until=end, scope=scope, params=params
+            conn, since=start, until=end, scope=where, params=params
         )
     return IllegalFillings.model_validate(result)
 
 
 @router.get("/rescue", response_model=Rescue)
 async def rescue(
-    principal: CurrentPrincipal,
+    scope: ScopeDep,
     pool: PoolDep,
     group_by: Literal["district", "firm_id"] = "district",
     since: FromQ = None,
@@ -164,20 +157,20 @@ async def rescue(
 ) -> Rescue:
     """Trapped-passenger response: times to acknowledge, to on site and to
     resolved (median, p90), the 30-minute on-site share, the false-alarm share."""
-    if principal.role == "station":
+    if scope.role == "station":
         raise HTTPException(403, "a station sees no elevators")
     start, end = _window(since, until)
-    scope, params = alert_scope_sql(principal, "a")
+    where, params = scope.alerts("a")
     async with pool.connection() as conn:
         result = await store.rescue(
-            conn, group_by=group_by, since=start, until=end, scope=scope, params=params
+            conn, group_by=group_by, since=start, until=end, scope=where, params=params
         )
     return Rescue.model_validate(result)
 
 
 @router.get("/maintenance-overdue", response_model=MaintenanceOverdue)
 async def maintenance_overdue(
-    principal: CurrentPrincipal,
+    scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
     group_by: Literal["district", "firm_id"] = "district",
@@ -185,16 +178,16 @@ async def maintenance_overdue(
 ) -> MaintenanceOverdue:
     """In-service elevators whose last maintenance (installation where none)
     plus their current interval (elevator_scores; 15 days unscored) is before `at`."""
-    if principal.role == "station":
+    if scope.role == "station":
         raise HTTPException(403, "a station sees no elevators")
-    scope, params = elevator_scope_sql(principal, "e")
+    where, params = scope.elevators("e")
     async with pool.connection() as conn:
         result = await store.maintenance_overdue(
             conn,
             group_by=group_by,
             at=at or datetime.now(UTC).date(),
             default_days=settings.alerts.default_maintenance_interval_days,
-            scope=scope,
+            scope=where,
             params=params,
         )
     return MaintenanceOverdue.model_validate(result)

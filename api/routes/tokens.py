@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import Response
 
-from api.deps import PoolDep, Principal, require_roles
+from api.auth import Principal, require_roles
+from api.deps import PoolDep
 from api.schemas import Problem, TokenInfo, TokenIssued, TokenRequest
 from semon.tokens import TokenError, create_token, list_tokens, revoke_token
 

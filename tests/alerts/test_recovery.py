@@ -378,10 +378,10 @@ async def test_restart_judging_again_what_was_raised_live_adds_nothing(
 
 @contextlib.contextmanager
 def _alerts_cli(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`python -m semon.cli alerts` as its own OS process."""
+    """`python -m cli alerts` as its own OS process."""
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "semon.cli", "alerts"],
+            [sys.executable, "-m", "cli", "alerts"],
             cwd=ROOT,
             env=env,
             stdout=out,

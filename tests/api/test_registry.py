@@ -142,7 +142,7 @@ def test_each_kind_upserts(api_url: str, admin_headers: Headers, uid: str) -> No
 def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_url, "SEMON_LOG_LEVEL": "WARNING"}
     return subprocess.run(
-        [sys.executable, "-m", "semon.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -61,7 +61,7 @@ class Proc:
         self.name = name
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "semon.cli", *args],
+            [sys.executable, "-m", "cli", *args],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

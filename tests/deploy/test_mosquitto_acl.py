@@ -80,7 +80,7 @@ def deploy_broker(
     }
     (tmp_path / "data").mkdir()
     done = subprocess.run(
-        [sys.executable, "-m", "semon.cli", "broker", "files", "--out", str(tmp_path / "auth")],
+        [sys.executable, "-m", "cli", "broker", "files", "--out", str(tmp_path / "auth")],
         env=env,
         capture_output=True,
         text=True,
@@ -187,7 +187,7 @@ def test_broker_files_refuse_without_secret_and_print_passwords(
 ) -> None:
     env = {**os.environ, "DATABASE_URL": database_url, "SEMON_BROKER__DEVICE_SECRET": "short"}
     done = subprocess.run(
-        [sys.executable, "-m", "semon.cli", "broker", "files", "--out", str(tmp_path)],
+        [sys.executable, "-m", "cli", "broker", "files", "--out", str(tmp_path)],
         env=env,
         capture_output=True,
         text=True,
@@ -199,7 +199,7 @@ def test_broker_files_refuse_without_secret_and_print_passwords(
     assert not (tmp_path / "passwd").exists()
     env["SEMON_BROKER__DEVICE_SECRET"] = SECRET
     done = subprocess.run(
-        [sys.executable, "-m", "semon.cli", "broker", "password", "elevator", "E-1"],
+        [sys.executable, "-m", "cli", "broker", "password", "elevator", "E-1"],
         env=env,
         capture_output=True,
         text=True,
@@ -210,7 +210,7 @@ def test_broker_files_refuse_without_secret_and_print_passwords(
     assert done.stdout.strip() == device_password(SECRET, "elevator", "E-1")
     assert device_password(SECRET, "elevator", "E-1") != device_password(SECRET, "station", "E-1")
     bad = subprocess.run(
-        [sys.executable, "-m", "semon.cli", "broker", "password", "elevator", "E/1#"],
+        [sys.executable, "-m", "cli", "broker", "password", "elevator", "E/1#"],
         env=env,
         capture_output=True,
         text=True,

@@ -136,7 +136,7 @@ def spawn_ingest(settings: Settings, log_path: Path, **extra_env: str) -> subpro
     before = log_path.read_text().count("ingest subscribed") if log_path.exists() else 0
     out = log_path.open("ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "semon.cli", "ingest"],
+        [sys.executable, "-m", "cli", "ingest"],
         env=env,
         stdout=out,
         stderr=subprocess.STDOUT,

@@ -24,9 +24,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from cli.up import READY_LINE
 from semon.embedded import EmbeddedPostgres, embedded_broker
 from semon.mqtt import connect
-from semon.up import READY_LINE
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.slow
@@ -106,7 +106,7 @@ async def start_up(env: Env, run: int) -> Up:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "semon.cli",
+        "cli",
         "up",
         "--no-simulate",
         stdout=asyncio.subprocess.PIPE,

@@ -58,9 +58,9 @@ class Service:
 
 
 def load_services(simulate: bool) -> list[Service]:
-    """The service entry points, imported here so the shared package never
-    imports a service at import time. A missing one fails loudly: `up`
-    without ingest would look alive and store nothing."""
+    """The service entry points, imported only when `up` runs (see
+    cli/main.py). A missing one fails loudly: `up` without ingest would look
+    alive and store nothing."""
     try:
         from alerts.service import run as alerts_run
         from api.service import run as api_run

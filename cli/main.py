@@ -1,0 +1,103 @@
+"""The `semon` command: one subcommand per process, and the one-off commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.admin import broker_app, db_app, registry_app, token_app
+from cli.process import load_settings, need_database, run
+
+# Each service is imported inside its own subcommand, not up here: every
+# container runs one process, and importing the others' stacks too (FastAPI
+# and uvicorn, numpy, amqtt, the simulators) would cost each start time and
+# memory for nothing, and slow `semon --help` and the one-off commands down.
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app.add_typer(db_app, name="db")
+app.add_typer(registry_app, name="registry")
+app.add_typer(token_app, name="token")
+app.add_typer(broker_app, name="broker")
+
+
+@app.command()
+def up(
+    simulate: Annotated[bool, typer.Option(help="Feed a simulated city into the platform.")] = True,
+    elevators: Annotated[int, typer.Option(help="Simulated elevators.")] = 300,
+    stations: Annotated[int, typer.Option(help="Simulated filling stations.")] = 4,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated city.")] = 1,
+) -> None:
+    """Run everything in one process: embedded database and broker unless
+    DATABASE_URL / MQTT_URL are set, then ingest, alerts, API (and a city)."""
+    from cli.up import run_up
+
+    settings = load_settings()
+    run(run_up(settings, simulate=simulate, elevators=elevators, stations=stations, seed=seed))
+
+
+@app.command()
+def ingest() -> None:
+    """Subscribe to device topics and store telemetry."""
+    from ingest.service import run as run_ingest
+
+    settings = load_settings()
+    need_database(settings)
+    run(run_ingest(settings))
+
+
+@app.command()
+def alerts() -> None:
+    """Run the rule engines and the alert lifecycle."""
+    from alerts.service import run as run_alerts
+
+    settings = load_settings()
+    need_database(settings)
+    run(run_alerts(settings))
+
+
+@app.command()
+def api() -> None:
+    """Serve the HTTP API."""
+    from api.service import run as run_api
+
+    settings = load_settings()
+    need_database(settings)
+    run(run_api(settings))
+
+
+@app.command()
+def simulate(
+    elevators: Annotated[int, typer.Option(help="Fleet size.")] = 1000,
+    stations: Annotated[int, typer.Option(help="Filling stations.")] = 10,
+    seed: Annotated[int, typer.Option(help="City seed.")] = 1,
+    rate: Annotated[float, typer.Option(help="Target messages per second; 0 = realistic.")] = 0.0,
+    processes: Annotated[int, typer.Option(help="Publisher processes.")] = 1,
+    duration: Annotated[float, typer.Option(help="Seconds to run; 0 = until stopped.")] = 0.0,
+    ground_truth: Annotated[
+        Path | None, typer.Option(help="Write injected incidents here.")
+    ] = None,
+) -> None:
+    """Play a simulated city over MQTT."""
+    from simulators.cli import run_simulate
+
+    run(
+        run_simulate(
+            load_settings(),
+            elevators=elevators,
+            stations=stations,
+            seed=seed,
+            rate=rate,
+            processes=processes,
+            duration=duration,
+            ground_truth=ground_truth,
+        )
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""What every subcommand does first: settings from the environment, logging,
+the database check; and how it runs its coroutine."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+import typer
+
+from semon.settings import Settings
+
+
+def load_settings() -> Settings:
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return settings
+
+
+def need_database(settings: Settings) -> None:
+    if not settings.database_url:
+        typer.echo(
+            "DATABASE_URL is not set (only `semon up` starts an embedded database)", err=True
+        )
+        raise typer.Exit(2)
+
+
+def run(coro: Coroutine[Any, Any, object]) -> None:
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(coro)
