@@ -26,10 +26,10 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from alerts.ops import Close, Op, Raise, Record
+from semon.domain.alerts import AlertDraft, late_alert_id
 from semon.domain.gov_codes import gov_code_for
 from semon.domain.wire import STATUS_SAMPLE, ElevatorEvent, StatusSample
 from semon.settings import AlertSettings
-from semon.store.alerts import AlertDraft, late_alert_id
 
 MOVING_SPEED = 0.05  # m/s: below this a car is standing (sensor noise at rest)
 TECHNICIAN_MODES = ("inspection", "maintenance")

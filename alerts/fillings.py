@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from semon.domain.alerts import AlertDraft
 from semon.domain.wire import Filling, ScaleSample
-from semon.store.alerts import AlertDraft
 
 
 def _add_years(d: date, years: int) -> date:

@@ -26,15 +26,13 @@ from typing import Any
 import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool
 
-from semon.store.alerts import AlertDraft
+from semon.domain.alerts import AlertDraft
+from semon.store.pool import DB_UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
-# What an unreachable database raises (a refused connection, a broken one, a
-# pool that cannot hand one out in time).
-DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout, TimeoutError, OSError)
 # The columns the filling rules read: a cached cylinder keeps only these.
 _CYLINDER_FIELDS = (
     "cylinder_id",
@@ -110,7 +108,7 @@ class RegistryCache:
             try:
                 async with self.pool.connection(timeout=2) as conn:
                     await conn.execute("SELECT 1")
-            except DB_ERRORS:
+            except DB_UNAVAILABLE:
                 await asyncio.sleep(1.0)
                 continue
             log.info("registry: database reachable again")
@@ -157,7 +155,7 @@ class RegistryCache:
         if station_id not in self.stations and not self.down and self._may_ask(station_id):
             try:
                 await self.refresh(one_station=station_id)
-            except DB_ERRORS as exc:
+            except DB_UNAVAILABLE as exc:
                 self.failed(exc)
             except psycopg.Error as exc:
                 log.debug("station lookup failed: %s", exc)
@@ -177,7 +175,7 @@ class RegistryCache:
                 ):
                     await cur.execute(_CYLINDER, (cylinder_id,))
                     row = await cur.fetchone()
-            except DB_ERRORS as exc:
+            except DB_UNAVAILABLE as exc:
                 self.failed(exc)
             else:
                 self._remember(cylinder_id, row)
@@ -208,7 +206,7 @@ class RegistryCache:
             if e is None and db_ok and not self.down and self._may_ask(d.equipment_id):
                 try:
                     await self.refresh(one_elevator=d.equipment_id)
-                except DB_ERRORS as exc:
+                except DB_UNAVAILABLE as exc:
                     self.failed(exc)
                 except psycopg.Error as exc:
                     log.debug("elevator lookup failed: %s", exc)

@@ -89,17 +89,17 @@ from alerts.elevators import (
 )
 from alerts.fillings import filling_drafts, overfill_draft
 from alerts.ops import Checkpoint, Op, Raise
-from alerts.registry import DB_ERRORS, RegistryCache, RegistryUnavailable
+from alerts.registry import RegistryCache, RegistryUnavailable
 from alerts.sweeps import sweep
 from alerts.writer import Writer
 from semon import mqtt
 from semon.clock import Clock, SystemClock
+from semon.domain.alerts import ELEVATOR_KINDS, AlertDraft
 from semon.domain.decode import Decoded, Rejection, decode, device_topics, parse_topic
 from semon.domain.wire import ElevatorEvent, Filling, StatusSample
 from semon.settings import Settings
-from semon.store import alerts as store
-from semon.store.alerts import AlertDraft
-from semon.store.pool import open_pool
+from semon.store.alert_checkpoints import load_checkpoint
+from semon.store.pool import DB_UNAVAILABLE, open_pool
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +114,8 @@ UNJUDGED = Counter(
     "Device messages not judged: the database was down and the cache had no record",
     ["reason"],
 )
-ELEVATOR_KINDS = ("trapped_passenger", "elevator_fault", "terminal_offline", "alarm_test_missed")
 
+_OPEN_ALERTS = "SELECT * FROM alerts WHERE state <> 'resolved'"
 _RECENT_SAMPLES = """
 SELECT elevator_id, ts, floor, speed, direction, door, door_zone, occupied, load_kg, mode, alarm,
        power, trips, door_cycles, run_s, received_at
@@ -286,7 +286,7 @@ class AlertService:
             async with self.pool.connection(timeout=self.cfg.registry_timeout_s) as conn:
                 cur = await conn.execute(_OVERFILL_EXISTS, (f"overfill:{fid}",))
                 return await cur.fetchone() is not None
-        except DB_ERRORS as exc:
+        except DB_UNAVAILABLE as exc:
             self.registry.failed(exc)
             return False
 
@@ -300,8 +300,10 @@ class AlertService:
         now = self.clock.now()
         ops: list[Op] = []
         async with self.pool.connection() as conn:
-            self._recover_open(await store.open_alerts(conn))
-            checkpoint = await store.load_checkpoint(
+            async with conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(_OPEN_ALERTS)
+                self._recover_open(await cur.fetchall())
+            checkpoint = await load_checkpoint(
                 conn,
                 topic_root=self.settings.mqtt.topic_root,
                 partitions=self.cfg.partitions,
@@ -704,6 +706,6 @@ async def serve(svc: AlertService, ready: asyncio.Event | None) -> None:
 
         try:
             await asyncio.wait_for(drain(), timeout=5)
-        except (TimeoutError, *DB_ERRORS) as exc:
+        except DB_UNAVAILABLE as exc:
             log.warning("alerts shutdown could not flush everything: %s", exc)
         await svc.registry.close()

@@ -13,10 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 from psycopg import AsyncConnection
 
 from alerts.ops import Close, Op, Raise
+from semon.domain.alerts import SWEEP_KINDS, AlertDraft
 from semon.settings import AlertSettings
-from semon.store.alerts import AlertDraft
-
-SWEEP_KINDS = ("inspection_overdue", "inspection_due_soon", "maintenance_overdue")
 
 # Base date: the later of the registry's last_inspected_on and any recorded
 # inspection; none: installed_on / manufactured_on (CONTRACT.md).
