@@ -1,28 +1,12 @@
 """Store, then publish: the one task that writes alerts, and the outbox.
 
-Every op is written to ``alerts`` + ``alert_events`` before its message goes
-to MQTT. The exception is the database being down: a live trapped-passenger
-alert is then published from memory at once (a page must not wait for a
-database) and kept in an in-memory outbox, with every other op, to be stored
-in order when the database returns. A database that is up but slow gets the
-page's row ``page_store_wait_s`` to answer; then the page goes out from
-memory too and the row, when stored, is only marked published (``_raise``).
-
-Rows nobody published yet (a state change the API wrote, or a row an alerts
-process wrote and died before publishing) are published by ``publish_pending``.
-Each row this process writes names it as its ``publisher``; partition 0 also
-publishes the API's rows, and another worker's only once it has stayed
-unpublished for ``publish_grace_s``, so with several partitions no row is
-published twice.
-
-The engine's checkpoints come through the same queue as the ops, so one is
-stored only after every change judged before it (the outbox keeps the order).
-
-The clock-driven sweep's ops (overdue inspections and maintenance: thousands
-at once on a city's first start or after a registry import) wait in a bulk
-queue that is written only while no judged change waits: a trapped passenger
-raised meanwhile goes first. Their condition keys are the sweep's own, so the
-reordering cannot pass an engine op of the same condition.
+Every op is stored (``alerts`` + ``alert_events``) before its message goes to
+MQTT; a live trapped passenger goes out from memory first when the database
+is down or slow. The engine's checkpoints come through the same queue, and
+the sweep's ops through a bulk queue that yields to every judged change
+(README, "Alerts: rules on device time": database down, slow, sweep flood).
+Also here: publishing rows nobody published (``publish_pending``) and
+escalation.
 """
 
 from __future__ import annotations
@@ -36,10 +20,10 @@ from typing import Any
 
 import gmqtt
 import orjson
-from prometheus_client import Counter, Gauge
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from alerts.metrics import OUTBOX, PUBLISHED, SLOW_STORE, STORED
 from alerts.ops import Checkpoint, Op, Raise, Record
 from alerts.registry import RegistryCache
 from semon.clock import Clock
@@ -54,14 +38,6 @@ log = logging.getLogger(__name__)
 
 # Published from memory when the database is down (a life may depend on it).
 FROM_MEMORY = frozenset({"trapped_passenger"})
-
-PUBLISHED = Counter("semon_alerts_published_total", "Alert messages published to MQTT", ["action"])
-STORED = Counter("semon_alerts_changes_total", "Alert changes stored", ["op"])
-OUTBOX = Gauge("semon_alerts_outbox_ops", "Alert changes waiting for the database")
-SLOW_STORE = Counter(
-    "semon_alerts_paged_before_stored_total",
-    "Live pages published from memory because storing them took longer than page_store_wait_s",
-)
 
 Stored = tuple[AlertMessage, int | None]
 
