@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from alerts.keys import filling_key
+from semon.domain.alerts import AlertDraft
 from semon.domain.wire import Filling, ScaleSample
-from semon.store.alerts import AlertDraft
 
 
 def _add_years(d: date, years: int) -> date:
@@ -29,7 +30,7 @@ def _draft(
     **details: Any,
 ) -> AlertDraft:
     return AlertDraft(
-        condition_key=f"{kind}:{f.filling_id}",
+        condition_key=filling_key(kind, f.filling_id),
         kind=kind,
         equipment_type="cylinder",
         equipment_id=f.cylinder_id,
@@ -168,7 +169,7 @@ def overfill_draft(
     station_id: str, s: ScaleSample, max_fill_kg: float, station: dict[str, Any] | None
 ) -> AlertDraft:
     return AlertDraft(
-        condition_key=f"overfill:{s.filling_id}",
+        condition_key=filling_key("overfill", s.filling_id),
         kind="overfill",
         equipment_type="cylinder",
         equipment_id=s.cylinder_id,

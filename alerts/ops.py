@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from semon.store.alerts import AlertDraft
+from semon.domain.alerts import AlertDraft
 
 
 @dataclass

@@ -1,22 +1,14 @@
-"""Registry context for alerts (location, firm, use unit, station), cached.
-
-Elevators and stations are loaded whole at start and refreshed by
-``updated_at``; a miss asks the database for that one piece of equipment.
-Cylinders are too many to load whole: each one a filling or a scale sample
-names is read fresh (a filling is judged against the registry as it is now)
-and kept in a bounded LRU cache.
-
-While the database is down the cache answers alone, and the judging path
-never waits for the database again: the first failed read marks it down
-(``down``), a background probe marks it up when it answers. So a trapped
-passenger still carries its address, and a filling of a cylinder seen before
-is still judged (its alerts wait in the writer's outbox).
+"""Registry context for alerts (location, firm, use unit, station), cached:
+elevators and stations loaded whole and refreshed by ``updated_at``,
+cylinders read fresh (a filling is judged against the registry as it is now)
+and kept in a bounded LRU. While the database is down (``down``, until the
+probe finds it back) the cache answers alone and the judging path never
+waits for the database.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -26,15 +18,13 @@ from typing import Any
 import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool
 
-from semon.store.alerts import AlertDraft
+from semon.domain.alerts import AlertDraft
+from semon.store.pool import DB_UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
-# What an unreachable database raises (a refused connection, a broken one, a
-# pool that cannot hand one out in time).
-DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout, TimeoutError, OSError)
 # The columns the filling rules read: a cached cylinder keeps only these.
 _CYLINDER_FIELDS = (
     "cylinder_id",
@@ -87,7 +77,7 @@ class RegistryCache:
         # cylinder_id -> its registry record, or None: known not to be registered
         self.cylinders: OrderedDict[str, dict[str, Any] | None] = OrderedDict()
         self.down = False  # the database did not answer; the cache answers alone
-        self._probe: asyncio.Task[None] | None = None
+        self._went_down = asyncio.Event()
         self._since = EPOCH
         self._station_since = EPOCH
         self._refreshed = float("-inf")
@@ -100,28 +90,22 @@ class RegistryCache:
         if not self.down:
             log.warning("registry: database unreachable (%s), answering from the cache", exc)
         self.down = True
-        if self._probe is None or self._probe.done():
-            self._probe = asyncio.get_running_loop().create_task(
-                self._wait_until_back(), name="alerts-registry-probe"
-            )
+        self._went_down.set()
 
-    async def _wait_until_back(self) -> None:
+    async def probe(self) -> None:
+        """Background task: once the database is found down, ask it every
+        second until it answers, then let reads go to it again."""
         while True:
+            await self._went_down.wait()
             try:
                 async with self.pool.connection(timeout=2) as conn:
                     await conn.execute("SELECT 1")
-            except DB_ERRORS:
+            except DB_UNAVAILABLE:
                 await asyncio.sleep(1.0)
                 continue
             log.info("registry: database reachable again")
+            self._went_down.clear()
             self.down = False
-            return
-
-    async def close(self) -> None:
-        if self._probe is not None:
-            self._probe.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._probe
 
     # -- elevators and stations ----------------------------------------------
 
@@ -157,7 +141,7 @@ class RegistryCache:
         if station_id not in self.stations and not self.down and self._may_ask(station_id):
             try:
                 await self.refresh(one_station=station_id)
-            except DB_ERRORS as exc:
+            except DB_UNAVAILABLE as exc:
                 self.failed(exc)
             except psycopg.Error as exc:
                 log.debug("station lookup failed: %s", exc)
@@ -177,7 +161,7 @@ class RegistryCache:
                 ):
                     await cur.execute(_CYLINDER, (cylinder_id,))
                     row = await cur.fetchone()
-            except DB_ERRORS as exc:
+            except DB_UNAVAILABLE as exc:
                 self.failed(exc)
             else:
                 self._remember(cylinder_id, row)
@@ -208,7 +192,7 @@ class RegistryCache:
             if e is None and db_ok and not self.down and self._may_ask(d.equipment_id):
                 try:
                     await self.refresh(one_elevator=d.equipment_id)
-                except DB_ERRORS as exc:
+                except DB_UNAVAILABLE as exc:
                     self.failed(exc)
                 except psycopg.Error as exc:
                     log.debug("elevator lookup failed: %s", exc)

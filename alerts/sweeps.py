@@ -12,11 +12,10 @@ from datetime import UTC, date, datetime, timedelta
 
 from psycopg import AsyncConnection
 
+from alerts.keys import inspection_key, maintenance_key
 from alerts.ops import Close, Op, Raise
+from semon.domain.alerts import SWEEP_KINDS, AlertDraft
 from semon.settings import AlertSettings
-from semon.store.alerts import AlertDraft
-
-SWEEP_KINDS = ("inspection_overdue", "inspection_due_soon", "maintenance_overdue")
 
 # Base date: the later of the registry's last_inspected_on and any recorded
 # inspection; none: installed_on / manufactured_on (CONTRACT.md).
@@ -68,7 +67,7 @@ def _inspection(
         else f"{what} {eid} periodic inspection due on {due}"
     )
     return AlertDraft(
-        condition_key=f"{kind}:{etype}:{eid}:{due}",
+        condition_key=inspection_key(kind, etype, eid, due),
         kind=kind,
         equipment_type=etype,
         equipment_id=eid,
@@ -120,7 +119,7 @@ async def sweep(conn: AsyncConnection, cfg: AlertSettings, now: datetime) -> lis
     for eid, last, installed, interval in await cur.fetchall():
         due = (last or installed) + timedelta(days=int(interval))
         if due < today:
-            key = f"maintenance_overdue:{eid}:{due}"
+            key = maintenance_key(eid, due)
             want[key] = AlertDraft(
                 condition_key=key,
                 kind="maintenance_overdue",

@@ -1,28 +1,12 @@
 """Store, then publish: the one task that writes alerts, and the outbox.
 
-Every op is written to ``alerts`` + ``alert_events`` before its message goes
-to MQTT. The exception is the database being down: a live trapped-passenger
-alert is then published from memory at once (a page must not wait for a
-database) and kept in an in-memory outbox, with every other op, to be stored
-in order when the database returns. A database that is up but slow gets the
-page's row ``page_store_wait_s`` to answer; then the page goes out from
-memory too and the row, when stored, is only marked published (``_raise``).
-
-Rows nobody published yet (a state change the API wrote, or a row an alerts
-process wrote and died before publishing) are published by ``publish_pending``.
-Each row this process writes names it as its ``publisher``; partition 0 also
-publishes the API's rows, and another worker's only once it has stayed
-unpublished for ``publish_grace_s``, so with several partitions no row is
-published twice.
-
-The engine's checkpoints come through the same queue as the ops, so one is
-stored only after every change judged before it (the outbox keeps the order).
-
-The clock-driven sweep's ops (overdue inspections and maintenance: thousands
-at once on a city's first start or after a registry import) wait in a bulk
-queue that is written only while no judged change waits: a trapped passenger
-raised meanwhile goes first. Their condition keys are the sweep's own, so the
-reordering cannot pass an engine op of the same condition.
+Every op is stored (``alerts`` + ``alert_events``) before its message goes to
+MQTT; a live trapped passenger goes out from memory first when the database
+is down or slow. The engine's checkpoints come through the same queue, and
+the sweep's ops through a bulk queue that yields to every judged change
+(README, "Alerts: rules on device time": database down, slow, sweep flood).
+Also here: publishing rows nobody published (``publish_pending``) and
+escalation.
 """
 
 from __future__ import annotations
@@ -36,29 +20,24 @@ from typing import Any
 
 import gmqtt
 import orjson
-from prometheus_client import Counter, Gauge
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from alerts.ops import Checkpoint, Close, Op, Raise, Record
-from alerts.registry import DB_ERRORS, RegistryCache
+from alerts.metrics import OUTBOX, PUBLISHED, SLOW_STORE, STORED
+from alerts.ops import Checkpoint, Op, Raise, Record
+from alerts.registry import RegistryCache
 from semon.clock import Clock
-from semon.domain.alerts import AlertMessage
+from semon.domain.alerts import AlertMessage, draft_message, message_json, new_alert_id
 from semon.settings import Settings
 from semon.store import alerts as store
+from semon.store.alert_checkpoints import save_checkpoint
+from semon.store.alert_delivery import mark_published, unpublished_events
+from semon.store.pool import DB_UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
 # Published from memory when the database is down (a life may depend on it).
 FROM_MEMORY = frozenset({"trapped_passenger"})
-
-PUBLISHED = Counter("semon_alerts_published_total", "Alert messages published to MQTT", ["action"])
-STORED = Counter("semon_alerts_changes_total", "Alert changes stored", ["op"])
-OUTBOX = Gauge("semon_alerts_outbox_ops", "Alert changes waiting for the database")
-SLOW_STORE = Counter(
-    "semon_alerts_paged_before_stored_total",
-    "Live pages published from memory because storing them took longer than page_store_wait_s",
-)
 
 Stored = tuple[AlertMessage, int | None]
 
@@ -148,7 +127,7 @@ class Writer:
             return
         try:
             await self._write(op, published_at=None)
-        except DB_ERRORS as exc:
+        except DB_UNAVAILABLE as exc:
             log.warning("database unavailable (%s): alert changes go to the outbox", exc)
             self.db_ok = False
             self._next_try = time.monotonic() + 1.0
@@ -170,9 +149,9 @@ class Writer:
 
     def _page_from_memory(self, op: Raise, now: datetime) -> datetime:
         """Publish a page before its row is stored (the row keeps its id)."""
-        op.draft.alert_id = op.draft.alert_id or store.new_alert_id()
-        msg = store.draft_message(op.draft, op.draft.alert_id, now=now)
-        self.publish(store.message_json(msg, "raise"))
+        op.draft.alert_id = op.draft.alert_id or new_alert_id()
+        msg = draft_message(op.draft, op.draft.alert_id, now=now)
+        self.publish(message_json(msg, "raise"))
         op.paged_at = now
         return now
 
@@ -184,7 +163,7 @@ class Writer:
             return await store.raise_alert(
                 conn, d, now=now, published_at=op.paged_at, worker=self.me
             )
-        d.alert_id = d.alert_id or store.new_alert_id()
+        d.alert_id = d.alert_id or new_alert_id()
         storing = asyncio.ensure_future(store.raise_alert(conn, d, now=now, worker=self.me))
         done, _ = await asyncio.wait({storing}, timeout=self.cfg.page_store_wait_s)
         if not done:
@@ -200,7 +179,7 @@ class Writer:
                 await self._write(op, published_at=published_at)
                 self.outbox.pop(0)
                 OUTBOX.set(len(self.outbox))
-        except DB_ERRORS as exc:
+        except DB_UNAVAILABLE as exc:
             log.debug("database still unavailable: %s", exc)
             self._next_try = time.monotonic() + 1.0
             return
@@ -218,7 +197,7 @@ class Writer:
                 self.pool.connection(timeout=self.cfg.db_timeout_s) as conn,
             ):
                 if isinstance(op, Checkpoint):
-                    await store.save_checkpoint(
+                    await save_checkpoint(
                         conn,
                         topic_root=self.settings.mqtt.topic_root,
                         partitions=self.cfg.partitions,
@@ -261,7 +240,7 @@ class Writer:
                 return
             msg, event_id = result[0], int(result[1])
             self.inflight.add(event_id)
-        self.publish(store.message_json(msg, action))
+        self.publish(message_json(msg, action))
         self.to_mark.append(event_id)
 
     # -- rows written elsewhere, escalation ----------------------------------
@@ -277,9 +256,7 @@ class Writer:
             mono = time.monotonic()
             try:
                 async with self.pool.connection(timeout=self.cfg.db_timeout_s) as conn:
-                    rows = await store.unpublished_events(
-                        conn, publisher=self.me, fleet=not own_only
-                    )
+                    rows = await unpublished_events(conn, publisher=self.me, fleet=not own_only)
                     waiting: dict[int, float] = {}
                     for event_id, publisher, message in rows:
                         if event_id in self.inflight or event_id in mine:
@@ -295,9 +272,9 @@ class Writer:
                         mine.append(event_id)
                     self._others = waiting
                     if mine:
-                        await store.mark_published(conn, mine, now=self.clock.now())
+                        await mark_published(conn, mine, now=self.clock.now())
                     await conn.commit()
-            except DB_ERRORS as exc:
+            except DB_UNAVAILABLE as exc:
                 log.debug("publishing pending rows failed: %s", exc)
                 self.to_mark = mine + self.to_mark
                 return
@@ -323,12 +300,9 @@ class Writer:
                             continue
                         msg, event_id = got
                         self.inflight.add(event_id)
-                    self.publish(store.message_json(msg, "escalate"))
+                    self.publish(message_json(msg, "escalate"))
                     self.to_mark.append(event_id)
                     done += 1
-        except DB_ERRORS as exc:
+        except DB_UNAVAILABLE as exc:
             log.debug("escalation sweep failed: %s", exc)
         return done
-
-
-__all__ = ["DB_ERRORS", "Close", "Writer"]

@@ -9,9 +9,9 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from psycopg_pool import PoolTimeout
 
 from semon.registry_import import RegistryRejected
+from semon.store.pool import DB_UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ async def _validation_failed(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
-    for exc_type in (psycopg.errors.QueryCanceled, psycopg.OperationalError, PoolTimeout):
+    for exc_type in DB_UNAVAILABLE:
         app.add_exception_handler(exc_type, _database_unavailable)
     app.add_exception_handler(RegistryRejected, _registry_rejected)
     app.add_exception_handler(RequestValidationError, _validation_failed)

@@ -14,9 +14,9 @@ import logging
 
 import psycopg
 
-log = logging.getLogger(__name__)
+from semon.store.alerts import ALERT_EVENTS_CHANNEL
 
-CHANNEL = "semon_alerts"
+log = logging.getLogger(__name__)
 
 
 class AlertWaker:
@@ -43,7 +43,7 @@ class AlertWaker:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {CHANNEL}")
+                    await conn.execute(f"LISTEN {ALERT_EVENTS_CHANNEL}")
                     self.wake()  # anything committed while we were away
                     async for _ in conn.notifies():
                         self.wake()

@@ -138,7 +138,7 @@ class AlertSettings(BaseModel):
     publish_grace_s: float = 10.0
     registry_refresh_s: float = 60.0
     # Long-lived per-car state is moved out of the garbage collector's reach
-    # this often (alerts/service.py, engine): a full collection over a city's
+    # this often (alerts/engine.py): a full collection over a city's
     # cars stops the engine for a second. Cyclic garbage frozen by mistake is
     # never collected, so not too often either.
     gc_freeze_interval_s: float = 30.0

@@ -1,10 +1,16 @@
-"""Alerts as consoles receive them (CONTRACT.md, "Platform to consoles")."""
+"""Alerts as consoles receive them (CONTRACT.md, "Platform to consoles"): the
+kinds (severity, which rules raise them), states and actions, the message; and
+``AlertDraft``, what a rule wants raised, with the ids and messages made from it.
+"""
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict
 
 AlertKind = Literal[
@@ -30,23 +36,37 @@ EquipmentType = Literal["elevator", "cylinder", "station"]
 Resolution = Literal["rescued", "self_released", "false_alarm", "repaired", "inspected", "other"]
 Action = Literal["ack", "dispatch", "arrive", "resolve"]
 
-SEVERITY: dict[str, Severity] = {
-    "trapped_passenger": "critical",
-    "elevator_fault": "major",
-    "terminal_offline": "minor",
-    "inspection_overdue": "major",
-    "inspection_due_soon": "info",
-    "alarm_test_missed": "major",
-    "maintenance_overdue": "minor",
-    "overfill": "critical",
-    "filling_overdue_cylinder": "critical",
-    "filling_scrapped_cylinder": "critical",
-    "filling_unregistered_cylinder": "major",
-    "filling_foreign_cylinder": "major",
-    "gas_mismatch": "critical",
-    "precheck_failed_but_filled": "major",
-    "postcheck_missing": "minor",
+RaisedBy = Literal["elevator", "sweep", "filling"]
+
+# Each kind's severity, and which rules raise it: the elevator engine, the
+# clock-driven sweep (inspections, maintenance), the filling rules.
+KINDS: dict[AlertKind, tuple[Severity, RaisedBy]] = {
+    "trapped_passenger": ("critical", "elevator"),
+    "elevator_fault": ("major", "elevator"),
+    "terminal_offline": ("minor", "elevator"),
+    "inspection_overdue": ("major", "sweep"),
+    "inspection_due_soon": ("info", "sweep"),
+    "alarm_test_missed": ("major", "elevator"),
+    "maintenance_overdue": ("minor", "sweep"),
+    "overfill": ("critical", "filling"),
+    "filling_overdue_cylinder": ("critical", "filling"),
+    "filling_scrapped_cylinder": ("critical", "filling"),
+    "filling_unregistered_cylinder": ("major", "filling"),
+    "filling_foreign_cylinder": ("major", "filling"),
+    "gas_mismatch": ("critical", "filling"),
+    "precheck_failed_but_filled": ("major", "filling"),
+    "postcheck_missing": ("minor", "filling"),
 }
+SEVERITY: dict[str, Severity] = {kind: severity for kind, (severity, _) in KINDS.items()}
+
+
+def _raised_by(rules: RaisedBy) -> tuple[str, ...]:
+    return tuple(kind for kind, (_, by) in KINDS.items() if by == rules)
+
+
+ELEVATOR_KINDS = _raised_by("elevator")
+SWEEP_KINDS = _raised_by("sweep")
+FILLING_KINDS = _raised_by("filling")  # the illegal or unsafe fillings of the statistics
 
 # Which state each action leads to, and from which states it is legal.
 # `resolve` is legal from any state but resolved (a false alarm is closed
@@ -110,3 +130,84 @@ class ActionBody(BaseModel):
     by: str
     note: str | None = None
     resolution: Resolution | None = None
+
+
+@dataclass
+class AlertDraft:
+    """What a rule wants raised; registry context is filled in by the caller."""
+
+    condition_key: str
+    kind: str
+    equipment_type: str
+    equipment_id: str
+    started_at: datetime
+    summary: str
+    details: dict[str, Any] = field(default_factory=dict)
+    district: str | None = None
+    firm_id: str | None = None
+    use_unit: str | None = None
+    station_id: str | None = None
+    location: dict[str, Any] | None = None
+    ended_at: datetime | None = None
+    live: bool = True
+    alert_id: str | None = None
+
+
+def new_alert_id() -> str:
+    return "al_" + uuid.uuid4().hex
+
+
+def late_alert_id(condition_key: str, started_at: datetime) -> str:
+    """Deterministic id for an episode found inside a late backlog, so a replay
+    of the same backlog records it once."""
+    return (
+        "al_late_" + uuid.uuid5(uuid.NAMESPACE_URL, f"{condition_key}@{started_at.isoformat()}").hex
+    )
+
+
+_MESSAGE_EXTRA = ("live", "escalations", "station_id", "ended_at")
+
+
+def message_from_row(row: dict[str, Any]) -> AlertMessage:
+    """The message of an ``alerts`` row."""
+    data = {k: row.get(k) for k in AlertMessage.model_fields}
+    for k in _MESSAGE_EXTRA:
+        data[k] = row.get(k)
+    data["details"] = row.get("details") or {}
+    return AlertMessage.model_validate(data)
+
+
+def message_json(msg: AlertMessage, action: str) -> dict[str, Any]:
+    """The message as published, with the action that made it as ``event``."""
+    out: dict[str, Any] = orjson.loads(orjson.dumps(msg.model_dump(mode="json")))
+    out["event"] = action
+    return out
+
+
+def draft_message(
+    d: AlertDraft, alert_id: str, *, now: datetime, state: str = "open"
+) -> AlertMessage:
+    """The message of a draft that is not (yet) in the database: the outbox
+    publishes trapped-passenger alerts from this while the database is down."""
+    return message_from_row(
+        {
+            "alert_id": alert_id,
+            "kind": d.kind,
+            "severity": SEVERITY[d.kind],
+            "state": state,
+            "equipment_type": d.equipment_type,
+            "equipment_id": d.equipment_id,
+            "started_at": d.started_at,
+            "raised_at": now,
+            "updated_at": now,
+            "summary": d.summary,
+            "details": d.details,
+            "location": d.location,
+            "firm_id": d.firm_id,
+            "use_unit": d.use_unit,
+            "station_id": d.station_id,
+            "live": d.live,
+            "escalations": 0,
+            "ended_at": d.ended_at,
+        }
+    )

@@ -1,25 +1,17 @@
-"""The alert store, shared by the alerts process and the API.
+"""Alert lifecycle writes, shared by the alerts process and the API: raise,
+record an episode already over, resolve, a console's action, escalation.
 
 Every change is one UPDATE/INSERT on ``alerts`` plus one ``alert_events`` row
-holding the message as published; ``alert_events.event_id`` is the SSE id.
-Writers take ``pg_advisory_xact_lock(ALERT_EVENTS_LOCK)`` before inserting an
-event so ids commit in order (a console resuming after id N never misses a
-smaller id committed later), and ``NOTIFY semon_alerts, '<event_id>'``.
-
-Rows whose ``published_at`` is NULL are published to MQTT by the alerts
-process (alerts/writer.py): the API only writes here. ``publisher`` names the
-alerts worker that publishes a row itself (NULL: the API wrote it, partition
-0 publishes it), so two partitions never publish one row.
+(the message as published; ``event_id`` is the SSE id), written under
+``ALERT_EVENTS_LOCK`` and notified on ``ALERT_EVENTS_CHANNEL`` (README,
+"Alerts: rules on device time").
 """
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
@@ -29,26 +21,21 @@ from semon.domain.alerts import (
     SEVERITY,
     Action,
     ActionBody,
+    AlertDraft,
     AlertMessage,
+    draft_message,
+    late_alert_id,
+    message_from_row,
+    message_json,
+    new_alert_id,
     transition_allowed,
 )
 
+# Taken before inserting an event, so event ids commit in order: a console
+# resuming after id N never misses a smaller id committed later.
 ALERT_EVENTS_LOCK = 0x5E3A0003
-CHANNEL = "semon_alerts"
-
-__all__ = [
-    "ALERT_EVENTS_LOCK",
-    "CHANNEL",
-    "AlertDraft",
-    "AlertNotFound",
-    "IllegalTransition",
-    "apply_action",
-    "message_from_row",
-    "new_alert_id",
-    "raise_alert",
-    "record_resolved",
-    "resolve_condition",
-]
+# NOTIFY'd with the event id on every commit of an event (api/notify.py listens).
+ALERT_EVENTS_CHANNEL = "semon_alerts"
 
 
 class AlertNotFound(LookupError):
@@ -61,85 +48,6 @@ class IllegalTransition(ValueError):
     def __init__(self, alert_id: str, state: str, action: str, why: str = "") -> None:
         self.alert_id, self.state, self.action = alert_id, state, action
         super().__init__(why or f"alert {alert_id} is {state}: {action!r} is not allowed")
-
-
-@dataclass
-class AlertDraft:
-    """What a rule wants raised; registry context is filled in by the caller."""
-
-    condition_key: str
-    kind: str
-    equipment_type: str
-    equipment_id: str
-    started_at: datetime
-    summary: str
-    details: dict[str, Any] = field(default_factory=dict)
-    district: str | None = None
-    firm_id: str | None = None
-    use_unit: str | None = None
-    station_id: str | None = None
-    location: dict[str, Any] | None = None
-    ended_at: datetime | None = None
-    live: bool = True
-    alert_id: str | None = None
-
-
-def new_alert_id() -> str:
-    return "al_" + uuid.uuid4().hex
-
-
-def late_alert_id(condition_key: str, started_at: datetime) -> str:
-    """Deterministic id for an episode found inside a late backlog, so a replay
-    of the same backlog records it once."""
-    return (
-        "al_late_" + uuid.uuid5(uuid.NAMESPACE_URL, f"{condition_key}@{started_at.isoformat()}").hex
-    )
-
-
-_MESSAGE_EXTRA = ("live", "escalations", "station_id", "ended_at")
-
-
-def message_from_row(row: dict[str, Any]) -> AlertMessage:
-    data = {k: row.get(k) for k in AlertMessage.model_fields}
-    for k in _MESSAGE_EXTRA:
-        data[k] = row.get(k)
-    data["details"] = row.get("details") or {}
-    return AlertMessage.model_validate(data)
-
-
-def message_json(msg: AlertMessage, action: str) -> dict[str, Any]:
-    out: dict[str, Any] = orjson.loads(orjson.dumps(msg.model_dump(mode="json")))
-    out["event"] = action
-    return out
-
-
-def draft_message(
-    d: AlertDraft, alert_id: str, *, now: datetime, state: str = "open"
-) -> AlertMessage:
-    """The message of a draft that is not (yet) in the database: the outbox
-    publishes trapped-passenger alerts from this while the database is down."""
-    return message_from_row(
-        {
-            "alert_id": alert_id,
-            "kind": d.kind,
-            "severity": SEVERITY[d.kind],
-            "state": state,
-            "equipment_type": d.equipment_type,
-            "equipment_id": d.equipment_id,
-            "started_at": d.started_at,
-            "raised_at": now,
-            "updated_at": now,
-            "summary": d.summary,
-            "details": d.details,
-            "location": d.location,
-            "firm_id": d.firm_id,
-            "use_unit": d.use_unit,
-            "station_id": d.station_id,
-            "live": d.live,
-            "escalations": 0,
-            "ended_at": d.ended_at,
-        }
-    )
 
 
 _SELECT = "SELECT * FROM alerts WHERE alert_id = %s"
@@ -156,7 +64,7 @@ WITH locked AS (SELECT pg_advisory_xact_lock({ALERT_EVENTS_LOCK}))
     FROM locked
     RETURNING event_id
 )
-SELECT event_id, pg_notify('{CHANNEL}', event_id::text) FROM ev
+SELECT event_id, pg_notify('{ALERT_EVENTS_CHANNEL}', event_id::text) FROM ev
 """
 
 
@@ -223,7 +131,7 @@ WITH ins AS ({_INSERT_ALERT})
     FROM ins, locked
     RETURNING event_id
 )
-SELECT event_id, pg_notify('{CHANNEL}', event_id::text) FROM ev
+SELECT event_id, pg_notify('{ALERT_EVENTS_CHANNEL}', event_id::text) FROM ev
 """
 _OPEN_BY_KEY = "SELECT alert_id FROM alerts WHERE condition_key = %s AND state <> 'resolved'"
 _UPDATE_DETAILS = """
@@ -482,77 +390,3 @@ async def escalate(
         row = await _row(conn, alert_id)
         assert row is not None
         return await _event(conn, row, "escalate", at=now, by=worker, publisher=worker)
-
-
-_UNPUBLISHED = """
-SELECT event_id, publisher, message FROM alert_events
-WHERE published_at IS NULL AND (publisher = %(me)s OR %(fleet)s)
-ORDER BY (publisher IS NULL OR publisher = %(me)s) DESC, event_id
-LIMIT %(limit)s
-"""
-
-
-async def unpublished_events(
-    conn: AsyncConnection, *, publisher: str, fleet: bool, limit: int = 500
-) -> list[tuple[int, str | None, dict[str, Any]]]:
-    """Rows not yet published: ``publisher``'s own (a previous run of it died
-    before publishing them) and, for the ``fleet`` worker (partition 0), every
-    other row too, the API's (publisher NULL) and own ones first: another
-    worker's rows are the caller's to publish only once they stay unpublished."""
-    cur = await conn.execute(_UNPUBLISHED, {"me": publisher, "fleet": fleet, "limit": limit})
-    return [(int(r[0]), r[1], r[2]) for r in await cur.fetchall()]
-
-
-async def mark_published(conn: AsyncConnection, event_ids: list[int], *, now: datetime) -> None:
-    await conn.execute(
-        "UPDATE alert_events SET published_at = %s"
-        " WHERE event_id = ANY(%s) AND published_at IS NULL",
-        (now, event_ids),
-    )
-
-
-_SAVE_CHECKPOINT = """
-INSERT INTO alerts_checkpoints (topic_root, partitions, partition, judged_through, client_id)
-VALUES (%s, %s, %s, %s, %s)
-ON CONFLICT (topic_root, partitions, partition) DO UPDATE
-SET judged_through = EXCLUDED.judged_through, client_id = EXCLUDED.client_id,
-    updated_at = now()
-"""
-
-
-async def save_checkpoint(
-    conn: AsyncConnection,
-    *,
-    topic_root: str,
-    partitions: int,
-    partition: int,
-    through: datetime,
-    client_id: str,
-) -> None:
-    await conn.execute(_SAVE_CHECKPOINT, (topic_root, partitions, partition, through, client_id))
-
-
-async def load_checkpoint(
-    conn: AsyncConnection, *, topic_root: str, partitions: int, partition: int
-) -> datetime | None:
-    """This partition's checkpoint; after a change of the partition count the
-    oldest of the fleet's (each old partition judged its devices that far)."""
-    cur = await conn.execute(
-        "SELECT judged_through FROM alerts_checkpoints"
-        " WHERE topic_root = %s AND partitions = %s AND partition = %s",
-        (topic_root, partitions, partition),
-    )
-    row = await cur.fetchone()
-    if row is None:
-        cur = await conn.execute(
-            "SELECT min(judged_through) FROM alerts_checkpoints WHERE topic_root = %s",
-            (topic_root,),
-        )
-        row = await cur.fetchone()
-    return row[0] if row is not None else None
-
-
-async def open_alerts(conn: AsyncConnection) -> list[dict[str, Any]]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute("SELECT * FROM alerts WHERE state <> 'resolved'")
-        return await cur.fetchall()

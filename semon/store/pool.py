@@ -1,16 +1,29 @@
-"""The async connection pool, opened in a lifespan and checked at start."""
+"""The async connection pool, opened in a lifespan and checked at start, and
+what a database that is away or stalled raises."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+# What an unreachable or stalled database raises: a refused or broken
+# connection, a pool that cannot hand one out in time (PoolTimeout) and a
+# cancelled statement are OperationalErrors; asyncio.timeout around a query
+# raises TimeoutError, a dropped socket OSError.
+DB_UNAVAILABLE: tuple[type[Exception], ...] = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    TimeoutError,
+    OSError,
+)
+
 
 class DatabaseUnavailable(RuntimeError):
-    """The database could not be reached in time."""
+    """The database could not be reached in time (at start)."""
 
 
 @asynccontextmanager

@@ -14,23 +14,14 @@ from typing import Any, Literal
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
+from semon.domain.alerts import FILLING_KINDS
+
 Equipment = Literal["elevator", "cylinder"]
 
 ELEVATOR_GROUPS = {"district": "e.district", "firm_id": "e.firm_id", "use_unit": "e.use_unit"}
 CYLINDER_GROUPS = ("station_id", "district")
 RESCUE_GROUPS = {"district": "a.district", "firm_id": "a.firm_id"}
 MAINTENANCE_GROUPS = {"district": "e.district", "firm_id": "e.firm_id"}
-
-ILLEGAL_FILLING_KINDS = (
-    "overfill",
-    "filling_overdue_cylinder",
-    "filling_scrapped_cylinder",
-    "filling_unregistered_cylinder",
-    "filling_foreign_cylinder",
-    "gas_mismatch",
-    "precheck_failed_but_filled",
-    "postcheck_missing",
-)
 
 # CONTRACT.md: overdue at D when in service and base date + interval < D.
 # The due date is the immutable function the covering indexes of 0012 hold.
@@ -143,7 +134,7 @@ async def illegal_fillings(
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
         sql.SQL(_ILLEGAL).format(scope=scope),
-        {**params, "kinds": list(ILLEGAL_FILLING_KINDS), "from": since, "to": until},
+        {**params, "kinds": list(FILLING_KINDS), "from": since, "to": until},
     )
     stations: dict[str | None, dict[str, Any]] = {}
     by_kind: dict[str, int] = {}

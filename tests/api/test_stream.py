@@ -14,7 +14,8 @@ import psycopg
 import pytest
 from httpx_sse import connect_sse
 
-from semon.store.alerts import AlertDraft, raise_alert
+from semon.domain.alerts import AlertDraft
+from semon.store.alerts import raise_alert
 from tests.api.world import World, build_world
 
 Headers = dict[str, str]

@@ -16,7 +16,8 @@ import httpx
 import psycopg
 from psycopg.types.json import Jsonb
 
-from semon.store.alerts import AlertDraft, raise_alert
+from semon.domain.alerts import AlertDraft
+from semon.store.alerts import raise_alert
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 

@@ -18,6 +18,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from alerts import metrics as alerts_metrics
 from alerts import service as alerts_service
 from semon.clock import ManualClock
 from semon.settings import Settings
@@ -43,7 +44,7 @@ ELEVATORS = 200
 
 def _judged() -> float:
     total = 0.0
-    for counter in (alerts_service.MESSAGES, alerts_service.REJECTED):
+    for counter in (alerts_metrics.MESSAGES, alerts_metrics.REJECTED):
         for metric in counter.collect():
             total += sum(s.value for s in metric.samples if s.name.endswith("_total"))
     return total
@@ -52,7 +53,7 @@ def _judged() -> float:
 def _rejected() -> float:
     return sum(
         s.value
-        for m in alerts_service.REJECTED.collect()
+        for m in alerts_metrics.REJECTED.collect()
         for s in m.samples
         if s.name.endswith("_total")
     )

@@ -1,0 +1,22 @@
+"""Prometheus metrics of the alerts process (default registry, no per-device labels)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+MESSAGES = Counter("semon_alerts_messages_total", "Device messages judged", ["kind"])
+REJECTED = Counter(
+    "semon_alerts_rejected_total", "Device messages the alerts process could not decode", ["reason"]
+)
+UNJUDGED = Counter(
+    "semon_alerts_unjudged_total",
+    "Device messages not judged: the database was down and the cache had no record",
+    ["reason"],
+)
+PUBLISHED = Counter("semon_alerts_published_total", "Alert messages published to MQTT", ["action"])
+STORED = Counter("semon_alerts_changes_total", "Alert changes stored", ["op"])
+OUTBOX = Gauge("semon_alerts_outbox_ops", "Alert changes waiting for the database")
+SLOW_STORE = Counter(
+    "semon_alerts_paged_before_stored_total",
+    "Live pages published from memory because storing them took longer than page_store_wait_s",
+)
