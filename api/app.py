@@ -17,6 +17,8 @@ from api.notify import AlertWaker
 from api.routes import (
     alerts,
     console,
+    console_i18n,
+    console_modules,
     cylinders,
     elevators,
     health,
@@ -90,6 +92,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequestMetrics)
     app.include_router(health.router)
     app.include_router(console.router)
+    for pages in (console_i18n, console_modules):  # no auth: the page's texts and modules
+        app.include_router(pages.router)
     for module in (
         metrics,
         tokens,
