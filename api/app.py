@@ -20,6 +20,7 @@ from api.routes import (
     console_i18n,
     console_modules,
     cylinders,
+    docs,
     elevators,
     health,
     maintenance,
@@ -87,12 +88,14 @@ def create_app(settings: Settings) -> FastAPI:
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by api.routes.docs from installed files, no CDN
+        redoc_url=None,
     )
     errors.install(app)
     app.add_middleware(RequestMetrics)
     app.include_router(health.router)
     app.include_router(console.router)
-    for pages in (console_i18n, console_modules):  # no auth: the page's texts and modules
+    for pages in (console_i18n, console_modules, docs):  # no auth: page texts, modules, docs
         app.include_router(pages.router)
     for module in (
         metrics,
