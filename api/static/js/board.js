@@ -3,7 +3,7 @@
 
 import { AuthError, api, session } from "./api.js";
 import { beep, toast, updateCritical } from "./alarm.js";
-import { district, select } from "./desk.js";
+import { NO_DISTRICT, district, select } from "./desk.js";
 import { formatSpan, label, msg, t, translatePage } from "./i18n.js";
 
 const STATES = ["open", "acknowledged", "dispatched", "on_site", "resolved"];
@@ -145,7 +145,7 @@ function renderFilters(picked) {
   $("district").replaceChildren(
     option("", t("console.filter.any_district", { count: sum(picked.districtCounts) }), !f.district),
     ...districts.map(([d, n]) =>
-      option(d, t("console.filter.option", { name: d || t("console.card.unknown"), count: n }), d === f.district),
+      option(d, t("console.filter.option", { name: d === NO_DISTRICT ? t("console.card.unknown") : d, count: n }), d === f.district),
     ),
   );
   const kinds = [...picked.kindCounts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));

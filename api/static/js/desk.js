@@ -33,8 +33,11 @@ export function inView(alert, view) {
   return view === "desk" ? forDesk(alert) : !forDesk(alert);
 }
 
+// Alerts with no district known (a cylinder of no station) filter as one group.
+export const NO_DISTRICT = "-";
+
 export function district(alert) {
-  return (alert.location && alert.location.district) || "";
+  return (alert.location && alert.location.district) || alert.district || NO_DISTRICT;
 }
 
 // Severity first (critical on top), then age: the longest-waiting first.
