@@ -17,7 +17,10 @@ from api.notify import AlertWaker
 from api.routes import (
     alerts,
     console,
+    console_i18n,
+    console_modules,
     cylinders,
+    docs,
     elevators,
     health,
     maintenance,
@@ -90,6 +93,8 @@ def create_app(settings: Settings) -> FastAPI:
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by api.routes.docs from installed files, no CDN
+        redoc_url=None,
     )
     errors.install(app)
     app.add_middleware(RequestMetrics)
@@ -97,6 +102,8 @@ def create_app(settings: Settings) -> FastAPI:
     # and sends it with every call it makes).
     app.include_router(health.router)
     app.include_router(console.router)
+    for pages in (console_i18n, console_modules, docs):  # no auth: page texts, modules, docs
+        app.include_router(pages.router)
     for module in (
         metrics,
         tokens,

@@ -10,8 +10,10 @@ is what every deployment tool sets.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -259,6 +261,29 @@ class EmbeddedSettings(BaseModel):
     database: str = "semon"
 
 
+class I18nSettings(BaseModel):
+    """The language and time zone people are spoken to in (semon/i18n).
+
+    `language` is used where no request says otherwise (MQTT alert messages,
+    the CLI); a request's Accept-Language wins where there is one. Times shown
+    to people are in `timezone`; JSON always carries RFC 3339 UTC.
+    """
+
+    language: Literal["zh-CN", "en"] = "zh-CN"
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name, e.g. Asia/Shanghai)"
+            ) from None
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SEMON_",
@@ -281,3 +306,4 @@ class Settings(BaseSettings):
     embedded: EmbeddedSettings = EmbeddedSettings()
     score: ScoreSettings = ScoreSettings()
     broker: BrokerSettings = BrokerSettings()
+    i18n: I18nSettings = I18nSettings()

@@ -3,16 +3,23 @@ driven by Playwright): a trapped passenger published to the broker reaches the
 page through the alerts process, the API and the SSE stream; a click
 acknowledges it, and the change reaches the database and the MQTT alert topic;
 the page reconnects by itself after the API goes away and resumes with
-nothing missed."""
+nothing missed. And the dispatch desk as a new user meets it: in Chinese by
+default, a trapped passenger above a hundred inspection alerts that wait
+behind a filter with their counts, filters by district and kind, times in
+the platform's zone, and a 中文/English switch the browser remembers.
+
+Screenshots go to the test's tmp dir; with SEMON_UPDATE_SCREENSHOTS=1 the
+desk's go to docs/console.zh-CN.png and docs/console.en.png (the README's)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +28,7 @@ import pytest
 from playwright.async_api import Page, async_playwright
 
 from semon.domain.alerts import ActionBody
+from semon.i18n import Reader, reader
 from semon.mqtt import connect
 from semon.settings import Settings
 from semon.store.alerts import apply_action
@@ -102,7 +110,7 @@ async def title_flashes(page: Page, text: str, timeout: float = 5.0) -> bool:
 
 
 async def test_console_end_to_end(
-    settings: Settings, database_url: str, registry: tuple[str, str]
+    settings: Settings, database_url: str, registry: tuple[str, str], tmp_path: Path
 ) -> None:
     elevator, district = registry
     root = settings.mqtt.topic_root
@@ -133,7 +141,8 @@ async def test_console_end_to_end(
         ):
             watcher.subscribe(f"{root}/alerts/#", qos=1)
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = await browser.new_page(viewport={"width": 1280, "height": 800})
+            # an English-speaking browser (Accept-Language en-US): the console speaks English
+            page = await browser.new_page(viewport={"width": 1280, "height": 800}, locale="en-US")
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
 
@@ -174,8 +183,7 @@ async def test_console_end_to_end(
             assert await page.is_visible("#critical-banner")
             assert "trapped passenger" in (await page.inner_text("#critical-banner")).lower()
             assert await title_flashes(page, "CRITICAL")
-            (REPO / "docs").mkdir(exist_ok=True)
-            await page.screenshot(path=str(REPO / "docs" / "console.png"))
+            await page.screenshot(path=str(tmp_path / "console.png"))
 
             # acknowledge with a click
             await page.click(f'li.alert[data-alert-id="{alert_id}"] button[data-action="ack"]')
@@ -231,6 +239,227 @@ async def test_console_end_to_end(
             resolved = await topic.wait_for(alert_id, "resolved")
             assert resolved["resolution"] == "rescued"
             assert errors == []
+            await browser.close()
+    finally:
+        server.stop()
+        alerts_task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await alerts_task
+
+
+# --- the dispatch desk, in both languages ------------------------------------
+
+OVERDUE = {"east": 50, "west": 43}  # elevators whose periodic inspection is long overdue
+
+
+@pytest.fixture
+async def desk_city(database_url: str) -> AsyncIterator[dict[str, Any]]:
+    """Two districts: a car that will trap a passenger (east), one that will
+    report a fault (west), and 93 cars overdue for inspection. All were
+    installed in 2015 with no maintenance visit on record, so each is also
+    maintenance-overdue (minor): the sweep raises 93 + 95 alerts nobody is
+    dispatched for."""
+    tag = uuid.uuid4().hex[:8]
+    east, west = f"越秀区-{tag}", f"天河区-{tag}"
+    firm = f"FIRM-D-{tag}"
+    trapped, faulty = f"EL-desk-{tag}-T", f"EL-desk-{tag}-F"
+    rows: list[tuple[str, str, int]] = [(trapped, east, 30), (faulty, west, 30)]
+    for district, name in ((east, "east"), (west, "west")):
+        rows += [(f"EL-desk-{tag}-{name}-{i:03d}", district, 400) for i in range(OVERDUE[name])]
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute(
+            "INSERT INTO firms (firm_id, name, credit_grade, tech_level, phone)"
+            " VALUES (%s, '安达电梯维保有限公司', 'A', 4, '020-9633-3001')",
+            (firm,),
+        )
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO elevators (elevator_id, address, district, lat, lon, use_unit,"
+                " firm_id, installed_on, floors, last_inspected_on, contact_phone)"
+                " VALUES (%s, '环市东路 12 号 B 座', %s, 23.13, 113.27, '环市物业',"
+                " %s, '2015-05-01', 20, current_date - %s::int, '020-8888-0000')",
+                [(eid, district, firm, days) for eid, district, days in rows],
+            )
+    yield {"east": east, "west": west, "trapped": trapped, "faulty": faulty}
+
+
+def screenshot_path(tmp_path: Path, name: str) -> Path:
+    if os.environ.get("SEMON_UPDATE_SCREENSHOTS") == "1":
+        (REPO / "docs").mkdir(exist_ok=True)
+        return REPO / "docs" / name
+    return tmp_path / name
+
+
+async def visible_cards(page: Page) -> list[dict[str, str]]:
+    """The cards shown, in order: kind, severity, district, start time, age text."""
+    cards: list[dict[str, str]] = await page.eval_on_selector_all(
+        "#alerts li.alert:not([hidden])",
+        """cards => cards.map(c => ({
+            kind: c.dataset.kind, severity: c.dataset.severity, district: c.dataset.district,
+            started: c.querySelector('.age').dataset.time,
+            age: c.querySelector('.age').textContent,
+        }))""",
+    )
+    return cards
+
+
+async def wait_count(page: Page, view: str, count: int) -> None:
+    await page.wait_for_selector(
+        f'button.view[data-view="{view}"][data-count="{count}"]', timeout=WAIT_MS
+    )
+
+
+def shown_at(reader: Reader, iso: str, now: datetime) -> str:
+    """What the console shows for a time: today's (in the platform's zone) alone."""
+    when = datetime.fromisoformat(iso)
+    if reader.format_date(when) == reader.format_date(now):
+        return reader.format_time(when)
+    return reader.format_datetime(when)
+
+
+async def test_dispatch_desk_in_both_languages(
+    settings: Settings, database_url: str, desk_city: dict[str, Any], tmp_path: Path
+) -> None:
+    root = settings.mqtt.topic_root
+    settings.alerts.fault_debounce_s = 0.2
+    api_settings = make_settings(database_url)
+    zh, en = reader("zh-CN", "Asia/Shanghai"), reader("en", "Asia/Shanghai")
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        _, secret = await create_token(
+            conn, "dispatcher", [desk_city["east"], desk_city["west"]], "desk browser test"
+        )
+        await conn.commit()
+
+    from alerts.service import run as run_alerts
+
+    alerts_ready = asyncio.Event()
+    alerts_task = asyncio.create_task(run_alerts(settings, ready=alerts_ready))
+    server = LiveServer(api_settings)
+    server.start()
+    try:
+        await asyncio.wait_for(alerts_ready.wait(), 30)
+        base = f"http://127.0.0.1:{api_settings.api.port}"
+        async with (
+            connect(settings.mqtt_url, f"desk-term-{uuid.uuid4().hex[:8]}") as terminal,
+            async_playwright() as pw,
+        ):
+            now = datetime.now(UTC)
+            terminal.publish(
+                f"{root}/elevators/{desk_city['trapped']}/event",
+                json.dumps({"ts": now.isoformat(), "code": "trapped", "gov_code": 8}).encode(),
+                qos=1,
+            )
+            terminal.publish(
+                f"{root}/elevators/{desk_city['faulty']}/event",
+                json.dumps(
+                    {"ts": (now - timedelta(seconds=10)).isoformat(), "code": "door_fails_to_open"}
+                ).encode(),
+                qos=1,
+            )
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            # A dispatcher's browser in Guangzhou set to Chinese, on a machine whose
+            # clock is in Los Angeles: the page's times must still be Shanghai's.
+            context = await browser.new_context(
+                viewport={"width": 1280, "height": 800},
+                locale="zh-CN",
+                timezone_id="America/Los_Angeles",
+            )
+            page = await context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+            await page.goto(f"{base}/console")
+            await page.wait_for_selector("body[data-ready='1']", timeout=WAIT_MS)
+            assert await page.get_attribute("html", "lang") == "zh-CN"
+            assert await page.inner_text("#login h2") == "登录"
+            assert await page.inner_text("#login-button") == "登录"
+            await page.fill("#token", secret)
+            await page.fill("#operator", "调度员李")
+            await page.click("#login-button")
+            await page.wait_for_selector('#conn[data-state="live"]', timeout=WAIT_MS)
+            assert await page.inner_text("#conn") == "实时"
+
+            # The desk: the trapped passenger and the fault; 188 others behind the filter.
+            others = OVERDUE["east"] + OVERDUE["west"] + 95  # inspection + maintenance
+            await wait_count(page, "desk", 2)
+            await wait_count(page, "other", others)
+            cards = await visible_cards(page)
+            assert [c["kind"] for c in cards] == ["trapped_passenger", "elevator_fault"]
+            assert await page.inner_text("button.view[data-view='desk']") == "需调度（2）"
+            note = await page.inner_text("#hidden-note")
+            assert f"另有 {others} 条无需调度的警报未显示" in note
+            assert "维保超期（95）" in note and "定期检验超期（93）" in note
+            trapped_card = await page.inner_text("li.alert[data-kind='trapped_passenger']")
+            assert "困人" in trapped_card and "紧急" in trapped_card and "待确认" in trapped_card
+            # its time: Shanghai's, 24-hour (the browser's own zone is Los Angeles)
+            assert cards[0]["age"] == "始于 " + shown_at(zh, cards[0]["started"], now)
+            assert "困人" in await page.inner_text("#critical-banner")
+            await page.screenshot(path=str(screenshot_path(tmp_path, "console.zh-CN.png")))
+
+            # by district: the west has only the fault to dispatch
+            await page.select_option("#district", desk_city["west"])
+            await wait_count(page, "desk", 1)
+            assert [c["kind"] for c in await visible_cards(page)] == ["elevator_fault"]
+            await wait_count(page, "other", OVERDUE["west"] * 2 + 1)  # + the faulty car's upkeep
+            await page.select_option("#district", "")
+
+            # the rest: by kind, sorted by severity then age (oldest first)
+            await page.click("button.view[data-view='other']")
+            await page.select_option("#kind", "inspection_overdue")
+            await wait_count(page, "other", OVERDUE["east"] + OVERDUE["west"])
+            overdue = await visible_cards(page)
+            assert len(overdue) == OVERDUE["east"] + OVERDUE["west"]
+            assert {c["kind"] for c in overdue} == {"inspection_overdue"}
+            assert overdue[0]["age"] == "始于 " + shown_at(zh, overdue[0]["started"], now)
+            assert "年" in overdue[0]["age"]  # long ago: with its date, in Chinese
+            await page.select_option("#district", desk_city["east"])
+            await wait_count(page, "other", OVERDUE["east"])
+            await page.select_option("#district", "")
+            await page.select_option("#kind", "")
+            await page.click("button.view[data-view='all']")
+            await wait_count(page, "all", others + 2)
+            rank = {"critical": 0, "major": 1, "minor": 2, "info": 3}
+            every = await visible_cards(page)
+            assert len(every) == others + 2
+            order = [(rank[c["severity"]], c["started"]) for c in every]
+            assert order == sorted(order)
+            assert every[0]["kind"] == "trapped_passenger"
+            await page.click("button.view[data-view='desk']")
+            await wait_count(page, "desk", 2)
+
+            # English, remembered by this browser across a reload
+            await page.click("button.lang[data-language='en']")
+            await page.wait_for_selector("html[lang='en']", timeout=WAIT_MS)
+            assert await page.evaluate("localStorage.getItem('semon.language')") == "en"
+            await page.reload()
+            await page.wait_for_selector('#conn[data-state="live"]', timeout=WAIT_MS)
+            await wait_count(page, "desk", 2)
+            assert await page.get_attribute("html", "lang") == "en"
+            assert await page.inner_text("button.view[data-view='desk']") == "Dispatch (2)"
+            assert await page.inner_text("#logout") == "Log out"
+            cards = await visible_cards(page)
+            assert cards[0]["age"] == "since " + shown_at(en, cards[0]["started"], now)
+            assert "Trapped passenger" in await page.inner_text("#critical-banner")
+            note = await page.inner_text("#hidden-note")
+            assert f"{others} alerts that need no dispatch are not shown" in note
+            await page.screenshot(path=str(screenshot_path(tmp_path, "console.en.png")))
+            body = await page.inner_text("body")
+            assert "console." not in body  # no key shown in place of a text
+
+            # and back to Chinese
+            await page.click("button.lang[data-language='zh-CN']")
+            await page.wait_for_selector("html[lang='zh-CN']", timeout=WAIT_MS)
+            assert await page.inner_text("#logout") == "退出登录"
+            assert await page.evaluate("localStorage.getItem('semon.language')") == "zh-CN"
+            assert errors == []
+
+            # A browser that asks for English and has chosen nothing gets English.
+            english = await browser.new_context(locale="en-US")
+            fresh = await english.new_page()
+            await fresh.goto(f"{base}/console")
+            await fresh.wait_for_selector("body[data-ready='1']", timeout=WAIT_MS)
+            assert await fresh.get_attribute("html", "lang") == "en"
+            assert await fresh.inner_text("#login h2") == "Log in"
             await browser.close()
     finally:
         server.stop()
