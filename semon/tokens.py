@@ -7,7 +7,6 @@ usable token, and a lookup is one indexed equality on the hash.
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 from dataclasses import dataclass
 from typing import Literal, get_args
@@ -16,6 +15,7 @@ import psycopg
 import typer
 from psycopg import AsyncConnection
 
+from semon.domain.common import clean_line, is_identifier
 from semon.settings import Settings
 
 Role = Literal["admin", "dispatcher", "maintenance", "regulator", "station"]
@@ -24,7 +24,6 @@ ROLES: tuple[Role, ...] = get_args(Role)
 # Roles whose scope is exactly one object (a firm, a station); the others take
 # a set of districts, empty meaning all.
 SINGLE_SCOPE: frozenset[str] = frozenset({"maintenance", "station"})
-_SCOPE_ITEM = re.compile(r"^[^\x00-\x1f]{1,64}$")
 
 
 class TokenError(ValueError):
@@ -52,9 +51,23 @@ def check_grant(role: str, scope: list[str]) -> Role:
     if role in SINGLE_SCOPE and len(scope) != 1:
         raise TokenError(f"a {role} token needs exactly one scope (its {role} id)")
     for item in scope:
-        if not _SCOPE_ITEM.match(item):
-            raise TokenError(f"scope item {item!r} is not 1-64 printable characters")
+        _check_scope_item(role, item)
     return role
+
+
+def _check_scope_item(role: str, item: str) -> None:
+    # A firm or station id is an identifier, matched whole; a district is a
+    # registry text field (registry.District), so the same rules hold.
+    if role in SINGLE_SCOPE:
+        if not is_identifier(item):
+            raise TokenError(f"scope {item!r} is not a {role} id (1-64 of A-Z a-z 0-9 _ - .)")
+        return
+    try:
+        clean_line(item)
+    except ValueError as exc:
+        raise TokenError(f"scope {item!r}: {exc}") from None
+    if not 1 <= len(item) <= 64:
+        raise TokenError(f"scope {item!r} is not a district (1-64 characters)")
 
 
 _INSERT = """

@@ -19,7 +19,7 @@ from psycopg import AsyncConnection, sql
 Flavour = Literal["timescale", "postgres"]
 
 MIGRATION_LOCK = 0x5E3A0001  # advisory lock key held while migrating
-_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+?)(?:\.(postgres|timescale))?\.sql$")
+_NAME = re.compile(r"(\d{4})_([a-z0-9_]+?)(?:\.(postgres|timescale))?\.sql")
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def migrations_for(flavour: Flavour) -> list[Migration]:
     files = resources.files("semon.store").joinpath("migrations")
     found: dict[int, Migration] = {}
     for entry in sorted(files.iterdir(), key=lambda e: e.name):
-        m = _NAME.match(entry.name)
+        m = _NAME.fullmatch(entry.name)
         if not m:
             continue
         version, name, only = int(m.group(1)), m.group(2), m.group(3)
