@@ -168,13 +168,18 @@ def token_create(
         list[str] | None, typer.Option(help="District(s), a firm_id or a station_id; none = all.")
     ] = None,
     label: Annotated[str | None, typer.Option(help="Who or what holds it.")] = None,
+    allow_unknown_scope: Annotated[
+        bool, typer.Option(help="Issue it even if the scope names nothing in the registry.")
+    ] = False,
 ) -> None:
     """Issue an API token; the secret is printed once."""
     from semon.tokens import create_command
 
     settings = _settings()
     _need_database(settings)
-    _run(create_command(settings, role, scope or [], label))
+    _run(
+        create_command(settings, role, scope or [], label, allow_unknown_scope=allow_unknown_scope)
+    )
 
 
 @token_app.command("revoke")

@@ -30,6 +30,16 @@ class TokenError(ValueError):
     """A token request that cannot be honoured (bad role or scope)."""
 
 
+class UnknownScope(TokenError):
+    """The scope names no firm, station or district the registry knows."""
+
+    def __init__(self, what: str, missing: list[str]) -> None:
+        self.missing = missing
+        names = ", ".join(repr(m) for m in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        super().__init__(f"scope: no {what} {names}{more} in the registry")
+
+
 @dataclass(frozen=True)
 class TokenRecord:
     token_id: str
@@ -70,6 +80,54 @@ def _check_scope_item(role: str, item: str) -> None:
         raise TokenError(f"scope {item!r} is not a district (1-64 characters)")
 
 
+# What a scope item of each role must name. A firm or a station counts as
+# known when a registry row names it (an elevator's firm_id, a cylinder's
+# owner) even before its own record is loaded, as the scoped queries see it.
+_KNOWN: dict[str, tuple[str, str]] = {
+    "maintenance": (
+        "firm",
+        "EXISTS (SELECT 1 FROM firms WHERE firm_id = s)"
+        " OR EXISTS (SELECT 1 FROM elevators WHERE firm_id = s)",
+    ),
+    "station": (
+        "station",
+        "EXISTS (SELECT 1 FROM stations WHERE station_id = s)"
+        " OR EXISTS (SELECT 1 FROM cylinders WHERE owner_station_id = s)",
+    ),
+    "dispatcher": (
+        "district",
+        "EXISTS (SELECT 1 FROM elevators WHERE district = s)"
+        " OR EXISTS (SELECT 1 FROM stations WHERE district = s)",
+    ),
+}
+_KNOWN["regulator"] = _KNOWN["dispatcher"]
+
+
+async def unknown_scope(conn: AsyncConnection, role: str, scope: list[str]) -> list[str]:
+    """The scope items that name nothing in the registry, in the order given."""
+    if role not in _KNOWN or not scope:
+        return []
+    cur = await conn.execute(
+        f"SELECT s FROM unnest(%s::text[]) WITH ORDINALITY AS u(s, n)"
+        f" WHERE NOT ({_KNOWN[role][1]}) ORDER BY n",
+        (scope,),
+    )
+    return [row[0] for row in await cur.fetchall()]
+
+
+async def check_scope_known(conn: AsyncConnection, role: str, scope: list[str]) -> None:
+    """UnknownScope when an item names nothing in the registry.
+
+    A typo in a scope would otherwise issue a token that sees nothing and
+    says nothing: every scoped route answers an empty list or 404, exactly
+    as for a firm with no elevators. Issuing one on purpose (a firm before
+    its registry is loaded, a token that may only read /metrics) takes
+    ``allow_unknown_scope``."""
+    missing = await unknown_scope(conn, role, scope)
+    if missing:
+        raise UnknownScope(_KNOWN[role][0], missing)
+
+
 _INSERT = """
 INSERT INTO api_tokens (token_id, token_hash, role, scope, label)
 VALUES (%s, %s, %s, %s, %s)
@@ -77,10 +135,20 @@ VALUES (%s, %s, %s, %s, %s)
 
 
 async def create_token(
-    conn: AsyncConnection, role: str, scope: list[str], label: str | None
+    conn: AsyncConnection,
+    role: str,
+    scope: list[str],
+    label: str | None,
+    *,
+    allow_unknown_scope: bool = False,
 ) -> tuple[str, str]:
-    """Store a new token; returns (token_id, secret). The caller commits."""
+    """Store a new token; returns (token_id, secret). The caller commits.
+
+    TokenError for a grant that makes no sense, UnknownScope for a scope that
+    names nothing in the registry unless ``allow_unknown_scope``."""
     checked = check_grant(role, scope)
+    if not allow_unknown_scope:
+        await check_scope_known(conn, checked, scope)
     token_id = "tok_" + secrets.token_hex(8)
     secret = "semon_" + secrets.token_urlsafe(32)
     await conn.execute(_INSERT, (token_id, hash_secret(secret), checked, scope, label))
@@ -142,16 +210,26 @@ async def list_tokens(conn: AsyncConnection) -> list[tuple[object, ...]]:
 
 
 async def create_command(
-    settings: Settings, role: str, scope: list[str], label: str | None
+    settings: Settings,
+    role: str,
+    scope: list[str],
+    label: str | None,
+    *,
+    allow_unknown_scope: bool = False,
 ) -> None:
     try:
         check_grant(role, scope)
+        async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+            token_id, secret = await create_token(
+                conn, role, scope, label, allow_unknown_scope=allow_unknown_scope
+            )
+            await conn.commit()
+    except UnknownScope as exc:
+        typer.echo(f"error: {exc} (--allow-unknown-scope issues it anyway)", err=True)
+        raise typer.Exit(2) from None
     except TokenError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
-        token_id, secret = await create_token(conn, role, scope, label)
-        await conn.commit()
     typer.echo(f"token_id: {token_id}")
     typer.echo(f"secret:   {secret}")
     typer.echo("(the secret is shown once; send it as `Authorization: Bearer <secret>`)")

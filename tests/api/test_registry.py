@@ -203,10 +203,19 @@ def test_import_command_csv_and_json(database_url: str, tmp_path: Path, uid: str
     assert count(database_url, "firms", "firm_id", uid) == 0
 
 
-def test_token_commands(database_url: str, api_url: str) -> None:
-    done = run_cli(
-        database_url, "token", "create", "--role", "maintenance", "--scope", "F-9", "--label", "cli"
-    )
+def test_token_commands(database_url: str, api_url: str, uid: str) -> None:
+    firm = f"{uid}-F999"
+    create = ("token", "create", "--role", "maintenance", "--scope", firm, "--label", "cli")
+    # No firm F999 in the registry: one clear line, no token.
+    done = run_cli(database_url, *create)
+    assert done.returncode == 2, done.stdout
+    assert done.stderr.splitlines() == [
+        f"error: scope: no firm '{firm}' in the registry (--allow-unknown-scope issues it anyway)"
+    ]
+    assert done.stdout == ""
+    done = run_cli(database_url, "token", "create", "--role", "regulator", "--scope", uid + "-d")
+    assert done.returncode == 2 and "no district" in done.stderr
+    done = run_cli(database_url, *create, "--allow-unknown-scope")
     assert done.returncode == 0, done.stderr
     lines = dict(line.split(":", 1) for line in done.stdout.splitlines() if ":" in line)
     secret, token_id = lines["secret"].strip(), lines["token_id"].strip()
