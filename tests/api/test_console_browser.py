@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator
@@ -26,10 +27,10 @@ from semon.settings import Settings
 from semon.store.alerts import apply_action
 from semon.tokens import create_token
 from tests.api.conftest import LiveServer, make_settings
+from tests.support.screenshots import DOCS, UPDATE_ENV, screenshot_path
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -101,11 +102,17 @@ async def title_flashes(page: Page, text: str, timeout: float = 5.0) -> bool:
     return True
 
 
+def _read(path: Path) -> bytes | None:
+    return path.read_bytes() if path.exists() else None
+
+
 async def test_console_end_to_end(
-    settings: Settings, database_url: str, registry: tuple[str, str]
+    settings: Settings, database_url: str, registry: tuple[str, str], tmp_path: Path
 ) -> None:
     elevator, district = registry
     root = settings.mqtt.topic_root
+    tracked = DOCS / "console.png"
+    tracked_before = _read(tracked)
     settings.alerts.registry_refresh_s = 0.2
     api_settings = make_settings(database_url)
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
@@ -174,8 +181,13 @@ async def test_console_end_to_end(
             assert await page.is_visible("#critical-banner")
             assert "trapped passenger" in (await page.inner_text("#critical-banner")).lower()
             assert await title_flashes(page, "CRITICAL")
-            (REPO / "docs").mkdir(exist_ok=True)
-            await page.screenshot(path=str(REPO / "docs" / "console.png"))
+            # In tmp_path unless SEMON_UPDATE_SCREENSHOTS=1: `make test` must
+            # not rewrite the README's tracked picture.
+            shot = screenshot_path("console.png", tmp_path)
+            await page.screenshot(path=str(shot))
+            assert shot.stat().st_size > 0
+            if os.environ.get(UPDATE_ENV) != "1":
+                assert _read(tracked) == tracked_before, "the tracked screenshot was rewritten"
 
             # acknowledge with a click
             await page.click(f'li.alert[data-alert-id="{alert_id}"] button[data-action="ack"]')
