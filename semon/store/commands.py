@@ -7,20 +7,26 @@ import typer
 
 from semon.settings import Settings
 from semon.store.maintenance import apply_policies
-from semon.store.migrate import current_flavour, migrate, migrations_for
+from semon.store.migrate import FlavourUnavailable, current_flavour, migrate, migrations_for
 
 _TIMESCALE_VERSION = "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"
 
 
 async def migrate_database(dsn: str, settings: Settings) -> tuple[str, list[int]]:
+    """Migrate and apply the storage policies; FlavourUnavailable (nothing
+    built) when the server offers TimescaleDB but cannot create it."""
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-        flavour, applied = await migrate(conn)
+        flavour, applied = await migrate(conn, settings.storage.flavour)
         await apply_policies(conn, flavour, settings.storage)
     return flavour, applied
 
 
 async def migrate_command(settings: Settings) -> None:
-    flavour, applied = await migrate_database(settings.database_url, settings)
+    try:
+        flavour, applied = await migrate_database(settings.database_url, settings)
+    except FlavourUnavailable as exc:
+        typer.echo(f"semon db migrate: {exc}", err=True)
+        raise typer.Exit(1) from None
     if applied:
         typer.echo(f"{flavour}: applied {', '.join(f'{v:04d}' for v in applied)}")
     else:
