@@ -19,15 +19,22 @@ check: $(STAMP)
 
 install: $(STAMP)
 
+# The first install takes a minute or two: each step says what it does, and
+# pip and npm show their own progress (no --quiet), so it never looks stuck.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "semon needs Python 3.11 or newer"'
+	@echo "==> [1/3] creating the virtualenv $(VENV)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "==> [2/3] upgrading pip"
+	$(BIN)/python -m pip install --upgrade pip
+	@echo "==> [3/3] installing semon and its tools into $(VENV) (a minute or two the first time)"
+	$(BIN)/python -m pip install -e '.[dev]'
 	touch $@
+	@echo "==> installed"
 
 $(NODE_STAMP): tests/support/pglite/package.json tests/support/pglite/package-lock.json
-	cd tests/support/pglite && npm ci --no-audit --no-fund --loglevel=error
+	@echo "==> installing the PGlite TimescaleDB for the tests (npm ci)"
+	cd tests/support/pglite && npm ci --no-audit --no-fund
 	touch $@
 
 bench: $(STAMP)

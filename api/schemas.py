@@ -321,6 +321,11 @@ class TokenRequest(BaseModel):
         list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=1000)
     ] = []
     label: Annotated[str, Field(max_length=200)] | None = None
+    allow_unknown_scope: bool = Field(
+        default=False,
+        description="Issue the token even when its scope names no firm, station or"
+        " district in the registry (otherwise 422).",
+    )
 
 
 class TokenIssued(BaseModel):

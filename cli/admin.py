@@ -15,7 +15,8 @@ from semon.broker_files import BrokerFilesError, device_password, write_broker_f
 from semon.registry_import import RegistryRejected, guess_kind, import_file
 from semon.settings import Settings
 from semon.store.commands import migrate_database, schema_status
-from semon.tokens import TokenError, check_grant, create_token, revoke_token
+from semon.store.migrate import FlavourUnavailable
+from semon.tokens import TokenError, UnknownScope, check_grant, create_token, revoke_token
 
 db_app = typer.Typer(no_args_is_help=True, help="Schema and storage.")
 registry_app = typer.Typer(no_args_is_help=True, help="Registry records.")
@@ -39,7 +40,11 @@ def db_migrate() -> None:
     settings = _database_settings()
 
     async def migrate() -> None:
-        flavour, applied = await migrate_database(settings.database_url, settings)
+        try:
+            flavour, applied = await migrate_database(settings.database_url, settings)
+        except FlavourUnavailable as exc:
+            typer.echo(f"semon db migrate: {exc}", err=True)
+            raise typer.Exit(1) from None
         done = f"applied {_versions(applied)}" if applied else "up to date"
         typer.echo(f"{flavour}: {done}")
 
@@ -106,6 +111,9 @@ def token_create(
         list[str] | None, typer.Option(help="District(s), a firm_id or a station_id; none = all.")
     ] = None,
     label: Annotated[str | None, typer.Option(help="Who or what holds it.")] = None,
+    allow_unknown_scope: Annotated[
+        bool, typer.Option(help="Issue it even if the scope names nothing in the registry.")
+    ] = False,
 ) -> None:
     """Issue an API token; the secret is printed once."""
     settings = _database_settings()
@@ -117,9 +125,15 @@ def token_create(
         raise typer.Exit(2) from None
 
     async def create() -> None:
-        async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
-            token_id, secret = await create_token(conn, role, items, label)
-            await conn.commit()
+        try:
+            async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+                token_id, secret = await create_token(
+                    conn, role, items, label, allow_unknown_scope=allow_unknown_scope
+                )
+                await conn.commit()
+        except UnknownScope as exc:
+            typer.echo(f"error: {exc} (--allow-unknown-scope issues it anyway)", err=True)
+            raise typer.Exit(2) from None
         typer.echo(f"token_id: {token_id}")
         typer.echo(f"secret:   {secret}")
         typer.echo("(the secret is shown once; send it as `Authorization: Bearer <secret>`)")

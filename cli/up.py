@@ -30,6 +30,7 @@ from semon.embedded import (
 )
 from semon.settings import Settings
 from semon.store.commands import migrate_database
+from semon.store.migrate import FlavourUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +258,7 @@ async def run_up(
         if not stopping:
             raise
         typer.echo("semon stopped")
-    except (EmbeddedPostgresError, ServiceMissing) as exc:
+    except (EmbeddedPostgresError, ServiceMissing, FlavourUnavailable) as exc:
         typer.echo(f"semon up: {exc}", err=True)
         raise typer.Exit(1) from None
     finally:

@@ -80,8 +80,10 @@ class ProblemLog:
     def rejected(self, reason: str, topic: str, detail: str) -> None:
         if reason not in self._seen:
             self._seen.add(reason)
+            # The topic as a repr: a device's topic with a newline in it
+            # must not forge log lines.
             log.warning(
-                "dead-lettered a message (%s) on %s: %s; further ones are summed up every %.0fs",
+                "dead-lettered a message (%s) on %r: %s; further ones are summed up every %.0fs",
                 reason,
                 topic[:200],
                 detail[:300],

@@ -24,7 +24,6 @@ import base64
 import hashlib
 import hmac
 import os
-import re
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,11 +31,10 @@ from pathlib import Path
 
 import psycopg
 
-from semon.domain.common import ID_PATTERN
+from semon.domain.common import is_identifier
 from semon.settings import Settings
 
 KINDS = ("elevator", "station")
-_ID = re.compile(ID_PATTERN)
 # Below this a secret could be guessed; the check refuses a placeholder.
 MIN_SECRET_CHARS = 16
 
@@ -59,7 +57,8 @@ class BrokerUser:
 def device_username(kind: str, equipment_id: str) -> str:
     if kind not in KINDS:
         raise BrokerFilesError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    if not _ID.match(equipment_id):
+    # A full match: an id ending in a newline would add a line to passwd/acl.
+    if not is_identifier(equipment_id):
         raise BrokerFilesError(f"{kind} id {equipment_id!r} is not a valid identifier")
     return f"{kind}.{equipment_id}"
 

@@ -119,8 +119,12 @@ class EmbeddedPostgres:
         *,
         host: str = "127.0.0.1",
         port_fallback: bool = False,
+        bin_dir: Path | None = None,
     ) -> None:
         self.pgdata = Path(pgdata).expanduser().absolute()
+        # The wheel's binaries, or those of a copy of its relocatable tree (a
+        # test gives one whose share/extension holds an extension of its own).
+        self._bin_dir = bin_dir
         self.port = port
         self.host = host
         # When the port is taken by something else, take a free one instead
@@ -128,6 +132,10 @@ class EmbeddedPostgres:
         self.port_fallback = port_fallback
         self._lock: IO[str] | None = None
         self._started = False
+
+    @property
+    def bin_dir(self) -> Path:
+        return self._bin_dir or _bin_dir()
 
     @property
     def log_file(self) -> Path:
@@ -246,7 +254,7 @@ class EmbeddedPostgres:
                         os.path.join(root, name), entry.pw_uid, entry.pw_gid, follow_symlinks=False
                     )
         path.chmod(0o700)
-        for target in (path, _bin_dir()):
+        for target in (path, self.bin_dir):
             for parent in target.parents:
                 mode = parent.stat().st_mode
                 if mode & 0o001 == 0:
@@ -270,7 +278,7 @@ class EmbeddedPostgres:
         self._run(
             user,
             [
-                str(_bin_dir() / "initdb"),
+                str(self.bin_dir / "initdb"),
                 "-D",
                 str(staging),
                 "-U",
@@ -322,7 +330,7 @@ class EmbeddedPostgres:
 
     def _pg_ctl(self, user: str | None, *args: str) -> None:
         self._run(
-            user, [str(_bin_dir() / "pg_ctl"), "-D", str(self.pgdata), *args], cwd=self.pgdata
+            user, [str(self.bin_dir / "pg_ctl"), "-D", str(self.pgdata), *args], cwd=self.pgdata
         )
 
     def _run(self, user: str | None, argv: list[str], *, cwd: Path) -> None:

@@ -183,6 +183,11 @@ class StorageSettings(BaseModel):
     retention_days: int = 400
     compress_after_days: int = 7
     partitions_ahead_days: int = 7
+    # The schema's flavour at the first migration (kept after): "auto" takes
+    # TimescaleDB where the server offers it and stops when it offers it but
+    # cannot create it (not preloaded); "postgres" builds plain PostgreSQL
+    # anyway; "timescale" refuses a server without it.
+    flavour: Literal["auto", "timescale", "postgres"] = "auto"
     pool_min: int = 1
     pool_max: int = 10
 

@@ -7,12 +7,13 @@ usable token, and a lookup is one indexed equality on the hash.
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 from dataclasses import dataclass
 from typing import Literal, get_args
 
 from psycopg import AsyncConnection
+
+from semon.domain.common import clean_line, is_identifier
 
 Role = Literal["admin", "dispatcher", "maintenance", "regulator", "station"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -20,11 +21,20 @@ ROLES: tuple[Role, ...] = get_args(Role)
 # Roles whose scope is exactly one object (a firm, a station); the others take
 # a set of districts, empty meaning all.
 SINGLE_SCOPE: frozenset[str] = frozenset({"maintenance", "station"})
-_SCOPE_ITEM = re.compile(r"^[^\x00-\x1f]{1,64}$")
 
 
 class TokenError(ValueError):
     """A token request that cannot be honoured (bad role or scope)."""
+
+
+class UnknownScope(TokenError):
+    """The scope names no firm, station or district the registry knows."""
+
+    def __init__(self, what: str, missing: list[str]) -> None:
+        self.missing = missing
+        names = ", ".join(repr(m) for m in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        super().__init__(f"scope: no {what} {names}{more} in the registry")
 
 
 @dataclass(frozen=True)
@@ -48,9 +58,71 @@ def check_grant(role: str, scope: list[str]) -> Role:
     if role in SINGLE_SCOPE and len(scope) != 1:
         raise TokenError(f"a {role} token needs exactly one scope (its {role} id)")
     for item in scope:
-        if not _SCOPE_ITEM.match(item):
-            raise TokenError(f"scope item {item!r} is not 1-64 printable characters")
+        _check_scope_item(role, item)
     return role
+
+
+def _check_scope_item(role: str, item: str) -> None:
+    # A firm or station id is an identifier, matched whole; a district is a
+    # registry text field (registry.District), so the same rules hold.
+    if role in SINGLE_SCOPE:
+        if not is_identifier(item):
+            raise TokenError(f"scope {item!r} is not a {role} id (1-64 of A-Z a-z 0-9 _ - .)")
+        return
+    try:
+        clean_line(item)
+    except ValueError as exc:
+        raise TokenError(f"scope {item!r}: {exc}") from None
+    if not 1 <= len(item) <= 64:
+        raise TokenError(f"scope {item!r} is not a district (1-64 characters)")
+
+
+# What a scope item of each role must name. A firm or a station counts as
+# known when a registry row names it (an elevator's firm_id, a cylinder's
+# owner) even before its own record is loaded, as the scoped queries see it.
+_KNOWN: dict[str, tuple[str, str]] = {
+    "maintenance": (
+        "firm",
+        "EXISTS (SELECT 1 FROM firms WHERE firm_id = s)"
+        " OR EXISTS (SELECT 1 FROM elevators WHERE firm_id = s)",
+    ),
+    "station": (
+        "station",
+        "EXISTS (SELECT 1 FROM stations WHERE station_id = s)"
+        " OR EXISTS (SELECT 1 FROM cylinders WHERE owner_station_id = s)",
+    ),
+    "dispatcher": (
+        "district",
+        "EXISTS (SELECT 1 FROM elevators WHERE district = s)"
+        " OR EXISTS (SELECT 1 FROM stations WHERE district = s)",
+    ),
+}
+_KNOWN["regulator"] = _KNOWN["dispatcher"]
+
+
+async def unknown_scope(conn: AsyncConnection, role: str, scope: list[str]) -> list[str]:
+    """The scope items that name nothing in the registry, in the order given."""
+    if role not in _KNOWN or not scope:
+        return []
+    cur = await conn.execute(
+        f"SELECT s FROM unnest(%s::text[]) WITH ORDINALITY AS u(s, n)"
+        f" WHERE NOT ({_KNOWN[role][1]}) ORDER BY n",
+        (scope,),
+    )
+    return [row[0] for row in await cur.fetchall()]
+
+
+async def check_scope_known(conn: AsyncConnection, role: str, scope: list[str]) -> None:
+    """UnknownScope when an item names nothing in the registry.
+
+    A typo in a scope would otherwise issue a token that sees nothing and
+    says nothing: every scoped route answers an empty list or 404, exactly
+    as for a firm with no elevators. Issuing one on purpose (a firm before
+    its registry is loaded, a token that may only read /metrics) takes
+    ``allow_unknown_scope``."""
+    missing = await unknown_scope(conn, role, scope)
+    if missing:
+        raise UnknownScope(_KNOWN[role][0], missing)
 
 
 _INSERT = """
@@ -60,10 +132,20 @@ VALUES (%s, %s, %s, %s, %s)
 
 
 async def create_token(
-    conn: AsyncConnection, role: str, scope: list[str], label: str | None
+    conn: AsyncConnection,
+    role: str,
+    scope: list[str],
+    label: str | None,
+    *,
+    allow_unknown_scope: bool = False,
 ) -> tuple[str, str]:
-    """Store a new token; returns (token_id, secret). The caller commits."""
+    """Store a new token; returns (token_id, secret). The caller commits.
+
+    TokenError for a grant that makes no sense, UnknownScope for a scope that
+    names nothing in the registry unless ``allow_unknown_scope``."""
     checked = check_grant(role, scope)
+    if not allow_unknown_scope:
+        await check_scope_known(conn, checked, scope)
     token_id = "tok_" + secrets.token_hex(8)
     secret = "semon_" + secrets.token_urlsafe(32)
     await conn.execute(_INSERT, (token_id, hash_secret(secret), checked, scope, label))

@@ -23,6 +23,14 @@ from tests.support import services
 CONTRACT_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "contract"
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say which servers the run fell back to (services.notice)."""
+    if services.NOTICES:
+        terminalreporter.write_sep("-", "test servers")
+        for line in services.NOTICES:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
 def contract_dir() -> Path:
     for candidate in (CONTRACT_DIR, Path(__file__).resolve().parents[1] / "shared" / "contract"):

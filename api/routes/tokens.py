@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from api.auth import Principal, require_roles
 from api.deps import PoolDep
 from api.schemas import Problem, TokenInfo, TokenIssued, TokenRequest
-from semon.tokens import TokenError, create_token, list_tokens, revoke_token
+from semon.tokens import TokenError, UnknownScope, create_token, list_tokens, revoke_token
 
 router = APIRouter(prefix="/tokens", tags=["access"])
 Admin = Annotated[Principal, require_roles("admin")]
@@ -27,7 +27,15 @@ TokenId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,64}$", examples=["tok_1a
 async def issue_token(body: TokenRequest, pool: PoolDep, admin: Admin) -> TokenIssued:
     async with pool.connection() as conn:
         try:
-            token_id, secret = await create_token(conn, body.role, body.scope, body.label)
+            token_id, secret = await create_token(
+                conn,
+                body.role,
+                body.scope,
+                body.label,
+                allow_unknown_scope=body.allow_unknown_scope,
+            )
+        except UnknownScope as exc:
+            raise HTTPException(422, f"{exc} (allow_unknown_scope issues it anyway)") from None
         except TokenError as exc:
             raise HTTPException(422, str(exc)) from None
     return TokenIssued(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -19,9 +20,22 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
-ID_PATTERN = r"^[A-Za-z0-9_.\-]{1,64}$"
+ID_CHARS = r"[A-Za-z0-9_.\-]{1,64}"
+# For pydantic fields and the OpenAPI document only: pydantic-core's Rust
+# regex (and ECMAScript, for the schema's readers) takes `$` as the end of the
+# text. Python's `re` does not: its `$` also matches before a trailing newline,
+# so `re.match(ID_PATTERN, "E1\n")` succeeds. Python code checks ids with
+# `is_identifier` (a full match), never with this pattern.
+ID_PATTERN = rf"^{ID_CHARS}$"
+_ID_RE = re.compile(ID_CHARS)
 
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+
+
+def is_identifier(text: str) -> bool:
+    """`text` is an identifier of the contract, whole (no trailing newline)."""
+    return _ID_RE.fullmatch(text) is not None
+
 
 # Far enough back for any equipment's record, bounded so a huge epoch cannot
 # overflow PostgreSQL's timestamptz.
@@ -162,8 +176,27 @@ def _clean_json(value: Any, depth: int = 0) -> Any:
     return value
 
 
+# C0 and C1 control characters (newline and tab included) and lone surrogates.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def clean_line(value: str) -> str:
+    """One line of text a person reads (an address, a name, a district):
+    no control characters. A newline or an escape sequence in a registry field
+    would be printed into consoles, CSV reports, logs and broker ACL files."""
+    found = _CONTROL.search(value)
+    if found is None:
+        return value
+    code = ord(found.group())
+    if 0xD800 <= code <= 0xDFFF:
+        raise ValueError(f"text is not valid UTF-8 (a lone surrogate, U+{code:04X})")
+    raise ValueError(f"text contains a control character (U+{code:04X})")
+
+
 Text = Annotated[str, StringConstraints(max_length=2000), AfterValidator(clean_text)]
 ShortText = Annotated[str, StringConstraints(max_length=200), AfterValidator(clean_text)]
+Line = Annotated[str, StringConstraints(max_length=200), AfterValidator(clean_line)]
+"""A registry text field: at most 200 characters on one line, no control characters."""
 JsonObject = Annotated[dict[str, Any], AfterValidator(_clean_json)]
 
 NonNegFloat = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]

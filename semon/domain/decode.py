@@ -6,7 +6,6 @@ both subscribe to the same topics and must agree on what is valid.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -14,7 +13,7 @@ from typing import Literal
 import orjson
 from pydantic import ValidationError
 
-from semon.domain.common import EPOCH_BRANCH, ID_PATTERN, TIMESTAMP_BRANCH, UTC_TEXT_BRANCH
+from semon.domain.common import EPOCH_BRANCH, TIMESTAMP_BRANCH, UTC_TEXT_BRANCH, is_identifier
 from semon.domain.wire import (
     STATUS_BATCH,
     STATUS_SAMPLE,
@@ -25,8 +24,6 @@ from semon.domain.wire import (
 )
 
 MessageKind = Literal["status", "event", "filling", "scale"]
-
-_ID_RE = re.compile(ID_PATTERN)
 
 # Bounded set: these are the values of the rejection metric's `reason` label.
 RejectReason = Literal[
@@ -83,7 +80,7 @@ def parse_topic(topic: str, root: str) -> Topic | str:
     parts = topic[len(prefix) :].split("/")
     if len(parts) != 3 or (parts[0], parts[2]) not in _SUFFIXES:
         return f"topic {topic[:200]!r} is not a device topic"
-    if not _ID_RE.match(parts[1]):
+    if not is_identifier(parts[1]):
         return f"identifier {parts[1][:80]!r} in the topic is out of form"
     return Topic(kind=_SUFFIXES[(parts[0], parts[2])], equipment_id=parts[1])
 

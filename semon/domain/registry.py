@@ -7,12 +7,14 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from semon.domain.common import Identifier, RecordModel, ShortText, clean_text
+from semon.domain.common import Identifier, Line, RecordModel, clean_line
 
 Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
 Grade = Literal["A", "B", "C", "D"]
-District = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(clean_text)]
+District = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(clean_line)]
+# Registry text is one line a person reads: no control characters (common.Line).
+Phone = Annotated[str, Field(max_length=40), AfterValidator(clean_line)]
 
 ElevatorStatus = Literal["in_service", "suspended", "retired"]
 CylinderStatus = Literal["in_service", "scrapped", "suspended"]
@@ -20,11 +22,11 @@ CylinderStatus = Literal["in_service", "scrapped", "suspended"]
 
 class Elevator(RecordModel):
     elevator_id: Identifier
-    address: ShortText
+    address: Line
     district: District
     lat: Latitude | None = None
     lon: Longitude | None = None
-    use_unit: ShortText
+    use_unit: Line
     # The use unit's management level, 1 (poor) .. 5 (excellent); the "3+2"
     # model scores it. Unknown counts as average.
     use_unit_level: Annotated[int, Field(ge=1, le=5)] | None = None
@@ -36,12 +38,12 @@ class Elevator(RecordModel):
     inspection_interval_months: Annotated[int, Field(ge=1, le=120)] = 12
     status: ElevatorStatus = "in_service"
     # Contact a dispatcher reads out: the use unit's on-site phone.
-    contact_phone: Annotated[str, Field(max_length=40)] | None = None
+    contact_phone: Phone | None = None
 
 
 class Cylinder(RecordModel):
     cylinder_id: Identifier
-    serial_no: ShortText | None = None
+    serial_no: Line | None = None
     gas: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,31}$")]
     manufactured_on: date
     max_fill_kg: Annotated[float, Field(gt=0, le=100_000)]
@@ -54,18 +56,18 @@ class Cylinder(RecordModel):
 
 class Firm(RecordModel):
     firm_id: Identifier
-    name: ShortText
+    name: Line
     credit_grade: Grade
     tech_level: Annotated[int, Field(ge=1, le=5)]
-    phone: Annotated[str, Field(max_length=40)] | None = None
+    phone: Phone | None = None
 
 
 class Station(RecordModel):
     station_id: Identifier
-    name: ShortText
+    name: Line
     district: District
-    license_no: ShortText | None = None
-    address: ShortText | None = None
+    license_no: Line | None = None
+    address: Line | None = None
 
 
 class Inspection(RecordModel):
@@ -73,7 +75,7 @@ class Inspection(RecordModel):
     equipment_id: Identifier
     inspected_on: date
     result: Literal["pass", "fail", "conditional"]
-    inspector: ShortText
+    inspector: Line
 
 
 MaintenanceKind = Literal["routine", "quarterly", "half_year", "annual", "repair"]

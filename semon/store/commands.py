@@ -10,7 +10,12 @@ import psycopg
 
 from semon.settings import Settings
 from semon.store.maintenance import apply_policies
-from semon.store.migrate import Flavour, current_flavour, migrate, migrations_for
+from semon.store.migrate import (
+    Flavour,
+    current_flavour,
+    migrate,
+    migrations_for,
+)
 
 _TIMESCALE_VERSION = "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"
 
@@ -26,8 +31,10 @@ class SchemaStatus:
 
 
 async def migrate_database(dsn: str, settings: Settings) -> tuple[str, list[int]]:
+    """Migrate and apply the storage policies; FlavourUnavailable (nothing
+    built) when the server offers TimescaleDB but cannot create it."""
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-        flavour, applied = await migrate(conn)
+        flavour, applied = await migrate(conn, settings.storage.flavour)
         await apply_policies(conn, flavour, settings.storage)
     return flavour, applied
 

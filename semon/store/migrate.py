@@ -2,8 +2,10 @@
 
 Files in ``migrations/`` are ``NNNN_name.sql`` (every flavour) or
 ``NNNN_name.<flavour>.sql`` (``postgres`` or ``timescale``). They are never
-edited once released; a change is a new number. The flavour is detected: a
-server that offers the timescaledb extension gets it.
+edited once released; a change is a new number. The flavour is chosen at the
+first migration and kept: a server that offers the timescaledb extension gets
+it, one that offers it but cannot create it stops the migration
+(`FlavourUnavailable`, see `detect_flavour`).
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ import psycopg
 from psycopg import AsyncConnection, sql
 
 Flavour = Literal["timescale", "postgres"]
+# What the operator asks for (StorageSettings.flavour): "auto" takes
+# TimescaleDB when the server offers it.
+FlavourChoice = Literal["auto", "timescale", "postgres"]
 
 MIGRATION_LOCK = 0x5E3A0001  # advisory lock key held while migrating
-_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+?)(?:\.(postgres|timescale))?\.sql$")
+_NAME = re.compile(r"(\d{4})_([a-z0-9_]+?)(?:\.(postgres|timescale))?\.sql")
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,7 @@ def migrations_for(flavour: Flavour) -> list[Migration]:
     files = resources.files("semon.store").joinpath("migrations")
     found: dict[int, Migration] = {}
     for entry in sorted(files.iterdir(), key=lambda e: e.name):
-        m = _NAME.match(entry.name)
+        m = _NAME.fullmatch(entry.name)
         if not m:
             continue
         version, name, only = int(m.group(1)), m.group(2), m.group(3)
@@ -45,25 +50,84 @@ def migrations_for(flavour: Flavour) -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
-async def detect_flavour(conn: AsyncConnection) -> Flavour:
-    """TimescaleDB when the extension is installed or can be; plain otherwise.
+class FlavourUnavailable(RuntimeError):
+    """The schema cannot be built in the flavour the server calls for; the
+    message is one line telling the operator what to do."""
 
-    "Can be" is tried, not inferred: a server may list timescaledb among its
-    available extensions without having it in shared_preload_libraries, and
-    then CREATE EXTENSION fails and the database is plain. PGlite's
-    TimescaleDB build lists it and creates it without any preloading.
+
+@dataclass(frozen=True)
+class TimescaleState:
+    installed: bool  # created in this database
+    available: bool  # the server has the extension's files
+    preloaded: bool  # its library is in shared_preload_libraries
+
+
+_STATE = """
+SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'),
+       EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'),
+       current_setting('shared_preload_libraries')
+"""
+
+
+async def timescale_state(conn: AsyncConnection) -> TimescaleState:
+    cur = await conn.execute(_STATE)
+    row = await cur.fetchone()
+    assert row is not None
+    libraries = [item.strip().strip('"').rsplit("/", 1)[-1] for item in str(row[2]).split(",")]
+    preloaded = any(lib.startswith("timescaledb") for lib in libraries)
+    return TimescaleState(installed=row[0], available=row[1], preloaded=preloaded)
+
+
+_PLAIN_INSTEAD = (
+    "or set SEMON_STORAGE__FLAVOUR=postgres to build the plain-PostgreSQL schema"
+    " instead (the flavour is kept for good)"
+)
+
+
+async def detect_flavour(conn: AsyncConnection, choice: FlavourChoice = "auto") -> Flavour:
+    """The flavour to build: TimescaleDB when the extension is created or can
+    be, plain PostgreSQL when the server does not offer it.
+
+    A server that offers timescaledb without preloading its library (what
+    installing the package without tuning the server gives) cannot create
+    it: TimescaleDB's loader ends the backend with a FATAL, so the
+    connection is gone. PGlite's TimescaleDB build also shows no preload yet
+    creates it, so the state is read first and the creation still tried.
+
+    When it cannot be created we stop (FlavourUnavailable) rather than build
+    the plain schema: the flavour is chosen once, at the first migration, and
+    kept, so a fallback would leave an operator who installed TimescaleDB on
+    plain partitions for good, with a warning that scrolled by. The fix is
+    one line and a restart; ``choice="postgres"`` (SEMON_STORAGE__FLAVOUR)
+    asks for plain PostgreSQL on purpose.
     """
-    cur = await conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'")
-    if await cur.fetchone():
+    if choice == "postgres":
+        return "postgres"
+    state = await timescale_state(conn)
+    if state.installed:
         return "timescale"
-    cur = await conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'")
-    if await cur.fetchone() is None:
+    if not state.available:
+        if choice == "timescale":
+            raise FlavourUnavailable(
+                "SEMON_STORAGE__FLAVOUR=timescale, but this server has no TimescaleDB"
+                " extension: install it, or set SEMON_STORAGE__FLAVOUR=auto"
+            )
         return "postgres"
     try:
         async with conn.transaction():
             await conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-    except psycopg.Error:  # offered but not loadable (not in shared_preload_libraries)
-        return "postgres"
+    except psycopg.Error as exc:
+        said = (exc.diag.message_primary or str(exc) or type(exc).__name__).splitlines()[0]
+        if not state.preloaded:
+            raise FlavourUnavailable(
+                "TimescaleDB is installed on this server but not preloaded, so it cannot be"
+                f" created ({said}): add shared_preload_libraries = 'timescaledb' to"
+                f" postgresql.conf and restart PostgreSQL, {_PLAIN_INSTEAD}"
+            ) from None
+        raise FlavourUnavailable(
+            f"CREATE EXTENSION timescaledb failed ({said}): have a superuser run it in"
+            f" this database, {_PLAIN_INSTEAD}"
+        ) from None
     return "timescale"
 
 
@@ -78,11 +142,15 @@ async def current_flavour(conn: AsyncConnection) -> Flavour | None:
     return first[0] if first else None
 
 
-async def migrate(conn: AsyncConnection) -> tuple[Flavour, list[int]]:
+async def migrate(
+    conn: AsyncConnection, choice: FlavourChoice = "auto"
+) -> tuple[Flavour, list[int]]:
     """Apply what is missing; returns the flavour and the versions applied now.
 
     Safe to run from several processes at once: the advisory lock serialises
-    them and the second finds nothing to do.
+    them and the second finds nothing to do. FlavourUnavailable when a first
+    migration cannot have the flavour the server calls for (detect_flavour);
+    nothing is built then, and the connection may have been ended by the server.
     """
     await conn.set_autocommit(True)
     await conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
@@ -94,7 +162,7 @@ async def migrate(conn: AsyncConnection) -> tuple[Flavour, list[int]]:
                    flavour text NOT NULL,
                    applied_at timestamptz NOT NULL DEFAULT now())"""
         )
-        flavour = await current_flavour(conn) or await detect_flavour(conn)
+        flavour = await current_flavour(conn) or await detect_flavour(conn, choice)
         cur = await conn.execute("SELECT version FROM schema_migrations")
         done = {r[0] for r in await cur.fetchall()}
         applied: list[int] = []
@@ -110,4 +178,7 @@ async def migrate(conn: AsyncConnection) -> tuple[Flavour, list[int]]:
             applied.append(m.version)
         return flavour, applied
     finally:
-        await conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+        # A connection the server ended (a TimescaleDB that is not preloaded)
+        # holds no lock any more: it went with the backend.
+        if not conn.closed:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))

@@ -120,7 +120,15 @@ def token_factory(api_url: str, admin_headers: Headers) -> Callable[..., Headers
         if key not in cache:
             r = httpx.post(
                 f"{api_url}/tokens",
-                json={"role": role, "scope": list(scope), "label": "test"},
+                # Tests scope tokens to firms and districts they may not have
+                # registered (an empty scope is itself a case under test); the
+                # refusal of an unknown scope is tested in test_access.
+                json={
+                    "role": role,
+                    "scope": list(scope),
+                    "label": "test",
+                    "allow_unknown_scope": True,
+                },
                 headers=admin_headers,
                 timeout=30,
             )

@@ -197,3 +197,33 @@ def test_token_grants_are_checked(api_url: str, admin_headers: Headers) -> None:
         assert (
             httpx.post(f"{api_url}/tokens", headers=admin_headers, json=bad).status_code == 422
         ), bad
+
+
+@pytest.mark.parametrize(
+    ("role", "field"),
+    [
+        ("maintenance", "firm"),
+        ("station", "station"),
+        ("dispatcher", "district"),
+        ("regulator", "district"),
+    ],
+)
+def test_a_token_scope_must_name_something_in_the_registry(
+    api_url: str, admin_headers: Headers, world: World, role: str, field: str
+) -> None:
+    known = getattr(world.a, field)
+    typo = known + "-typo"
+    scope = [known, typo] if role in ("dispatcher", "regulator") else [typo]
+    r = httpx.post(f"{api_url}/tokens", headers=admin_headers, json={"role": role, "scope": scope})
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert detail.startswith(f"scope: no {field} '{typo}' in the registry"), detail
+    assert known + "'" not in detail
+    # Asked to, it is issued; and a scope the registry knows needs no asking.
+    for body in (
+        {"role": role, "scope": scope, "allow_unknown_scope": True},
+        {"role": role, "scope": [known]},
+    ):
+        r = httpx.post(f"{api_url}/tokens", headers=admin_headers, json=body)
+        assert r.status_code == 201, (body, r.text)
+        assert r.json()["scope"] == body["scope"]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator
@@ -34,10 +33,10 @@ from semon.settings import Settings
 from semon.store.alerts import apply_action
 from semon.tokens import create_token
 from tests.api.conftest import LiveServer, make_settings
+from tests.support.screenshots import screenshot_path
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -283,13 +282,6 @@ async def desk_city(database_url: str) -> AsyncIterator[dict[str, Any]]:
     yield {"east": east, "west": west, "trapped": trapped, "faulty": faulty}
 
 
-def screenshot_path(tmp_path: Path, name: str) -> Path:
-    if os.environ.get("SEMON_UPDATE_SCREENSHOTS") == "1":
-        (REPO / "docs").mkdir(exist_ok=True)
-        return REPO / "docs" / name
-    return tmp_path / name
-
-
 async def visible_cards(page: Page) -> list[dict[str, str]]:
     """The cards shown, in order: kind, severity, district, start time, age text."""
     cards: list[dict[str, str]] = await page.eval_on_selector_all(
@@ -394,7 +386,7 @@ async def test_dispatch_desk_in_both_languages(
             # its time: Shanghai's, 24-hour (the browser's own zone is Los Angeles)
             assert cards[0]["age"] == "始于 " + shown_at(zh, cards[0]["started"], now)
             assert "困人" in await page.inner_text("#critical-banner")
-            await page.screenshot(path=str(screenshot_path(tmp_path, "console.zh-CN.png")))
+            await page.screenshot(path=str(screenshot_path("console.zh-CN.png", tmp_path)))
 
             # by district: the west has only the fault to dispatch
             await page.select_option("#district", desk_city["west"])
@@ -442,7 +434,7 @@ async def test_dispatch_desk_in_both_languages(
             assert "Trapped passenger" in await page.inner_text("#critical-banner")
             note = await page.inner_text("#hidden-note")
             assert f"{others} alerts that need no dispatch are not shown" in note
-            await page.screenshot(path=str(screenshot_path(tmp_path, "console.en.png")))
+            await page.screenshot(path=str(screenshot_path("console.en.png", tmp_path)))
             body = await page.inner_text("body")
             assert "console." not in body  # no key shown in place of a text
 

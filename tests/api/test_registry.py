@@ -203,10 +203,19 @@ def test_import_command_csv_and_json(database_url: str, tmp_path: Path, uid: str
     assert count(database_url, "firms", "firm_id", uid) == 0
 
 
-def test_token_commands(database_url: str, api_url: str) -> None:
-    done = run_cli(
-        database_url, "token", "create", "--role", "maintenance", "--scope", "F-9", "--label", "cli"
-    )
+def test_token_commands(database_url: str, api_url: str, uid: str) -> None:
+    firm = f"{uid}-F999"
+    create = ("token", "create", "--role", "maintenance", "--scope", firm, "--label", "cli")
+    # No firm F999 in the registry: one clear line, no token.
+    done = run_cli(database_url, *create)
+    assert done.returncode == 2, done.stdout
+    assert done.stderr.splitlines() == [
+        f"error: scope: no firm '{firm}' in the registry (--allow-unknown-scope issues it anyway)"
+    ]
+    assert done.stdout == ""
+    done = run_cli(database_url, "token", "create", "--role", "regulator", "--scope", uid + "-d")
+    assert done.returncode == 2 and "no district" in done.stderr
+    done = run_cli(database_url, *create, "--allow-unknown-scope")
     assert done.returncode == 0, done.stderr
     lines = dict(line.split(":", 1) for line in done.stdout.splitlines() if ":" in line)
     secret, token_id = lines["secret"].strip(), lines["token_id"].strip()
@@ -215,3 +224,110 @@ def test_token_commands(database_url: str, api_url: str) -> None:
     assert run_cli(database_url, "token", "revoke", token_id).returncode == 0
     assert httpx.get(f"{api_url}/alerts", headers=headers).status_code == 401
     assert run_cli(database_url, "token", "create", "--role", "station").returncode == 2
+
+
+def test_control_characters_in_registry_text_are_refused(
+    api_url: str, admin_headers: Headers, database_url: str, uid: str
+) -> None:
+    """A district of control characters, a newline in an address, an escape
+    sequence in a name: refused with the field named, nothing written."""
+    bad_elevators = [
+        elevator(uid, 0, district="\x01\x02"),
+        elevator(uid, 1, address="1 Long Rd\nDistrict: X"),
+        elevator(uid, 2, use_unit="\x1b[2Jowner"),
+        elevator(uid, 3, contact_phone="555\u0085"),
+        elevator(uid, 4, address="\ud800"),
+        elevator(uid, 5),
+    ]
+    r = httpx.post(
+        f"{api_url}/registry/elevators",
+        # json.dumps escapes the lone surrogate (\\ud800), as a client's JSON may
+        content=json.dumps(bad_elevators),
+        headers={**admin_headers, "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422, r.text
+    failures = {f["index"]: f["reason"] for f in r.json()["failures"]}
+    assert set(failures) == {0, 1, 2, 3, 4}
+    for index, field in enumerate(("district", "address", "use_unit", "contact_phone")):
+        assert failures[index].startswith(f"{field}:"), failures[index]
+        assert "control character" in failures[index]
+    assert failures[4].startswith("address:")  # pydantic: not a valid string
+    assert count(database_url, "elevators", "elevator_id", uid) == 0
+
+    others = {
+        "/registry/firms": {
+            "firm_id": f"{uid}-F",
+            "name": "Pearl\tLifts",
+            "credit_grade": "A",
+            "tech_level": 3,
+        },
+        "/registry/stations": {"station_id": f"{uid}-S", "name": "S", "district": "d\r"},
+        "/registry/cylinders": {
+            "cylinder_id": f"{uid}-C",
+            "serial_no": "SN\x7f",
+            "gas": "lpg",
+            "manufactured_on": "2019-02-02",
+            "max_fill_kg": 6.5,
+            "design_life_years": 20,
+            "inspection_interval_years": 3,
+        },
+    }
+    for path, record in others.items():
+        r = httpx.post(f"{api_url}{path}", json=[record], headers=admin_headers)
+        assert r.status_code == 422, (path, r.text)
+        (failure,) = r.json()["failures"]
+        assert "control character" in failure["reason"], failure
+    assert r.json()["failures"][0]["reason"].startswith("serial_no:")
+    # An identifier is matched whole: a trailing newline is not the id.
+    for field in ("elevator_id", "firm_id"):
+        r = httpx.post(
+            f"{api_url}/registry/elevators",
+            json=[elevator(uid, 6, **{field: f"{uid}-X\n"})],
+            headers=admin_headers,
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["failures"][0]["reason"].startswith(f"{field}:")
+    assert count(database_url, "elevators", "elevator_id", uid) == 0
+    # In a path, too.
+    for path in (f"/elevators/{uid}-E5%0A", f"/cylinders/{uid}-C%0A/trace"):
+        assert httpx.get(f"{api_url}{path}", headers=admin_headers).status_code == 422, path
+    # And in a token's scope.
+    for bad in (
+        {"role": "maintenance", "scope": [f"{uid}-F\n"]},
+        {"role": "regulator", "scope": ["\x01\x02"]},
+    ):
+        r = httpx.post(f"{api_url}/tokens", headers=admin_headers, json=bad)
+        assert r.status_code == 422, (bad, r.text)
+        assert "scope" in r.text
+
+
+def test_import_command_refuses_control_characters(
+    database_url: str, tmp_path: Path, uid: str
+) -> None:
+    inspections = tmp_path / "inspections.json"
+    stations = tmp_path / "stations.csv"
+    stations.write_text(f'station_id,name,district\n{uid}-S,"Gas\x1b[31m",d\n')
+    done = run_cli(database_url, "registry", "import", str(stations))
+    assert done.returncode == 1, done.stdout
+    assert "record 0: name: Value error, text contains a control character (U+001B)" in (
+        done.stderr
+    )
+    assert count(database_url, "stations", "station_id", uid) == 0
+    inspections.write_text(
+        json.dumps(
+            [
+                {
+                    "equipment_type": "elevator",
+                    "equipment_id": f"{uid}-E1",
+                    "inspected_on": "2026-02-01",
+                    "result": "pass",
+                    "inspector": "Li\nWei",
+                }
+            ]
+        )
+    )
+    done = run_cli(database_url, "registry", "import", str(inspections))
+    assert done.returncode == 1
+    assert "record 0: inspector: Value error, text contains a control character (U+000A)" in (
+        done.stderr
+    )

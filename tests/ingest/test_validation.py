@@ -15,9 +15,11 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from prometheus_client import generate_latest
 
+from semon.embedded import embedded_broker
 from semon.settings import Settings
 from tests.ingest.support import count, publish, running_ingest, status_messages, wait_until
 from tests.semon.test_contract_examples import example_payload
+from tests.support.services import free_port
 
 
 def _examples(contract_dir: Path, kind: str) -> list[tuple[str, dict]]:
@@ -230,3 +232,55 @@ async def _sentinels(dsn: str, n: int) -> bool:
     return (
         await count(dsn, "SELECT count(*) FROM elevator_status WHERE elevator_id = 'EL-00000'") >= n
     )
+
+
+async def test_an_id_with_a_control_character_in_the_topic_is_dead_lettered(
+    fresh_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`E1\\n` is not the identifier `E1`: Python's `$` matches before a
+    trailing newline, so the topic's id must be matched whole.
+
+    Through the embedded broker (amqtt, what `semon up` runs): it passes such
+    topics on, whereas Mosquitto drops the publisher's connection itself."""
+    s = fresh_settings
+    root = s.mqtt.topic_root
+    sample = orjson.dumps(
+        {
+            "ts": "2026-11-21T08:00:00Z",
+            "floor": 1,
+            "speed": 0.0,
+            "direction": "stopped",
+            "door": "closed",
+            "door_zone": True,
+        }
+    )
+    bad_ids = ["E1\n", "E1\r", "E1\x85", "\nE1"]
+    async with embedded_broker("127.0.0.1", free_port()) as url:
+        s.mqtt_url = url
+        async with running_ingest(s):
+            # The good message last: once it is stored, so is every dead
+            # letter before it (one publisher, in order, one batch after another).
+            await publish(
+                url,
+                [(f"{root}/elevators/{eid}/status", sample) for eid in bad_ids]
+                + [(f"{root}/elevators/E1/status", sample)],
+            )
+            await wait_until(lambda: _stored(s.database_url), 20, "E1 stored")
+    async with await psycopg.AsyncConnection.connect(s.database_url) as conn:
+        dead = await (
+            await conn.execute("SELECT topic, reason, detail FROM dead_letters ORDER BY id")
+        ).fetchall()
+        stored = await (await conn.execute("SELECT elevator_id FROM elevator_status")).fetchall()
+    assert stored == [("E1",)]
+    assert sorted(t for t, _, _ in dead) == sorted(
+        f"{root}/elevators/{eid}/status" for eid in bad_ids
+    )
+    assert {reason for _, reason, _ in dead} == {"bad_identifier"}
+    assert all("out of form" in detail for _, _, detail in dead)
+    # Nor does the topic forge a log line.
+    logged = [r.getMessage() for r in caplog.records if "dead-lettered" in r.getMessage()]
+    assert logged and all("\n" not in m and "\r" not in m for m in logged)
+
+
+async def _stored(dsn: str) -> bool:
+    return await count(dsn, "SELECT count(*) FROM elevator_status WHERE elevator_id = 'E1'") >= 1

@@ -1,8 +1,9 @@
 """Finding (or starting) the real servers the tests talk to.
 
 The machine's PostgreSQL and Mosquitto are used when they answer; where one
-is missing the suite says so and starts its own (embedded PostgreSQL, a
-Mosquitto binary, or amqtt) rather than skip anything.
+is missing the suite says so (`notice`, printed at once and again in the
+terminal summary) and starts its own (embedded PostgreSQL, a private
+Mosquitto) rather than skip anything.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -24,6 +25,20 @@ import psycopg
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_MQTT = "mqtt://127.0.0.1:1883"
+
+# What the person running the suite should know about the servers it uses;
+# tests/conftest.py prints these in the terminal summary.
+NOTICES: list[str] = []
+
+
+def notice(message: str) -> None:
+    """Tell the person running the tests, now and in the summary.
+
+    Not a warning: the suite runs with ``filterwarnings = error`` (so leaks
+    fail), which would turn this promised fallback into an error of every
+    test that needs the server."""
+    NOTICES.append(message)
+    print(f"semon tests: {message}", file=sys.stderr, flush=True)
 
 
 def free_port() -> int:
@@ -69,12 +84,10 @@ def admin_postgres() -> Iterator[str]:
     if pg_reachable(dsn):
         yield dsn
         return
-    warnings.warn(
-        f"PostgreSQL at {dsn} does not answer: the suite starts an embedded one",
-        UserWarning,
-        stacklevel=2,
-    )
     with embedded_postgres_server() as embedded:
+        notice(
+            f"PostgreSQL at {dsn} does not answer: the suite runs on an embedded one ({embedded})"
+        )
         yield embedded
 
 
@@ -145,8 +158,6 @@ def broker() -> Iterator[str]:
     if port_open(parts.hostname or "127.0.0.1", parts.port or 1883):
         yield url
         return
-    warnings.warn(
-        f"no MQTT broker at {url}: the suite starts its own Mosquitto", UserWarning, stacklevel=2
-    )
     with mosquitto() as (own, _proc):
+        notice(f"no MQTT broker at {url}: the suite runs on a private Mosquitto ({own})")
         yield own

