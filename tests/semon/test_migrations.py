@@ -55,7 +55,7 @@ def unpreloaded_admin_dsn() -> Iterator[str]:
 def run_semon(dsn: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SEMON_STORAGE__")}
     return subprocess.run(
-        [sys.executable, "-m", "semon.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         env={**clean, "DATABASE_URL": dsn, "SEMON_LOG_LEVEL": "WARNING", **env},
         capture_output=True,
         text=True,
