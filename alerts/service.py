@@ -72,7 +72,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-import gmqtt
 import psycopg
 from prometheus_client import Counter, start_http_server
 from psycopg import AsyncConnection
@@ -157,7 +156,7 @@ class AlertService:
         self,
         settings: Settings,
         pool: AsyncConnectionPool[AsyncConnection],
-        client: gmqtt.Client,
+        client: mqtt.Client,
         clock: Clock,
     ) -> None:
         self.settings = settings
@@ -681,9 +680,7 @@ async def run(
             holder["svc"] = svc
             await svc.registry.refresh()
             await svc.recover()
-            client.subscribe(
-                [gmqtt.Subscription(t, qos=1) for t in device_topics(settings.mqtt.topic_root)]
-            )
+            await client.subscribe(*[(t, 1) for t in device_topics(settings.mqtt.topic_root)])
             await serve(svc, ready)
 
 

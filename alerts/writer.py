@@ -34,7 +34,6 @@ from collections import deque
 from datetime import datetime
 from typing import Any
 
-import gmqtt
 import orjson
 from prometheus_client import Counter, Gauge
 from psycopg import AsyncConnection
@@ -42,6 +41,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from alerts.ops import Checkpoint, Close, Op, Raise, Record
 from alerts.registry import DB_ERRORS, RegistryCache
+from semon import mqtt
 from semon.clock import Clock
 from semon.domain.alerts import AlertMessage
 from semon.settings import Settings
@@ -76,7 +76,7 @@ class Writer:
         self,
         settings: Settings,
         pool: AsyncConnectionPool[AsyncConnection],
-        client: gmqtt.Client,
+        client: mqtt.Client,
         clock: Clock,
         registry: RegistryCache,
     ) -> None:
