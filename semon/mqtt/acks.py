@@ -59,11 +59,17 @@ class DeferredAcks:
             return
         self.waiting += 1
         got.add_done_callback(partial(self.done, mid, qos))
-        if self.waiting >= self.window and self.paused is None:
+        if self.waiting >= self.window:
             t = self.transport()
-            if t is not None and not t.is_closing():
+            if t is not None and t.is_reading():
                 t.pause_reading()
                 self.paused = t
+                # asyncio's StreamReader (gmqtt reads through one) resumes a
+                # transport it paused itself once its buffer drains, which
+                # lifted this pause too: from here on the pause is ours alone.
+                reader = self.client._connection._protocol._stream_reader
+                if reader is not None:
+                    reader._paused = False
 
     def done(self, mid: int, qos: int, fut: asyncio.Future[int]) -> None:
         self.waiting -= 1
