@@ -1,4 +1,4 @@
-"""Publishing what the models emit, as terminals do: MQTT QoS 1 over semon/mqtt.py."""
+"""Publishing what the models emit, as terminals do: MQTT QoS 1 over semon.mqtt."""
 
 from __future__ import annotations
 
