@@ -10,7 +10,6 @@ import asyncio
 import logging
 from typing import Any
 
-import gmqtt
 from prometheus_client import start_http_server
 
 from alerts.engine import Engine, Inbox
@@ -78,9 +77,7 @@ async def run(
             engine = Engine(settings, clock, inbox, fillings, writer)
             await registry.refresh()
             engine.emit(await Recovery(engine, pool).run())
-            client.subscribe(
-                [gmqtt.Subscription(t, qos=1) for t in device_topics(settings.mqtt.topic_root)]
-            )
+            await client.subscribe(*[(t, 1) for t in device_topics(settings.mqtt.topic_root)])
             await serve(engine, Periodic(engine, pool, registry), ready)
 
 

@@ -18,7 +18,6 @@ from collections import deque
 from datetime import datetime
 from typing import Any
 
-import gmqtt
 import orjson
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -26,6 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 from alerts.metrics import OUTBOX, PUBLISHED, SLOW_STORE, STORED
 from alerts.ops import Checkpoint, Op, Raise, Record
 from alerts.registry import RegistryCache
+from semon import mqtt
 from semon.clock import Clock
 from semon.domain.alerts import AlertMessage, draft_message, message_json, new_alert_id
 from semon.settings import Settings
@@ -55,7 +55,7 @@ class Writer:
         self,
         settings: Settings,
         pool: AsyncConnectionPool[AsyncConnection],
-        client: gmqtt.Client,
+        client: mqtt.Client,
         clock: Clock,
         registry: RegistryCache,
     ) -> None:

@@ -273,9 +273,10 @@ async def _console(
     async with mqtt.connect(
         url, f"bench-console-{uuid.uuid4().hex[:6]}", on_message=on_message
     ) as client:
-        client.subscribe(f"{root}/alerts/#", qos=1)
-        for i in range(20):
-            client.subscribe(f"{root}/elevators/bench-el-{i:05d}/status", qos=1)
+        await client.subscribe(
+            (f"{root}/alerts/#", 1),
+            *[(f"{root}/elevators/bench-el-{i:05d}/status", 1) for i in range(20)],
+        )
         sse_task: asyncio.Task[None] | None = None
         if api is not None:
             sse_leg = Leg("SSE", threshold, changed)

@@ -170,13 +170,13 @@ def publisher(
                             )
                             + b"]}"
                         )
-                    await mqtt.publish_window(client, 1000)
+                    await client.wait_window(1000)
                     topic = f"{root}/elevators/S{per_message}-B{proc_no}-{e:05d}/status"
                     client.publish(topic, body, qos=1)
                     sent += 1
                     i += 1
                 await asyncio.sleep(0.002)
-            await mqtt.wait_acknowledged(client, timeout_s=300)
+            await client.drain(timeout_s=300)
             with counter.get_lock():
                 counter.value += sent
 

@@ -1,4 +1,4 @@
-"""Publishing what the models emit, as terminals do: MQTT QoS 1 over semon/mqtt.py."""
+"""Publishing what the models emit, as terminals do: MQTT QoS 1 over semon.mqtt."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
-import gmqtt
 import orjson
 
-from semon.mqtt import connect
+from semon.mqtt import Client, connect
 from semon.settings import Settings
 from simulators.elevator import Outgoing
 
@@ -21,14 +20,8 @@ from simulators.elevator import Outgoing
 MAX_IN_FLIGHT = 2000
 
 
-def in_flight(client: gmqtt.Client) -> int:
-    # gmqtt keeps every unacknowledged QoS 1 packet in its persistent storage
-    # (and replays it after a reconnect); its size is our in-flight window.
-    return len(client._persistent_storage._messages)
-
-
 class Publisher:
-    def __init__(self, client: gmqtt.Client, topic_root: str, *, qos: int = 1) -> None:
+    def __init__(self, client: Client, topic_root: str, *, qos: int = 1) -> None:
         self.client = client
         self.root = topic_root.rstrip("/")
         self.qos = qos
@@ -36,25 +29,9 @@ class Publisher:
 
     async def publish(self, topic: str, payload: dict[str, Any] | bytes) -> None:
         body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
-        if in_flight(self.client) >= self.window():
-            await self._wait_window()
+        await self.client.wait_window(MAX_IN_FLIGHT, timeout_s=60.0)
         self.client.publish(f"{self.root}/{topic}", body, qos=self.qos)
         self.sent += 1
-
-    def window(self) -> int:
-        # The broker's receive maximum (CONNACK) bounds gmqtt's packet ids.
-        broker_max = int(self.client._package_handler.id_generator._max) - 1
-        return max(1, min(MAX_IN_FLIGHT, broker_max))
-
-    async def _wait_window(self, timeout_s: float = 60.0) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        limit = self.window()
-        while in_flight(self.client) >= limit:
-            if loop.time() > deadline:
-                raise TimeoutError(f"broker acknowledged nothing for {timeout_s:.0f}s")
-            # PUBACKs are handled by the event loop: yield until one frees a slot.
-            await asyncio.sleep(0 if limit > 100 else 0.0005)
 
     async def send(self, messages: Iterable[Outgoing]) -> int:
         count = 0
@@ -68,7 +45,7 @@ class Publisher:
 
     async def drain(self, timeout_s: float = 60.0) -> None:
         """Wait until the broker has acknowledged every message sent so far."""
-        await asyncio.wait_for(self.client._persistent_storage.wait_empty(), timeout_s)
+        await self.client.drain(timeout_s)
 
 
 def terminal_url(url: str) -> str:

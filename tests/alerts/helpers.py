@@ -99,8 +99,7 @@ class Console:
 async def console(settings: Settings) -> AsyncIterator[Console]:
     c = Console()
     async with mqtt.connect(settings.mqtt_url, uid("console"), on_message=c.on_message) as client:
-        client.subscribe(f"{settings.mqtt.topic_root}/alerts/#", qos=1)
-        await asyncio.sleep(0.2)  # the SUBACK has no awaitable in gmqtt
+        await client.subscribe((f"{settings.mqtt.topic_root}/alerts/#", 1))
         yield c
 
 

@@ -138,7 +138,7 @@ async def test_console_end_to_end(
             connect(settings.mqtt_url, f"console-term-{uuid.uuid4().hex[:8]}") as terminal,
             async_playwright() as pw,
         ):
-            watcher.subscribe(f"{root}/alerts/#", qos=1)
+            await watcher.subscribe((f"{root}/alerts/#", 1))
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             # an English-speaking browser (Accept-Language en-US): the console speaks English
             page = await browser.new_page(viewport={"width": 1280, "height": 800}, locale="en-US")

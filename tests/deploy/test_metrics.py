@@ -27,7 +27,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from semon.mqtt import connect, publish_window, wait_acknowledged
+from semon.mqtt import connect
 from tests.support import services
 
 pytestmark = pytest.mark.slow
@@ -224,16 +224,16 @@ async def test_metrics_of_every_process(
                 "door": "closed",
                 "door_zone": True,
             }
-            await publish_window(client, 10)
+            await client.wait_window(10)
             client.publish(
                 f"{topic_root}/elevators/EL-metrics-{i % 5}/status",
                 json.dumps(sample).encode(),
                 qos=1,
             )
         for _ in range(bad):
-            await publish_window(client, 10)
+            await client.wait_window(10)
             client.publish(f"{topic_root}/elevators/EL-metrics-0/status", b"not json", qos=1)
-        await wait_acknowledged(client, 30)
+        await client.drain(30)
 
     urls = {
         "ingest_a": f"http://127.0.0.1:{ports['ingest_a']}/metrics",

@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import gmqtt
 import orjson
 import psycopg
 
@@ -57,16 +56,20 @@ async def publish(
 
 
 async def publish_on(
-    client: gmqtt.Client, messages: Iterable[tuple[str, bytes]], *, qos: int = 1, window: int = 500
+    client: mqtt.Client,
+    messages: Iterable[tuple[str, bytes]],
+    *,
+    qos: int = 1,
+    window: int = 500,
 ) -> int:
     n = 0
     for topic, payload in messages:
         if qos:
-            await mqtt.publish_window(client, window)
+            await client.wait_window(window)
         client.publish(topic, payload, qos=qos)
         n += 1
     if qos:
-        await mqtt.wait_acknowledged(client, timeout_s=120)
+        await client.drain(timeout_s=120)
     return n
 
 

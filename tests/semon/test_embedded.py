@@ -226,10 +226,7 @@ async def test_embedded_broker_round_trip_with_gmqtt(topic_root: str) -> None:
             connect(url, f"sub-{suffix}", on_message=on_message, manual_ack=True) as sub,
             connect(url, f"pub-{suffix}") as pub,
         ):
-            subscribed = asyncio.get_running_loop().create_future()
-            sub.on_subscribe = lambda *_a: subscribed.done() or subscribed.set_result(None)
-            sub.subscribe(f"{topic_root}/#", qos=1)
-            await asyncio.wait_for(subscribed, 5)
+            await sub.subscribe((f"{topic_root}/#", 1), timeout_s=5)
             for i in range(20):
                 pub.publish(f"{topic_root}/x/{i}", b"%d" % i, qos=1)
             received = [await asyncio.wait_for(got.get(), 5) for _ in range(20)]

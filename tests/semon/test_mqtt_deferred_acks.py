@@ -54,7 +54,7 @@ async def test_window_bounds_reading_and_acks_follow_the_futures() -> None:
             receive_maximum=5,
             subscriptions=[(f"{root}/#", 1)],
         ):
-            await asyncio.sleep(0.3)  # SUBACK: gmqtt gives nothing to await
+            # connect() returned after the SUBACK: what is published now arrives
             await publish(url3, [(f"{root}/{i}", PAYLOAD) for i in range(40)])
             await holder.wait_for(5)
             await asyncio.sleep(0.5)  # would more arrive if reading went on?

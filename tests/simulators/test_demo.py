@@ -9,7 +9,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import gmqtt
 import psycopg
 
 from semon.mqtt import connect
@@ -68,7 +67,7 @@ async def test_run_demo_loads_the_city_and_publishes(
     async with connect(
         mqtt_url, f"demo-probe-{uuid.uuid4().hex[:8]}", on_message=on_message
     ) as client:
-        client.subscribe(gmqtt.Subscription(f"{topic_root}/#", qos=1))
+        await client.subscribe((f"{topic_root}/#", 1))
         ready = asyncio.Event()
         task = asyncio.create_task(
             run_demo(settings, elevators=40, stations=2, seed=3, ready=ready)

@@ -7,7 +7,6 @@ import logging
 import uuid
 from typing import Any
 
-import gmqtt
 import pytest
 
 from semon.domain.wire import STATUS_SAMPLE
@@ -30,8 +29,7 @@ async def test_load_publishes_the_target_rate_and_reports_it(
     async with connect(
         mqtt_url, f"load-probe-{uuid.uuid4().hex[:8]}", on_message=on_message
     ) as client:
-        client.subscribe(gmqtt.Subscription(f"{topic_root}/elevators/+/status", qos=1))
-        await asyncio.sleep(0.3)  # SUBACK: gmqtt offers no awaitable subscribe
+        await client.subscribe((f"{topic_root}/elevators/+/status", 1))
         with caplog.at_level(logging.INFO, logger="simulators.load"):
             report = await run_load(
                 settings, elevators=200, rate=800, processes=2, duration=4, report_every_s=1
