@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from semon.settings_firms import ScorecardSettings, VerificationSettings
+
 
 class MqttSettings(BaseModel):
     topic_root: str = "se/v1"
@@ -312,3 +314,5 @@ class Settings(BaseSettings):
     score: ScoreSettings = ScoreSettings()
     broker: BrokerSettings = BrokerSettings()
     i18n: I18nSettings = I18nSettings()
+    verification: VerificationSettings = VerificationSettings()
+    scorecard: ScorecardSettings = ScorecardSettings()
