@@ -23,6 +23,7 @@ from api.routes import (
     docs,
     elevators,
     health,
+    lift_file,
     maintenance,
     metrics,
     registry,
@@ -114,6 +115,7 @@ def create_app(settings: Settings) -> FastAPI:
         scores,
         stats,
         maintenance,
+        lift_file,
     ):
         app.include_router(module.router, responses=COMMON_RESPONSES)
     return app

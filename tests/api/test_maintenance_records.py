@@ -219,3 +219,58 @@ def test_bad_input_names_the_field_and_stores_nothing(
     fails({**good, "firm_id": "F2"}, 403)
     assert date.fromisoformat(DAY) < datetime.now(UTC).date()
     assert stored(dsn) == before
+
+
+def test_the_lifts_file_paged_and_scoped(
+    server: tuple[str, Settings], token: Callable[..., Headers]
+) -> None:
+    dsn = server[1].database_url
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for k in range(5):
+            conn.execute(
+                "INSERT INTO maintenance_records (elevator_id, done_on, kind, firm_id)"
+                " VALUES ('E2', %s, 'routine', 'F2')",
+                (date(2026, 1, 1) + timedelta(days=15 * k),),
+            )
+        for k, result in enumerate(("pass", "fail", "conditional")):
+            conn.execute(
+                "INSERT INTO inspections (equipment_type, equipment_id, inspected_on, result,"
+                " inspector) VALUES ('elevator', 'E2', %s, %s, 'insp')",
+                (date(2024, 5, 1) + timedelta(days=365 * k), result),
+            )
+
+    def pages(path: str, headers: Headers, key: str) -> list[str]:
+        seen: list[str] = []
+        cursor = None
+        while True:
+            params: dict[str, Any] = {"limit": 2}
+            if cursor:
+                params["cursor"] = cursor
+            r = httpx.get(server[0] + path, params=params, headers=headers, timeout=30)
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert len(body["items"]) <= 2
+            seen += [x[key] for x in body["items"]]
+            cursor = body["next_cursor"]
+            if cursor is None:
+                return seen
+
+    f2 = token("maintenance", "F2")
+    days = pages("/elevators/E2/maintenance", f2, "done_on")
+    assert days == sorted(days, reverse=True) and len(days) == 5 == len(set(days))
+    results = pages("/elevators/E2/inspections", token("regulator", "Y"), "result")
+    assert results == ["conditional", "fail", "pass"]
+    for headers in (token("maintenance", "F1"), token("regulator", "X"), token("station", "S1")):
+        for what in ("maintenance", "inspections"):
+            r = httpx.get(f"{server[0]}/elevators/E2/{what}", headers=headers, timeout=30)
+            assert r.status_code == 404, (what, r.text)
+    r = httpx.get(
+        f"{server[0]}/elevators/E2/maintenance", params={"cursor": "nonsense"}, headers=f2
+    )
+    assert r.status_code == 422
+    # a record filed with its window shows the verdict and the evidence
+    own = httpx.get(f"{server[0]}/elevators/E3/maintenance", headers=token("admin")).json()
+    verdicts = {x["verification"] for x in own["items"]}
+    assert "contradicted" in verdicts
+    shown = next(x for x in own["items"] if x["verification"] == "contradicted")
+    assert shown["technicians"][0]["name"] == "王师傅" and shown["verification_evidence"]
