@@ -27,7 +27,13 @@ D 15 days (15 days is the statutory default of TSG T5002). Vetoes force 15
 days whatever the score: an overdue inspection, no terminal data for more
 than 3 days (or never), a firm graded C or D, a trapped-passenger alert in
 the last 90 days attributable to maintenance (resolved ``repaired`` or with
-``details.cause = "maintenance"``).
+``details.cause = "maintenance"``), a latest periodic inspection that failed,
+and no insurance in force (where the registry records insurance).
+
+The vetoes are the on-demand conditions of SAMR's pilots read the other way
+round: ``ELIGIBILITY`` names each condition and its veto, and
+``GET /elevators/{id}/eligibility`` reports them from this same computation,
+so the conditions a lift is told it fails are exactly the vetoes on its score.
 
 Unknown inputs (NaN) count as average rather than as worst: a missing
 registry field is a data problem for the registry, not evidence against the
@@ -64,6 +70,18 @@ VETOES: tuple[str, ...] = (
     "no_terminal_data",
     "firm_credit_c_or_d",
     "maintenance_trap_90d",
+    "inspection_failed",
+    "uninsured",
+)
+# The on-demand conditions (CONTRACT.md v1.1) and the veto each one's failure
+# is: (condition, veto). One table, read by the score and by eligibility.
+ELIGIBILITY: tuple[tuple[str, str], ...] = (
+    ("firm_not_graded_c_or_d", "firm_credit_c_or_d"),
+    ("inspection_in_date", "inspection_overdue"),
+    ("inspection_not_failed", "inspection_failed"),
+    ("terminal_connected", "no_terminal_data"),
+    ("insured", "uninsured"),
+    ("no_maintenance_trap_90d", "maintenance_trap_90d"),
 )
 GRADES: tuple[str, ...] = ("A", "B", "C", "D")
 
@@ -89,6 +107,9 @@ class FleetMetrics:
     inspection_overdue: Bools
     days_since_data: F64
     maintenance_trap: Bools
+    # None: all False (a registry without these records)
+    inspection_failed: Bools | None = None
+    uninsured: Bools | None = None
 
 
 @dataclass(frozen=True)
@@ -187,12 +208,15 @@ def score_fleet(m: FleetMetrics, cfg: ScoreSettings) -> FleetScores:
             overdue,
         ]
     )
+    none = np.zeros(len(m.age_years), dtype=np.bool_)
     vetoes = np.vstack(
         [
             m.inspection_overdue,
             ~(m.days_since_data <= cfg.veto_no_data_days),
             m.firm_credit >= 2,
             m.maintenance_trap,
+            none if m.inspection_failed is None else m.inspection_failed,
+            none if m.uninsured is None else m.uninsured,
         ]
     )
     grade = grade_of(score, cfg)

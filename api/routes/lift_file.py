@@ -10,12 +10,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
+from api.auth import require_roles
 from api.deps import PoolDep, SettingsDep
 from api.paging import decode_cursor, encode_cursor
 from api.routes.maintenance import Technician, Verification
 from api.scope import ScopeDep
 from semon.domain.common import ID_PATTERN
 from semon.store.elevator_file import fetch_elevator
+from semon.store.eligibility import eligibility
 from semon.store.maintenance_records import inspections_page, records_page
 
 router = APIRouter(prefix="/elevators", tags=["elevators"])
@@ -142,3 +144,40 @@ async def get_inspections(
         items=[InspectionOut.model_validate(r) for r in rows],
         next_cursor=_cursor(rows[-1]["inspected_on"], rows[-1]["inspection_id"]) if more else None,
     )
+
+
+class Condition(BaseModel):
+    name: str = Field(examples=["terminal_connected"])
+    passed: bool
+    veto: str = Field(description="the score's veto this condition's failure is")
+    evidence: dict[str, Any] = Field(description="what the condition was judged on")
+
+
+class Eligibility(BaseModel):
+    elevator_id: str
+    eligible: bool = Field(description="every condition passed")
+    interval_days: int = Field(description="the maintenance interval granted", examples=[60])
+    score: float
+    grade: str = Field(pattern="^[ABCD]$")
+    conditions: list[Condition]
+    computed_at: datetime
+
+
+@router.get(
+    "/{elevator_id}/eligibility",
+    response_model=Eligibility,
+    responses=NOT_FOUND,
+    summary="Each on-demand maintenance condition with its evidence, and the interval granted",
+    dependencies=[require_roles("admin", "maintenance", "regulator")],
+)
+async def get_eligibility(
+    elevator_id: ElevatorId, scope: ScopeDep, pool: PoolDep, settings: SettingsDep
+) -> Eligibility:
+    """Computed now by the score's own sheet (semon/scoring.py): a condition
+    fails exactly when the score carries its veto, which forces 15 days."""
+    async with pool.connection() as conn:
+        await _in_scope(conn, scope, elevator_id)
+        out = await eligibility(conn, settings, elevator_id, now=datetime.now(UTC))
+    if out is None:
+        raise HTTPException(404, "elevator not found")
+    return Eligibility.model_validate(out)

@@ -94,14 +94,34 @@ SELECT fl.i,
        coalesce(extract(epoch FROM %(now)s - coalesce(t.last_seen, al.offline_since)) / 86400.0,
                 'Infinity')::float8
            AS days_since_data,
-       coalesce(al.maintenance_trap, false) AS maintenance_trap
+       coalesce(al.maintenance_trap, false) AS maintenance_trap,
+       (e.status = 'in_service' AND coalesce(li.result = 'fail', false)) AS inspection_failed,
+       ({uninsured}) AS uninsured
   FROM score_fleet fl
   JOIN elevators e ON e.elevator_id = fl.elevator_id
   LEFT JOIN firms fi ON fi.firm_id = e.firm_id
   LEFT JOIN term t ON t.elevator_id = e.elevator_id
   LEFT JOIN al ON al.elevator_id = e.elevator_id
+  LEFT JOIN LATERAL (SELECT i.result FROM inspections i
+                      WHERE i.equipment_type = 'elevator' AND i.equipment_id = e.elevator_id
+                        AND i.inspected_on <= %(today)s::date
+                      ORDER BY i.inspected_on DESC LIMIT 1) li ON true
  ORDER BY fl.i
 """
+
+# Insurance is in the registry once its fields are (CONTRACT.md v1.1,
+# "Coverage": insured_until, null = uninsured); before that nobody is vetoed.
+_HAS_INSURANCE = """
+SELECT EXISTS (SELECT 1 FROM information_schema.columns
+                WHERE table_schema = current_schema() AND table_name = 'elevators'
+                  AND column_name = 'insured_until')
+"""
+UNINSURED_SQL = "e.insured_until IS NULL OR e.insured_until < %(today)s::date"
+
+
+async def has_insurance(conn: AsyncConnection) -> bool:
+    row = await (await conn.execute(_HAS_INSURANCE)).fetchone()
+    return bool(row and row[0])
 
 
 # The fleet as ordinals: rows travel between the database and numpy as
@@ -132,6 +152,8 @@ _METRIC_FIELDS: tuple[tuple[str, str], ...] = (
     ("inspection_overdue", "?"),
     ("days_since_data", ">f8"),
     ("maintenance_trap", "?"),
+    ("inspection_failed", "?"),
+    ("uninsured", "?"),
 )
 _BATCH_FIELDS: tuple[tuple[str, str], ...] = (
     ("i", ">i4"),
@@ -235,7 +257,12 @@ async def _load(
         "trap_from": now - timedelta(days=cfg.trap_window_days),
         "veto_from": now - timedelta(days=cfg.veto_trap_window_days),
     }
-    query = "COPY (" + _METRICS.format(terminal=terminal) + ") TO STDOUT (FORMAT BINARY)"
+    uninsured = UNINSURED_SQL if await has_insurance(conn) else "false"
+    query = (
+        "COPY ("
+        + _METRICS.format(terminal=terminal, uninsured=uninsured)
+        + ") TO STDOUT (FORMAT BINARY)"
+    )
     buf = bytearray()
     async with conn.cursor().copy(query, params) as copy:
         async for chunk in copy:
@@ -259,16 +286,29 @@ async def _load(
         inspection_overdue=col("inspection_overdue", np.bool_),
         days_since_data=col("days_since_data", np.float64),
         maintenance_trap=col("maintenance_trap", np.bool_),
+        inspection_failed=col("inspection_failed", np.bool_),
+        uninsured=col("uninsured", np.bool_),
     )
 
 
+_FLEET_OF = """
+CREATE TEMP TABLE score_fleet ON COMMIT DROP AS
+SELECT row_number() OVER (ORDER BY elevator_id)::int4 AS i, elevator_id FROM elevators
+ WHERE elevator_id = ANY(%(ids)s)
+"""
+
+
 async def load_metrics(
-    conn: AsyncConnection, settings: Settings, *, now: datetime
+    conn: AsyncConnection, settings: Settings, *, now: datetime, ids: list[str] | None = None
 ) -> tuple[npt.NDArray[np.int32], FleetMetrics]:
     """The fleet's ordinals and metrics (``score_fleet`` stays in the
-    transaction to map ordinals back to elevator ids)."""
+    transaction to map ordinals back to elevator ids); ``ids``: only these
+    elevators (one lift's eligibility), by the very same query."""
     await conn.execute("DROP TABLE IF EXISTS score_fleet")
-    await conn.execute(_FLEET)
+    if ids is None:
+        await conn.execute(_FLEET)
+    else:
+        await conn.execute(_FLEET_OF, {"ids": ids})
     # temp tables are never auto-analyzed; the metrics query joins this one
     # to everything, so give the planner its real size
     await conn.execute("ANALYZE score_fleet")
