@@ -22,6 +22,7 @@ from api.routes import (
     cylinders,
     docs,
     elevators,
+    firms,
     health,
     lift_file,
     maintenance,
@@ -116,6 +117,7 @@ def create_app(settings: Settings) -> FastAPI:
         stats,
         maintenance,
         lift_file,
+        firms,
     ):
         app.include_router(module.router, responses=COMMON_RESPONSES)
     return app
