@@ -32,8 +32,13 @@ def seed(dsn: str) -> None:
         cur.executemany(
             "INSERT INTO elevators (elevator_id, address, district, firm_id, use_unit,"
             " installed_on) VALUES (%s, 'a', %s, %s, 'u', '2010-01-01')",
-            [("G1", "X", "FG"), ("G2", "X", "FG"), ("B1", "X", "FB"), ("B2", "X", "FB")]
-            + [("B3", "Y", "FB")],
+            [
+                ("G1", "X", "FG"),
+                ("G2", "X", "FG"),
+                ("B1", "X", "FB"),
+                ("B2", "X", "FB"),
+                ("B3", "Y", "FB"),
+            ],
         )
         rec = (
             "INSERT INTO maintenance_records (elevator_id, done_on, kind, firm_id, started_at,"
