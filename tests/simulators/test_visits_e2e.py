@@ -59,15 +59,25 @@ def _rows(eid: str, payloads: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         for s in p.get("samples", [p]):
             ts = datetime.fromtimestamp(s["ts"] / 1000, UTC)
             out.append(
-                (eid, ts, s["floor"], s["speed"], s["direction"], s["door"], s["door_zone"])
-                + (s.get("mode", "normal"), s.get("power", "mains"), ts)
+                (
+                    eid,
+                    ts,
+                    s["floor"],
+                    s["speed"],
+                    s["direction"],
+                    s["door"],
+                    s["door_zone"],
+                    s.get("mode", "normal"),
+                    s.get("power", "mains"),
+                    ts,
+                )
             )
     return out
 
 
 def test_a_month_of_visits_fake_ones_found(server: tuple[str, Settings], tmp_path: Path) -> None:
     url, settings = server
-    rng = random.Random(17)  # noqa: S311 - simulation
+    rng = random.Random(17)
     city = generate_city(17, elevators=LIFTS, stations=1, reference_day=MONTH.date())
     asyncio.run(load_city(settings, city, tmp_path / "city"))
     lifts = {e["elevator_id"]: e["firm_id"] for e in city.records["elevators"]}
