@@ -111,8 +111,13 @@ async def verify_records(
     returns record_id -> verdict."""
     if not ids:
         return {}
-    cur = await conn.execute(_VERIFY, {**_params(cfg), "ids": ids, "now": now})
-    return {int(r[0]): str(r[1]) for r in await cur.fetchall()}
+    async with conn.transaction():
+        # The planner prices the per-record scan over every day partition
+        # high enough to JIT-compile it: 1.5 s of compiling for 2,000
+        # records whose checks then take 0.2 s.
+        await conn.execute("SET LOCAL jit = off")
+        cur = await conn.execute(_VERIFY, {**_params(cfg), "ids": ids, "now": now})
+        return {int(r[0]): str(r[1]) for r in await cur.fetchall()}
 
 
 async def recheck_late(
