@@ -116,11 +116,11 @@ def fresh(admin_dsn: str, *, keep: bool = False) -> Iterator[str]:
     finally:
         if keep:
             print("kept:", with_db(admin_dsn, name))
-            return
-        with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        else:
+            with psycopg.connect(admin_dsn, autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
 
 
 async def bench(dsn: str, args: argparse.Namespace) -> None:
