@@ -70,15 +70,15 @@ VETOES: tuple[str, ...] = (
     "no_terminal_data",
     "firm_credit_c_or_d",
     "maintenance_trap_90d",
-    "inspection_failed",
     "uninsured",
+    "inspection_failed_in_use",
 )
 # The on-demand conditions (CONTRACT.md v1.1) and the veto each one's failure
 # is: (condition, veto). One table, read by the score and by eligibility.
 ELIGIBILITY: tuple[tuple[str, str], ...] = (
     ("firm_not_graded_c_or_d", "firm_credit_c_or_d"),
     ("inspection_in_date", "inspection_overdue"),
-    ("inspection_not_failed", "inspection_failed"),
+    ("inspection_not_failed", "inspection_failed_in_use"),
     ("terminal_connected", "no_terminal_data"),
     ("insured", "uninsured"),
     ("no_maintenance_trap_90d", "maintenance_trap_90d"),
@@ -108,8 +108,8 @@ class FleetMetrics:
     days_since_data: F64
     maintenance_trap: Bools
     # None: all False (a registry without these records)
-    inspection_failed: Bools | None = None
-    uninsured: Bools | None = None
+    uninsured: Bools | None = None  # no liability insurance in force today (v1.1 "Coverage")
+    failed_in_use: Bools | None = None  # in service with its latest inspection failed
 
 
 @dataclass(frozen=True)
@@ -215,8 +215,8 @@ def score_fleet(m: FleetMetrics, cfg: ScoreSettings) -> FleetScores:
             ~(m.days_since_data <= cfg.veto_no_data_days),
             m.firm_credit >= 2,
             m.maintenance_trap,
-            none if m.inspection_failed is None else m.inspection_failed,
             none if m.uninsured is None else m.uninsured,
+            none if m.failed_in_use is None else m.failed_in_use,
         ]
     )
     grade = grade_of(score, cfg)

@@ -95,8 +95,8 @@ SELECT fl.i,
                 'Infinity')::float8
            AS days_since_data,
        coalesce(al.maintenance_trap, false) AS maintenance_trap,
-       (e.status = 'in_service' AND coalesce(li.result = 'fail', false)) AS inspection_failed,
-       ({uninsured}) AS uninsured
+       ({uninsured}) AS uninsured,
+       (e.status = 'in_service' AND coalesce(li.result = 'fail', false)) AS failed_in_use
   FROM score_fleet fl
   JOIN elevators e ON e.elevator_id = fl.elevator_id
   LEFT JOIN firms fi ON fi.firm_id = e.firm_id
@@ -152,8 +152,8 @@ _METRIC_FIELDS: tuple[tuple[str, str], ...] = (
     ("inspection_overdue", "?"),
     ("days_since_data", ">f8"),
     ("maintenance_trap", "?"),
-    ("inspection_failed", "?"),
     ("uninsured", "?"),
+    ("failed_in_use", "?"),
 )
 _BATCH_FIELDS: tuple[tuple[str, str], ...] = (
     ("i", ">i4"),
@@ -286,8 +286,8 @@ async def _load(
         inspection_overdue=col("inspection_overdue", np.bool_),
         days_since_data=col("days_since_data", np.float64),
         maintenance_trap=col("maintenance_trap", np.bool_),
-        inspection_failed=col("inspection_failed", np.bool_),
         uninsured=col("uninsured", np.bool_),
+        failed_in_use=col("failed_in_use", np.bool_),
     )
 
 

@@ -27,7 +27,7 @@ LIFTS = {
     "L1": ("FA", 30, None),
     "L2": ("FC", 30, "firm_not_graded_c_or_d"),
     "L3": ("FA", 400, "inspection_in_date"),
-    "L4": ("FA", 30, "inspection_not_failed"),
+    "L4": ("FA", 200, "inspection_not_failed"),
     "L5": ("FA", 30, "terminal_connected"),
     "L6": ("FA", 30, "no_maintenance_trap_90d"),
 }
@@ -57,7 +57,7 @@ def seed(dsn: str) -> None:
             "INSERT INTO inspections (equipment_type, equipment_id, inspected_on, result,"
             " inspector) VALUES ('elevator', 'L4', %s, 'pass', 'i'), ('elevator', 'L4', %s,"
             " 'fail', 'i')",
-            (today - timedelta(days=400), today - timedelta(days=30)),
+            (today - timedelta(days=200), today - timedelta(days=30)),
         )
         start = NOW - timedelta(days=20)
         cur.execute(
