@@ -15,7 +15,9 @@ from api.deps import PoolDep, SettingsDep
 from api.paging import decode_cursor, encode_cursor
 from api.routes.maintenance import Technician, Verification
 from api.scope import ScopeDep
+from api.speaker import SpeakerDep
 from semon.domain.common import ID_PATTERN
+from semon.i18n import Reader
 from semon.store.elevator_file import fetch_elevator
 from semon.store.eligibility import eligibility
 from semon.store.maintenance_records import inspections_page, records_page
@@ -73,12 +75,12 @@ class InspectionPage(BaseModel):
     next_cursor: str | None = Field(None, description="Pass as `cursor` for the next (older) page")
 
 
-def _after(cursor: str | None) -> tuple[date, int] | None:
+def _after(cursor: str | None, say: Reader) -> tuple[date, int] | None:
     pair = decode_cursor(cursor)
     if pair is None:
         return None
     if not pair[1].isdigit():
-        raise HTTPException(422, "invalid cursor")
+        raise HTTPException(422, say.t("firms.problem.invalid_cursor"))
     return pair[0].date(), int(pair[1])
 
 
@@ -86,10 +88,10 @@ def _cursor(d: date, ident: int) -> str:
     return encode_cursor(datetime(d.year, d.month, d.day, tzinfo=UTC), str(ident))
 
 
-async def _in_scope(conn: Any, scope: Any, elevator_id: str) -> None:
+async def _in_scope(conn: Any, scope: Any, elevator_id: str, say: Reader) -> None:
     where, params = scope.elevators("e")
     if await fetch_elevator(conn, elevator_id, where, params) is None:
-        raise HTTPException(404, "elevator not found")
+        raise HTTPException(404, say.t("firms.problem.elevator_not_found", elevator_id=elevator_id))
 
 
 @router.get(
@@ -103,13 +105,14 @@ async def get_maintenance(
     scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
+    say: SpeakerDep,
     limit: Limit = None,
     cursor: Cursor = None,
 ) -> MaintenancePage:
     page = min(limit or settings.api.page_size_default, settings.api.page_size_max)
-    after = _after(cursor)
+    after = _after(cursor, say)
     async with pool.connection() as conn:
-        await _in_scope(conn, scope, elevator_id)
+        await _in_scope(conn, scope, elevator_id, say)
         rows = await records_page(conn, elevator_id, after=after, limit=page + 1)
     more = len(rows) > page
     rows = rows[:page]
@@ -130,13 +133,14 @@ async def get_inspections(
     scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
+    say: SpeakerDep,
     limit: Limit = None,
     cursor: Cursor = None,
 ) -> InspectionPage:
     page = min(limit or settings.api.page_size_default, settings.api.page_size_max)
-    after = _after(cursor)
+    after = _after(cursor, say)
     async with pool.connection() as conn:
-        await _in_scope(conn, scope, elevator_id)
+        await _in_scope(conn, scope, elevator_id, say)
         rows = await inspections_page(conn, elevator_id, after=after, limit=page + 1)
     more = len(rows) > page
     rows = rows[:page]
@@ -171,13 +175,13 @@ class Eligibility(BaseModel):
     dependencies=[require_roles("admin", "maintenance", "regulator")],
 )
 async def get_eligibility(
-    elevator_id: ElevatorId, scope: ScopeDep, pool: PoolDep, settings: SettingsDep
+    elevator_id: ElevatorId, scope: ScopeDep, pool: PoolDep, settings: SettingsDep, say: SpeakerDep
 ) -> Eligibility:
     """Computed now by the score's own sheet (semon/scoring.py): a condition
     fails exactly when the score carries its veto, which forces 15 days."""
     async with pool.connection() as conn:
-        await _in_scope(conn, scope, elevator_id)
+        await _in_scope(conn, scope, elevator_id, say)
         out = await eligibility(conn, settings, elevator_id, now=datetime.now(UTC))
     if out is None:
-        raise HTTPException(404, "elevator not found")
+        raise HTTPException(404, say.t("firms.problem.elevator_not_found", elevator_id=elevator_id))
     return Eligibility.model_validate(out)

@@ -18,7 +18,9 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 from api.auth import require_roles
 from api.deps import PoolDep, SettingsDep
 from api.scope import ScopeDep
+from api.speaker import SpeakerDep
 from semon.domain.common import Line, RecordTimestamp, clean_line
+from semon.i18n import Reader
 from semon.store.maintenance_records import file_records
 from semon.store.stats import elevators_in_scope
 from semon.store.verification import verify_records
@@ -89,7 +91,7 @@ class RecordsAccepted(BaseModel):
 
 
 def _problems(
-    records: list[MaintenanceRecord], *, single: bool, now: datetime, today: date
+    records: list[MaintenanceRecord], *, single: bool, now: datetime, today: date, say: Reader
 ) -> list[dict[str, Any]]:
     """Errors pydantic cannot see alone (the clock, two fields together), in
     FastAPI's shape so the 422 names the field."""
@@ -102,16 +104,16 @@ def _problems(
     latest = now + FUTURE_TOLERANCE
     for i, r in enumerate(records):
         if r.done_on > today:
-            err(i, "done_on", "date in the future")
+            err(i, "done_on", say.t("firms.problem.future_date"))
         if (r.started_at is None) != (r.ended_at is None):
             missing = "ended_at" if r.ended_at is None else "started_at"
-            err(i, missing, "a window needs both started_at and ended_at")
+            err(i, missing, say.t("firms.problem.window_incomplete"))
         if r.started_at and r.ended_at and r.ended_at < r.started_at:
-            err(i, "ended_at", "window ends before it starts")
+            err(i, "ended_at", say.t("firms.problem.window_reversed"))
         for name in ("started_at", "ended_at", "signed_at"):
             t = getattr(r, name)
             if t is not None and t > latest:
-                err(i, name, "time in the future")
+                err(i, name, say.t("firms.problem.future_time"))
     return out
 
 
@@ -129,6 +131,7 @@ async def post_records(
     scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
+    say: SpeakerDep,
     body: Annotated[
         MaintenanceRecord | list[MaintenanceRecord],
         Body(description="one record or a list (at most 10,000)"),
@@ -144,7 +147,7 @@ async def post_records(
         raise HTTPException(413, f"at most {MAX_RECORDS} records a request")
     now = datetime.now(UTC)
     today = now.astimezone(ZoneInfo(settings.i18n.timezone)).date()
-    problems = _problems(records, single=single, now=now, today=today)
+    problems = _problems(records, single=single, now=now, today=today, say=say)
     if problems:
         raise RequestValidationError(problems)
     if scope.firm_id is not None:
