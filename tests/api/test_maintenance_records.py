@@ -274,3 +274,19 @@ def test_the_lifts_file_paged_and_scoped(
     assert "contradicted" in verdicts
     shown = next(x for x in own["items"] if x["verification"] == "contradicted")
     assert shown["technicians"][0]["name"] == "王师傅" and shown["verification_evidence"]
+
+
+def test_problems_speak_the_readers_language(
+    server: tuple[str, Settings], token: Callable[..., Headers]
+) -> None:
+    bad = record("E1", T + timedelta(hours=30), kind="annual")
+    bad["ended_at"] = (T + timedelta(hours=29)).isoformat()
+    said = {}
+    for lang in ("en", "zh-CN"):
+        headers = {**token("maintenance", "F1"), "Accept-Language": lang}
+        r = post(server, headers, bad)
+        assert r.status_code == 422
+        said[lang] = r.json()["detail"][0]["msg"]
+        r = httpx.get(f"{server[0]}/elevators/E2/maintenance", headers=headers, timeout=30)
+        assert r.status_code == 404 and "E2" in r.json()["detail"]
+    assert said == {"en": "the window ends before it starts", "zh-CN": "时间窗的结束早于开始"}
