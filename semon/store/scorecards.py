@@ -10,8 +10,8 @@ mean of the lifts' stored score factor (the last 30 days), not a re-count of
 a year of hourly rows. Each deduction is listed with the events behind it.
 
 Causes: a trap counts as caused at the firm when its ``details.cause``
-(``details.cause_category`` when the rescue work order fills it in) is
-``equipment`` or ``human``.
+(or ``details.cause_category``), or the cause reported on its rescue work
+order where rescues are recorded, is ``equipment`` or ``human``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,19 @@ from semon.settings_firms import ScorecardSettings
 GROUPS = {"firm_id": "e.firm_id", "district": "e.district", "all": "'*'::text"}
 GRADES = ("A", "B", "C", "D")
 CAUSED = "coalesce(a.details->>'cause_category', a.details->>'cause') IN ('equipment', 'human')"
+# Where rescues are recorded (the 96333 work order, migration 0030), the
+# firm's reported cause on the trap's rescue counts too.
+CAUSED_OR_RESCUE = (
+    f"({CAUSED} OR EXISTS (SELECT 1 FROM rescues r WHERE r.alert_id = a.alert_id"
+    " AND r.cause_category IN ('equipment', 'human')))"
+)
+_HAS_RESCUES = "SELECT to_regclass('rescues') IS NOT NULL"
+
+
+async def _caused(conn: AsyncConnection) -> str:
+    row = await (await conn.execute(_HAS_RESCUES)).fetchone()
+    return CAUSED_OR_RESCUE if row and row[0] else CAUSED
+
 
 _EL = """
 el AS (
@@ -118,7 +131,7 @@ SELECT a.alert_id, a.equipment_id AS elevator_id, a.started_at
  ORDER BY a.started_at DESC LIMIT %(n)s""",
     "caused_traps": """
 SELECT a.alert_id, a.equipment_id AS elevator_id, a.started_at,
-       coalesce(a.details->>'cause_category', a.details->>'cause') AS cause
+       coalesce(a.details->>'cause_category', a.details->>'cause') AS alert_cause
   FROM alerts a JOIN el ON el.elevator_id = a.equipment_id
  WHERE a.kind = 'trapped_passenger' AND a.equipment_type = 'elevator'
    AND a.started_at >= %(from)s AND a.started_at < %(to)s AND {caused}
@@ -304,7 +317,7 @@ async def group_figures(
     firm: str | None = None,
 ) -> list[dict[str, Any]]:
     """One card (figures, deductions, grade) per group in scope."""
-    query = sql.SQL(_FIGURES.replace("{caused}", CAUSED)).format(
+    query = sql.SQL(_FIGURES.replace("{caused}", await _caused(conn))).format(
         key=sql.SQL(GROUPS[group_by]), scope=scope
     )
     p = {**params, **_params(cfg, since, until, at, firm, default_days)}
@@ -345,9 +358,10 @@ async def firm_scorecard(
     out = cards[0]
     p = {**params, **_params(cfg, since, until, at, firm_id, default_days)}
     el = sql.SQL(_EL).format(key=sql.SQL("e.firm_id"), scope=scope)
+    caused = await _caused(conn)
     async with conn.cursor(row_factory=dict_row) as cur:
         for line in out["deductions"]:
-            body = _EVENTS[line["name"]].replace("{caused}", CAUSED)
+            body = _EVENTS[line["name"]].replace("{caused}", caused)
             await cur.execute(sql.SQL("WITH {} ").format(el) + sql.SQL(body), p)
             line["events"] = await cur.fetchall()
     out["firm_id"] = firm_id
