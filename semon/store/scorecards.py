@@ -24,6 +24,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
 from semon.settings_firms import ScorecardSettings
+from semon.store.jit import without_jit
 
 GROUPS = {"firm_id": "e.firm_id", "district": "e.district", "all": "'*'::text"}
 GRADES = ("A", "B", "C", "D")
@@ -322,7 +323,7 @@ async def group_figures(
     )
     p = {**params, **_params(cfg, since, until, at, firm, default_days)}
     days = (until - since).total_seconds() / 86400.0
-    async with conn.cursor(row_factory=dict_row) as cur:
+    async with without_jit(conn), conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(query, p)
         return [card(r, cfg, days) for r in await cur.fetchall()]
 
@@ -359,7 +360,7 @@ async def firm_scorecard(
     p = {**params, **_params(cfg, since, until, at, firm_id, default_days)}
     el = sql.SQL(_EL).format(key=sql.SQL("e.firm_id"), scope=scope)
     caused = await _caused(conn)
-    async with conn.cursor(row_factory=dict_row) as cur:
+    async with without_jit(conn), conn.cursor(row_factory=dict_row) as cur:
         for line in out["deductions"]:
             body = _EVENTS[line["name"]].replace("{caused}", caused)
             await cur.execute(sql.SQL("WITH {} ").format(el) + sql.SQL(body), p)
