@@ -34,7 +34,9 @@ SELECT to_regclass('elevator_hourly_rollup') IS NOT NULL,
        to_regclass('elevator_hourly_status') IS NOT NULL
 """
 
-# The terminal's counters over the load window, from hourly figures.
+# The terminal's counters over the load window, from hourly figures. Both
+# aggregates read only the lifts being scored (``score_fleet``): the whole
+# fleet for a refresh, one lift for its eligibility.
 _TERMINAL_HOURLY = """
 SELECT elevator_id,
        sum(trips)::float8 AS trips,
@@ -42,6 +44,7 @@ SELECT elevator_id,
        max(bucket) + interval '1 hour' AS last_seen
   FROM {table}
  WHERE bucket >= %(load_from)s AND bucket < %(now)s AND samples > 0
+   AND elevator_id IN (SELECT elevator_id FROM score_fleet)
  GROUP BY elevator_id
 """
 
@@ -69,6 +72,7 @@ al AS (
                AS maintenance_trap
       FROM alerts
      WHERE equipment_type = 'elevator'
+       AND equipment_id IN (SELECT elevator_id FROM score_fleet)
        AND kind IN ('elevator_fault', 'trapped_passenger', 'terminal_offline')
        AND started_at <= %(now)s
        AND (started_at >= %(trap_from)s
