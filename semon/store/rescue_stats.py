@@ -36,7 +36,8 @@ def _leg(name: str, start: str, end: str) -> str:
 _FIGURES = f"""
 SELECT {{key}} AS key, GROUPING({{key}}) AS overall,
        count(*) AS rescues,
-       count(*) FILTER (WHERE r.dispatched_at <= r.opened_at + interval '5 minutes') AS dispatched_5,
+       count(*) FILTER (WHERE r.dispatched_at <= r.opened_at + interval '5 minutes')
+           AS dispatched_5,
        count(*) FILTER (WHERE r.on_site_at <= r.opened_at + interval '30 minutes') AS on_site_30,
        coalesce(sum(r.trapped_count) FILTER (WHERE r.freed_at IS NOT NULL), 0) AS people_freed,
        coalesce(sum(r.injured_count), 0) AS injured,
