@@ -35,27 +35,30 @@ START = datetime(2025, 1, 1, tzinfo=UTC)
 CAUSES = "ARRAY['external','human','door_system','equipment','power','unknown']"
 
 GENERATE = [
-    f"""INSERT INTO alerts (alert_id, condition_key, kind, severity, state, equipment_type,
+    """INSERT INTO alerts (alert_id, condition_key, kind, severity, state, equipment_type,
             equipment_id, district, firm_id, started_at, raised_at, updated_at, acknowledged_at,
             dispatched_at, on_site_at, resolved_at, resolution, summary, details)
        SELECT 'al' || i, 'trapped_passenger:EL' || i %% 100000, 'trapped_passenger', 'critical',
               'resolved', 'elevator', 'EL' || i %% 100000, 'D' || i %% 12, 'F' || i %% 400, t, t, t,
               t + interval '30 s', t + (60 + i %% 400) * interval '1 s',
               t + (600 + i %% 1800) * interval '1 s', t + (900 + i %% 2400) * interval '1 s',
-              CASE WHEN i %% 10 = 0 THEN 'false_alarm' ELSE 'rescued' END, 'trapped', '{{}}'
-         FROM (SELECT i, %(start)s::timestamptz + (i::bigint * %(span_s)s / %(n)s) * interval '1 s' AS t
+              CASE WHEN i %% 10 = 0 THEN 'false_alarm' ELSE 'rescued' END, 'trapped', '{}'
+         FROM (SELECT i, %(start)s::timestamptz
+                         + (i::bigint * %(span_s)s / %(n)s) * interval '1 s' AS t
                  FROM generate_series(1, %(n)s) i) g""",
     f"""INSERT INTO rescues (rescue_id, elevator_id, alert_id, source, state, tier, on_site_tier,
             district, firm_id, opened_at, dispatched_at, on_site_at, freed_at, callback_at,
             closed_at, trapped_count, injured_count, cause_category, updated_at)
        SELECT 'rs' || i, 'EL' || i %% 100000, 'al' || i,
-              CASE WHEN i %% 5 = 0 THEN 'call' ELSE 'terminal' END, 'closed', 1 + (i %% 50 = 0)::int,
+              CASE WHEN i %% 5 = 0 THEN 'call' ELSE 'terminal' END, 'closed',
+              1 + (i %% 50 = 0)::int,
               1 + (i %% 50 = 0)::int + (i %% 500 = 0)::int, 'D' || i %% 12, 'F' || i %% 400, t,
               t + (60 + i %% 400) * interval '1 s', t + (600 + i %% 1800) * interval '1 s',
               t + (900 + i %% 2400) * interval '1 s', t + interval '120 s',
               t + interval '1 hour', 1 + i %% 3, (i %% 40 = 0)::int,
               ({CAUSES})[1 + i %% 6], t
-         FROM (SELECT i, %(start)s::timestamptz + (i::bigint * %(span_s)s / %(n)s) * interval '1 s' AS t
+         FROM (SELECT i, %(start)s::timestamptz
+                         + (i::bigint * %(span_s)s / %(n)s) * interval '1 s' AS t
                  FROM generate_series(1, %(n)s) i) g""",
     """INSERT INTO rescue_escalations (rescue_id, reason, ref, at, due_at, from_tier, to_tier)
        SELECT rescue_id, 'dispatch_overdue', 1, opened_at + interval '5 min',
