@@ -24,12 +24,20 @@ import math
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from psycopg import AsyncConnection, sql
 
 from semon.domain.alerts import AlertDraft
-from semon.domain.rescue import CallbackIn, CallIn, CloseIn, DispatchIn, FreeIn, NoBody
+from semon.domain.rescue import (
+    CallbackIn,
+    CallIn,
+    CloseIn,
+    DispatchIn,
+    FreeIn,
+    NoBody,
+    RescueAction,
+)
 from semon.store import rescues as store
 from semon.store.alerts import raise_alert
 
@@ -212,14 +220,14 @@ async def play(conn: AsyncConnection, scripts: list[RescueScript], options: Desk
                 "callback": CallbackIn(note="called back"),
                 "close": CloseIn(cause_category=s.cause),  # type: ignore[arg-type]
             }[what]
-            action = "dispatch" if what == "dispatch2" else what
+            action = cast(RescueAction, "dispatch" if what == "dispatch2" else what)
             await store.act(
                 conn,
                 rescue_of[n],
                 action,
                 body,
                 now=at,
-                by="sim-desk",  # type: ignore[arg-type]
+                by="sim-desk",
                 scope=store._ALL,
                 params={},
             )
