@@ -16,6 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from alerts.engine import Engine
 from alerts.registry import RegistryCache
+from alerts.rescue_deadlines import escalate_rescues
 from alerts.sweeps import sweep
 from alerts.verification import verification_ops
 from semon.domain.alerts import ELEVATOR_KINDS
@@ -101,3 +102,4 @@ class Periodic:
             if time.monotonic() - last_escalation >= min(1.0, self.cfg.escalate_after_s):
                 last_escalation = time.monotonic()
                 await self.writer.escalate_due()
+                await escalate_rescues(self.writer)

@@ -27,7 +27,7 @@ def seed(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn, conn.cursor() as cur:
         cur.execute(
             "INSERT INTO firms (firm_id, name, credit_grade, tech_level)"
-            " VALUES ('FG', 'good', 'A', 5), ('FB', 'bad', 'B', 3)"
+            " VALUES ('FG', 'good', 'A', 5), ('FB', 'bad', 'B', 3), ('FR', 'rescued', 'B', 3)"
         )
         cur.executemany(
             "INSERT INTO elevators (elevator_id, address, district, firm_id, use_unit,"
@@ -38,6 +38,7 @@ def seed(dsn: str) -> None:
                 ("B1", "X", "FB"),
                 ("B2", "X", "FB"),
                 ("B3", "Y", "FB"),
+                ("R1", "X", "FR"),
             ],
         )
         rec = (
@@ -78,6 +79,22 @@ def seed(dsn: str) -> None:
             "INSERT INTO inspections (equipment_type, equipment_id, inspected_on, result,"
             " inspector) VALUES ('elevator', 'B2', %s, 'fail', 'i')",
             (TODAY - timedelta(days=5),),
+        )
+        # FR's trap names no cause itself: the firm reported it on the rescue
+        start = NOW - timedelta(days=3)
+        cur.execute(
+            "INSERT INTO alerts (alert_id, condition_key, kind, severity, state,"
+            " equipment_type, equipment_id, district, firm_id, started_at, raised_at,"
+            " updated_at, resolved_at, resolution, summary) VALUES ('TR9', 'TR9',"
+            " 'trapped_passenger', 'critical', 'resolved', 'elevator', 'R1', 'X', 'FR', %s, %s,"
+            " %s, %s, 'rescued', 't')",
+            (start, start, start, start + timedelta(minutes=30)),
+        )
+        cur.execute(
+            "INSERT INTO rescues (rescue_id, elevator_id, alert_id, source, state, opened_at,"
+            " closed_at, cause_category, updated_at) VALUES ('RS9', 'R1', 'TR9', 'terminal',"
+            " 'closed', %s, %s, 'equipment', %s)",
+            (start, start + timedelta(minutes=40), start + timedelta(minutes=40)),
         )
 
 
@@ -152,12 +169,26 @@ def test_who_sees_which_card(server: tuple[str, Settings], token: Callable[..., 
 
 def test_stats_firms(server: tuple[str, Settings], token: Callable[..., Headers]) -> None:
     body = get(server, "/stats/firms", token("admin"))
-    assert [(g["key"], g["grade"]) for g in body["groups"]] == [("FB", "D"), ("FG", "A")]
-    assert body["overall"]["elevators"] == 5
+    assert [(g["key"], g["grade"]) for g in body["groups"]] == [
+        ("FB", "D"),
+        ("FR", "C"),
+        ("FG", "A"),
+    ]
+    assert body["overall"]["elevators"] == 6
     assert all(g["deductions"][0].get("events") is None for g in body["groups"])
     by_district = get(server, "/stats/firms", token("admin"), group_by="district")
-    assert {g["key"]: g["elevators"] for g in by_district["groups"]} == {"X": 4, "Y": 1}
+    assert {g["key"]: g["elevators"] for g in by_district["groups"]} == {"X": 5, "Y": 1}
     own = get(server, "/stats/firms", token("maintenance", "FG"))
     assert [g["key"] for g in own["groups"]] == ["FG"]
     reg = get(server, "/stats/firms", token("regulator", "Y"))
     assert [g["key"] for g in reg["groups"]] == ["FB"] and reg["overall"]["elevators"] == 1
+
+
+def test_a_cause_reported_on_the_rescue_counts(
+    server: tuple[str, Settings], token: Callable[..., Headers]
+) -> None:
+    card = get(server, "/firms/FR/scorecard", token("admin"))
+    lines = {d["name"]: d for d in card["deductions"]}
+    assert lines["caused_traps"]["points"] == 3.0
+    assert [e["alert_id"] for e in lines["caused_traps"]["events"]] == ["TR9"]
+    assert card["score"] == 67.0 and card["grade"] == "C"  # overdue 20, traps 10, caused 3
