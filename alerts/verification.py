@@ -10,7 +10,7 @@ raised again for the same record.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from psycopg import AsyncConnection
 
@@ -25,7 +25,7 @@ _NEW = """
 SELECT m.record_id, m.elevator_id, m.firm_id, m.done_on, m.kind, m.started_at, m.ended_at,
        m.verification_evidence
   FROM maintenance_records m
- WHERE m.verification = 'contradicted'
+ WHERE m.verification = 'contradicted' AND m.verified_at >= %(since)s
    AND NOT EXISTS (SELECT 1 FROM alerts a
                     WHERE a.equipment_id = m.elevator_id AND a.kind = 'maintenance_unverified'
                       AND a.condition_key = 'maintenance_unverified:' || m.record_id)
@@ -34,8 +34,7 @@ SELECT m.record_id, m.elevator_id, m.firm_id, m.done_on, m.kind, m.started_at, m
 _STALE = """
 SELECT a.condition_key
   FROM alerts a
-  LEFT JOIN maintenance_records m
-         ON a.condition_key = 'maintenance_unverified:' || m.record_id
+  LEFT JOIN maintenance_records m ON m.record_id = (a.details->>'record_id')::bigint
  WHERE a.kind = 'maintenance_unverified' AND a.state <> 'resolved'
    AND m.verification IS DISTINCT FROM 'contradicted'
 """
@@ -50,7 +49,10 @@ async def verification_ops(
 ) -> list[Op]:
     await recheck_late(conn, cfg, now=now)
     ops: list[Op] = []
-    cur = await conn.execute(_NEW)
+    # Verdicts are (re)computed within recheck_days of a window's end; a day
+    # more covers a sweep that was away (partial index on verified_at).
+    since = now - timedelta(days=cfg.recheck_days + 1)
+    cur = await conn.execute(_NEW, {"since": since})
     for rid, eid, firm, done_on, kind, started, ended, evidence in await cur.fetchall():
         ops.append(
             Raise(

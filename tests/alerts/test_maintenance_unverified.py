@@ -27,10 +27,10 @@ async def test_contradicted_record_raises_and_late_witness_closes(
     tune(settings)
     settings.alerts.sweep_interval_s = 3600
     clock = start_clock()
-    eid, honest = uid("mu"), uid("mh")
+    eid, honest, hand = uid("mu"), uid("mh"), uid("mr")
     start = (clock.now() - timedelta(days=2)).replace(second=0)
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
-        for e in (eid, honest):
+        for e in (eid, honest, hand):
             await conn.execute(
                 "INSERT INTO elevators (elevator_id, address, district, use_unit, installed_on,"
                 " firm_id, last_inspected_on) VALUES (%s, '1 Main St', 'east', 'uu', '2015-01-01',"
@@ -45,6 +45,7 @@ async def test_contradicted_record_raises_and_late_witness_closes(
             )
     normal = [sample(start + timedelta(minutes=k)) for k in range(-5, 36)]
     await store_samples(database_url, eid, *normal)
+    await store_samples(database_url, hand, *normal)
     await store_samples(
         database_url,
         honest,
@@ -62,9 +63,19 @@ async def test_contradicted_record_raises_and_late_witness_closes(
             eid,
             *[sample(start + timedelta(minutes=k, seconds=30), mode="inspection") for k in (3, 4)],
         )
+        # someone resolves the other one by hand (the API): it stays resolved
+        [h] = await wait_db(database_url, hand, lambda r: len(r) == 1)
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            await conn.execute(
+                "UPDATE alerts SET state = 'resolved', resolution = 'other', resolved_at = now()"
+                " WHERE alert_id = %s",
+                (h["alert_id"],),
+            )
         clock.advance(3601)
+        # (the sweep that closes it ran after the hand resolution)
         await wait_db(database_url, eid, lambda r: r[0]["state"] == "resolved")
     assert await alerts_for(database_url, honest) == []
+    assert len(await alerts_for(database_url, hand)) == 1
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         cur = await conn.execute(
             "SELECT elevator_id, verification FROM maintenance_records"

@@ -22,6 +22,9 @@ ALTER TABLE maintenance_records
 -- yet (terminal is final: a maintenance-mode sample cannot be un-reported).
 CREATE INDEX maintenance_records_unsettled ON maintenance_records (ended_at)
     WHERE started_at IS NOT NULL AND verification IS DISTINCT FROM 'terminal';
+-- Contradicted records the alerts process has yet to raise an alert for.
+CREATE INDEX maintenance_records_contradicted ON maintenance_records (verified_at)
+    WHERE verification = 'contradicted';
 -- A firm's records over a window (scorecards, its morning list).
 CREATE INDEX maintenance_records_firm ON maintenance_records (firm_id, done_on);
 -- An elevator's file, newest first, paged by (done_on, record_id).
