@@ -3,9 +3,9 @@ nobody on site, checked against what the car model's terminal reported.
 
 The city is imported through the registry path, the car model plays each
 lift around each visit (the technician's maintenance mode, or the car in
-normal service for a fake record, or a silent terminal), the samples are
-stored as ingest stores them, and the firms file their records through the
-real API. Verification must find every fake record whose terminal was online
+normal service for a fake record, or a silent terminal), its messages go
+through the real broker to a running ingest, and the firms file their
+records through the real API. Verification must find every fake record whose terminal was online
 and flag no honest one.
 """
 
@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
-import psycopg
+import orjson
 import pytest
 
 from semon.settings import Settings
@@ -30,6 +30,7 @@ from simulators.elevator import ElevatorModel
 from simulators.player import load_city
 from simulators.visits import firm_habits, plan_visits, visit_incidents
 from tests.api.conftest import LiveServer, make_settings
+from tests.ingest.support import count, publish, running_ingest, wait_until
 from tests.support import services
 
 DAYS = 30
@@ -41,10 +42,13 @@ MONTH = (datetime.now(UTC) - timedelta(days=DAYS + 5)).replace(
 
 
 @pytest.fixture(scope="module")
-def server(pg_admin_dsn: str) -> Iterator[tuple[str, Settings]]:
+def server(pg_admin_dsn: str, mqtt_url: str) -> Iterator[tuple[str, Settings]]:
     with services.fresh_database(pg_admin_dsn, prefix="semon_visits") as dsn:
         asyncio.run(migrate_database(dsn, Settings(database_url=dsn)))
         settings = make_settings(dsn)
+        settings.mqtt_url = mqtt_url
+        settings.mqtt.topic_root = f"t/{uuid.uuid4().hex[:12]}/se/v1"
+        settings.ingest.client_id = f"semon-ingest-{uuid.uuid4().hex[:8]}"
         live = LiveServer(settings)
         live.start()
         try:
@@ -53,26 +57,15 @@ def server(pg_admin_dsn: str) -> Iterator[tuple[str, Settings]]:
             live.stop()
 
 
-def _rows(eid: str, payloads: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    out = []
-    for p in payloads:
-        for s in p.get("samples", [p]):
-            ts = datetime.fromtimestamp(s["ts"] / 1000, UTC)
-            out.append(
-                (
-                    eid,
-                    ts,
-                    s["floor"],
-                    s["speed"],
-                    s["direction"],
-                    s["door"],
-                    s["door_zone"],
-                    s.get("mode", "normal"),
-                    s.get("power", "mains"),
-                    ts,
-                )
-            )
-    return out
+async def through_ingest(settings: Settings, messages: list[tuple[str, bytes]], n: int) -> None:
+    """Publish through the broker to a running ingest; wait until stored."""
+    async with running_ingest(settings):
+        await publish(settings.mqtt_url, messages)
+
+        async def stored() -> bool:
+            return await count(settings.database_url) >= n
+
+        await wait_until(stored, 60, f"{n} samples stored")
 
 
 def test_a_month_of_visits_fake_ones_found(server: tuple[str, Settings], tmp_path: Path) -> None:
@@ -85,20 +78,18 @@ def test_a_month_of_visits_fake_ones_found(server: tuple[str, Settings], tmp_pat
     habits = {f: firm_habits(rng, f, fake_share=0.3) for f in firms}
     visits = plan_visits(rng, lifts, habits, start=MONTH.timestamp(), days=DAYS)
     specs = {s.elevator_id: s for s in city.elevators}
-    rows: list[tuple[Any, ...]] = []
+    messages: list[tuple[str, bytes]] = []
+    samples = 0
     for v in visits:
         model = ElevatorModel(specs[v.elevator_id], start=v.at - 1800, rng=rng)
         for incident in visit_incidents(v):
             model.inject(incident)
-        sent = model.step(v.at + v.duration_s + 5400, batch=True)
-        rows += _rows(v.elevator_id, [m.payload for m in sent if m.topic.endswith("/status")])
-    with psycopg.connect(settings.database_url, autocommit=True) as conn, conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO elevator_status (elevator_id, ts, floor, speed, direction, door,"
-            " door_zone, mode, alarm, power, received_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, false, %s, %s) ON CONFLICT DO NOTHING",
-            rows,
-        )
+        for m in model.step(v.at + v.duration_s + 5400, batch=True):
+            root = settings.mqtt.topic_root
+            messages.append((f"{root}/{m.topic}", orjson.dumps(m.payload)))
+            if m.topic.endswith("/status"):
+                samples += len(m.payload["samples"])
+    asyncio.run(through_ingest(settings, messages, samples))
     admin = {"Authorization": f"Bearer {settings.api.bootstrap_admin_token}"}
     r = httpx.post(
         url + "/maintenance/records", json=[v.record() for v in visits], headers=admin, timeout=60
