@@ -129,6 +129,7 @@ def test_the_sheet_and_its_events(
 ) -> None:
     good = get(server, "/firms/FG/scorecard", token("maintenance", "FG"))
     assert (good["score"], good["grade"], good["elevators"]) == (100.0, "A", 2)
+    assert {"from", "to", "at", "firm_id"} <= good.keys()
     assert all(d["points"] == 0 for d in good["deductions"])
 
     bad = get(server, "/firms/FB/scorecard", token("maintenance", "FB"))
