@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from simulators.incidents import Incident
+from simulators.incidents import GroundTruth, Incident
 
 SURNAMES = ("王", "李", "张", "刘", "陈", "杨", "黄", "赵", "周", "吴")
 ITEMS = ("A1", "A2", "A3", "A5", "A7", "A9", "A12", "A14", "A17", "A20")
@@ -152,3 +152,9 @@ def visit_incidents(v: PlannedVisit) -> list[Incident]:
         v.silence = Incident("silent", v.elevator_id, at=v.at - 900, duration_s=v.duration_s + 3600)
         out.append(v.silence)
     return out
+
+
+def write_truth(visits: list[PlannedVisit], truth: GroundTruth) -> None:
+    """One ground-truth line per filed record (after the car model played it)."""
+    for v in visits:
+        truth.write({"kind": "maintenance_record", **v.truth()})

@@ -27,8 +27,9 @@ from semon.settings import Settings
 from semon.store.commands import migrate_database
 from simulators.city import generate_city
 from simulators.elevator import ElevatorModel
+from simulators.incidents import GroundTruth, read_ground_truth
 from simulators.player import load_city
-from simulators.visits import firm_habits, plan_visits, visit_incidents
+from simulators.visits import firm_habits, plan_visits, visit_incidents, write_truth
 from tests.api.conftest import LiveServer, make_settings
 from tests.ingest.support import count, publish, running_ingest, wait_until
 from tests.support import services
@@ -98,7 +99,11 @@ def test_a_month_of_visits_fake_ones_found(server: tuple[str, Settings], tmp_pat
     filed = r.json()["records"]
     assert len(filed) == len(visits)
     verdict = {(f["elevator_id"], f["done_on"]): f["verification"] for f in filed}
-    truth = [v.truth() for v in visits]
+    ledger = GroundTruth(tmp_path / "visits.jsonl")
+    write_truth(visits, ledger)
+    ledger.close()
+    truth = read_ground_truth(tmp_path / "visits.jsonl")
+    assert len(truth) == len(visits) and all(t["kind"] == "maintenance_record" for t in truth)
     seen: Counter[tuple[bool, bool, str]] = Counter()
     for t in truth:
         got = verdict[(t["elevator_id"], t["done_on"])]
