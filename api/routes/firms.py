@@ -31,7 +31,9 @@ READERS = require_roles("admin", "maintenance", "regulator")
 class Deduction(BaseModel):
     name: str = Field(examples=["contradicted_records"])
     value: float | None = Field(description="the figure the line judges", examples=[4.5])
-    unit: str = Field(examples=["% of checked records"])
+    label: str = Field(default="", description="the line's name in the reader's language")
+    unit: str = Field(examples=["percent_of_checked_records"])
+    unit_label: str = Field(default="", examples=["% of checked records"])
     points: float = Field(description="points deducted (0 to cap)", examples=[9.0])
     cap: float = Field(description="the most this line can deduct", examples=[30.0])
     events: list[dict[str, Any]] | None = Field(
@@ -79,6 +81,13 @@ class FirmStats(BaseModel):
     end: datetime = Field(alias="to")
     groups: list[Card]
     overall: Card | None
+
+
+def _labelled(card: dict[str, Any], say: Reader) -> dict[str, Any]:
+    for line in card["deductions"]:
+        line["label"] = say.label("scorecard.deduction", line["name"])
+        line["unit_label"] = say.label("scorecard.unit", line["unit"])
+    return card
 
 
 def _window(
@@ -135,7 +144,7 @@ async def get_scorecard(
         )
     if out is None:
         raise HTTPException(404, say.t("firms.problem.firm_not_found", firm_id=firm_id))
-    return out
+    return _labelled(out, say)
 
 
 @router.get(
@@ -172,6 +181,6 @@ async def get_firm_stats(
         "group_by": group_by,
         "from": since,
         "to": until,
-        "groups": groups,
-        "overall": overall[0] if overall else None,
+        "groups": [_labelled(g, say) for g in groups],
+        "overall": _labelled(overall[0], say) if overall else None,
     }

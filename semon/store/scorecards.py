@@ -191,28 +191,28 @@ def deductions(f: dict[str, Any], cfg: ScorecardSettings, days: float) -> list[d
         _line(
             "maintenance_overdue",
             overdue_pct,
-            "% of lifts",
+            "percent_of_lifts",
             (overdue_pct - cfg.overdue_free_pct) * cfg.overdue_points_per_pct,
             cfg.overdue_cap,
         ),
         _line(
             "contradicted_records",
             contradicted_pct,
-            "% of checked records",
+            "percent_of_checked_records",
             contradicted_pct * cfg.contradicted_points_per_pct,
             cfg.contradicted_cap,
         ),
         _line(
             "traps",
             traps_rate,
-            "per 100 lifts a year",
+            "per_100_lifts_a_year",
             (traps_rate - cfg.traps_free_per_100y) * cfg.traps_points_per_unit,
             cfg.traps_cap,
         ),
         _line(
             "caused_traps",
             float(f["caused"]),
-            "traps (equipment or human)",
+            "traps",
             f["caused"] * cfg.caused_trap_points,
             cfg.caused_trap_cap,
         ),
@@ -228,14 +228,14 @@ def deductions(f: dict[str, Any], cfg: ScorecardSettings, days: float) -> list[d
         _line(
             "failed_inspections",
             failed_pct,
-            "% of inspections",
+            "percent_of_inspections",
             failed_pct * cfg.failed_inspection_points_per_pct,
             cfg.failed_inspection_cap,
         ),
         _line(
             "faults_per_1000_trips",
             faults,
-            "faults per 1,000 trips",
+            "per_1000_trips",
             0.0
             if faults is None
             else (faults - cfg.faults_free_per_1000) * cfg.faults_points_per_unit,

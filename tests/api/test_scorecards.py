@@ -13,6 +13,7 @@ import httpx
 import psycopg
 import pytest
 
+from semon.domain.scorecard import DEDUCTIONS
 from semon.settings import Settings
 from semon.store.commands import migrate_database
 from tests.api.conftest import LiveServer, make_settings, token_factory
@@ -132,6 +133,8 @@ def test_the_sheet_and_its_events(
     assert {"from", "to", "at", "firm_id"} <= good.keys()
     assert all(d["points"] == 0 for d in good["deductions"])
 
+    assert [d["name"] for d in good["deductions"]] == list(DEDUCTIONS)
+    assert good["deductions"][0]["label"] == "维保超期"  # zh-CN unless asked otherwise
     bad = get(server, "/firms/FB/scorecard", token("maintenance", "FB"))
     lines = {d["name"]: d for d in bad["deductions"]}
     points = {k: d["points"] for k, d in lines.items()}
