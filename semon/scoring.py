@@ -31,7 +31,8 @@ the last 90 days attributable to maintenance (resolved ``repaired`` or with
 and no insurance in force (where the registry records insurance).
 
 The vetoes are the on-demand conditions of SAMR's pilots read the other way
-round: ``ELIGIBILITY`` names each condition and its veto, and
+round: ``ELIGIBILITY`` (semon/domain/eligibility.py) names each condition
+and its veto, and
 ``GET /elevators/{id}/eligibility`` reports them from this same computation,
 so the conditions a lift is told it fails are exactly the vetoes on its score.
 
@@ -47,6 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from semon.domain.eligibility import ELIGIBILITY as ELIGIBILITY  # re-exported: one table
 from semon.settings import ScoreSettings
 
 F64 = npt.NDArray[np.float64]
@@ -72,16 +74,6 @@ VETOES: tuple[str, ...] = (
     "maintenance_trap_90d",
     "uninsured",
     "inspection_failed_in_use",
-)
-# The on-demand conditions (CONTRACT.md v1.1) and the veto each one's failure
-# is: (condition, veto). One table, read by the score and by eligibility.
-ELIGIBILITY: tuple[tuple[str, str], ...] = (
-    ("firm_not_graded_c_or_d", "firm_credit_c_or_d"),
-    ("inspection_in_date", "inspection_overdue"),
-    ("inspection_not_failed", "inspection_failed_in_use"),
-    ("terminal_connected", "no_terminal_data"),
-    ("insured", "uninsured"),
-    ("no_maintenance_trap_90d", "maintenance_trap_90d"),
 )
 GRADES: tuple[str, ...] = ("A", "B", "C", "D")
 

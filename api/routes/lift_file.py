@@ -152,6 +152,7 @@ async def get_inspections(
 
 class Condition(BaseModel):
     name: str = Field(examples=["terminal_connected"])
+    label: str = Field(default="", description="the condition in the reader's language")
     passed: bool
     veto: str = Field(description="the score's veto this condition's failure is")
     evidence: dict[str, Any] = Field(description="what the condition was judged on")
@@ -184,4 +185,6 @@ async def get_eligibility(
         out = await eligibility(conn, settings, elevator_id, now=datetime.now(UTC))
     if out is None:
         raise HTTPException(404, say.t("firms.problem.elevator_not_found", elevator_id=elevator_id))
+    for c in out["conditions"]:
+        c["label"] = say.label("eligibility.condition", c["name"])
     return Eligibility.model_validate(out)

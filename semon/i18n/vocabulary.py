@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Final, get_args
 
 from semon.domain.alerts import AlertKind, AlertState, EquipmentType, Resolution, Severity
+from semon.domain.eligibility import CONDITIONS
 from semon.domain.rescue import CauseCategory, RescueState
 from semon.domain.scorecard import DEDUCTIONS, UNITS
 
@@ -25,6 +26,7 @@ VOCABULARIES: Final[Mapping[str, tuple[str, ...]]] = {
     "equipment.type": get_args(EquipmentType),
     "scorecard.deduction": DEDUCTIONS,
     "scorecard.unit": UNITS,
+    "eligibility.condition": CONDITIONS,
     "rescue.state": get_args(RescueState),
     "rescue.cause": get_args(CauseCategory),
 }

@@ -117,6 +117,7 @@ def test_conditions_with_evidence_agree_with_the_score(
         assert e["interval_days"] == s["interval_days"] and e["grade"] == s["grade"]
         assert e["interval_days"] == (15 if wrong else 90)
         assert [c["name"] for c in e["conditions"]] == [c for c, _ in ELIGIBILITY]
+        assert all(c["label"] and c["label"] != c["name"] for c in e["conditions"])
     ev = {}
     for eid in ("L2", "L3", "L4", "L5", "L6"):
         e = get(server, f"/elevators/{eid}/eligibility", admin)
