@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 from psycopg import sql
 
-from api.deps import PoolDep, SettingsDep
+from api.deps import PoolDep, ReaderDep, SettingsDep
 from api.paging import decode_cursor, encode_cursor
-from api.schemas import CylinderTrace, Problem
+from api.schemas import CylinderTrace, Problem, speaking
 from api.scope import ScopeDep
 from semon.domain.common import ID_PATTERN
 from semon.store.alert_reads import alerts_for_equipment
@@ -30,6 +30,7 @@ async def get_trace(
     scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
+    speaker: ReaderDep,
     limit: Annotated[int | None, Query(ge=1, description="Fillings per page")] = None,
     cursor: Annotated[str | None, Query(max_length=400, description="From `next_cursor`")] = None,
 ) -> CylinderTrace:
@@ -58,5 +59,6 @@ async def get_trace(
             "next_cursor": encode_cursor(fillings[-1]["ended_at"], fillings[-1]["filling_id"])
             if more
             else None,
-        }
+        },
+        context=speaking(speaker),
     )

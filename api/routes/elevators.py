@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
-from api.deps import PoolDep, SettingsDep
+from api.deps import PoolDep, ReaderDep, SettingsDep
 from api.query_time import QueryTime
-from api.schemas import ElevatorFile, ElevatorHistory, Problem, RescueTime
+from api.schemas import ElevatorFile, ElevatorHistory, Problem, RescueTime, speaking
 from api.scope import ScopeDep
 from semon.domain.common import ID_PATTERN
 from semon.store.alert_reads import alerts_for_equipment
@@ -64,7 +64,9 @@ def rescue_times(alerts: list[dict[str, Any]]) -> list[RescueTime]:
     responses=NOT_FOUND,
     summary="Registry record, firm, latest status and open alerts",
 )
-async def get_elevator(elevator_id: ElevatorId, scope: ScopeDep, pool: PoolDep) -> ElevatorFile:
+async def get_elevator(
+    elevator_id: ElevatorId, scope: ScopeDep, pool: PoolDep, speaker: ReaderDep
+) -> ElevatorFile:
     where, params = scope.elevators("e")
     alert_where, alert_params = scope.alerts("a")
     async with pool.connection() as conn:
@@ -82,7 +84,8 @@ async def get_elevator(elevator_id: ElevatorId, scope: ScopeDep, pool: PoolDep) 
             "firm": firm,
             "latest_status": latest,
             "open_alerts": open_alerts,
-        }
+        },
+        context=speaking(speaker),
     )
 
 
@@ -97,6 +100,7 @@ async def get_history(
     scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
+    speaker: ReaderDep,
     start: Annotated[
         QueryTime | None,
         Query(
@@ -146,5 +150,6 @@ async def get_history(
             "events": events,
             "alerts": alerts,
             "rescues": rescue_times(alerts),
-        }
+        },
+        context=speaking(speaker),
     )

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Final, get_args
 
 from semon.domain.alerts import AlertKind, AlertState, EquipmentType, Resolution, Severity
+from semon.domain.gov_codes import KNOWN_EVENT_CODES
 
 VOCABULARIES: Final[Mapping[str, tuple[str, ...]]] = {
     "alert.kind": get_args(AlertKind),
@@ -21,6 +22,8 @@ VOCABULARIES: Final[Mapping[str, tuple[str, ...]]] = {
     "alert.state": get_args(AlertState),
     "alert.resolution": get_args(Resolution),
     "equipment.type": get_args(EquipmentType),
+    # Elevator event codes (faults among them): shown in fault summaries.
+    "elevator.event": tuple(sorted(KNOWN_EVENT_CODES)),
 }
 
 
