@@ -344,6 +344,12 @@ class Rejected(BaseModel):
 
 
 class Problem(BaseModel):
+    """An error answer (RFC 9457 members), `title` and `detail` in the
+    reader's language (Accept-Language)."""
+
+    type: str = "about:blank"
+    title: str | None = None
+    status: int | None = None
     detail: str
 
 

@@ -18,7 +18,7 @@ from api.query_time import QueryTime
 from api.schemas import ALERT_EXAMPLE, AlertOut, AlertPage, Problem, speaking
 from api.scope import Scope, ScopeDep
 from semon.domain.alerts import Action, ActionBody, AlertKind, AlertState, stored_summary
-from semon.i18n import Message, Reader
+from semon.i18n import Message, Reader, msg
 from semon.store.alert_reads import alert_in_scope, events_after, last_event_id, list_alerts
 from semon.store.alerts import AlertNotFound, IllegalTransition, apply_action
 
@@ -132,9 +132,9 @@ def _resume_point(header: str | None, after: int | None) -> int | None:
         try:
             value = int(header.strip())
         except ValueError:
-            raise HTTPException(422, "Last-Event-ID must be an event id") from None
+            raise HTTPException(422, msg("api.problem.last_event_id_invalid")) from None
         if not 0 <= value <= 2**62:
-            raise HTTPException(422, "Last-Event-ID out of range")
+            raise HTTPException(422, msg("api.problem.last_event_id_range"))
         return value
     return after
 
@@ -184,15 +184,23 @@ async def act_on_alert(
     speaker: ReaderDep,
 ) -> AlertOut:
     if action == "resolve" and body.resolution is None:
-        raise HTTPException(422, "`resolution` is required to resolve")
+        raise HTTPException(422, msg("api.problem.resolution_required"))
     where, params = scope.alerts("a")
     async with pool.connection() as conn, conn.transaction():
         if not await alert_in_scope(conn, alert_id, where, params):
-            raise HTTPException(404, "alert not found")
+            raise HTTPException(404, msg("api.problem.alert_not_found"))
         try:
             message = await apply_action(conn, alert_id, action, body, now=datetime.now(UTC))
         except AlertNotFound:
-            raise HTTPException(404, "alert not found") from None
+            raise HTTPException(404, msg("api.problem.alert_not_found")) from None
         except IllegalTransition as exc:
-            raise HTTPException(409, str(exc) or "illegal transition") from None
+            raise HTTPException(
+                409,
+                msg(
+                    "api.problem.illegal_transition",
+                    alert_id=alert_id,
+                    state=exc.state,
+                    action=exc.action,
+                ),
+            ) from None
     return AlertOut.of(message, speaker)

@@ -12,6 +12,7 @@ from api.paging import decode_cursor, encode_cursor
 from api.schemas import CylinderTrace, Problem, speaking
 from api.scope import ScopeDep
 from semon.domain.common import ID_PATTERN
+from semon.i18n import msg
 from semon.store.alert_reads import alerts_for_equipment
 from semon.store.cylinder_trace import fetch_cylinder, fetch_fillings, fetch_inspections
 
@@ -40,7 +41,7 @@ async def get_trace(
     async with pool.connection() as conn:
         row = await fetch_cylinder(conn, cylinder_id, where, params)
         if row is None:
-            raise HTTPException(404, "cylinder not found")
+            raise HTTPException(404, msg("api.problem.cylinder_not_found"))
         inspections = await fetch_inspections(conn, "cylinder", cylinder_id)
         fillings = await fetch_fillings(conn, cylinder_id, after, page + 1)
         # The cylinder is in scope, so all its alerts are shown, whichever

@@ -296,7 +296,8 @@ def test_control_characters_in_registry_text_are_refused(
         {"role": "maintenance", "scope": [f"{uid}-F\n"]},
         {"role": "regulator", "scope": ["\x01\x02"]},
     ):
-        r = httpx.post(f"{api_url}/tokens", headers=admin_headers, json=bad)
+        english = {**admin_headers, "Accept-Language": "en"}
+        r = httpx.post(f"{api_url}/tokens", headers=english, json=bad)
         assert r.status_code == 422, (bad, r.text)
         assert "scope" in r.text
 
