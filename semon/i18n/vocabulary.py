@@ -15,6 +15,7 @@ from typing import Final, get_args
 
 from semon.domain.alerts import AlertKind, AlertState, EquipmentType, Resolution, Severity
 from semon.domain.gov_codes import KNOWN_EVENT_CODES
+from semon.store.registry import KINDS as REGISTRY_KINDS
 
 VOCABULARIES: Final[Mapping[str, tuple[str, ...]]] = {
     "alert.kind": get_args(AlertKind),
@@ -24,6 +25,8 @@ VOCABULARIES: Final[Mapping[str, tuple[str, ...]]] = {
     "equipment.type": get_args(EquipmentType),
     # Elevator event codes (faults among them): shown in fault summaries.
     "elevator.event": tuple(sorted(KNOWN_EVENT_CODES)),
+    # What a registry file holds (`semon registry import`).
+    "registry.kind": REGISTRY_KINDS,
 }
 
 

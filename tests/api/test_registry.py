@@ -140,7 +140,12 @@ def test_each_kind_upserts(api_url: str, admin_headers: Headers, uid: str) -> No
 
 
 def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_url, "SEMON_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SEMON_LOG_LEVEL": "WARNING",
+        "SEMON_I18N__LANGUAGE": "en",  # English lines are read below
+    }
     return subprocess.run(
         [sys.executable, "-m", "cli", *args],
         env=env,
