@@ -12,7 +12,7 @@ import typer
 
 from cli.process import load_settings, need_database, run, speaker
 from semon.broker_files import BrokerFilesError, device_password, write_broker_files
-from semon.registry_import import RegistryRejected, guess_kind, import_file
+from semon.registry_import import RegistryFileError, RegistryRejected, guess_kind, import_file
 from semon.settings import Settings
 from semon.store.commands import migrate_database, schema_status
 from semon.store.migrate import FlavourUnavailable
@@ -99,9 +99,12 @@ def registry_import(
             count = await import_file(settings, file, kind)
         except RegistryRejected as exc:
             typer.echo(t("cli.registry.rejected", count=len(exc.failures)), err=True)
-            for index, reason in exc.failures:
+            for index, reason in exc.reasons(speaker(settings)):
                 typer.echo("  " + t("cli.registry.record", index=index, reason=reason), err=True)
             raise typer.Exit(1) from None
+        except RegistryFileError as exc:
+            typer.echo(t("cli.error", error=speaker(settings).render(exc.message)), err=True)
+            raise typer.Exit(2) from None
         except (ValueError, OSError) as exc:
             typer.echo(t("cli.error", error=str(exc)), err=True)
             raise typer.Exit(2) from None
@@ -180,7 +183,7 @@ def broker_files(
         try:
             devices, services = await write_broker_files(settings, out)
         except BrokerFilesError as exc:
-            typer.echo(str(exc), err=True)
+            typer.echo(speaker(settings).render(exc.message), err=True)
             raise typer.Exit(2) from None
         typer.echo(
             speaker(settings).t(
@@ -205,5 +208,5 @@ def broker_password(
     try:
         typer.echo(device_password(settings.broker.device_secret, kind, equipment_id))
     except BrokerFilesError as exc:
-        typer.echo(str(exc), err=True)
+        typer.echo(speaker(settings).render(exc.message), err=True)
         raise typer.Exit(2) from None

@@ -14,7 +14,8 @@ Every string a person reads comes from the gettext catalogs under
 - `msg(key, **args)` -> a `Message`: the lazy marker for keys written at import
   time and the stored form (`to_json()` / `Message.from_json()`);
 - `render(key, args, language, timezone, fallback=)` for stored arguments;
-- `catalogs()` / `load_catalogs(root)`, `CatalogError`; `VOCABULARIES`.
+- `catalogs()` / `load_catalogs(root)`, `CatalogError`; `VOCABULARIES`;
+- `validation_message(reader, pydantic_error)`: a validation error's text.
 
 Keys are extracted from `t(...)` and `msg(...)` calls by the catalog test
 (tests/semon/test_catalogs.py), which fails on a key without text in either
@@ -45,6 +46,7 @@ from semon.i18n.reader import (
     render,
 )
 from semon.i18n.templates import TemplateError, fields, parse
+from semon.i18n.validation import VALIDATION, validation_message
 from semon.i18n.vocabulary import VOCABULARIES, vocabulary_keys
 
 __all__ = [
@@ -52,6 +54,7 @@ __all__ = [
     "DEFAULT_TIMEZONE",
     "DIRECTORIES",
     "LANGUAGES",
+    "VALIDATION",
     "VOCABULARIES",
     "Arg",
     "ArgIn",
@@ -71,5 +74,6 @@ __all__ = [
     "reader",
     "reader_for",
     "render",
+    "validation_message",
     "vocabulary_keys",
 ]

@@ -76,6 +76,9 @@ def test_inspection_of_unknown_equipment_rejects_the_batch(
     ]
     r = httpx.post(f"{api_url}/inspections", json=batch, headers=admin_headers)
     assert r.status_code == 422
+    assert r.json()["failures"] == [{"index": 1, "reason": f"未知的电梯 '{uid}-nope'"}]
+    english = {**admin_headers, "Accept-Language": "en"}
+    r = httpx.post(f"{api_url}/inspections", json=batch, headers=english)
     assert r.json()["failures"] == [{"index": 1, "reason": f"unknown elevator '{uid}-nope'"}]
     assert count(database_url, "inspections", "equipment_id", uid) == 0
     # The good half alone lands and moves last_inspected_on forward, never back.

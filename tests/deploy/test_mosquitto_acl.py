@@ -217,4 +217,4 @@ def test_broker_files_refuse_without_secret_and_print_passwords(
         timeout=60,
         check=False,
     )
-    assert bad.returncode == 2 and "not a valid identifier" in bad.stderr
+    assert bad.returncode == 2 and "不是有效的标识符" in bad.stderr  # zh-CN, the default
