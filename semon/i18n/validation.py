@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from semon.i18n.reader import Message, Reader, msg
+from semon.i18n.reader import Message, Reader, catalogs, msg
+from semon.i18n.templates import fields
 
 # Pydantic's error types, by the `ctx` names their texts use. A type not
 # here keeps pydantic's own (English) message.
@@ -49,6 +50,9 @@ VALIDATION: Final[Mapping[str, Message]] = {
     "json_invalid": msg("api.validation.json_invalid"),
     "value_error": msg("api.validation.value_error"),
     "assertion_error": msg("api.validation.assertion_error"),
+    # The project's own refusals in the same shape (api/routes/rescues.py).
+    "lift_not_found": msg("api.validation.lift_not_found"),
+    "string_nul": msg("api.validation.string_nul"),
 }
 
 
@@ -60,4 +64,7 @@ def validation_message(speaker: Reader, error: Mapping[str, Any]) -> str:
         return original
     ctx = error.get("ctx") or {}
     args = {str(k): v if isinstance(v, int | float | str) else str(v) for k, v in ctx.items()}
+    entry = catalogs().entry(speaker.language, found.key)
+    if entry is not None and not fields(entry.parts).keys() <= args.keys():
+        return original  # an error raised without the context its text needs
     return speaker.render(Message(found.key, args), fallback=original)

@@ -15,6 +15,7 @@ from typing import Final, get_args
 
 from semon.domain.alerts import AlertKind, AlertState, EquipmentType, Resolution, Severity
 from semon.domain.gov_codes import KNOWN_EVENT_CODES
+from semon.domain.rescue import CauseCategory, RescueState
 from semon.store.registry import KINDS as REGISTRY_KINDS
 
 VOCABULARIES: Final[Mapping[str, tuple[str, ...]]] = {
@@ -27,6 +28,8 @@ VOCABULARIES: Final[Mapping[str, tuple[str, ...]]] = {
     "elevator.event": tuple(sorted(KNOWN_EVENT_CODES)),
     # What a registry file holds (`semon registry import`).
     "registry.kind": REGISTRY_KINDS,
+    "rescue.state": get_args(RescueState),
+    "rescue.cause": get_args(CauseCategory),
 }
 
 
