@@ -3,7 +3,8 @@
 Every string a person reads comes from the gettext catalogs under
 `semon/locale/<zh_CN|en>/LC_MESSAGES/<domain>.po`, keyed by symbolic ids
 (`alert.trapped_passenger.summary`) whose texts carry named placeholders
-(`{elevator_id}`, `{started_at:datetime}`). The public surface:
+(`{elevator_id}`, `{started_at:datetime}`, and `{code:label:elevator.event}`
+for a vocabulary word in the reader's language). The public surface:
 
 - `negotiate(accept_language, default)` -> "zh-CN" | "en";
 - `reader(language, timezone)` / `reader_for(settings.i18n, accept_language)`

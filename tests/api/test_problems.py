@@ -74,6 +74,7 @@ def test_validation_messages_translated_field_names_kept(
 def test_auth_and_unknown_paths(api_url: str) -> None:
     r = httpx.get(f"{api_url}/alerts")
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    assert r.headers["vary"] == "Accept-Language"  # answers differ by language: caches know
     assert r.json()["title"] == "未认证" and r.json()["detail"] == "缺少 Bearer 令牌"
     r = httpx.get(f"{api_url}/alerts", headers={"Authorization": "Bearer nope", **EN})
     assert r.json()["detail"] == "invalid or revoked token"
