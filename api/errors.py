@@ -20,7 +20,7 @@ from typing import Any, Final
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import get_reader
@@ -84,8 +84,10 @@ def problem(
     return JSONResponse(body, status_code=status, headers=dict(headers or {}))
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code in (204, 304):  # no body allowed
+        return Response(status_code=exc.status_code, headers=exc.headers)
     speaker = get_reader(request)
     detail: object = exc.detail
     if isinstance(detail, str) and detail == _phrase(exc.status_code):
