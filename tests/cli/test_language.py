@@ -4,6 +4,7 @@ zh-CN by default) from the catalogs (cli.po); the parts scripts read
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
@@ -53,3 +54,34 @@ def test_commands_speak_the_setting(database_url: str) -> None:
     assert refused.stderr.strip() == "错误：管理员令牌没有范围"
     revoked = semon(database_url, "token", "revoke", "tok_nope", SEMON_I18N__LANGUAGE="en")
     assert revoked.returncode == 1 and revoked.stderr.strip() == "no live token 'tok_nope'"
+
+
+# Lines scripts read, kept as they are in every language.
+FIXED_LINES = ("token_id: ", "secret:   ")
+
+
+def test_no_operator_text_is_written_in_code() -> None:
+    """Every typer.echo says a catalog text (t(...), render(...)) or a value;
+    a literal string or f-string is English-only text, except the fixed
+    lines scripts read."""
+    found: list[str] = []
+    echoes = 0
+    for path in sorted((Path(__file__).resolve().parents[2] / "cli").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "echo"
+                and node.args
+            ):
+                continue
+            echoes += 1
+            said = node.args[0]
+            literal = isinstance(said, ast.JoinedStr) or (
+                isinstance(said, ast.Constant) and isinstance(said.value, str)
+            )
+            text = ast.unparse(said)
+            if literal and not any(text[2:].startswith(fixed) for fixed in FIXED_LINES):
+                found.append(f"{path.name}:{node.lineno}: {text}")
+    assert echoes > 15  # the scan sees the commands at all
+    assert found == [], "text not from the catalogs (cli.po):\n" + "\n".join(found)
