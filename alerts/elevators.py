@@ -177,7 +177,10 @@ class ElevatorRules:
                     d.alert_id = late_alert_id(key, car.episode_start)
                     ops.append(Record(d, "self_released"))
             car.episode_start = None
-        if key in self.open:
+        # Only what happens after the alert began releases it: a replay on
+        # start judges the window's earlier samples (ordinary door openings
+        # before the trap) with the alert already known open.
+        if key in self.open and s["ts"] >= self.open[key]:
             if s["door"] in ("open", "opening") and s["door_zone"]:
                 car.released_at = car.released_at or s["ts"]
             if car.released_at is not None and s["occupied"] is not True and emit:
