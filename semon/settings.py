@@ -90,6 +90,17 @@ class AlertSettings(BaseModel):
     # three moving-sample intervals: longer than any broker hiccup.
     backlog_after_s: float = 30.0
     backlog_quiet_s: float = 2.0
+    # Terminal clocks drift (minutes, on cheap terminals without NTP). Each
+    # terminal's offset (receive time minus device time of its newest sample)
+    # is learned from its own recent messages and its deadlines are kept on
+    # its clock: trusted once the last skew_samples messages, received over at
+    # least skew_confirm_s, agree within skew_jitter_s (a live stream; a
+    # backlog upload catching up does not), and taken as their smallest
+    # delay. Offsets under skew_ignore_s are transport time: taken as 0.
+    skew_samples: int = 3
+    skew_confirm_s: float = 2.0
+    skew_jitter_s: float = 2.0
+    skew_ignore_s: float = 1.0
     # Samples kept per elevator (sorted) to re-judge shuffled input; a late
     # upload is kept whole until judged. Small on purpose: a city's cars times
     # this many objects is what the garbage collector walks (latency).
