@@ -9,6 +9,7 @@ is what every deployment tool sets.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -300,6 +301,18 @@ class I18nSettings(BaseModel):
         return value
 
 
+class RecordDateSettings(BaseModel):
+    """Dates of things that happened (installed, manufactured, inspected,
+    maintained): one after today is refused. A day's tolerance: a record's
+    local date runs up to a day ahead of UTC's."""
+
+    future_tolerance_days: int = Field(default=1, ge=0, le=31)
+
+    def latest(self) -> date:
+        """The latest date a record of something done may carry today."""
+        return datetime.now(UTC).date() + timedelta(days=self.future_tolerance_days)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SEMON_",
@@ -323,3 +336,4 @@ class Settings(BaseSettings):
     score: ScoreSettings = ScoreSettings()
     broker: BrokerSettings = BrokerSettings()
     i18n: I18nSettings = I18nSettings()
+    record_dates: RecordDateSettings = RecordDateSettings()

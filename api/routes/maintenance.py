@@ -6,11 +6,13 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, HTTPException
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from api.auth import require_roles
-from api.deps import PoolDep
+from api.deps import PoolDep, SettingsDep
 from api.scope import ScopeDep
+from semon.domain.registry import future_dates
 from semon.store.stats import add_maintenance_records, elevators_in_scope
 
 router = APIRouter(tags=["maintenance"])
@@ -43,6 +45,7 @@ class RecordsAccepted(BaseModel):
 async def post_records(
     scope: ScopeDep,
     pool: PoolDep,
+    settings: SettingsDep,
     body: Annotated[
         MaintenanceRecord | list[MaintenanceRecord],
         Body(description="one record or a list (at most 10,000)"),
@@ -52,6 +55,15 @@ async def post_records(
     records = body if isinstance(body, list) else [body]
     if not records:
         raise HTTPException(422, "no records")
+    latest = settings.record_dates.latest()
+    future = [
+        {"loc": ("body", *((i,) if isinstance(body, list) else ()), name), "msg": reason}
+        for i, r in enumerate(records)
+        for name, reason in future_dates(r, latest)
+    ]
+    if future:
+        # A visit dated ahead would count as done (and silence an overdue alert).
+        raise RequestValidationError([{**f, "type": "date_in_future"} for f in future[:200]])
     if len(records) > MAX_RECORDS:
         raise HTTPException(413, f"at most {MAX_RECORDS} records a request")
     if scope.firm_id is not None:

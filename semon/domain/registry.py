@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from semon.domain.common import Identifier, Line, RecordModel, clean_line
 
@@ -86,3 +86,25 @@ class MaintenanceRecord(RecordModel):
     done_on: date
     kind: MaintenanceKind
     firm_id: Identifier
+
+
+# Dates of things that happened: a record dated after today is a typo or a
+# lie (a visit dated 2099 silenced an overdue alert; installed 9999-01-01 gave
+# an age of -7,971 years). Dates that lie ahead (an insurance's end) are not here.
+PAST_DATE_FIELDS = (
+    "installed_on",
+    "manufactured_on",
+    "last_inspected_on",
+    "inspected_on",
+    "done_on",
+)
+
+
+def future_dates(record: BaseModel, latest: date) -> list[tuple[str, str]]:
+    """(field, reason) of each date of the record that is after ``latest``."""
+    out = []
+    for name in PAST_DATE_FIELDS:
+        value = getattr(record, name, None)
+        if isinstance(value, date) and value > latest:
+            out.append((name, f"{value} is in the future (the latest accepted is {latest})"))
+    return out
