@@ -409,6 +409,10 @@ async def test_restart_judging_again_what_was_raised_live_adds_nothing(
             dev.status(blip, ended)
             await store_fillings(database_url, st, record)
             dev.filling(st, record)
+            # Judged before the clock moves: judged after, the sample ending
+            # the blip's fault came after its 5 s debounce was over and the
+            # fault was paged live (the test failed under load).
+            await _probe(dev, con, t0)
             clock.set(t0 + timedelta(seconds=6))
             paged = await con.wait(lambda m: m["equipment_id"] in (fault, trap, cyl), count=3)
             await wait_db(database_url, blip, lambda r: len(r) == 1)
