@@ -98,6 +98,7 @@ class AlertSettings(BaseModel):
     # least skew_confirm_s, agree within skew_jitter_s (a live stream; a
     # backlog upload catching up does not), and taken as their smallest
     # delay. Offsets under skew_ignore_s are transport time: taken as 0.
+    # skew_samples 0 turns learning off (every clock is taken as right).
     skew_samples: int = 3
     skew_confirm_s: float = 2.0
     skew_jitter_s: float = 2.0
