@@ -184,6 +184,15 @@ class ApiSettings(BaseModel):
     # keep the connection open.
     stream_poll_s: float = 1.0
     stream_ping_s: float = 15.0
+    # Streams read and send their events a batch (stream_batch) per turn, and
+    # only stream_turns streams have a turn at once: 100 consoles resuming
+    # with ?after=0 then take turns instead of taking every pooled connection
+    # and the whole event loop, and an ack, the alert list and /healthz are
+    # served meanwhile. A turn ends after its batch or stream_turn_s (a slow
+    # client finishes its batch without holding one).
+    stream_turns: int = Field(default=2, ge=1)
+    stream_turn_s: float = Field(default=0.25, gt=0)
+    stream_batch: int = Field(default=200, ge=1, le=5000)
     # Token for the first admin; never defaulted (empty means none is made).
     bootstrap_admin_token: str = ""
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -18,7 +21,12 @@ from api.query_time import QueryTime
 from api.schemas import ALERT_EXAMPLE, AlertOut, AlertPage, Problem
 from api.scope import Scope, ScopeDep
 from semon.domain.alerts import Action, ActionBody, AlertKind, AlertState
-from semon.store.alert_reads import alert_in_scope, events_after, last_event_id, list_alerts
+from semon.store.alert_reads import (
+    alert_in_scope,
+    event_texts_after,
+    last_event_id,
+    list_alerts,
+)
 from semon.store.alerts import AlertNotFound, IllegalTransition, apply_action
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
@@ -28,7 +36,6 @@ AlertId = Annotated[str, Path(pattern=ALERT_ID_PATTERN, examples=["al_01HZX3K9TR
 # Who may move an alert along: dispatch centres, and maintenance firms (their
 # technicians report arrival and resolution); regulators and stations read.
 CHANGERS = require_roles("admin", "dispatcher", "maintenance")
-STREAM_BATCH = 500
 
 
 @router.get(
@@ -117,8 +124,10 @@ async def stream_alerts(
         async with pool.connection() as conn:
             start = await last_event_id(conn)
     waker: AlertWaker = request.app.state.alert_waker
+    api = settings.api
+    feed = _Feed(pool, request.app.state.stream_turns, api.stream_turn_s, scope, api.stream_batch)
     return EventSourceResponse(
-        _events(pool, waker, scope, start, settings.api.stream_poll_s),
+        _events(feed, waker, start, settings.api.stream_poll_s),
         ping=settings.api.stream_ping_s,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -136,23 +145,55 @@ def _resume_point(header: str | None, after: int | None) -> int | None:
     return after
 
 
+@dataclass(frozen=True, slots=True)
+class _Feed:
+    """What one stream reads from: the pool, a batch at a time, in its scope,
+    and the turns all streams share (``stream_turns``)."""
+
+    pool: PoolDep
+    turns: asyncio.Semaphore
+    turn_s: float
+    scope: Scope
+    batch: int
+
+    async def after(self, event_id: int) -> list[tuple[int, str]]:
+        where, params = self.scope.alerts("a")
+        async with self.pool.connection() as conn:
+            return await event_texts_after(conn, event_id, where, params, self.batch)
+
+
+# Within a turn, events sent in a row before other work runs (sending does not
+# wait for a fast client): short stretches of the loop keep an ack's awaits quick.
+_YIELD_EVERY = 16
+
+
 async def _events(
-    pool: PoolDep, waker: AlertWaker, scope: Scope, after: int, poll_s: float
+    feed: _Feed, waker: AlertWaker, after: int, poll_s: float
 ) -> AsyncIterator[ServerSentEvent]:
-    where, params = scope.alerts("a")
+    """A stream reads and sends one batch per turn: 100 consoles replaying at
+    once take turns (a few at a time) instead of taking every pooled
+    connection and every turn of the loop, so acks, the alert list and
+    /healthz are served meanwhile. A turn ends after its batch or after
+    ``turn_s`` (a slow client then finishes its batch without one)."""
     while True:
         ticket = waker.ticket()
-        async with pool.connection() as conn:
-            rows = await events_after(conn, after, where, params, STREAM_BATCH)
-        for row in rows:
-            after = row["event_id"]
-            message: dict[str, Any] = dict(row["message"])
-            message.setdefault("event_id", after)
-            message.setdefault("action", row["action"])
-            yield ServerSentEvent(
-                data=json.dumps(message, separators=(",", ":")), event="alert", id=str(after)
-            )
-        if len(rows) < STREAM_BATCH:
+        await feed.turns.acquire()
+        held = True
+        try:
+            rows = await feed.after(after)
+            started = time.monotonic()
+            for i, (after, data) in enumerate(rows, 1):
+                yield ServerSentEvent(data=data, event="alert", id=str(after))
+                if held and time.monotonic() - started > feed.turn_s:
+                    feed.turns.release()
+                    held = False
+                elif i % _YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+        finally:
+            # Also when the client goes away mid-batch (the generator is closed).
+            if held:
+                feed.turns.release()
+        if len(rows) < feed.batch:
             await waker.wait(poll_s, ticket)
 
 
