@@ -9,8 +9,8 @@ device time".
 
 Each terminal's clock offset is learned from its own messages (its recent
 delays, trusted once they agree: ``observe_clock``) and every rule of it
-reads the platform clock on the terminal's (README, "Clocks and dates that
-are wrong").
+reads the platform clock on the terminal's (README, "Wrong clocks, future
+dates and replay storms").
 """
 
 from __future__ import annotations
