@@ -5,7 +5,9 @@ when the same car with a correct clock would be, within 2 s."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+
+import psycopg
 
 from semon.settings import Settings
 from tests.alerts.helpers import (
@@ -19,6 +21,7 @@ from tests.alerts.helpers import (
     start_clock,
     tune,
     uid,
+    wait_checkpoint,
 )
 
 # Platform minus device time: slow terminals are positive. -290 s is inside
@@ -55,6 +58,8 @@ async def test_skewed_terminals_page_on_their_own_clock(settings: Settings) -> N
         for off in OFFSETS:
             device_ts = t0 + timedelta(seconds=k - off)
             for eid, what in ((stuck[off], send["stuck"]), (short[off], send["short"])):
+                # Paced: the broker takes 20 unacknowledged messages at most.
+                await dev.client.wait_window(10, timeout_s=10)
                 dev.status(eid, sample(device_ts, **what))  # type: ignore[arg-type]
         await _judged(dev, con, clock.now())
 
@@ -80,3 +85,54 @@ async def test_skewed_terminals_page_on_their_own_clock(settings: Settings) -> N
             assert started == t0 + timedelta(seconds=5 - off), off
         await _judged(dev, con, clock.now())
     assert {off: len(_trapped(con, short[off])) for off in OFFSETS} == dict.fromkeys(OFFSETS, 0)
+
+
+async def _store(dsn: str, eid: str, s: dict[str, object], received: datetime) -> None:
+    """What ingest stores for the sample, received at ``received``."""
+    async with await psycopg.AsyncConnection.connect(dsn) as conn:
+        await conn.execute(
+            "INSERT INTO elevator_status (elevator_id, ts, floor, speed, direction, door,"
+            " door_zone, occupied, mode, alarm, power, received_at)"
+            " VALUES (%s, %s, 3, %s, %s, 'closed', %s, %s, 'normal', false, 'mains', %s)",
+            (
+                eid,
+                datetime.fromisoformat(str(s["ts"])),
+                s["speed"],
+                s["direction"],
+                s["door_zone"],
+                s["occupied"],
+                received,
+            ),
+        )
+
+
+async def test_a_restart_knows_each_terminals_clock_from_the_start(
+    settings: Settings, database_url: str
+) -> None:
+    """A terminal 25 s slow, a restart, and then a 3 s stop: the offset comes
+    back from the receive times ingest stored, so the first sample after the
+    restart does not look 25 s old (a page at once, for a 3 s stop)."""
+    tune(settings)
+    clock = start_clock()
+    t0 = clock.now()
+    off = timedelta(seconds=25)
+    eid = uid("slow")
+
+    async def send(k: float, what: dict[str, object]) -> None:
+        clock.set(t0 + timedelta(seconds=k))
+        s = sample(t0 + timedelta(seconds=k) - off, **what)  # type: ignore[arg-type]
+        await _store(database_url, eid, s, clock.now())
+        dev.status(eid, s)
+        await _judged(dev, con, clock.now())
+
+    async with console(settings) as con, device(settings) as dev:
+        async with alerts_process(settings, clock):
+            for k in range(4):
+                await send(k, MOVING)
+            await wait_checkpoint(database_url, settings.mqtt.topic_root, datetime.now(UTC))
+        async with alerts_process(settings, clock):
+            await send(5, STUCK)
+            await send(8, MOVING)
+            clock.set(t0 + timedelta(seconds=10))
+            await _judged(dev, con, clock.now())
+    assert _trapped(con, eid) == []
