@@ -192,6 +192,11 @@ def main() -> None:
     ap.add_argument("--pool-max", type=int, default=Settings().storage.pool_max)
     ap.add_argument("--turns", type=int, default=Settings().api.stream_turns)
     ap.add_argument("--batch", type=int, default=Settings().api.stream_batch)
+    ap.add_argument(
+        "--api-src",
+        type=Path,
+        help="run the API from this checkout instead (to compare with another version)",
+    )
     args = ap.parse_args()
     district = f"bench-{uuid.uuid4().hex[:6]}"
     with services.admin_postgres() as admin, services.fresh_database(admin) as dsn:
@@ -208,7 +213,11 @@ def main() -> None:
             SEMON_STORAGE__POOL_MAX=str(args.pool_max),
             SEMON_LOG_LEVEL="WARNING",
         )
-        proc = subprocess.Popen([sys.executable, "-m", "cli", "api"], env=env)
+        if args.api_src is not None:
+            env["PYTHONPATH"] = str(args.api_src.resolve())
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli", "api"], env=env, cwd=args.api_src or None
+        )
         api = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 30

@@ -23,7 +23,11 @@ Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-
 
 class MaintenanceRecord(BaseModel):
     elevator_id: Id = Field(examples=["GZ-TH-000123"])
-    done_on: date = Field(examples=["2026-11-20"])
+    done_on: date = Field(
+        examples=["2026-11-20"],
+        description="the day of the visit: not after today (a day's tolerance);"
+        " a later date is refused with 422",
+    )
     kind: Literal["routine", "quarterly", "half_year", "annual", "repair"]
     firm_id: Id = Field(examples=["firm-01"])
 

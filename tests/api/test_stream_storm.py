@@ -81,6 +81,7 @@ async def _console(
     return seen
 
 
+@pytest.mark.slow
 async def test_a_hundred_consoles_replaying_leave_room_for_an_ack(
     small_pool_server: tuple[str, Settings], database_url: str
 ) -> None:
