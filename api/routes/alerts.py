@@ -28,6 +28,7 @@ from semon.store.alert_reads import (
     list_alerts,
 )
 from semon.store.alerts import AlertNotFound, IllegalTransition, apply_action
+from semon.store.event_feed import RESCUE_EVENT
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -95,8 +96,9 @@ async def get_alerts(
                     "example": f"id: 42\nevent: alert\ndata: {json.dumps(ALERT_EXAMPLE)}\n\n"
                 }
             },
-            "description": "One `alert` event per alert change in scope, `id:` = the event "
-            "id; send it back as `Last-Event-ID` to resume with nothing missed.",
+            "description": "One `alert` event per alert change in scope and one `rescue` "
+            "event per rescue change, `id:` = the event id; send it back as "
+            "`Last-Event-ID` to resume with nothing missed.",
         }
     },
     summary="Server-Sent Events: every alert change in scope",
@@ -156,7 +158,7 @@ class _Feed:
     scope: Scope
     batch: int
 
-    async def after(self, event_id: int) -> list[tuple[int, str]]:
+    async def after(self, event_id: int) -> list[tuple[int, str, str]]:
         where, params = self.scope.alerts("a")
         async with self.pool.connection() as conn:
             return await event_texts_after(conn, event_id, where, params, self.batch)
@@ -182,8 +184,10 @@ async def _events(
         try:
             rows = await feed.after(after)
             started = time.monotonic()
-            for i, (after, data) in enumerate(rows, 1):
-                yield ServerSentEvent(data=data, event="alert", id=str(after))
+            for i, (after, action, data) in enumerate(rows, 1):
+                # Rescue changes share the feed (and so the ids and the resume).
+                event = "rescue" if action == RESCUE_EVENT else "alert"
+                yield ServerSentEvent(data=data, event=event, id=str(after))
                 if held and time.monotonic() - started > feed.turn_s:
                     feed.turns.release()
                     held = False

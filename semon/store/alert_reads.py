@@ -125,8 +125,8 @@ async def alert_in_scope(
 # action (the message's own win), serialised by the server, so the API
 # neither parses nor re-encodes the JSON of every event of a replay.
 _FEED_TEXT = """
-SELECT e.event_id, (jsonb_build_object('event_id', e.event_id, 'action', e.action)
-                    || e.message)::text AS data
+SELECT e.event_id, e.action, (jsonb_build_object('event_id', e.event_id, 'action', e.action)
+                               || e.message)::text AS data
 FROM alert_events e
 JOIN alerts a ON a.alert_id = e.alert_id
 WHERE e.event_id > %(after)s AND ({scope})
@@ -137,12 +137,13 @@ LIMIT %(limit)s
 
 async def event_texts_after(
     conn: AsyncConnection, after: int, scope: sql.Composable, params: dict[str, Any], limit: int
-) -> list[tuple[int, str]]:
-    """(event_id, JSON text) of alert_events in scope with ids above `after`, in id order."""
+) -> list[tuple[int, str, str]]:
+    """(event_id, action, JSON text) of alert_events in scope with ids above
+    `after`, in id order."""
     cur = await conn.execute(
         sql.SQL(_FEED_TEXT).format(scope=scope), {**params, "after": after, "limit": limit}
     )
-    return [(int(r[0]), str(r[1])) for r in await cur.fetchall()]
+    return [(int(r[0]), str(r[1]), str(r[2])) for r in await cur.fetchall()]
 
 
 _LAST_EVENT = "SELECT COALESCE(max(event_id), 0) FROM alert_events"
