@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -164,6 +163,34 @@ class _Feed:
             return await event_texts_after(conn, event_id, where, params, self.batch)
 
 
+class _Turn:
+    """One stream's turn among the streams' shared turns. Given back after
+    its batch, when the stream ends, or by a timer ``turn_s`` after the read:
+    a client that stops reading (its send never returns) keeps no turn."""
+
+    __slots__ = ("_held", "_timer", "_turns")
+
+    def __init__(self, turns: asyncio.Semaphore) -> None:
+        self._turns = turns
+        self._held = False
+        self._timer: asyncio.TimerHandle | None = None
+
+    async def take(self) -> None:
+        await self._turns.acquire()
+        self._held = True
+
+    def limit(self, turn_s: float) -> None:
+        self._timer = asyncio.get_running_loop().call_later(turn_s, self.give)
+
+    def give(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._held:
+            self._held = False
+            self._turns.release()
+
+
 # Within a turn, events sent in a row before other work runs (sending does not
 # wait for a fast client): short stretches of the loop keep an ack's awaits quick.
 _YIELD_EVERY = 16
@@ -175,28 +202,24 @@ async def _events(
     """A stream reads and sends one batch per turn: 100 consoles replaying at
     once take turns (a few at a time) instead of taking every pooled
     connection and every turn of the loop, so acks, the alert list and
-    /healthz are served meanwhile. A turn ends after its batch or after
-    ``turn_s`` (a slow client then finishes its batch without one)."""
+    /healthz are served meanwhile. A turn ends after its batch or ``turn_s``
+    after its read (a slow client then finishes its batch without one)."""
+    turn = _Turn(feed.turns)
     while True:
         ticket = waker.ticket()
-        await feed.turns.acquire()
-        held = True
+        await turn.take()
         try:
             rows = await feed.after(after)
-            started = time.monotonic()
+            turn.limit(feed.turn_s)
             for i, (after, action, data) in enumerate(rows, 1):
                 # Rescue changes share the feed (and so the ids and the resume).
                 event = "rescue" if action == RESCUE_EVENT else "alert"
                 yield ServerSentEvent(data=data, event=event, id=str(after))
-                if held and time.monotonic() - started > feed.turn_s:
-                    feed.turns.release()
-                    held = False
-                elif i % _YIELD_EVERY == 0:
+                if i % _YIELD_EVERY == 0:
                     await asyncio.sleep(0)
         finally:
             # Also when the client goes away mid-batch (the generator is closed).
-            if held:
-                feed.turns.release()
+            turn.give()
         if len(rows) < feed.batch:
             await waker.wait(poll_s, ticket)
 
