@@ -147,7 +147,8 @@ class ElevatorRules:
 
     def observe_clock(self, car: Elevator, ts: datetime, now: datetime) -> None:
         """Learn the terminal's clock offset from a message whose newest device
-        time is ``ts``, received at ``now`` (README, "Terminal clocks")."""
+        time is ``ts``, received at ``now`` (README, "Wrong clocks, future dates
+        and replay storms")."""
         cfg = self.cfg
         if cfg.skew_samples <= 0:
             return  # learning is off: every terminal's clock is taken as right
