@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from semon.domain.common import Identifier, Line, RecordModel, clean_line
+from semon.i18n import Message, msg
 
 Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
@@ -97,3 +98,34 @@ class RescueOrg(RecordModel):
     name: Line
     district: District
     phone: Phone
+
+
+# Dates of things that happened: a record dated after today is a typo or a
+# lie (a visit dated 2099 silenced an overdue alert; installed 9999-01-01 gave
+# an age of -7,971 years). Dates that lie ahead (an insurance's end) are not here.
+PAST_DATE_FIELDS = (
+    "installed_on",
+    "manufactured_on",
+    "last_inspected_on",
+    "inspected_on",
+    "done_on",
+)
+
+
+def future_dates(record: BaseModel, latest: date) -> list[tuple[str, Message]]:
+    """(field, reason) of each date of the record that is after ``latest``."""
+    out = []
+    for name in PAST_DATE_FIELDS:
+        value = getattr(record, name, None)
+        if isinstance(value, date) and value > latest:
+            out.append(
+                (
+                    name,
+                    msg(
+                        "registry.reason.date_in_future",
+                        value=value.isoformat(),
+                        latest=latest.isoformat(),
+                    ),
+                )
+            )
+    return out
