@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from api import errors
+from api.limits import RequestLimits
 from api.metrics_mw import RequestMetrics
 from api.notify import AlertWaker
 from api.routes import (
@@ -97,6 +98,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     errors.install(app)
+    app.add_middleware(RequestLimits, settings=settings.api)
     app.add_middleware(RequestMetrics)
     # The open routes: liveness, and the console page (it asks for a token
     # and sends it with every call it makes).

@@ -173,6 +173,9 @@ class ApiSettings(BaseModel):
     stream_ping_s: float = 15.0
     # Token for the first admin; never defaulted (empty means none is made).
     bootstrap_admin_token: str = ""
+    # Largest request body read (413 past it): a registry batch of 10,000
+    # records is a few MB; nothing else comes near.
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
 
 
 class StorageSettings(BaseModel):

@@ -11,7 +11,9 @@ from datetime import datetime
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+from semon.domain.common import Line, Text
 
 AlertKind = Literal[
     "trapped_passenger",
@@ -127,8 +129,12 @@ class AlertMessage(BaseModel):
 
 
 class ActionBody(BaseModel):
-    by: str
-    note: str | None = None
+    """Who moved an alert along, and why: one line for the person, a note of
+    bounded length; neither may hold what PostgreSQL text cannot (NUL, a lone
+    surrogate), so a bad one is a 422 naming the field, never a 500."""
+
+    by: Line = Field(min_length=1, examples=["dispatcher 7"])
+    note: Text | None = None
     resolution: Resolution | None = None
 
 
