@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, HTTPException
@@ -11,6 +10,7 @@ from pydantic import BaseModel, Field
 from api.auth import require_roles
 from api.deps import PoolDep
 from api.scope import ScopeDep
+from semon.domain.common import Day
 from semon.store.stats import add_maintenance_records, elevators_in_scope
 
 router = APIRouter(tags=["maintenance"])
@@ -21,7 +21,7 @@ Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-
 
 class MaintenanceRecord(BaseModel):
     elevator_id: Id = Field(examples=["GZ-TH-000123"])
-    done_on: date = Field(examples=["2026-11-20"])
+    done_on: Day = Field(examples=["2026-11-20"])
     kind: Literal["routine", "quarterly", "half_year", "annual", "repair"]
     firm_id: Id = Field(examples=["firm-01"])
 

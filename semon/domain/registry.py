@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from semon.domain.common import Identifier, Line, RecordModel, clean_line
+from semon.domain.common import Day, Identifier, Line, RecordModel, clean_line
 
 Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
@@ -31,10 +30,10 @@ class Elevator(RecordModel):
     # model scores it. Unknown counts as average.
     use_unit_level: Annotated[int, Field(ge=1, le=5)] | None = None
     firm_id: Identifier | None = None
-    installed_on: date
+    installed_on: Day
     floors: Annotated[int, Field(ge=1, le=300)] | None = None
     rated_speed: Annotated[float, Field(gt=0, le=30)] | None = None
-    last_inspected_on: date | None = None
+    last_inspected_on: Day | None = None
     inspection_interval_months: Annotated[int, Field(ge=1, le=120)] = 12
     status: ElevatorStatus = "in_service"
     # Contact a dispatcher reads out: the use unit's on-site phone.
@@ -45,11 +44,11 @@ class Cylinder(RecordModel):
     cylinder_id: Identifier
     serial_no: Line | None = None
     gas: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,31}$")]
-    manufactured_on: date
+    manufactured_on: Day
     max_fill_kg: Annotated[float, Field(gt=0, le=100_000)]
     design_life_years: Annotated[int, Field(ge=1, le=100)]
     inspection_interval_years: Annotated[int, Field(ge=1, le=20)]
-    last_inspected_on: date | None = None
+    last_inspected_on: Day | None = None
     owner_station_id: Identifier | None = None
     status: CylinderStatus = "in_service"
 
@@ -73,7 +72,7 @@ class Station(RecordModel):
 class Inspection(RecordModel):
     equipment_type: Literal["elevator", "cylinder"]
     equipment_id: Identifier
-    inspected_on: date
+    inspected_on: Day
     result: Literal["pass", "fail", "conditional"]
     inspector: Line
 
@@ -83,6 +82,6 @@ MaintenanceKind = Literal["routine", "quarterly", "half_year", "annual", "repair
 
 class MaintenanceRecord(RecordModel):
     elevator_id: Identifier
-    done_on: date
+    done_on: Day
     kind: MaintenanceKind
     firm_id: Identifier
