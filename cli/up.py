@@ -21,6 +21,7 @@ from pathlib import Path
 import psycopg
 import typer
 
+from cli.failures import check_broker, check_database
 from semon.embedded import (
     EmbeddedPostgresError,
     embedded_broker,
@@ -221,7 +222,11 @@ async def run_up(
     try:
         async with AsyncExitStack() as stack:
             services = load_services(simulate)
-            if not settings.database_url:
+            if settings.database_url:
+                # The user's database, tried before anything starts: a bad
+                # DATABASE_URL is then the one line cli.failures prints.
+                await check_database(settings.database_url)
+            else:
                 server = await stack.enter_async_context(
                     running_postgres(
                         settings.state_dir / "pgdata",
@@ -231,7 +236,11 @@ async def run_up(
                 )
                 await ensure_database(server.dsn("postgres"), settings.embedded.database)
                 settings.database_url = server.dsn(settings.embedded.database)
-            if not settings.mqtt_url:
+            if settings.mqtt_url:
+                # A broker of the user's that is away: say so now, in one line
+                # (cli.failures), not as a service retrying in the log.
+                await check_broker(settings.mqtt_url)
+            else:
                 port = pick_port(LOOPBACK, settings.embedded.broker_port)
                 if port != settings.embedded.broker_port:
                     log.warning(
