@@ -9,6 +9,9 @@ from datetime import datetime
 
 from fastapi import HTTPException
 
+# What a cursor is made of (unpadded base64url); anything else is not one of ours.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+
 
 def encode_cursor(ts: datetime, ident: str) -> str:
     raw = json.dumps([ts.isoformat(), ident], separators=(",", ":")).encode()

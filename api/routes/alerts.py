@@ -13,7 +13,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from api.auth import require_roles
 from api.deps import PoolDep, SettingsDep
 from api.notify import AlertWaker
-from api.paging import decode_cursor, encode_cursor
+from api.paging import CURSOR_PATTERN, decode_cursor, encode_cursor
 from api.query_time import QueryTime
 from api.schemas import ALERT_EXAMPLE, AlertOut, AlertPage, Problem
 from api.scope import Scope, ScopeDep
@@ -53,7 +53,10 @@ async def get_alerts(
     limit: Annotated[
         int | None, Query(ge=1, description="Page size (capped by the server)")
     ] = None,
-    cursor: Annotated[str | None, Query(max_length=400, description="From `next_cursor`")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=400, pattern=CURSOR_PATTERN, description="From `next_cursor`"),
+    ] = None,
 ) -> AlertPage:
     page = min(limit or settings.api.page_size_default, settings.api.page_size_max)
     before = decode_cursor(cursor)

@@ -44,8 +44,9 @@ async def post_records(
     scope: ScopeDep,
     pool: PoolDep,
     body: Annotated[
-        MaintenanceRecord | list[MaintenanceRecord],
-        Body(description="one record or a list (at most 10,000)"),
+        MaintenanceRecord
+        | Annotated[list[MaintenanceRecord], Field(min_length=1, max_length=MAX_RECORDS)],
+        Body(description="one record or a list (1 to 10,000)"),
     ],
 ) -> RecordsAccepted:
     """Record maintenance visits; idempotent on (elevator_id, done_on, kind)."""

@@ -21,7 +21,6 @@ TokenId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,64}$", examples=["tok_1a
     "",
     response_model=TokenIssued,
     status_code=201,
-    responses={422: {"model": Problem}},
     summary="Issue a token; the secret is in this answer only",
 )
 async def issue_token(body: TokenRequest, pool: PoolDep, admin: Admin) -> TokenIssued:

@@ -224,15 +224,38 @@ def clean_line(value: str) -> str:
     raise ValueError(f"text contains a control character (U+{code:04X})")
 
 
-Text = Annotated[str, StringConstraints(max_length=2000), AfterValidator(clean_text)]
-ShortText = Annotated[str, StringConstraints(max_length=200), AfterValidator(clean_text)]
-Line = Annotated[str, StringConstraints(max_length=200), AfterValidator(clean_line)]
+# What the OpenAPI document says of these texts, so that a client (or a
+# schema-driven fuzzer) knows what is refused before sending it. Only the
+# document: the validators give the better message (which character, where).
+# ECMAScript and Python both read `\uXXXX` in a pattern.
+NO_NUL_SCHEMA = Field(json_schema_extra={"pattern": r"^[^\u0000]*$"})
+ONE_LINE_SCHEMA = Field(json_schema_extra={"pattern": r"^[^\u0000-\u001f\u007f-\u009f]*$"})
+
+Text = Annotated[str, StringConstraints(max_length=2000), AfterValidator(clean_text), NO_NUL_SCHEMA]
+ShortText = Annotated[
+    str, StringConstraints(max_length=200), AfterValidator(clean_text), NO_NUL_SCHEMA
+]
+Line = Annotated[
+    str, StringConstraints(max_length=200), AfterValidator(clean_line), ONE_LINE_SCHEMA
+]
 """A registry text field: at most 200 characters on one line, no control characters."""
 JsonObject = Annotated[dict[str, Any], AfterValidator(_clean_json)]
 
 NonNegFloat = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
 FiniteFloat = Annotated[float, Field(ge=-1e9, le=1e9, allow_inf_nan=False)]
 Counter = Annotated[int, Field(ge=0, le=2**63 - 1)]
+
+
+def _not_bool(value: Any) -> Any:
+    # pydantic takes JSON true/false for 1/0 where a number is expected (lax
+    # mode, kept for CSV text); a boolean is never a count or a coordinate.
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not true or false")
+    return value
+
+
+NotBool = BeforeValidator(_not_bool)
+"""In a number's ``Annotated[...]``: refuse JSON true/false."""
 
 
 # Device messages: unknown fields ignored, types strict enough that a string
