@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from api.query_time import QueryTime
 from semon.domain.alerts import AlertMessage
 from semon.domain.registry import Cylinder, Elevator, Firm, Station
 
@@ -321,6 +322,13 @@ class TokenRequest(BaseModel):
         list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=1000)
     ] = []
     label: Annotated[str, Field(max_length=200)] | None = None
+    # The same RFC 3339 rule as times in query strings (api.query_time).
+    expires_at: QueryTime | None = Field(
+        default=None,
+        description="When the token stops working (RFC 3339 with an offset, in the"
+        " future); null: never. An expired token answers 401 like a revoked one.",
+        examples=["2027-01-01T00:00:00+08:00"],
+    )
     allow_unknown_scope: bool = Field(
         default=False,
         description="Issue the token even when its scope names no firm, station or"
@@ -334,6 +342,7 @@ class TokenIssued(BaseModel):
     role: str
     scope: list[str]
     label: str | None = None
+    expires_at: UtcDatetime | None = None
 
 
 class TokenInfo(BaseModel):
@@ -343,6 +352,7 @@ class TokenInfo(BaseModel):
     label: str | None = None
     created_at: UtcDatetime
     revoked_at: UtcDatetime | None = None
+    expires_at: UtcDatetime | None = None
 
 
 class Health(BaseModel):

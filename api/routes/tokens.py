@@ -32,13 +32,19 @@ async def issue_token(body: TokenRequest, pool: PoolDep, admin: Admin) -> TokenI
                 body.scope,
                 body.label,
                 allow_unknown_scope=body.allow_unknown_scope,
+                expires_at=body.expires_at,
             )
         except UnknownScope as exc:
             raise HTTPException(422, f"{exc} (allow_unknown_scope issues it anyway)") from None
         except TokenError as exc:
             raise HTTPException(422, str(exc)) from None
     return TokenIssued(
-        token_id=token_id, secret=secret, role=body.role, scope=body.scope, label=body.label
+        token_id=token_id,
+        secret=secret,
+        role=body.role,
+        scope=body.scope,
+        label=body.label,
+        expires_at=body.expires_at,
     )
 
 
@@ -46,7 +52,7 @@ async def issue_token(body: TokenRequest, pool: PoolDep, admin: Admin) -> TokenI
 async def get_tokens(pool: PoolDep, admin: Admin) -> list[TokenInfo]:
     async with pool.connection() as conn:
         rows = await list_tokens(conn)
-    keys = ("token_id", "role", "scope", "label", "created_at", "revoked_at")
+    keys = ("token_id", "role", "scope", "label", "created_at", "revoked_at", "expires_at")
     return [TokenInfo.model_validate(dict(zip(keys, row, strict=True))) for row in rows]
 
 
