@@ -31,14 +31,14 @@ def database_target(url: str) -> str:
     try:
         info = conninfo_to_dict(url)
     except psycopg.ProgrammingError:
-        return _without_password(url)
+        return without_password(url)
     host = info.get("host") or "localhost"
     port = info.get("port") or "5432"
     user = f"{info['user']}@" if info.get("user") else ""
     return f"{user}{host}:{port}/{info.get('dbname') or ''}"
 
 
-def _without_password(url: str) -> str:
+def without_password(url: str) -> str:
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -70,7 +70,7 @@ def failure_line(exc: BaseException, reader: Reader, database_url: str) -> str |
     for leaf in _leaves(exc):
         if isinstance(leaf, BrokerUnreachable):
             return reader.t(
-                "cli.failure.broker", target=_without_password(leaf.url), reason=leaf.reason
+                "cli.failure.broker", target=without_password(leaf.url), reason=leaf.reason
             )
         if isinstance(leaf, psycopg.OperationalError | DatabaseUnavailable):
             return reader.t(

@@ -21,7 +21,8 @@ from pathlib import Path
 import psycopg
 import typer
 
-from cli.failures import check_broker, check_database
+from cli.failures import check_broker, check_database, without_password
+from semon.broker_files import MIN_SECRET_CHARS
 from semon.embedded import (
     EmbeddedPostgresError,
     embedded_broker,
@@ -47,6 +48,14 @@ ServiceRun = Callable[..., Awaitable[None]]
 
 class ServiceMissing(RuntimeError):
     """A part of the platform `semon up` needs is not installed."""
+
+
+class BrokerNotSafe(RuntimeError):
+    """The embedded broker was asked to listen beyond loopback without logins."""
+
+
+def _loopback(host: str) -> bool:
+    return host in ("127.0.0.1", "::1", "localhost")
 
 
 class ServiceStopped(RuntimeError):
@@ -114,7 +123,8 @@ def banner(settings: Settings, token_file: Path, secret: str, *, simulate: bool)
         f"  console      {base}/console",
         f"  metrics      {base}/metrics",
         f"  database     {settings.database_url}",
-        f"  broker       {settings.mqtt_url}   (topics {settings.mqtt.topic_root}/#)",
+        f"  broker       {without_password(settings.mqtt_url)}"
+        f"   (topics {settings.mqtt.topic_root}/#)",
         f"  admin token  {secret}   (kept in {token_file})",
         "",
         "Try:",
@@ -241,6 +251,14 @@ async def run_up(
                 # (cli.failures), not as a service retrying in the log.
                 await check_broker(settings.mqtt_url)
             else:
+                broker_host = settings.embedded.broker_host
+                secret = settings.broker.device_secret
+                if not _loopback(broker_host) and len(secret) < MIN_SECRET_CHARS:
+                    raise BrokerNotSafe(
+                        f"the embedded broker would listen on {broker_host} without logins:"
+                        f" set SEMON_BROKER__DEVICE_SECRET (at least {MIN_SECRET_CHARS}"
+                        " characters), or SEMON_EMBEDDED__BROKER_HOST=127.0.0.1"
+                    )
                 port = pick_port(LOOPBACK, settings.embedded.broker_port)
                 if port != settings.embedded.broker_port:
                     log.warning(
@@ -248,7 +266,14 @@ async def run_up(
                         settings.embedded.broker_port,
                         port,
                     )
-                settings.mqtt_url = await stack.enter_async_context(embedded_broker(LOOPBACK, port))
+                settings.mqtt_url = await stack.enter_async_context(
+                    embedded_broker(
+                        broker_host,
+                        port,
+                        device_secret=secret,
+                        topic_root=settings.mqtt.topic_root,
+                    )
+                )
             flavour, applied = await migrate_database(settings.database_url, settings)
             done = ", ".join(f"{v:04d}" for v in applied) or "none (up to date)"
             log.info("database schema (%s flavour): applied %s", flavour, done)
@@ -267,7 +292,7 @@ async def run_up(
         if not stopping:
             raise
         typer.echo("semon stopped")
-    except (EmbeddedPostgresError, ServiceMissing, FlavourUnavailable) as exc:
+    except (EmbeddedPostgresError, ServiceMissing, FlavourUnavailable, BrokerNotSafe) as exc:
         typer.echo(f"semon up: {exc}", err=True)
         raise typer.Exit(1) from None
     finally:

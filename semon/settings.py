@@ -266,6 +266,10 @@ class EmbeddedSettings(BaseModel):
     # is taken `semon up` falls back to a free port and says so.
     postgres_port: int = 54329
     broker_port: int = 18830
+    # Where the embedded broker listens. Loopback by default; another address
+    # (0.0.0.0 for every interface) lets real terminals in and needs
+    # broker.device_secret: clients then log in (semon/broker_auth.py).
+    broker_host: str = "127.0.0.1"
     database: str = "semon"
 
 
