@@ -114,8 +114,21 @@ async def ensure_admin_secret(settings: Settings) -> str:
     return secret
 
 
+def api_base(settings: Settings) -> str:
+    return f"http://{settings.api.host}:{settings.api.port}"
+
+
+def _write_state(settings: Settings, name: str, text: str) -> None:
+    path = settings.state_dir / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text + "\n")
+
+
 def banner(settings: Settings, token_file: Path, secret: str, *, simulate: bool) -> str:
-    base = f"http://{settings.api.host}:{settings.api.port}"
+    base = api_base(settings)
+    state = settings.state_dir
     lines = [
         f"{READY_LINE}:",
         f"  API          {base}",
@@ -129,11 +142,12 @@ def banner(settings: Settings, token_file: Path, secret: str, *, simulate: bool)
         "",
         "Try:",
         f"  export TOKEN=$(cat {token_file})",
-        f'  curl -H "Authorization: Bearer $TOKEN" "{base}/alerts?state=open"',
-        f'  curl -N -H "Authorization: Bearer $TOKEN" {base}/alerts/stream',
-        f'  curl -H "Authorization: Bearer $TOKEN" "{base}/maintenance/scores"',
-        f'  curl -H "Authorization: Bearer $TOKEN" '
-        f'"{base}/stats/overdue-inspections?equipment=elevator&group_by=district"',
+        f"  export API=$(cat {state / 'api-url'})",
+        '  curl -H "Authorization: Bearer $TOKEN" "$API/alerts?state=open"',
+        '  curl -N -H "Authorization: Bearer $TOKEN" "$API/alerts/stream"',
+        '  curl -H "Authorization: Bearer $TOKEN" "$API/maintenance/scores"',
+        '  curl -H "Authorization: Bearer $TOKEN" '
+        '"$API/stats/overdue-inspections?equipment=elevator&group_by=district"',
     ]
     if simulate:
         lines.append("A simulated city feeds the platform (`semon up --no-simulate` runs without).")
@@ -232,6 +246,7 @@ async def run_up(
     try:
         async with AsyncExitStack() as stack:
             services = load_services(simulate)
+            embedded_database = not settings.database_url
             if settings.database_url:
                 # The user's database, tried before anything starts: a bad
                 # DATABASE_URL is then the one line cli.failures prints.
@@ -279,6 +294,11 @@ async def run_up(
             log.info("database schema (%s flavour): applied %s", flavour, done)
             secret = await ensure_admin_secret(settings)
             _free_api_port(settings)
+            # Where this run listens, for scripts and the README's tour (the
+            # port may have fallen back from 8000; the database's from 54329).
+            _write_state(settings, "api-url", api_base(settings))
+            if embedded_database:
+                _write_state(settings, "database-url", settings.database_url)
             await _serve(
                 settings,
                 services,
