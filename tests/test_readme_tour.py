@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from cli.up import READY_LINE
@@ -32,6 +33,8 @@ SECTIONS = (
     "### See my firm's worst elevators",
 )
 READY_TIMEOUT_S = 240.0
+# The README promises the first page ~35 s in; the margin is for a busy machine.
+FIRST_TRAP_BY_S = 50.0
 
 
 def readme_block(heading: str) -> str:
@@ -41,6 +44,18 @@ def readme_block(heading: str) -> str:
     found = re.search(r"^```sh\n(.*?)^```", after, re.S | re.M)
     assert found, heading
     return found.group(1)
+
+
+def first_trap_s(state: Path, since: float) -> float:
+    """Seconds from `since` (monotonic) until the demo's first trapped alert."""
+    api = (state / "api-url").read_text().strip()
+    headers = {"Authorization": f"Bearer {(state / 'admin-token').read_text().strip()}"}
+    while time.monotonic() - since < FIRST_TRAP_BY_S + 10:
+        r = httpx.get(f"{api}/alerts", params={"kind": "trapped_passenger"}, headers=headers)
+        if r.status_code == 200 and r.json()["items"]:
+            return time.monotonic() - since
+        time.sleep(0.5)  # polling the API: what a console without the stream would do
+    return float("inf")
 
 
 @contextlib.contextmanager
@@ -108,6 +123,7 @@ def test_the_readme_tour_runs_as_written(workdir: Path, topic_root: str) -> None
                 banner.append(line)
                 if line.startswith(READY_LINE) or time.monotonic() > deadline:
                     break
+            banner_at = time.monotonic()
             assert banner and banner[-1].startswith(READY_LINE), (
                 "".join(banner) + (tmp_path / "up.log").read_text()
             )
@@ -124,6 +140,9 @@ def test_the_readme_tour_runs_as_written(workdir: Path, topic_root: str) -> None
             assert tour.returncode == 0, (tour.stdout, tour.stderr)
             assert (tmp_path / ".state" / "api-url").read_text().strip() != "http://127.0.0.1:8000"
             assert '"items"' in tour.stdout and '"factors"' in tour.stdout, tour.stdout
+            # "a trapped passenger is injected at once (paged ~35 s in ...)"
+            paged_s = first_trap_s(tmp_path / ".state", banner_at)
+            assert paged_s <= FIRST_TRAP_BY_S, f"first trap paged {paged_s:.0f} s after the banner"
         finally:
             up.send_signal(signal.SIGTERM)
             try:
