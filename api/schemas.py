@@ -12,7 +12,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api.query_time import QueryTime
 from semon.domain.alerts import AlertMessage
-from semon.domain.registry import Cylinder, Elevator, Firm, Station
+from semon.domain.common import Identifier, Line
+from semon.domain.registry import Cylinder, District, Elevator, Firm, Station
 
 
 def _utc(value: datetime) -> datetime:
@@ -309,19 +310,8 @@ class Problem(BaseModel):
     detail: str
 
 
-class TokenRequest(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {"role": "maintenance", "scope": ["F-001"], "label": "Pearl Lifts console"}
-            ]
-        }
-    )
-    role: Literal["admin", "dispatcher", "maintenance", "regulator", "station"]
-    scope: Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=1000)
-    ] = []
-    label: Annotated[str, Field(max_length=200)] | None = None
+class _TokenRequest(BaseModel):
+    label: Line | None = None
     # The same RFC 3339 rule as times in query strings (api.query_time).
     expires_at: QueryTime | None = Field(
         default=None,
@@ -331,9 +321,46 @@ class TokenRequest(BaseModel):
     )
     allow_unknown_scope: bool = Field(
         default=False,
+        strict=True,  # true or false, not 0 or "yes"
         description="Issue the token even when its scope names no firm, station or"
         " district in the registry (otherwise 422).",
     )
+
+
+# One model per kind of grant, told apart by `role`, so the document says what
+# each role's scope is (semon.tokens.check_grant applies the same rules).
+class AdminTokenRequest(_TokenRequest):
+    """Everything; no scope."""
+
+    role: Literal["admin"]
+    scope: Annotated[list[Identifier], Field(max_length=0)] = []
+
+
+class SingleScopeTokenRequest(_TokenRequest):
+    """One firm (`maintenance`) or one filling station (`station`)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"role": "maintenance", "scope": ["F-001"], "label": "Pearl Lifts console"}
+            ]
+        }
+    )
+    role: Literal["maintenance", "station"]
+    scope: Annotated[list[Identifier], Field(min_length=1, max_length=1)]
+
+
+class DistrictTokenRequest(_TokenRequest):
+    """A set of districts (`dispatcher`, `regulator`); none: all of them."""
+
+    role: Literal["dispatcher", "regulator"]
+    scope: Annotated[list[District], Field(max_length=1000)] = []
+
+
+TokenRequest = Annotated[
+    AdminTokenRequest | SingleScopeTokenRequest | DistrictTokenRequest,
+    Field(discriminator="role"),
+]
 
 
 class TokenIssued(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -17,7 +17,7 @@ from api.paging import CURSOR_PATTERN, decode_cursor, encode_cursor
 from api.query_time import QueryTime
 from api.schemas import ALERT_EXAMPLE, AlertOut, AlertPage, Problem
 from api.scope import Scope, ScopeDep
-from semon.domain.alerts import Action, ActionBody, AlertKind, AlertState
+from semon.domain.alerts import Action, ActionBody, AlertKind, AlertState, ResolveBody
 from semon.store.alert_reads import alert_in_scope, events_after, last_event_id, list_alerts
 from semon.store.alerts import AlertNotFound, IllegalTransition, apply_action
 
@@ -159,25 +159,49 @@ async def _events(
             await waker.wait(poll_s, ticket)
 
 
+_ACTION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "No such alert in your scope"},
+    409: {"model": Problem, "description": "Illegal transition from the alert's state"},
+}
+
+
+# Resolve first: its body needs `resolution`, which the schema can then say
+# (one route with the action as a parameter could only refuse it in code).
+@router.post(
+    "/{alert_id}/resolve",
+    response_model=AlertOut,
+    responses=_ACTION_RESPONSES,
+    summary="Resolve an alert, saying how it ended",
+    dependencies=[CHANGERS],
+)
+async def resolve_alert(
+    alert_id: AlertId, body: ResolveBody, scope: ScopeDep, pool: PoolDep
+) -> AlertOut:
+    return await _act(alert_id, "resolve", body, scope, pool)
+
+
 @router.post(
     "/{alert_id}/{action}",
     response_model=AlertOut,
-    responses={
-        404: {"model": Problem, "description": "No such alert in your scope"},
-        409: {"model": Problem, "description": "Illegal transition from the alert's state"},
-    },
-    summary="Acknowledge, dispatch, arrive or resolve an alert",
+    responses=_ACTION_RESPONSES,
+    summary="Acknowledge, dispatch or arrive at an alert",
     dependencies=[CHANGERS],
 )
 async def act_on_alert(
     alert_id: AlertId,
-    action: Annotated[Action, Path(description="ack, dispatch, arrive or resolve")],
+    action: Annotated[
+        Literal["ack", "dispatch", "arrive"], Path(description="ack, dispatch or arrive")
+    ],
     body: ActionBody,
     scope: ScopeDep,
     pool: PoolDep,
 ) -> AlertOut:
-    if action == "resolve" and body.resolution is None:
-        raise HTTPException(422, "`resolution` is required to resolve")
+    return await _act(alert_id, action, body, scope, pool)
+
+
+async def _act(
+    alert_id: str, action: Action, body: ActionBody, scope: Scope, pool: PoolDep
+) -> AlertOut:
     where, params = scope.alerts("a")
     async with pool.connection() as conn, conn.transaction():
         if not await alert_in_scope(conn, alert_id, where, params):

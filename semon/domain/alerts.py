@@ -138,6 +138,12 @@ class ActionBody(BaseModel):
     resolution: Resolution | None = None
 
 
+class ResolveBody(ActionBody):
+    """Resolving says how it ended."""
+
+    resolution: Resolution
+
+
 @dataclass
 class AlertDraft:
     """What a rule wants raised; registry context is filled in by the caller."""

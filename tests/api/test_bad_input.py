@@ -118,3 +118,36 @@ def test_the_message_speaks_the_readers_language(api_url: str, admin_headers: He
     )
     assert r.status_code == 422
     assert "控制字符" in r.json()["detail"][0]["msg"]
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({"role": "dispatcher", "label": "nul\x00"}, ["body", "dispatcher", "label"]),
+        ({"role": "dispatcher", "label": "two\nlines"}, ["body", "dispatcher", "label"]),
+        (
+            {"role": "dispatcher", "allow_unknown_scope": 0},
+            ["body", "dispatcher", "allow_unknown_scope"],
+        ),
+        ({"role": "station", "scope": []}, ["body", "station", "scope"]),
+        ({"role": "admin", "scope": ["d1"]}, ["body", "admin", "scope"]),
+    ],
+)
+def test_token_requests_refused_naming_the_field(
+    api_url: str, admin_headers: Headers, body: dict[str, object], loc: list[str]
+) -> None:
+    r = httpx.post(f"{api_url}/tokens", json=body, headers=admin_headers)
+    assert r.status_code == 422, r.text
+    assert _locs(r) == [loc]
+
+
+def test_resolving_needs_a_resolution_named_in_the_schema(
+    api_url: str, admin_headers: Headers, world: World
+) -> None:
+    before = _alert(api_url, admin_headers, world)
+    r = httpx.post(
+        f"{api_url}/alerts/{before['alert_id']}/resolve", json={"by": "d"}, headers=admin_headers
+    )
+    assert r.status_code == 422, r.text
+    assert _locs(r) == [["body", "resolution"]]
+    assert _alert(api_url, admin_headers, world) == before
