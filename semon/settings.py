@@ -195,6 +195,9 @@ class ApiSettings(BaseModel):
     stream_batch: int = Field(default=200, ge=1, le=5000)
     # Token for the first admin; never defaulted (empty means none is made).
     bootstrap_admin_token: str = ""
+    # Largest request body read (413 past it): a registry batch of 10,000
+    # records is a few MB; nothing else comes near.
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
 
 
 class StorageSettings(BaseModel):
@@ -285,6 +288,10 @@ class EmbeddedSettings(BaseModel):
     # is taken `semon up` falls back to a free port and says so.
     postgres_port: int = 54329
     broker_port: int = 18830
+    # Where the embedded broker listens. Loopback by default; another address
+    # (0.0.0.0 for every interface) lets real terminals in and needs
+    # broker.device_secret: clients then log in (semon/broker_auth.py).
+    broker_host: str = "127.0.0.1"
     database: str = "semon"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, HTTPException
@@ -12,6 +11,7 @@ from pydantic import BaseModel, Field
 from api.auth import require_roles
 from api.deps import PoolDep, SettingsDep
 from api.scope import ScopeDep
+from semon.domain.common import Day
 from semon.domain.registry import future_dates
 from semon.i18n import msg
 from semon.store.stats import add_maintenance_records, elevators_in_scope
@@ -24,7 +24,7 @@ Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-
 
 class MaintenanceRecord(BaseModel):
     elevator_id: Id = Field(examples=["GZ-TH-000123"])
-    done_on: date = Field(
+    done_on: Day = Field(
         examples=["2026-11-20"],
         description="the day of the visit: not after today (a day's tolerance);"
         " a later date is refused with 422",
@@ -52,8 +52,9 @@ async def post_records(
     pool: PoolDep,
     settings: SettingsDep,
     body: Annotated[
-        MaintenanceRecord | list[MaintenanceRecord],
-        Body(description="one record or a list (at most 10,000)"),
+        MaintenanceRecord
+        | Annotated[list[MaintenanceRecord], Field(min_length=1, max_length=MAX_RECORDS)],
+        Body(description="one record or a list (1 to 10,000)"),
     ],
 ) -> RecordsAccepted:
     """Record maintenance visits; idempotent on (elevator_id, done_on, kind)."""
