@@ -16,6 +16,7 @@ from psycopg import AsyncConnection
 
 from alerts.ops import Close, Op, Raise
 from semon.domain.alerts import AlertDraft
+from semon.i18n import msg
 from semon.settings_firms import VerificationSettings
 from semon.store.verification import recheck_late
 
@@ -62,8 +63,14 @@ async def verification_ops(
                     equipment_type="elevator",
                     equipment_id=eid,
                     started_at=started,
-                    summary=f"Elevator {eid}: maintenance record {rid} ({kind}, {done_on}) "
-                    "contradicted by the terminal: normal service throughout the visit",
+                    summary=msg(
+                        "alert.maintenance_unverified.summary",
+                        elevator_id=eid,
+                        record_id=rid,
+                        done_on=done_on,
+                        started_at=started,
+                        ended_at=ended,
+                    ),
                     details={
                         "record_id": rid,
                         "record_firm_id": firm,

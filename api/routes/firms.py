@@ -15,12 +15,11 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from api.auth import require_roles
-from api.deps import PoolDep, SettingsDep
+from api.deps import PoolDep, ReaderDep, SettingsDep
 from api.query_time import QueryTime
 from api.scope import ScopeDep
-from api.speaker import SpeakerDep
 from semon.domain.common import ID_PATTERN
-from semon.i18n import Reader
+from semon.i18n import Reader, msg
 from semon.settings import Settings
 from semon.store.scorecards import firm_scorecard, group_figures
 
@@ -91,15 +90,15 @@ def _labelled(card: dict[str, Any], say: Reader) -> dict[str, Any]:
 
 
 def _window(
-    settings: Settings, start: datetime | None, end: datetime | None, say: Reader
+    settings: Settings, start: datetime | None, end: datetime | None
 ) -> tuple[datetime, datetime, date]:
     now = datetime.now(UTC)
     end = end or now
     start = start or end - timedelta(days=settings.scorecard.window_days)
     if end <= start:
-        raise HTTPException(422, say.t("firms.problem.window_order"))
+        raise HTTPException(422, msg("firms.problem.window_order"))
     if end - start > timedelta(days=3660):
-        raise HTTPException(422, say.t("firms.problem.window_too_long", years=10))
+        raise HTTPException(422, msg("firms.problem.window_too_long", years=10))
     return start, end, min(end, now).date()
 
 
@@ -121,14 +120,14 @@ async def get_scorecard(
     scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
-    say: SpeakerDep,
+    say: ReaderDep,
     start: From = None,
     end: To = None,
 ) -> Any:
     """The firm's figures, grade and every deduction with its events."""
     if scope.firm_id is not None and scope.firm_id != firm_id:
-        raise HTTPException(404, say.t("firms.problem.firm_not_found", firm_id=firm_id))
-    since, until, at = _window(settings, start, end, say)
+        raise HTTPException(404, msg("firms.problem.firm_not_found", firm_id=firm_id))
+    since, until, at = _window(settings, start, end)
     where, params = scope.elevators("e")
     async with pool.connection() as conn:
         out = await firm_scorecard(
@@ -143,7 +142,7 @@ async def get_scorecard(
             params=params,
         )
     if out is None:
-        raise HTTPException(404, say.t("firms.problem.firm_not_found", firm_id=firm_id))
+        raise HTTPException(404, msg("firms.problem.firm_not_found", firm_id=firm_id))
     return _labelled(out, say)
 
 
@@ -157,13 +156,13 @@ async def get_firm_stats(
     scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
-    say: SpeakerDep,
+    say: ReaderDep,
     group_by: Literal["firm_id", "district"] = "firm_id",
     start: From = None,
     end: To = None,
 ) -> Any:
     """Every firm's (or district's) card over the lifts in scope, worst first."""
-    since, until, at = _window(settings, start, end, say)
+    since, until, at = _window(settings, start, end)
     where, params = scope.elevators("e")
     kw: dict[str, Any] = {
         "since": since,

@@ -11,13 +11,12 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from api.auth import require_roles
-from api.deps import PoolDep, SettingsDep
+from api.deps import PoolDep, ReaderDep, SettingsDep
 from api.paging import decode_cursor, encode_cursor
 from api.routes.maintenance import Technician, Verification
 from api.scope import ScopeDep
-from api.speaker import SpeakerDep
 from semon.domain.common import ID_PATTERN
-from semon.i18n import Reader
+from semon.i18n import msg
 from semon.store.elevator_file import fetch_elevator
 from semon.store.eligibility import eligibility
 from semon.store.maintenance_records import inspections_page, records_page
@@ -75,12 +74,12 @@ class InspectionPage(BaseModel):
     next_cursor: str | None = Field(None, description="Pass as `cursor` for the next (older) page")
 
 
-def _after(cursor: str | None, say: Reader) -> tuple[date, int] | None:
+def _after(cursor: str | None) -> tuple[date, int] | None:
     pair = decode_cursor(cursor)
     if pair is None:
         return None
     if not pair[1].isdigit():
-        raise HTTPException(422, say.t("firms.problem.invalid_cursor"))
+        raise HTTPException(422, msg("firms.problem.invalid_cursor"))
     return pair[0].date(), int(pair[1])
 
 
@@ -88,10 +87,10 @@ def _cursor(d: date, ident: int) -> str:
     return encode_cursor(datetime(d.year, d.month, d.day, tzinfo=UTC), str(ident))
 
 
-async def _in_scope(conn: Any, scope: Any, elevator_id: str, say: Reader) -> None:
+async def _in_scope(conn: Any, scope: Any, elevator_id: str) -> None:
     where, params = scope.elevators("e")
     if await fetch_elevator(conn, elevator_id, where, params) is None:
-        raise HTTPException(404, say.t("firms.problem.elevator_not_found", elevator_id=elevator_id))
+        raise HTTPException(404, msg("firms.problem.elevator_not_found", elevator_id=elevator_id))
 
 
 @router.get(
@@ -105,14 +104,13 @@ async def get_maintenance(
     scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
-    say: SpeakerDep,
     limit: Limit = None,
     cursor: Cursor = None,
 ) -> MaintenancePage:
     page = min(limit or settings.api.page_size_default, settings.api.page_size_max)
-    after = _after(cursor, say)
+    after = _after(cursor)
     async with pool.connection() as conn:
-        await _in_scope(conn, scope, elevator_id, say)
+        await _in_scope(conn, scope, elevator_id)
         rows = await records_page(conn, elevator_id, after=after, limit=page + 1)
     more = len(rows) > page
     rows = rows[:page]
@@ -133,14 +131,13 @@ async def get_inspections(
     scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
-    say: SpeakerDep,
     limit: Limit = None,
     cursor: Cursor = None,
 ) -> InspectionPage:
     page = min(limit or settings.api.page_size_default, settings.api.page_size_max)
-    after = _after(cursor, say)
+    after = _after(cursor)
     async with pool.connection() as conn:
-        await _in_scope(conn, scope, elevator_id, say)
+        await _in_scope(conn, scope, elevator_id)
         rows = await inspections_page(conn, elevator_id, after=after, limit=page + 1)
     more = len(rows) > page
     rows = rows[:page]
@@ -176,15 +173,15 @@ class Eligibility(BaseModel):
     dependencies=[require_roles("admin", "maintenance", "regulator")],
 )
 async def get_eligibility(
-    elevator_id: ElevatorId, scope: ScopeDep, pool: PoolDep, settings: SettingsDep, say: SpeakerDep
+    elevator_id: ElevatorId, scope: ScopeDep, pool: PoolDep, settings: SettingsDep, say: ReaderDep
 ) -> Eligibility:
     """Computed now by the score's own sheet (semon/scoring.py): a condition
     fails exactly when the score carries its veto, which forces 15 days."""
     async with pool.connection() as conn:
-        await _in_scope(conn, scope, elevator_id, say)
+        await _in_scope(conn, scope, elevator_id)
         out = await eligibility(conn, settings, elevator_id, now=datetime.now(UTC))
     if out is None:
-        raise HTTPException(404, say.t("firms.problem.elevator_not_found", elevator_id=elevator_id))
+        raise HTTPException(404, msg("firms.problem.elevator_not_found", elevator_id=elevator_id))
     for c in out["conditions"]:
         c["label"] = say.label("eligibility.condition", c["name"])
     return Eligibility.model_validate(out)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Body, HTTPException
 from fastapi.exceptions import RequestValidationError
@@ -18,9 +17,9 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 from api.auth import require_roles
 from api.deps import PoolDep, SettingsDep
 from api.scope import ScopeDep
-from api.speaker import SpeakerDep
-from semon.domain.common import Line, RecordTimestamp, clean_line
-from semon.i18n import Reader
+from semon.domain.common import Day, Line, RecordTimestamp, clean_line
+from semon.domain.registry import future_dates
+from semon.i18n import msg
 from semon.store.maintenance_records import file_records
 from semon.store.stats import elevators_in_scope
 from semon.store.verification import verify_records
@@ -55,7 +54,11 @@ class Technician(BaseModel):
 
 class MaintenanceRecord(BaseModel):
     elevator_id: Id = Field(examples=["GZ-TH-000123"])
-    done_on: date = Field(examples=["2026-11-20"])
+    done_on: Day = Field(
+        examples=["2026-11-20"],
+        description="the day of the visit: not after today (a day's tolerance);"
+        " a later date is refused with 422",
+    )
     kind: Literal["routine", "quarterly", "half_year", "annual", "repair"]
     firm_id: Id = Field(examples=["firm-01"])
     started_at: RecordTimestamp | None = Field(
@@ -91,29 +94,30 @@ class RecordsAccepted(BaseModel):
 
 
 def _problems(
-    records: list[MaintenanceRecord], *, single: bool, now: datetime, today: date, say: Reader
+    records: list[MaintenanceRecord], *, single: bool, now: datetime, latest: date
 ) -> list[dict[str, Any]]:
     """Errors pydantic cannot see alone (the clock, two fields together), in
-    FastAPI's shape so the 422 names the field."""
+    FastAPI's shape so the 422 names the field; texts from the catalogs."""
     out: list[dict[str, Any]] = []
 
-    def err(i: int, field: str, text: str) -> None:
+    def err(i: int, field: str, text: object, kind: str = "value_error") -> None:
         loc = ("body", field) if single else ("body", i, field)
-        out.append({"loc": loc, "msg": text, "type": "value_error", "input": None})
+        out.append({"loc": loc, "msg": text, "type": kind})
 
-    latest = now + FUTURE_TOLERANCE
+    latest_time = now + FUTURE_TOLERANCE
     for i, r in enumerate(records):
-        if r.done_on > today:
-            err(i, "done_on", say.t("firms.problem.future_date"))
+        # A visit dated ahead would count as done (and silence an overdue alert).
+        for name, reason in future_dates(r, latest):
+            err(i, name, reason, "date_in_future")
         if (r.started_at is None) != (r.ended_at is None):
             missing = "ended_at" if r.ended_at is None else "started_at"
-            err(i, missing, say.t("firms.problem.window_incomplete"))
+            err(i, missing, msg("firms.problem.window_incomplete"))
         if r.started_at and r.ended_at and r.ended_at < r.started_at:
-            err(i, "ended_at", say.t("firms.problem.window_reversed"))
+            err(i, "ended_at", msg("firms.problem.window_reversed"))
         for name in ("started_at", "ended_at", "signed_at"):
             t = getattr(r, name)
-            if t is not None and t > latest:
-                err(i, name, say.t("firms.problem.future_time"))
+            if t is not None and t > latest_time:
+                err(i, name, msg("firms.problem.future_time"), "date_in_future")
     return out
 
 
@@ -131,10 +135,10 @@ async def post_records(
     scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
-    say: SpeakerDep,
     body: Annotated[
-        MaintenanceRecord | list[MaintenanceRecord],
-        Body(description="one record or a list (at most 10,000)"),
+        MaintenanceRecord
+        | Annotated[list[MaintenanceRecord], Field(min_length=1, max_length=MAX_RECORDS)],
+        Body(description="one record or a list (1 to 10,000)"),
     ],
 ) -> RecordsAccepted:
     """Record maintenance visits; idempotent on (elevator_id, done_on, kind).
@@ -142,25 +146,28 @@ async def post_records(
     single = not isinstance(body, list)
     records = [body] if isinstance(body, MaintenanceRecord) else body
     if not records:
-        raise HTTPException(422, "no records")
+        raise HTTPException(422, msg("api.problem.no_records"))
     if len(records) > MAX_RECORDS:
-        raise HTTPException(413, f"at most {MAX_RECORDS} records a request")
+        raise HTTPException(413, msg("api.problem.too_many_records", max=MAX_RECORDS))
     now = datetime.now(UTC)
-    today = now.astimezone(ZoneInfo(settings.i18n.timezone)).date()
-    problems = _problems(records, single=single, now=now, today=today, say=say)
+    problems = _problems(records, single=single, now=now, latest=settings.record_dates.latest())
     if problems:
-        raise RequestValidationError(problems)
+        raise RequestValidationError(problems[:200])
     if scope.firm_id is not None:
         foreign = sorted({r.firm_id for r in records} - {scope.firm_id})
         if foreign:
-            raise HTTPException(403, f"a firm records only its own visits, not {foreign[:5]}")
+            raise HTTPException(
+                403, msg("api.problem.foreign_visits", firms=", ".join(foreign[:5]))
+            )
     where, params = scope.elevators("e")
     ids = sorted({r.elevator_id for r in records})
     async with pool.connection() as conn:
         known = await elevators_in_scope(conn, ids, scope=where, params=params)
         missing = [i for i in ids if i not in known]
         if missing:
-            raise HTTPException(404, f"no such elevator: {', '.join(missing[:20])}")
+            raise HTTPException(
+                404, msg("api.problem.unknown_elevators", elevators=", ".join(missing[:20]))
+            )
         async with conn.transaction():
             filed = await file_records(conn, [r.model_dump(mode="json") for r in records])
             verdicts = await verify_records(
