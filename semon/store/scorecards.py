@@ -3,8 +3,9 @@ applied to what a firm's lifts did in a window, grades A-D.
 
 Figures per group (a firm, or a district for /stats/firms), from indexed
 reads only: the registry and ``elevator_scores`` for lifts held and their
-intervals; ``maintenance_records`` for overdue lifts and contradicted
-records; ``alerts`` (kind, started_at index) for traps, their causes and
+intervals; ``maintenance_records`` for overdue lifts (the one definition of
+semon/store/maintenance_due.py, as the sweep and the statistic) and
+contradicted records; ``alerts`` (kind, started_at index) for traps, their causes and
 arrival times; ``inspections`` for failures; faults per 1,000 trips are the
 mean of the lifts' stored score factor (the last 30 days), not a re-count of
 a year of hourly rows. Each deduction is listed with the events behind it.
@@ -24,6 +25,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
 from semon.settings_firms import ScorecardSettings
+from semon.store import maintenance_due as due
 from semon.store.jit import without_jit
 
 GROUPS = {"firm_id": "e.firm_id", "district": "e.district", "all": "'*'::text"}
@@ -56,18 +58,14 @@ _FIGURES = (
     + """,
 ov AS (
     SELECT el.key, count(*) AS held,
-           count(*) FILTER (WHERE coalesce(m.done_on, el.installed_on)
-                                  + coalesce(s.interval_days, %(default_days)s) < %(at)s)
-               AS overdue,
+           count(*) FILTER (WHERE {overdue}) AS overdue,
            avg(s.factor_values[array_position(s.factor_names, 'faults_per_1000_trips')])
                FILTER (WHERE s.factor_values[array_position(s.factor_names,
                                                             'faults_per_1000_trips')] <> 'NaN')
                AS faults_per_1000
       FROM el
-      LEFT JOIN elevator_scores s ON s.elevator_id = el.elevator_id
-      LEFT JOIN LATERAL (SELECT mr.done_on FROM maintenance_records mr
-                          WHERE mr.elevator_id = el.elevator_id AND mr.done_on <= %(at)s
-                          ORDER BY mr.done_on DESC LIMIT 1) m ON true
+      JOIN elevators e ON e.elevator_id = el.elevator_id
+      {due_joins}
      GROUP BY el.key
 ),
 rec AS (
@@ -109,15 +107,13 @@ SELECT ov.key, ov.held, ov.overdue, ov.faults_per_1000,
 # The events behind each deduction of one firm's card, at most %(n)s each.
 _EVENTS = {
     "maintenance_overdue": """
-SELECT el.elevator_id, coalesce(m.done_on, el.installed_on) AS last_maintenance_on,
-       coalesce(s.interval_days, %(default_days)s) AS interval_days
+SELECT e.elevator_id, m.done_on AS last_maintenance_on, {due_on} AS due_on,
+       {interval} AS interval_days
   FROM el
-  LEFT JOIN elevator_scores s ON s.elevator_id = el.elevator_id
-  LEFT JOIN LATERAL (SELECT mr.done_on FROM maintenance_records mr
-                      WHERE mr.elevator_id = el.elevator_id AND mr.done_on <= %(at)s
-                      ORDER BY mr.done_on DESC LIMIT 1) m ON true
- WHERE coalesce(m.done_on, el.installed_on) + coalesce(s.interval_days, %(default_days)s) < %(at)s
- ORDER BY 2, 1 LIMIT %(n)s""",
+  JOIN elevators e ON e.elevator_id = el.elevator_id
+  {due_joins}
+ WHERE {overdue}
+ ORDER BY 3, 1 LIMIT %(n)s""",
     "contradicted_records": """
 SELECT m.record_id, m.elevator_id, m.done_on, m.started_at, m.ended_at
   FROM maintenance_records m JOIN el ON el.elevator_id = m.elevator_id
@@ -158,6 +154,18 @@ SELECT s.elevator_id, v AS faults_per_1000_trips
  WHERE v <> 'NaN' AND v > %(faults_free)s
  ORDER BY v DESC LIMIT %(n)s""",
 }
+
+
+def _fill(text: str, caused: str) -> str:
+    """The query with its shared pieces: the cause rule and the one
+    definition of maintenance overdue (semon/store/maintenance_due.py)."""
+    return (
+        text.replace("{caused}", caused)
+        .replace("{due_joins}", due.JOINS)
+        .replace("{overdue}", due.OVERDUE)
+        .replace("{due_on}", due.DUE_ON)
+        .replace("{interval}", due.INTERVAL_DAYS)
+    )
 
 
 def _firm_filter(firm: str | None) -> sql.Composable:
@@ -323,7 +331,7 @@ async def group_figures(
     firm: str | None = None,
 ) -> list[dict[str, Any]]:
     """One card (figures, deductions, grade) per group in scope."""
-    query = sql.SQL(_FIGURES.replace("{caused}", await _caused(conn))).format(
+    query = sql.SQL(_fill(_FIGURES, await _caused(conn))).format(
         key=sql.SQL(GROUPS[group_by]), scope=scope, firm=_firm_filter(firm)
     )
     p = {**params, **_params(cfg, since, until, at, firm, default_days)}
@@ -367,7 +375,7 @@ async def firm_scorecard(
     caused = await _caused(conn)
     async with without_jit(conn), conn.cursor(row_factory=dict_row) as cur:
         for line in out["deductions"]:
-            body = _EVENTS[line["name"]].replace("{caused}", caused)
+            body = _fill(_EVENTS[line["name"]], caused)
             await cur.execute(sql.SQL("WITH {} ").format(el) + sql.SQL(body), p)
             line["events"] = await cur.fetchall()
     out["firm_id"] = firm_id
