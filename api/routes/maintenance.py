@@ -7,8 +7,9 @@ window is checked against the terminal as it is filed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, HTTPException
 from fastapi.exceptions import RequestValidationError
@@ -19,7 +20,7 @@ from api.deps import PoolDep, SettingsDep
 from api.scope import ScopeDep
 from semon.domain.common import Day, Line, RecordTimestamp, clean_line
 from semon.domain.registry import future_dates
-from semon.i18n import msg
+from semon.i18n import Message, msg
 from semon.store.maintenance_records import file_records
 from semon.store.stats import elevators_in_scope
 from semon.store.verification import verify_records
@@ -42,7 +43,16 @@ def _named(value: str) -> str:
     return value
 
 
-Name = Annotated[str, StringConstraints(max_length=200), AfterValidator(_named)]
+# One line with something in it: what _named checks, said in the document.
+NAME_SCHEMA = Field(
+    json_schema_extra={
+        "pattern": r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f]"
+        r"[^\u0000-\u001f\u007f-\u009f]*$"
+    }
+)
+Name = Annotated[
+    str, StringConstraints(min_length=1, max_length=200), AfterValidator(_named), NAME_SCHEMA
+]
 
 
 class Technician(BaseModel):
@@ -93,32 +103,27 @@ class RecordsAccepted(BaseModel):
     records: list[FiledRecord] = Field(default=[], description="the new records")
 
 
-def _problems(
-    records: list[MaintenanceRecord], *, single: bool, now: datetime, latest: date
-) -> list[dict[str, Any]]:
-    """Errors pydantic cannot see alone (the clock, two fields together), in
-    FastAPI's shape so the 422 names the field; texts from the catalogs."""
-    out: list[dict[str, Any]] = []
+@dataclass(frozen=True)
+class Refusal:
+    """A record refused for what the document cannot say (two fields
+    together, the clock): one sentence naming the field and the record."""
 
-    def err(i: int, field: str, text: object, kind: str = "value_error") -> None:
-        loc = ("body", field) if single else ("body", i, field)
-        out.append({"loc": loc, "msg": text, "type": kind})
+    message: Message
 
-    latest_time = now + FUTURE_TOLERANCE
-    for i, r in enumerate(records):
-        # A visit dated ahead would count as done (and silence an overdue alert).
-        for name, reason in future_dates(r, latest):
-            err(i, name, reason, "date_in_future")
+
+def _refusal(records: list[MaintenanceRecord], *, now: datetime) -> Refusal | None:
+    latest = now + FUTURE_TOLERANCE
+    for n, r in enumerate(records, 1):
         if (r.started_at is None) != (r.ended_at is None):
             missing = "ended_at" if r.ended_at is None else "started_at"
-            err(i, missing, msg("firms.problem.window_incomplete"))
+            return Refusal(msg("firms.problem.window_incomplete", field=missing, record=n))
         if r.started_at and r.ended_at and r.ended_at < r.started_at:
-            err(i, "ended_at", msg("firms.problem.window_reversed"))
+            return Refusal(msg("firms.problem.window_reversed", field="ended_at", record=n))
         for name in ("started_at", "ended_at", "signed_at"):
             t = getattr(r, name)
-            if t is not None and t > latest_time:
-                err(i, name, msg("firms.problem.future_time"), "date_in_future")
-    return out
+            if t is not None and t > latest:
+                return Refusal(msg("firms.problem.future_time", field=name, record=n))
+    return None
 
 
 @router.post(
@@ -143,16 +148,24 @@ async def post_records(
 ) -> RecordsAccepted:
     """Record maintenance visits; idempotent on (elevator_id, done_on, kind).
     Each new record with a window is checked against the terminal."""
-    single = not isinstance(body, list)
     records = [body] if isinstance(body, MaintenanceRecord) else body
     if not records:
         raise HTTPException(422, msg("api.problem.no_records"))
     if len(records) > MAX_RECORDS:
         raise HTTPException(413, msg("api.problem.too_many_records", max=MAX_RECORDS))
+    latest = settings.record_dates.latest()
+    future = [
+        {"loc": ("body", *((i,) if isinstance(body, list) else ()), name), "msg": reason}
+        for i, r in enumerate(records)
+        for name, reason in future_dates(r, latest)
+    ]
+    if future:
+        # A visit dated ahead would count as done (and silence an overdue alert).
+        raise RequestValidationError([{**f, "type": "date_in_future"} for f in future[:200]])
     now = datetime.now(UTC)
-    problems = _problems(records, single=single, now=now, latest=settings.record_dates.latest())
-    if problems:
-        raise RequestValidationError(problems[:200])
+    refusal = _refusal(records, now=now)
+    if refusal is not None:
+        raise HTTPException(422, refusal.message)
     if scope.firm_id is not None:
         foreign = sorted({r.firm_id for r in records} - {scope.firm_id})
         if foreign:
