@@ -106,9 +106,7 @@ class RequestLimits:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise HTTPException(
-                        413, _reader(scope).t("api.problem.body_too_large", limit=limit)
-                    )
+                    raise HTTPException(413, msg("api.problem.body_too_large", limit=limit))
             return message
 
         await self.app(scope, limited_receive, send)
