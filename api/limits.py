@@ -15,7 +15,7 @@ import re
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from starlette.exceptions import HTTPException
+from fastapi import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
