@@ -1,6 +1,11 @@
 """The engine: decodes and judges device messages in arrival order, runs the
 clock rules every tick, and marks how far judging has gone (the checkpoint).
-What it decides goes to the writer's queue as ops.
+What it decides goes to the writer's queue as ops; pages (trapped passengers,
+faults) go to the writer's page queue, ahead of everything else.
+
+Terminal events come on their own MQTT session into their own inbox
+(``urgent``), judged before the next queued status message: a page never
+waits behind telemetry (README, "Pages ahead of telemetry").
 
 A worker judges only the devices of its partition (a crc32 of the id).
 """
@@ -12,6 +17,7 @@ import gc
 import logging
 import time
 import zlib
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -38,7 +44,14 @@ class Mark:
     at: datetime
 
 
-Inbox = asyncio.Queue[tuple[str, bytes] | Mark]
+class Wake:
+    """Put in the inbox after an urgent message: wakes an idle engine."""
+
+
+WAKE = Wake()
+
+Inbox = asyncio.Queue[tuple[str, bytes] | Mark | Wake]
+Urgent = deque[tuple[str, bytes]]
 
 
 class Engine:
@@ -51,11 +64,15 @@ class Engine:
         inbox: Inbox,
         fillings: FillingState,
         writer: Writer,
+        *,
+        urgent: Urgent | None = None,
     ) -> None:
         self.settings = settings
         self.cfg = settings.alerts
         self.clock = clock
         self.inbox = inbox
+        # Terminal events (their own MQTT session): judged before the next sample.
+        self.urgent: Urgent = urgent if urgent is not None else deque()
         self.rules = ElevatorRules(self.cfg)
         self.fillings = fillings
         self.writer = writer
@@ -64,7 +81,7 @@ class Engine:
 
     def emit(self, ops: list[Op]) -> None:
         for op in ops:
-            self.writer.queue.put_nowait(op)
+            self.writer.put(op)
 
     def mine(self, equipment_id: str) -> bool:
         n = self.cfg.partitions
@@ -98,6 +115,13 @@ class Engine:
         elif got.kind == "filling" and got.filling is not None:
             self.emit(await self.fillings.on_filling(got.equipment_id, got.filling))
 
+    async def _judge(self, topic: str, payload: bytes) -> None:
+        try:
+            await self.handle(topic, payload)
+        except Exception:  # one bad message never stops the stream
+            log.exception("message on %s not judged", topic[:200])
+        self.handled += 1
+
     async def run(self) -> None:
         # Per-car state is many long-lived small objects: freeze what recovery
         # built so collections do not walk it again and again. (Raising the
@@ -105,7 +129,13 @@ class Engine:
         gc.freeze()
         tick = self.cfg.tick_interval_s
         next_tick = next_mark = next_freeze = time.monotonic()
+        urgent = self.urgent
+        writer = self.writer
         while True:
+            while urgent:
+                # Events first: their page must not wait for the samples queued
+                # before them (a trapped passenger behind seconds of telemetry).
+                await self._judge(*urgent.popleft())
             if self.inbox.empty():
                 # Wake at the next tick, or sooner when a standing car's
                 # threshold falls due (the page then waits for no tick).
@@ -119,16 +149,16 @@ class Engine:
             else:
                 item = self.inbox.get_nowait()  # under load: no timer per message
             if isinstance(item, Mark):
-                self.emit([Checkpoint(item.at)])  # behind the ops judged before it
-            elif item is not None:
-                topic, payload = item
-                try:
-                    await self.handle(topic, payload)
-                except Exception:  # one bad message never stops the stream
-                    log.exception("message on %s not judged", topic[:200])
-                self.handled += 1
-                if self.handled % 256 == 0:
-                    await asyncio.sleep(0)  # let the writer and MQTT run under a flood
+                # Behind the ops judged before it; the urgent inbox was empty
+                # a moment ago, so every event received before it is judged too.
+                self.emit([Checkpoint(item.at)])
+            elif isinstance(item, tuple):
+                await self._judge(*item)
+                if self.handled % 256 == 0 or writer.paging:
+                    # Let the writer and MQTT run under a flood; while a page is
+                    # on its way, after every message (its store and publish
+                    # must not wait for 256 samples at each step).
+                    await asyncio.sleep(0)
             mono = time.monotonic()
             if mono >= next_tick or self._due_in() <= 0:
                 next_tick = mono + tick

@@ -83,6 +83,12 @@ class Client:
             raise ValueError("subscribe() needs at least one (filter, qos)")
         return await asyncio.wait_for(self._send_subscribe(subscriptions), timeout_s)
 
+    def unsubscribe(self, *filters: str) -> None:
+        """Drop subscriptions from the session (sent; the broker's answer is not
+        awaited: messages already on their way may still arrive)."""
+        if filters and self._raw.is_connected:
+            self._raw.unsubscribe(list(filters))
+
     def publish(self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False) -> None:
         """Queue one message; QoS 1/2 are kept until acknowledged (and sent again
         after a reconnect). A fast publisher paces itself with ``wait_window``."""
