@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 from alerts.elevators import ElevatorRules
 from alerts.filling_state import FillingState
-from alerts.metrics import MESSAGES, REJECTED
+from alerts.metrics import MESSAGES, REJECTED, SAMPLE_LAG
 from alerts.ops import Checkpoint, Op
 from alerts.writer import Writer
 from semon.clock import Clock
@@ -108,6 +108,8 @@ class Engine:
         mono = time.monotonic()
         if got.kind == "status":
             self.emit(self.rules.on_samples(got.equipment_id, got.status, now=now, mono=mono))
+            if got.status:
+                SAMPLE_LAG.set((now - got.status[-1]["ts"]).total_seconds())
         elif got.kind == "event" and got.event is not None:
             self.emit(self.rules.on_event(got.equipment_id, got.event, now=now, mono=mono))
         elif got.kind == "scale" and got.scale is not None:

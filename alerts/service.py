@@ -26,6 +26,7 @@ from alerts.writer import Writer
 from semon import mqtt
 from semon.clock import Clock, SystemClock
 from semon.domain.decode import device_topics, event_topics
+from semon.loop_lag import watch_loop_lag
 from semon.settings import Settings
 from semon.store.pool import DB_UNAVAILABLE, open_pool
 
@@ -119,6 +120,7 @@ async def serve(engine: Engine, periodic: Periodic, ready: asyncio.Event | None)
             tg.create_task(periodic.publishing(), name="alerts-publishing")
             tg.create_task(periodic.sweeps(), name="alerts-sweeps")
             tg.create_task(periodic.registry.probe(), name="alerts-registry-probe")
+            tg.create_task(watch_loop_lag(), name="alerts-loop-lag")
             if ready is not None:
                 ready.set()
     finally:
