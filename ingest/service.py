@@ -103,6 +103,7 @@ async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> None
                 session_expiry_s=settings.mqtt.session_expiry_s,
                 keepalive_s=settings.mqtt.keepalive_s,
                 receive_maximum=cfg.receive_maximum,
+                receive_maximum_bytes=cfg.max_pending_bytes,
                 reconnect_min_s=settings.mqtt.reconnect_min_s,
                 reconnect_max_s=settings.mqtt.reconnect_max_s,
                 subscriptions=subscriptions(settings),

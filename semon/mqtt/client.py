@@ -240,6 +240,7 @@ async def connect(
     keepalive_s: int = 30,
     manual_ack: bool = False,
     receive_maximum: int | None = None,
+    receive_maximum_bytes: int | None = None,
     connect_timeout_s: float = 10.0,
     retry_connect: bool = True,
     reconnect_min_s: float = 0.2,
@@ -258,7 +259,8 @@ async def connect(
 
     ``on_message_deferred`` (instead of ``on_message``): called inline, the
     message acknowledged when the future it returns is done (``semon.mqtt.acks``);
-    at most ``receive_maximum`` (default 1000) wait at once.
+    at most ``receive_maximum`` (default 1000) wait at once, and reading pauses
+    while their payloads add up to ``receive_maximum_bytes`` (if given).
 
     ``retry_connect=False``: a broker that is away raises ``OSError`` or
     ``TimeoutError``, one that refuses raises ``MqttConnectError``.
@@ -295,7 +297,7 @@ async def connect(
 
         raw.on_message = _on_message
     if on_message_deferred is not None:
-        DeferredAcks(raw, on_message_deferred, receive_maximum or 1000)
+        DeferredAcks(raw, on_message_deferred, receive_maximum or 1000, receive_maximum_bytes)
 
     delays = backoff_delays(reconnect_min_s, reconnect_max_s)
     while True:
