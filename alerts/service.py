@@ -126,6 +126,8 @@ async def serve(engine: Engine, periodic: Periodic, ready: asyncio.Event | None)
     finally:
         # Flush what is queued (bounded: shutdown must not hang on a dead database).
         async def drain() -> None:
+            if writer.page_writing is not None and not writer.page_writing.done():
+                await writer.page_writing  # the page being stored when cancelled
             while not writer.pages.empty():
                 await writer.page(*writer.pages.get_nowait())
             while not writer.queue.empty() and writer.db_ok:

@@ -79,6 +79,7 @@ class Writer:
         # Pages, ahead of the queue (``paging``), and when each was judged (monotonic).
         self.pages: asyncio.Queue[tuple[Raise, float]] = asyncio.Queue()
         self.paging = False  # a page is being stored or published now
+        self.page_writing: asyncio.Future[None] | None = None
         # Condition keys of the ops in ``queue``: a raise whose condition has a
         # change still queued keeps its place behind it (a close, then a new
         # episode's raise, must be stored in that order).
@@ -156,7 +157,9 @@ class Writer:
                 self.paging = not self.pages.empty()
 
     async def page(self, op: Raise, judged: float) -> None:
-        writing = asyncio.ensure_future(self.apply(op))
+        # Its own task, shielded: a shutdown while it is stored lets the
+        # store finish (the service's drain awaits ``page_writing``).
+        writing = self.page_writing = asyncio.ensure_future(self.apply(op))
         if op.draft.kind in FROM_MEMORY and op.paged_at is None:
             wait = self.cfg.page_store_wait_s - (time.monotonic() - judged)
             done, _ = await asyncio.wait({writing}, timeout=max(0.0, wait))
@@ -165,7 +168,7 @@ class Writer:
                 # the row follows (it keeps the id published here).
                 SLOW_STORE.inc()
                 self._page_from_memory(op, self.clock.now())
-        await writing
+        await asyncio.shield(writing)
 
     def put_bulk(self, ops: list[Op]) -> None:
         if ops and not self.bulk:
