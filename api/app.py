@@ -26,6 +26,7 @@ from api.routes import (
     maintenance,
     metrics,
     registry,
+    rescues,
     scores,
     stats,
     tokens,
@@ -114,6 +115,7 @@ def create_app(settings: Settings) -> FastAPI:
         scores,
         stats,
         maintenance,
+        rescues,
     ):
         app.include_router(module.router, responses=COMMON_RESPONSES)
     return app
