@@ -51,6 +51,9 @@ class ElevatorRules:
         # moment, and looking at each of them 20 times a second cost more than
         # judging the samples.
         self.deadlines: list[tuple[datetime, str]] = []
+        # Cars standing with someone inside, or with a trapped alert open: their
+        # samples are judged ahead of the queued telemetry too (alerts/service.py).
+        self.watched: set[str] = set()
         # The fleet-wide checks (offline, alarm tests) walk the cars a slice
         # per fast tick instead of all at once: no pause of tens of ms.
         self._scan: list[str] = []
@@ -137,6 +140,10 @@ class ElevatorRules:
         return ops
 
     def arm(self, car: Elevator) -> None:
+        if car.episode_start is not None or car.trapped_key in self.open:
+            self.watched.add(car.eid)
+        else:
+            self.watched.discard(car.eid)
         if car.dirty or car.pending_faults:
             self.armed.add(car.eid)
         else:

@@ -4,8 +4,9 @@ What it decides goes to the writer's queue as ops; pages (trapped passengers,
 faults) go to the writer's page queue, ahead of everything else.
 
 Terminal events come on their own MQTT session into their own inbox
-(``urgent``), judged before the next queued status message: a page never
-waits behind telemetry (README, "Pages ahead of telemetry").
+(``urgent``), judged before the next queued status message, and so do the
+samples of a car standing with someone inside (``rules.watched``): a page
+never waits behind telemetry (README, "Pages ahead of telemetry").
 
 A worker judges only the devices of its partition (a crc32 of the id).
 """
@@ -66,6 +67,7 @@ class Engine:
         writer: Writer,
         *,
         urgent: Urgent | None = None,
+        watched: set[str] | None = None,
     ) -> None:
         self.settings = settings
         self.cfg = settings.alerts
@@ -74,6 +76,8 @@ class Engine:
         # Terminal events (their own MQTT session): judged before the next sample.
         self.urgent: Urgent = urgent if urgent is not None else deque()
         self.rules = ElevatorRules(self.cfg)
+        if watched is not None:  # shared with the MQTT handler that routes by it
+            self.rules.watched = watched
         self.fillings = fillings
         self.writer = writer
         self.handled = 0  # messages judged (tests wait on it)

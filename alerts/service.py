@@ -57,11 +57,22 @@ async def run(
         urgent: Urgent = deque()
         events = event_topics(settings.mqtt.topic_root)
 
+        watched: set[str] = set()  # cars standing with someone inside (the rules keep it)
+        cars = f"{settings.mqtt.topic_root.rstrip('/')}/elevators/"
+        status_at = len(cars)
+
         def on_message(topic: str, payload: bytes, qos: int, props: dict[str, Any]) -> int:
             # Inline in gmqtt's reader (no task per message), acknowledged at
             # once: recovery from the database (the checkpoint), not
             # redelivery, is what restores what a crash loses.
-            if not topic.endswith("/event"):
+            if topic.endswith("/status"):
+                if watched and topic[status_at:-7] in watched and topic.startswith(cars):
+                    # a standing car's samples decide its page (or its release)
+                    urgent.append((topic, payload))
+                    inbox.put_nowait(WAKE)
+                else:
+                    inbox.put_nowait((topic, payload))
+            elif not topic.endswith("/event"):
                 inbox.put_nowait((topic, payload))
             # (an event here is from a session subscribed before events had
             # their own: the events session has its copy)
@@ -99,7 +110,9 @@ async def run(
             )
             writer = Writer(settings, pool, client, clock, registry)
             fillings = FillingState(pool, registry, timeout_s=cfg.registry_timeout_s)
-            engine = Engine(settings, clock, inbox, fillings, writer, urgent=urgent)
+            engine = Engine(
+                settings, clock, inbox, fillings, writer, urgent=urgent, watched=watched
+            )
             await registry.refresh()
             engine.emit(await Recovery(engine, pool).run())
             await events_client.subscribe(*[(t, 1) for t in events])

@@ -119,7 +119,12 @@ async def _load(
     rng = random.Random(1)
     ids = [f"bench-el-{i:05d}" for i in range(elevators)]
     trapped: dict[str, float] = {}  # elevator -> wall time it stopped
-    async with mqtt.connect(url, f"bench-load-{uuid.uuid4().hex[:6]}") as client:
+    # The trapped cars' terminals publish on a connection of their own, as a
+    # real terminal does: not queued behind the fleet's flood in this process.
+    async with (
+        mqtt.connect(url, f"bench-load-{uuid.uuid4().hex[:6]}") as client,
+        mqtt.connect(url, f"bench-traps-{uuid.uuid4().hex[:6]}") as terminals,
+    ):
         start = time.monotonic()
         sent = 0
         next_trap = start + warmup
@@ -146,13 +151,17 @@ async def _load(
                 if per_message == 1:
                     body = template % now_ms
                 else:
-                    first = now_ms - step_ms * (per_message - 1)
+                    step = step_ms
+                    first = now_ms - step * (per_message - 1)
                     if eid in newest and first <= newest[eid]:
-                        first = newest[eid] + step_ms
+                        # the car sent a batch a moment ago: this one fills the
+                        # time since, never ahead of the clock (1 ms apart at least)
+                        step = max(1, (now_ms - newest[eid]) // per_message)
+                        first = newest[eid] + step
                     body = b'{"samples":[%s]}' % b",".join(
-                        template % (first + step_ms * k) for k in range(per_message)
+                        template % (first + step * k) for k in range(per_message)
                     )
-                    newest[eid] = first + step_ms * (per_message - 1)
+                    newest[eid] = first + step * (per_message - 1)
                 # QoS 1 with the broker's window: a publisher at its ceiling
                 # would otherwise run out of packet ids
                 await client.wait_window(4000)
@@ -169,7 +178,7 @@ async def _load(
                     if kinds[made % len(kinds)] == "event":
                         # the terminal's own detection: paged at once; the
                         # car is then released like the others
-                        client.publish(
+                        terminals.publish(
                             f"{root}/elevators/{eid}/event",
                             orjson.dumps({"ts": wall.isoformat(), "code": "trapped"}),
                             qos=1,
@@ -180,7 +189,7 @@ async def _load(
                 next_trap = now_m + spacing
             for eid, t in list(trapped.items()):
                 if now_m - last_stuck[eid] >= 2.0 and now_m - t < threshold + 1.0:
-                    client.publish(
+                    terminals.publish(
                         f"{root}/elevators/{eid}/status",
                         _sample(wall, door_zone=False, occupied=True),
                         qos=1,
@@ -188,7 +197,7 @@ async def _load(
                     last_stuck[eid] = now_m
                 elif now_m - t >= threshold + 1.0:
                     # released: doors open at a landing, car empties
-                    client.publish(
+                    terminals.publish(
                         f"{root}/elevators/{eid}/status",
                         _sample(wall + timedelta(milliseconds=1), door="open"),
                         qos=1,
