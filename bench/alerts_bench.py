@@ -112,10 +112,12 @@ async def _load(
     per_message: int,
     trap_kind: str = "both",
     duration: float = 0.0,
+    counter: Any = None,
 ) -> None:
     """Publish the background load at ``rate`` samples/s, inject ``traps``
     (every ``spacing`` s after ``warmup``), and go on for at least ``duration``
-    seconds; prints what it published."""
+    seconds; prints what it published, and leaves the number of status
+    samples published (each a distinct key) in ``counter`` (a shared value)."""
     rng = random.Random(1)
     ids = [f"bench-el-{i:05d}" for i in range(elevators)]
     trapped: dict[str, float] = {}  # elevator -> wall time it stopped
@@ -149,7 +151,9 @@ async def _load(
                 template = _BACKGROUND[moving, rng.random() < 0.5]
                 now_ms = int(wall.timestamp() * 1000)
                 if per_message == 1:
-                    body = template % now_ms
+                    ts = now_ms if newest.get(eid, -1) < now_ms else newest[eid] + 1
+                    newest[eid] = ts  # every sample its own key: lost ones count
+                    body = template % ts
                 else:
                     step = step_ms
                     first = now_ms - step * (per_message - 1)
@@ -188,7 +192,10 @@ async def _load(
                         last_stuck[eid] = 0.0
                 next_trap = now_m + spacing
             for eid, t in list(trapped.items()):
+                # the terminal's samples are microseconds apart from the fleet's
+                # (which are whole ms): a key of their own
                 if now_m - last_stuck[eid] >= 2.0 and now_m - t < threshold + 1.0:
+                    published += 1
                     terminals.publish(
                         f"{root}/elevators/{eid}/status",
                         _sample(wall, door_zone=False, occupied=True),
@@ -197,6 +204,7 @@ async def _load(
                     last_stuck[eid] = now_m
                 elif now_m - t >= threshold + 1.0:
                     # released: doors open at a landing, car empties
+                    published += 1
                     terminals.publish(
                         f"{root}/elevators/{eid}/status",
                         _sample(wall + timedelta(milliseconds=1), door="open"),
@@ -205,6 +213,8 @@ async def _load(
                     del trapped[eid]
             await asyncio.sleep(0.01)
         took = time.monotonic() - start
+        if counter is not None:
+            counter.value = published
         print(
             f"load: {published} samples published in {took:.1f}s "
             f"({published / took:.0f}/s of {rate:.0f}/s asked), {made} traps",
@@ -594,6 +604,28 @@ def _stop_load(load: BaseProcess) -> None:
         load.join(5)
 
 
+def _stored_report(dsn: str, published: int, wait_s: float = 120.0) -> str:
+    """Nothing lost, counted by key: the distinct (elevator, ts) stored of
+    the status samples the load published (every one its own key)."""
+    deadline = time.monotonic() + wait_s
+    stored = 0
+    while time.monotonic() < deadline:
+        with psycopg.connect(dsn) as conn:
+            row = conn.execute(
+                "SELECT count(DISTINCT (elevator_id, ts)) FROM elevator_status"
+                " WHERE elevator_id LIKE 'bench-el-%'"
+            ).fetchone()
+        stored = int(row[0]) if row else 0
+        if stored >= published:
+            break
+        time.sleep(1.0)
+    lost = published - stored
+    return (
+        f"ingest stored {stored} of the {published} status samples published"
+        f" (distinct keys): {'nothing lost' if lost <= 0 else f'{lost} LOST'}"
+    )
+
+
 def _summary(leg: Leg, args: argparse.Namespace) -> list[str]:
     path = {"MQTT": "MQTT subscriber", "SSE": "SSE client of /alerts/stream"}[leg.name]
     out = []
@@ -673,6 +705,12 @@ def main() -> None:
     ap.add_argument(
         "--window-s", type=float, default=300.0, help="RSS/fds/loop-lag report interval"
     )
+    ap.add_argument(
+        "--ingest-workers",
+        type=int,
+        default=1,
+        help="with --with-ingest: this many `semon ingest` sharing the subscription",
+    )
     args = ap.parse_args()
     if args.soak_minutes and args.traps:
         args.spacing = max(args.spacing, args.soak_minutes * 60 / args.traps)
@@ -706,18 +744,22 @@ def main() -> None:
                 )
                 procs.append(subprocess.Popen([sys.executable, "-m", "cli", "alerts"], env=env))
                 monitor.add(f"alerts-{part}", procs[-1], f"http://127.0.0.1:{mport}/metrics")
-            if args.ingest:
+            for worker in range(args.ingest_workers if args.ingest else 0):
                 env = dict(
                     os.environ,
                     DATABASE_URL=dsn,
                     MQTT_URL=url,
                     SEMON_MQTT__TOPIC_ROOT=root,
-                    SEMON_INGEST__CLIENT_ID=f"bench-ingest-{uuid.uuid4().hex[:6]}",
+                    SEMON_INGEST__CLIENT_ID=f"bench-ingest-{worker}-{uuid.uuid4().hex[:6]}",
                     SEMON_INGEST__METRICS_PORT=str(mport := services.free_port()),
+                    # two or more share the subscription (MQTT 5 shared subscription)
+                    SEMON_MQTT__SHARE_GROUP="bench-ingest" if args.ingest_workers > 1 else "",
+                    # only the first runs the storage maintenance round
+                    SEMON_INGEST__MAINTENANCE_INTERVAL_S="300" if worker == 0 else "0",
                     SEMON_LOG_LEVEL="WARNING",
                 )
                 procs.append(subprocess.Popen([sys.executable, "-m", "cli", "ingest"], env=env))
-                monitor.add("ingest", procs[-1], f"http://127.0.0.1:{mport}/metrics")
+                monitor.add(f"ingest-{worker}", procs[-1], f"http://127.0.0.1:{mport}/metrics")
             api: tuple[str, str] | None = None
             if args.sse:
                 port = services.free_port()
@@ -736,7 +778,9 @@ def main() -> None:
                 _wait_api(api_url, api_proc)
                 api = (api_url, token)
             time.sleep(2.0)  # the alerts process connects and subscribes
-            load = mp.get_context("spawn").Process(
+            spawn = mp.get_context("spawn")
+            published = spawn.Value("q", 0)
+            load = spawn.Process(
                 target=_load_main,
                 args=(
                     url,
@@ -750,6 +794,7 @@ def main() -> None:
                     args.per_message,
                     args.trap_kind,
                     args.soak_minutes * 60,
+                    published,
                 ),
             )
             if args.hog:
@@ -764,6 +809,8 @@ def main() -> None:
                 _console(url, root, args.threshold, args.traps, total, api, load.start, monitor)
             )
             load.join(60)
+            if args.ingest:
+                print(_stored_report(dsn, published.value), flush=True)
         finally:
             if load is not None and load.pid is not None:
                 _stop_load(load)
