@@ -142,6 +142,8 @@ class Engine:
                 # Events first: their page must not wait for the samples queued
                 # before them (a trapped passenger behind seconds of telemetry).
                 await self._judge(*urgent.popleft())
+                if self.handled % 256 == 0:
+                    await asyncio.sleep(0)  # a city of standing cars: MQTT still reads
             if self.inbox.empty():
                 # Wake at the next tick, or sooner when a standing car's
                 # threshold falls due (the page then waits for no tick).
