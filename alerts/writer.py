@@ -77,13 +77,14 @@ class Writer:
         self.queue: asyncio.Queue[Op | BulkTurn] = asyncio.Queue()
         self.bulk: deque[Op] = deque()  # the sweep's ops, written when nothing else waits
         # Pages, ahead of the queue (``paging``), and when each was judged (monotonic).
-        self.pages: asyncio.Queue[tuple[Raise, float]] = asyncio.Queue()
+        self.pages: asyncio.Queue[tuple[Op, float]] = asyncio.Queue()
         self.paging = False  # a page is being stored or published now
         self.page_writing: asyncio.Future[None] | None = None
         # Condition keys of the ops in ``queue``: a raise whose condition has a
         # change still queued keeps its place behind it (a close, then a new
         # episode's raise, must be stored in that order).
         self._queued: Counter[str] = Counter()
+        self._paged: Counter[str] = Counter()  # ... and of the ops in ``pages``
         self.outbox: list[tuple[Op, datetime | None]] = []
         self.db_ok = True
         self._next_try = 0.0
@@ -105,17 +106,22 @@ class Writer:
     # -- ops ---------------------------------------------------------------
 
     def put(self, op: Op) -> None:
-        """Queue an op the engine judged; a page goes to the page queue."""
-        if (
+        """Queue an op the engine judged; a page goes to the page queue, and
+        so does any later change of a condition whose page is still there
+        (its close must not be stored before its raise)."""
+        key = _key(op)
+        page = (
             isinstance(op, Raise)
             and op.draft.live
             and op.draft.kind in PAGES
             and not self._queued[op.draft.condition_key]
-        ):
+        )
+        if page or (key is not None and self._paged[key]):
+            if key is not None:
+                self._paged[key] += 1
             self.pages.put_nowait((op, time.monotonic()))
             self.paging = True
             return
-        key = _key(op)
         if key is not None:
             self._queued[key] += 1
         self.queue.put_nowait(op)
@@ -140,8 +146,11 @@ class Writer:
             except TimeoutError:
                 op = None
             if op is not None:
-                self._unqueued(op)
-                await self.apply(op)
+                try:
+                    await self.apply(op)
+                finally:
+                    # Only now may a page of its condition go ahead of the queue.
+                    self._unqueued(op)
             if not self.db_ok and time.monotonic() >= self._next_try:
                 await self.flush_outbox()
 
@@ -154,13 +163,19 @@ class Writer:
             try:
                 await self.page(op, judged)
             finally:
+                # Only now may a later change of its condition take the queue.
+                key = _key(op)
+                if key is not None:
+                    self._paged[key] -= 1
+                    if self._paged[key] <= 0:
+                        del self._paged[key]
                 self.paging = not self.pages.empty()
 
-    async def page(self, op: Raise, judged: float) -> None:
+    async def page(self, op: Op, judged: float) -> None:
         # Its own task, shielded: a shutdown while it is stored lets the
         # store finish (the service's drain awaits ``page_writing``).
         writing = self.page_writing = asyncio.ensure_future(self.apply(op))
-        if op.draft.kind in FROM_MEMORY and op.paged_at is None:
+        if isinstance(op, Raise) and op.draft.kind in FROM_MEMORY and op.paged_at is None:
             wait = self.cfg.page_store_wait_s - (time.monotonic() - judged)
             done, _ = await asyncio.wait({writing}, timeout=max(0.0, wait))
             if not done and op.paged_at is None:
