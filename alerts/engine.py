@@ -184,6 +184,17 @@ class Engine:
                 # received_at ingest stamps from the system clock.
                 self.inbox.put_nowait(Mark(datetime.now(UTC)))
 
+    async def timers(self) -> None:
+        """Trapped deadlines on a task of their own: one that falls due while
+        the engine waits (a filling's registry lookup on a slow database) is
+        paged all the same. Elevator state changes only in synchronous code,
+        so this never runs in the middle of judging a message."""
+        tick = self.cfg.tick_interval_s
+        while True:
+            await asyncio.sleep(max(0.002, min(tick, self._due_in())))
+            if self._due_in() <= 0:
+                self.tick()
+
     def _due_in(self) -> float:
         """Seconds until the earliest trapped deadline (device time)."""
         heap = self.rules.deadlines

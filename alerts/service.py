@@ -128,6 +128,7 @@ async def serve(engine: Engine, periodic: Periodic, ready: asyncio.Event | None)
     try:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(engine.run(), name="alerts-engine")
+            tg.create_task(engine.timers(), name="alerts-timers")
             tg.create_task(writer.run(), name="alerts-writer")
             tg.create_task(writer.run_pages(), name="alerts-pages")
             tg.create_task(periodic.publishing(), name="alerts-publishing")

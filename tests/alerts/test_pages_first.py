@@ -7,11 +7,21 @@ import asyncio
 from datetime import timedelta
 
 import orjson
+import psycopg
 from prometheus_client import REGISTRY
 
 from semon import mqtt
 from semon.settings import Settings
-from tests.alerts.helpers import alerts_process, console, sample, start_clock, tune, uid
+from tests.alerts.helpers import (
+    STUCK,
+    alerts_process,
+    console,
+    device,
+    sample,
+    start_clock,
+    tune,
+    uid,
+)
 from tests.support import services
 
 BACKLOG = 8000  # status messages, ten samples each
@@ -66,3 +76,43 @@ async def test_trapped_event_is_paged_ahead_of_a_sample_backlog(settings: Settin
     # Paged while most of the backlog still waited (today: after all of it).
     print(f"paged after {at_page:.0f} of {BACKLOG} status messages")
     assert at_page < BACKLOG / 2, f"paged after {at_page:.0f} of {BACKLOG} status messages"
+
+
+async def test_a_timer_falls_due_while_the_engine_waits_and_is_paged(
+    settings: Settings, database_url: str
+) -> None:
+    """The engine waits on the database (a scale sample's cylinder lookup,
+    the cylinders table locked by another session); a standing car's trapped
+    timer falls due meanwhile and is paged all the same (the timers' own
+    task), not once the lookup returns."""
+    tune(settings)
+    clock = start_clock()
+    t0 = clock.now()
+    standing = uid("stand")
+    async with (
+        console(settings) as con,
+        device(settings) as dev,
+        alerts_process(settings, clock),
+        await psycopg.AsyncConnection.connect(database_url) as locker,
+    ):
+        dev.status(standing, sample(t0, **STUCK))
+        probe = uid("probe")  # stood past its threshold: paged once judged
+        dev.status(probe, sample(t0 - timedelta(seconds=25), **STUCK))
+        await con.wait(lambda m: m["equipment_id"] == probe)
+        await locker.execute("LOCK TABLE cylinders IN ACCESS EXCLUSIVE MODE")
+        try:
+            dev.scale(
+                uid("st"),
+                {
+                    "ts": t0.isoformat(),
+                    "filling_id": uid("f"),
+                    "cylinder_id": uid("cyl"),
+                    "net_kg": 10.0,
+                },
+            )
+            await asyncio.sleep(0.5)  # the engine is in the lookup now
+            clock.set(t0 + timedelta(seconds=settings.alerts.trapped_off_landing_s + 1))
+            [page] = await con.wait(lambda m: m["equipment_id"] == standing, timeout=5)
+        finally:
+            await locker.rollback()
+    assert page["kind"] == "trapped_passenger"
