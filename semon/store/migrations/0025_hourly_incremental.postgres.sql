@@ -16,8 +16,8 @@ ALTER TABLE elevator_hourly_rollup
     ADD COLUMN door_cycles_min bigint, ADD COLUMN door_cycles_max bigint,
     ADD COLUMN run_s_min bigint, ADD COLUMN run_s_max bigint;
 
--- A few rows per batch (one per elevator and hour in it), deleted by the
--- next round.
+-- One row per elevator and hour in each batch (a batch of one sample per
+-- car adds as many rows as it inserts), deleted by the next round.
 CREATE TABLE elevator_hourly_delta (
     bucket           timestamptz NOT NULL,
     elevator_id      text NOT NULL,
@@ -30,7 +30,8 @@ CREATE TABLE elevator_hourly_delta (
     run_s_max        bigint,
     faults           bigint NOT NULL
 );
-CREATE INDEX elevator_hourly_delta_bucket ON elevator_hourly_delta (bucket);
+-- No index: every insert pays for one, and only a repair
+-- (semon_refresh_hourly) looks deltas up by hour.
 
 CREATE FUNCTION semon_hourly_status_delta() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
