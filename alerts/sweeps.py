@@ -17,6 +17,7 @@ from alerts.ops import Close, Op, Raise
 from semon.domain.alerts import SWEEP_KINDS, AlertDraft
 from semon.i18n import msg
 from semon.settings import AlertSettings
+from semon.store import maintenance_due as mdue
 
 # Base date: the later of the registry's last_inspected_on and any recorded
 # inspection; none: installed_on / manufactured_on (CONTRACT.md).
@@ -41,13 +42,12 @@ LEFT JOIN (SELECT equipment_id, max(inspected_on) AS d FROM inspections
        ON i.equipment_id = c.cylinder_id
 WHERE c.status = 'in_service'
 """
-_MAINTENANCE = """
-SELECT e.elevator_id, m.last, e.installed_on, {interval} AS interval_days
+# One definition with /stats/maintenance-overdue (semon/store/maintenance_due.py).
+_MAINTENANCE = f"""
+SELECT e.elevator_id, m.done_on, {mdue.DUE_ON} AS due, {mdue.INTERVAL_DAYS} AS interval_days
 FROM elevators e
-LEFT JOIN (SELECT elevator_id, max(done_on) AS last FROM maintenance_records GROUP BY 1) m
-       ON m.elevator_id = e.elevator_id
-{scores}
-WHERE e.status = 'in_service'
+{mdue.JOINS}
+WHERE {mdue.IN_SERVICE} AND {mdue.OVERDUE}
 """
 _OPEN = "SELECT condition_key FROM alerts WHERE state <> 'resolved' AND kind = ANY(%s)"
 
@@ -114,37 +114,28 @@ async def sweep(conn: AsyncConnection, cfg: AlertSettings, now: datetime) -> lis
         else:
             continue
         want[d.condition_key] = d
-    cur = await conn.execute("SELECT to_regclass('elevator_scores') IS NOT NULL")
-    row = await cur.fetchone()
-    has_scores = bool(row and row[0])
     default = int(cfg.default_maintenance_interval_days)
-    q = _MAINTENANCE.format(
-        interval=f"coalesce(s.interval_days, {default})" if has_scores else str(default),
-        scores="LEFT JOIN elevator_scores s ON s.elevator_id = e.elevator_id" if has_scores else "",
-    )
-    cur = await conn.execute(q)
-    for eid, last, installed, interval in await cur.fetchall():
-        due = (last or installed) + timedelta(days=int(interval))
-        if due < today:
-            key = maintenance_key(eid, due)
-            want[key] = AlertDraft(
-                condition_key=key,
-                kind="maintenance_overdue",
-                equipment_type="elevator",
-                equipment_id=eid,
-                started_at=_midnight(due),
-                summary=msg(
-                    "alert.maintenance_overdue.summary",
-                    elevator_id=eid,
-                    due_on=due,
-                    interval_days=int(interval),
-                ),
-                details={
-                    "last_maintenance_on": last.isoformat() if last else None,
-                    "interval_days": int(interval),
-                    "due_on": due.isoformat(),
-                },
-            )
+    cur = await conn.execute(_MAINTENANCE, {"at": today, "default_days": default})
+    for eid, last, due, interval in await cur.fetchall():
+        key = maintenance_key(eid, due)
+        want[key] = AlertDraft(
+            condition_key=key,
+            kind="maintenance_overdue",
+            equipment_type="elevator",
+            equipment_id=eid,
+            started_at=_midnight(due),
+            summary=msg(
+                "alert.maintenance_overdue.summary",
+                elevator_id=eid,
+                due_on=due,
+                interval_days=int(interval),
+            ),
+            details={
+                "last_maintenance_on": last.isoformat() if last else None,
+                "interval_days": int(interval),
+                "due_on": due.isoformat(),
+            },
+        )
     cur = await conn.execute(_OPEN, (list(SWEEP_KINDS),))
     open_keys = {str(r[0]) for r in await cur.fetchall()}
     ops: list[Op] = [Raise(d) for k, d in want.items() if k not in open_keys]

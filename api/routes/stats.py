@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from api.deps import PoolDep, SettingsDep
 from api.query_time import QueryTime
 from api.scope import ScopeDep
+from semon.domain.common import Day
 from semon.i18n import msg
 from semon.store import stats as store
 from semon.store.rescue_stats import rescue_figures
@@ -136,7 +137,9 @@ async def overdue_inspections(
     pool: PoolDep,
     equipment: Literal["elevator", "cylinder"] = "elevator",
     group_by: Literal["district", "firm_id", "use_unit", "station_id"] = "district",
-    at: Annotated[date | None, Query(description="the date judged; default today (UTC)")] = None,
+    at: Annotated[
+        Day | None, Query(description="the date judged (YYYY-MM-DD); default today (UTC)")
+    ] = None,
 ) -> OverdueInspections:
     """In-service equipment in scope whose base date (last inspection, else
     installation or manufacture) plus its interval is before `at`."""
@@ -214,7 +217,9 @@ async def maintenance_overdue(
     pool: PoolDep,
     settings: SettingsDep,
     group_by: Literal["district", "firm_id"] = "district",
-    at: Annotated[date | None, Query(description="the date judged; default today (UTC)")] = None,
+    at: Annotated[
+        Day | None, Query(description="the date judged (YYYY-MM-DD); default today (UTC)")
+    ] = None,
 ) -> MaintenanceOverdue:
     """In-service elevators whose last maintenance (installation where none)
     plus their current interval (elevator_scores; 15 days unscored) is before `at`."""

@@ -16,7 +16,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from semon.domain.common import Line, Text
 
 if TYPE_CHECKING:
     # Only for types: semon.i18n's vocabulary reads the kinds from this module.
@@ -144,9 +146,19 @@ class AlertMessage(BaseModel):
 
 
 class ActionBody(BaseModel):
-    by: str
-    note: str | None = None
+    """Who moved an alert along, and why: one line for the person, a note of
+    bounded length; neither may hold what PostgreSQL text cannot (NUL, a lone
+    surrogate), so a bad one is a 422 naming the field, never a 500."""
+
+    by: Line = Field(min_length=1, examples=["dispatcher 7"])
+    note: Text | None = None
     resolution: Resolution | None = None
+
+
+class ResolveBody(ActionBody):
+    """Resolving says how it ended."""
+
+    resolution: Resolution
 
 
 @dataclass
