@@ -49,6 +49,11 @@ class IngestSettings(BaseModel):
     # Messages are acknowledged only after commit, so this bounds both our
     # memory during a database outage and the throughput (window / commit time).
     receive_maximum: int = 5000
+    # ... and in bytes: reading from the broker pauses while the payloads not
+    # yet committed add up to this, so a database outage with large messages
+    # holds at most this much (plus one message) rather than receive_maximum
+    # times max_payload_bytes (5 GiB). Exported as semon_ingest_pending_bytes_limit.
+    max_pending_bytes: int = 64 * 2**20
     # Partition upkeep and hourly roll-ups (semon.store.maintenance); 0 = off.
     maintenance_interval_s: float = 300.0
     # On SIGTERM: how long to wait for the batch in hand to commit.
