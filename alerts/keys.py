@@ -53,6 +53,11 @@ def inspection_key(kind: str, equipment_type: str, eid: str, due: date) -> str:
     return f"{kind}:{equipment_type}:{eid}:{due}"
 
 
+def failed_in_use_key(equipment_type: str, eid: str, failed_on: date) -> str:
+    """The failed inspection's date is in the key: a later fail is a new condition."""
+    return f"inspection_failed_in_use:{equipment_type}:{eid}:{failed_on}"
+
+
 def maintenance_key(eid: str, due: date) -> str:
     return f"maintenance_overdue:{eid}:{due}"
 

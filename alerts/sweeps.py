@@ -12,33 +12,23 @@ from datetime import UTC, date, datetime, timedelta
 
 from psycopg import AsyncConnection
 
-from alerts.keys import inspection_key, maintenance_key
+from alerts.keys import failed_in_use_key, inspection_key, maintenance_key
 from alerts.ops import Close, Op, Raise
 from semon.domain.alerts import SWEEP_KINDS, AlertDraft
 from semon.settings import AlertSettings
 
-# Base date: the later of the registry's last_inspected_on and any recorded
-# inspection; none: installed_on / manufactured_on (CONTRACT.md).
+# Due dates and failed-in-use from the one definition of the base date
+# (migration 0040: a `fail` never renews it).
 _ELEVATOR_DUE = """
-SELECT e.elevator_id,
-       (coalesce(greatest(e.last_inspected_on, i.d), e.installed_on)
-        + make_interval(months => e.inspection_interval_months::int))::date AS due
-FROM elevators e
-LEFT JOIN (SELECT equipment_id, max(inspected_on) AS d FROM inspections
-           WHERE equipment_type = 'elevator' AND result <> 'fail' GROUP BY 1) i
-       ON i.equipment_id = e.elevator_id
-WHERE e.status = 'in_service'
+SELECT equipment_id, due_on, failed_on, failed_in_use FROM inspection_state
+WHERE equipment_type = 'elevator' AND status = 'in_service'
 """
 _CYLINDER_DUE = """
-SELECT c.cylinder_id, c.owner_station_id, s.district,
-       (coalesce(greatest(c.last_inspected_on, i.d), c.manufactured_on)
-        + make_interval(years => c.inspection_interval_years::int))::date AS due
-FROM cylinders c
+SELECT c.cylinder_id, c.owner_station_id, s.district, i.due_on, i.failed_on, i.failed_in_use
+FROM inspection_state i
+JOIN cylinders c ON c.cylinder_id = i.equipment_id
 LEFT JOIN stations s ON s.station_id = c.owner_station_id
-LEFT JOIN (SELECT equipment_id, max(inspected_on) AS d FROM inspections
-           WHERE equipment_type = 'cylinder' AND result <> 'fail' GROUP BY 1) i
-       ON i.equipment_id = c.cylinder_id
-WHERE c.status = 'in_service'
+WHERE i.equipment_type = 'cylinder' AND i.status = 'in_service'
 """
 _MAINTENANCE = """
 SELECT e.elevator_id, m.last, e.installed_on, {interval} AS interval_days
@@ -79,6 +69,28 @@ def _inspection(
     )
 
 
+def _failed_in_use(
+    etype: str,
+    eid: str,
+    failed_on: date,
+    station_id: str | None = None,
+    district: str | None = None,
+) -> AlertDraft:
+    """Equipment in service whose latest inspection failed (until a later pass)."""
+    what = "Elevator" if etype == "elevator" else "Cylinder"
+    return AlertDraft(
+        condition_key=failed_in_use_key(etype, eid, failed_on),
+        kind="inspection_failed_in_use",
+        equipment_type=etype,
+        equipment_id=eid,
+        started_at=_midnight(failed_on),
+        summary=f"{what} {eid} failed its inspection on {failed_on} and is still in service",
+        details={"failed_on": failed_on.isoformat()},
+        station_id=station_id,
+        district=district,
+    )
+
+
 def _midnight(d: date) -> datetime:
     return datetime(d.year, d.month, d.day, tzinfo=UTC)
 
@@ -88,7 +100,10 @@ async def sweep(conn: AsyncConnection, cfg: AlertSettings, now: datetime) -> lis
     soon = today + timedelta(days=cfg.due_soon_days)
     want: dict[str, AlertDraft] = {}
     cur = await conn.execute(_ELEVATOR_DUE)
-    for eid, due in await cur.fetchall():
+    for eid, due, failed_on, failed_in_use in await cur.fetchall():
+        if failed_in_use:
+            d = _failed_in_use("elevator", eid, failed_on)
+            want[d.condition_key] = d
         if due < today:
             d = _inspection("inspection_overdue", "elevator", eid, due, today)
         elif due <= soon:
@@ -97,7 +112,10 @@ async def sweep(conn: AsyncConnection, cfg: AlertSettings, now: datetime) -> lis
             continue
         want[d.condition_key] = d
     cur = await conn.execute(_CYLINDER_DUE)
-    for cid, station_id, district, due in await cur.fetchall():
+    for cid, station_id, district, due, failed_on, failed_in_use in await cur.fetchall():
+        if failed_in_use:
+            d = _failed_in_use("cylinder", cid, failed_on, station_id, district)
+            want[d.condition_key] = d
         if due < today:
             d = _inspection("inspection_overdue", "cylinder", cid, due, today, station_id, district)
         elif due <= soon:

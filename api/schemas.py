@@ -161,7 +161,20 @@ ELEVATOR_EXAMPLE: dict[str, Any] = {
 }
 
 
-class ElevatorOut(Elevator):
+class InspectionStanding(BaseModel):
+    """Where the equipment stands with its periodic inspection (migration 0040:
+    the one definition of the base date; a fail never renews it)."""
+
+    inspection_base_on: date | None = Field(
+        None, description="latest pass or conditional inspection, else installed/manufactured"
+    )
+    inspection_due_on: date | None = Field(None, description="base date plus the interval")
+    failed_in_use: bool = Field(
+        False, description="in service with its latest inspection failed (no later pass)"
+    )
+
+
+class ElevatorOut(Elevator, InspectionStanding):
     updated_at: UtcDatetime | None = None
 
 
@@ -236,7 +249,7 @@ class InspectionOut(BaseModel):
     recorded_at: UtcDatetime
 
 
-class CylinderOut(Cylinder):
+class CylinderOut(Cylinder, InspectionStanding):
     updated_at: UtcDatetime | None = None
 
 

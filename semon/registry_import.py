@@ -19,7 +19,7 @@ from psycopg import AsyncConnection
 from pydantic import BaseModel, ValidationError
 
 from semon.settings import Settings
-from semon.store.registry import KINDS, SPECS, bump_last_inspected, dedupe, missing_ids, upsert_rows
+from semon.store.registry import KINDS, SPECS, dedupe, missing_ids, upsert_rows
 
 # Failures reported at most; past this the message says how many more.
 MAX_REPORTED = 200
@@ -118,17 +118,9 @@ async def upsert_models(conn: AsyncConnection, kind: str, rows: Sequence[BaseMod
     async with conn.transaction():
         await _check_references(conn, kind, rows)
         unique = dedupe(spec, rows)
+        # Inspections reach the equipment's base date through the triggers
+        # of migration 0040 (a fail never renews it), not from here.
         await upsert_rows(conn, kind, unique)
-        if kind == "inspections":
-            for equipment in ("elevator", "cylinder"):
-                chosen = [r for r in unique if getattr(r, "equipment_type") == equipment]  # noqa: B009
-                if chosen:
-                    await bump_last_inspected(
-                        conn,
-                        equipment,
-                        [getattr(r, "equipment_id") for r in chosen],  # noqa: B009
-                        [getattr(r, "inspected_on") for r in chosen],  # noqa: B009
-                    )
     return len(rows)
 
 

@@ -32,12 +32,25 @@ class RateGroup(Rate):
     )
 
 
+class InspectionRate(Rate):
+    failed_in_use: int = Field(
+        description="in service with its latest inspection failed (no later pass)", examples=[1]
+    )
+    failed_in_use_rate: float = Field(description="failed_in_use / total", examples=[0.008])
+
+
+class InspectionRateGroup(InspectionRate):
+    key: str | None = Field(
+        description="the group's value (null: not recorded)", examples=["Tianhe"]
+    )
+
+
 class OverdueInspections(BaseModel):
     equipment: Literal["elevator", "cylinder"]
     group_by: str
     at: date
-    groups: list[RateGroup]
-    overall: Rate
+    groups: list[InspectionRateGroup]
+    overall: InspectionRate
 
 
 class MaintenanceOverdue(BaseModel):
@@ -109,8 +122,10 @@ async def overdue_inspections(
     group_by: Literal["district", "firm_id", "use_unit", "station_id"] = "district",
     at: Annotated[date | None, Query(description="the date judged; default today (UTC)")] = None,
 ) -> OverdueInspections:
-    """In-service equipment in scope whose base date (last inspection, else
-    installation or manufacture) plus its interval is before `at`."""
+    """In-service equipment in scope whose base date (latest pass or
+    conditional inspection, else installation or manufacture; a fail never
+    renews it) plus its interval is before `at`; and those whose latest
+    inspection failed (`failed_in_use`)."""
     day = at or datetime.now(UTC).date()
     if equipment == "elevator":
         if group_by not in store.ELEVATOR_GROUPS:

@@ -188,21 +188,3 @@ async def missing_ids(conn: AsyncConnection, equipment: str, ids: list[str]) -> 
     query = sql.SQL(_MISSING).format(table=sql.Identifier(table), key=sql.Identifier(key))
     cur = await conn.execute(query, (ids,))
     return {r[0] for r in await cur.fetchall()}
-
-
-# An inspection moves the equipment's last_inspected_on forward, never back.
-_BUMP_INSPECTED = """
-UPDATE {table} t SET last_inspected_on = i.d, updated_at = now()
-FROM (SELECT x.id, max(x.d) AS d FROM unnest(%s::text[], %s::date[]) AS x(id, d) GROUP BY x.id) i
-WHERE t.{key} = i.id AND (t.last_inspected_on IS NULL OR t.last_inspected_on < i.d)
-"""
-
-
-async def bump_last_inspected(
-    conn: AsyncConnection, equipment: str, ids: list[str], dates: list[Any]
-) -> None:
-    table, key = (
-        ("elevators", "elevator_id") if equipment == "elevator" else ("cylinders", "cylinder_id")
-    )
-    query = sql.SQL(_BUMP_INSPECTED).format(table=sql.Identifier(table), key=sql.Identifier(key))
-    await conn.execute(query, (ids, dates))

@@ -89,8 +89,9 @@ SELECT fl.i,
        coalesce(CASE WHEN t.door_cycles >= 0 THEN t.door_cycles / %(load_days)s END,
                 'NaN')::float8 AS door_per_day,
        (e.status = 'in_service'
-        AND semon_elevator_due(e.last_inspected_on, e.installed_on, e.inspection_interval_months)
-            < %(today)s::date) AS overdue,
+        AND semon_elevator_due(e.last_inspected_on, e.inspection_passed_on,
+                               e.inspection_failed_on, e.installed_on,
+                               e.inspection_interval_months) < %(today)s::date) AS overdue,
        coalesce(extract(epoch FROM %(now)s - coalesce(t.last_seen, al.offline_since)) / 86400.0,
                 'Infinity')::float8
            AS days_since_data,

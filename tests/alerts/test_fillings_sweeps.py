@@ -177,3 +177,60 @@ async def test_sweep_inspections_and_maintenance(settings: Settings, database_ur
     assert len(await alerts_for(database_url, soon)) == 1
     assert await alerts_for(database_url, fine) == []
     assert len(await alerts_for(database_url, cyl)) == 1
+
+
+async def test_a_failed_inspection_never_renews_the_base_date(
+    settings: Settings, database_url: str
+) -> None:
+    """An overdue lift that fails today stays overdue and is failed in use
+    (its own alert); a later pass clears both. Before migration 0040 the fail
+    moved last_inspected_on and the sweep's greatest() counted it."""
+    tune(settings)
+    settings.alerts.sweep_interval_s = 3600
+    clock = start_clock()
+    today = clock.now().date()
+    lift, cyl = uid("failed"), uid("cylfail")
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        await conn.execute(
+            "INSERT INTO elevators (elevator_id, address, district, use_unit, installed_on,"
+            " last_inspected_on, firm_id) VALUES (%s, '2 Main St', 'east', 'uu', %s, %s, 'f1')",
+            (lift, today - timedelta(days=3000), today - timedelta(days=400)),
+        )
+        await conn.execute(
+            "INSERT INTO maintenance_records (elevator_id, done_on, kind, firm_id)"
+            " VALUES (%s, %s, 'routine', 'f1')",
+            (lift, today - timedelta(days=3)),
+        )
+    await add_cylinder(database_url, cyl, uid("st"), made=years_ago(2), inspected=None)
+
+    async def inspect(etype: str, eid: str, result: str, on: object) -> None:
+        async with await psycopg.AsyncConnection.connect(database_url) as conn:
+            await conn.execute(
+                "INSERT INTO inspections (equipment_type, equipment_id, inspected_on, result,"
+                " inspector) VALUES (%s, %s, %s, %s, 'insp')",
+                (etype, eid, on, result),
+            )
+
+    await inspect("elevator", lift, "fail", today)
+    await inspect("cylinder", cyl, "fail", today - timedelta(days=1))
+    async with alerts_process(settings, clock):
+        got = await wait_db(database_url, lift, lambda r: len(r) == 2)
+        by_kind = {a["kind"]: a for a in got}
+        assert set(by_kind) == {"inspection_overdue", "inspection_failed_in_use"}
+        assert by_kind["inspection_failed_in_use"]["severity"] == "major"
+        assert by_kind["inspection_failed_in_use"]["details"]["failed_on"] == today.isoformat()
+        assert by_kind["inspection_overdue"]["state"] == "open"
+        # a cylinder in date but failed is failed in use, not overdue
+        [c] = await wait_db(database_url, cyl, lambda r: len(r) == 1)
+        assert c["kind"] == "inspection_failed_in_use"
+        await inspect("elevator", lift, "pass", today + timedelta(days=1))
+        await inspect("cylinder", cyl, "conditional", today)
+        clock.advance(3601)
+        done = await wait_db(database_url, lift, lambda r: all(a["state"] == "resolved" for a in r))
+        assert len(done) == 2 and {a["resolution"] for a in done} == {"inspected"}
+        await wait_db(database_url, cyl, lambda r: r[0]["state"] == "resolved")
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        cur = await conn.execute(
+            "SELECT base_on, failed_in_use FROM inspection_state WHERE equipment_id = %s", (lift,)
+        )
+        assert await cur.fetchone() == (today + timedelta(days=1), False)
