@@ -58,6 +58,10 @@ def failed_in_use_key(equipment_type: str, eid: str, failed_on: date) -> str:
     return f"inspection_failed_in_use:{equipment_type}:{eid}:{failed_on}"
 
 
+def hazard_key(hazard_id: str) -> str:
+    return f"hazard_overdue:{hazard_id}"
+
+
 def maintenance_key(eid: str, due: date) -> str:
     return f"maintenance_overdue:{eid}:{due}"
 

@@ -9,13 +9,15 @@ closed.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from psycopg import AsyncConnection
 
-from alerts.keys import failed_in_use_key, inspection_key, maintenance_key
+from alerts.keys import failed_in_use_key, hazard_key, inspection_key, maintenance_key
 from alerts.ops import Close, Op, Raise
 from semon.domain.alerts import SWEEP_KINDS, AlertDraft
 from semon.settings import AlertSettings
+from semon.store.hazards import overdue_open
 
 # Due dates and failed-in-use from the one definition of the base date
 # (migration 0040: a `fail` never renews it).
@@ -91,6 +93,31 @@ def _failed_in_use(
     )
 
 
+def _hazard_overdue(h: dict[str, Any]) -> AlertDraft:
+    """An open hazard past its deadline, until it is rectified."""
+    what = "Elevator" if h["equipment_type"] == "elevator" else "Cylinder"
+    return AlertDraft(
+        condition_key=hazard_key(h["hazard_id"]),
+        kind="hazard_overdue",
+        equipment_type=h["equipment_type"],
+        equipment_id=h["equipment_id"],
+        started_at=_midnight(h["deadline"] + timedelta(days=1)),
+        summary=f"{what} {h['equipment_id']}: {h['level']} hazard not rectified by "
+        f"{h['deadline']} ({h['description']})",
+        details={
+            "hazard_id": h["hazard_id"],
+            "level": h["level"],
+            "found_on": h["found_on"].isoformat(),
+            "deadline": h["deadline"].isoformat(),
+        },
+        district=h["district"],
+        firm_id=h["firm_id"],
+        use_unit=h["use_unit"],
+        station_id=h["station_id"],
+        severity="major" if h["level"] == "serious" else "minor",
+    )
+
+
 def _midnight(d: date) -> datetime:
     return datetime(d.year, d.month, d.day, tzinfo=UTC)
 
@@ -152,15 +179,19 @@ async def sweep(conn: AsyncConnection, cfg: AlertSettings, now: datetime) -> lis
                     "due_on": due.isoformat(),
                 },
             )
+    for h in await overdue_open(conn, today):
+        d = _hazard_overdue(h)
+        want[d.condition_key] = d
     cur = await conn.execute(_OPEN, (list(SWEEP_KINDS),))
     open_keys = {str(r[0]) for r in await cur.fetchall()}
     ops: list[Op] = [Raise(d) for k, d in want.items() if k not in open_keys]
     for k in open_keys - want.keys():
         inspected = k.startswith("inspection_")
+        repaired = k.startswith("hazard_overdue:")
         ops.append(
             Close(
                 k,
-                "inspected" if inspected else "other",
+                "inspected" if inspected else "repaired" if repaired else "other",
                 ended_at=now,
                 details={"closed_by": "sweep: due date moved or no longer applies"},
             )

@@ -22,6 +22,7 @@ from api.routes import (
     cylinders,
     docs,
     elevators,
+    hazards,
     health,
     maintenance,
     metrics,
@@ -114,6 +115,7 @@ def create_app(settings: Settings) -> FastAPI:
         scores,
         stats,
         maintenance,
+        hazards,
     ):
         app.include_router(module.router, responses=COMMON_RESPONSES)
     return app

@@ -329,7 +329,7 @@ class TokenRequest(BaseModel):
             ]
         }
     )
-    role: Literal["admin", "dispatcher", "maintenance", "regulator", "station"]
+    role: Literal["admin", "dispatcher", "maintenance", "regulator", "station", "use_unit"]
     scope: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=1000)
     ] = []

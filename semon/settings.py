@@ -10,7 +10,7 @@ is what every deployment tool sets.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, BaseModel, Field, field_validator
@@ -289,6 +289,18 @@ class I18nSettings(BaseModel):
         return value
 
 
+class RegulatorSettings(BaseModel):
+    """The regulator's book (issue 16): hazards, self-checks, coverage."""
+
+    # Days to rectify a hazard posted without a deadline. (A `conditional`
+    # inspection's hazard gets the contract's 30 days from migration 0041.)
+    hazard_deadline_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    # insurance_expiring is raised this many days before insured_until.
+    insurance_expiring_days: Annotated[int, Field(ge=1, le=365)] = 30
+    # Most hazards one GET /hazards answers.
+    hazards_page: Annotated[int, Field(ge=1, le=10_000)] = 500
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SEMON_",
@@ -312,3 +324,4 @@ class Settings(BaseSettings):
     score: ScoreSettings = ScoreSettings()
     broker: BrokerSettings = BrokerSettings()
     i18n: I18nSettings = I18nSettings()
+    regulator: RegulatorSettings = RegulatorSettings()

@@ -4,14 +4,16 @@ overdue maintenance. Role and scope go into each query's WHERE clause."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
+from psycopg import AsyncConnection
 from pydantic import BaseModel, Field
 
 from api.deps import PoolDep, SettingsDep
 from api.query_time import QueryTime
-from api.scope import ScopeDep
+from api.scope import Scope, ScopeDep
+from semon.store import hazards as hazard_store
 from semon.store import stats as store
 
 router = APIRouter(prefix="/stats", tags=["statistics"])
@@ -206,3 +208,83 @@ async def maintenance_overdue(
             params=params,
         )
     return MaintenanceOverdue.model_validate(result)
+
+
+class HazardFigures(BaseModel):
+    found: int = Field(description="hazards found in the window")
+    rectified: int = Field(description="of those, rectified or verified")
+    overdue: int = Field(description="of those, deadline passed before rectification")
+    serious_found: int
+    serious_rectified: int
+    serious_rectification_rate: float | None = Field(
+        description="serious_rectified / serious_found (null: none found)", examples=[1.0]
+    )
+    use_units: int = Field(description="use units with an elevator in service")
+    use_units_complete: int = Field(
+        description="of those, with every daily, weekly and monthly check of the window"
+    )
+    self_check_rate: float | None = Field(
+        description="use_units_complete / use_units (null: no use units)", examples=[0.975]
+    )
+
+
+class HazardGroup(HazardFigures):
+    key: str | None
+
+
+class HazardStats(BaseModel):
+    group_by: str
+    from_: date = Field(alias="from")
+    to: date
+    groups: list[HazardGroup]
+    overall: HazardFigures
+
+
+def date_window(since: date | None, until: date | None) -> tuple[date, date]:
+    """[from, to) in days; default the 30 days up to today."""
+    until = until or datetime.now(UTC).date() + timedelta(days=1)
+    since = since or until - timedelta(days=30)
+    if since >= until:
+        raise HTTPException(422, "from: must be before to")
+    if until - since > timedelta(days=MAX_WINDOW_DAYS):
+        raise HTTPException(422, f"to: window longer than {MAX_WINDOW_DAYS} days")
+    return since, until
+
+
+@router.get("/hazards", response_model=HazardStats)
+async def hazards(
+    scope: ScopeDep,
+    pool: PoolDep,
+    group_by: Literal["district", "use_unit", "firm_id"] = "district",
+    since: Annotated[
+        date | None, Query(alias="from", description="first day (default: 30 days before to)")
+    ] = None,
+    until: Annotated[
+        date | None, Query(alias="to", description="day after the last (default: tomorrow)")
+    ] = None,
+) -> HazardStats:
+    """Hazards found in [from, to) per group: found, rectified, overdue, the
+    serious-rectification rate; and the self-check rate (use units with every
+    daily, weekly and monthly check of the window recorded)."""
+    start, end = date_window(since, until)
+    async with pool.connection() as conn:
+        result = await hazard_stats_for(conn, scope, group_by, start, end)
+    return HazardStats.model_validate(result)
+
+
+async def hazard_stats_for(
+    conn: AsyncConnection, scope: Scope, group_by: str, start: date, end: date
+) -> dict[str, Any]:
+    """The store's figures under the caller's scope (the monthly report uses it too)."""
+    h_where, h_params = scope.hazards("h")
+    e_where, e_params = scope.elevators("e")
+    return await hazard_store.hazard_stats(
+        conn,
+        group_by=group_by,
+        since=start,
+        until=end,
+        today=datetime.now(UTC).date(),
+        hazard_scope=h_where,
+        elevator_scope=e_where,
+        params={**h_params, **e_params},
+    )

@@ -144,7 +144,7 @@ def _params(d: AlertDraft, alert_id: str, now: datetime, **over: Any) -> dict[st
         "alert_id": alert_id,
         "condition_key": d.condition_key,
         "kind": d.kind,
-        "severity": SEVERITY[d.kind],
+        "severity": d.severity or SEVERITY[d.kind],
         "state": "open",
         "equipment_type": d.equipment_type,
         "equipment_id": d.equipment_id,

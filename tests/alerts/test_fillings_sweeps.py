@@ -234,3 +234,50 @@ async def test_a_failed_inspection_never_renews_the_base_date(
             "SELECT base_on, failed_in_use FROM inspection_state WHERE equipment_id = %s", (lift,)
         )
         assert await cur.fetchone() == (today + timedelta(days=1), False)
+
+
+async def test_hazard_overdue_until_rectified(settings: Settings, database_url: str) -> None:
+    """An open hazard past its deadline raises hazard_overdue (major when
+    serious, minor when general) until it is rectified."""
+    tune(settings)
+    settings.alerts.sweep_interval_s = 3600
+    clock = start_clock()
+    today = clock.now().date()
+    lift = uid("hz")
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        await conn.execute(
+            "INSERT INTO elevators (elevator_id, address, district, use_unit, installed_on,"
+            " last_inspected_on, firm_id) VALUES (%s, '3 Main St', 'east', 'uu', %s, %s, 'f1')",
+            (lift, today - timedelta(days=300), today - timedelta(days=30)),
+        )
+        await conn.execute(
+            "INSERT INTO maintenance_records (elevator_id, done_on, kind, firm_id)"
+            " VALUES (%s, %s, 'routine', 'f1')",
+            (lift, today - timedelta(days=3)),
+        )
+        for hid, level, deadline in (
+            (f"{lift}-s", "serious", today - timedelta(days=1)),
+            (f"{lift}-g", "general", today - timedelta(days=2)),
+            (f"{lift}-ok", "serious", today),
+        ):
+            await conn.execute(
+                "INSERT INTO hazards (hazard_id, equipment_type, equipment_id, source, level,"
+                " description, found_on, deadline, district, use_unit)"
+                " VALUES (%s, 'elevator', %s, 'supervision', %s, 'gap', %s, %s, 'east', 'uu')",
+                (hid, lift, level, today - timedelta(days=20), deadline),
+            )
+    async with alerts_process(settings, clock):
+        got = await wait_db(database_url, lift, lambda r: len(r) == 2)
+        sev = {a["details"]["hazard_id"]: a["severity"] for a in got}
+        assert sev == {f"{lift}-s": "major", f"{lift}-g": "minor"}
+        assert {a["kind"] for a in got} == {"hazard_overdue"}
+        async with await psycopg.AsyncConnection.connect(database_url) as conn:
+            await conn.execute(
+                "UPDATE hazards SET state = 'rectified', rectified_at = now() WHERE hazard_id = %s",
+                (f"{lift}-s",),
+            )
+        clock.advance(3601)
+        done = await wait_db(database_url, lift, lambda r: any(a["state"] == "resolved" for a in r))
+        [closed] = [a for a in done if a["state"] == "resolved"]
+        assert closed["details"]["hazard_id"] == f"{lift}-s"
+        assert closed["resolution"] == "repaired"
