@@ -58,6 +58,11 @@ def failed_in_use_key(equipment_type: str, eid: str, failed_on: date) -> str:
     return f"inspection_failed_in_use:{equipment_type}:{eid}:{failed_on}"
 
 
+def insurance_key(kind: str, equipment_type: str, eid: str, until: date) -> str:
+    """The insured-until date is in the key: a renewed policy ends the alert."""
+    return f"{kind}:{equipment_type}:{eid}:{until}"
+
+
 def hazard_key(hazard_id: str) -> str:
     return f"hazard_overdue:{hazard_id}"
 

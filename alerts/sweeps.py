@@ -13,10 +13,16 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from alerts.keys import failed_in_use_key, hazard_key, inspection_key, maintenance_key
+from alerts.keys import (
+    failed_in_use_key,
+    hazard_key,
+    inspection_key,
+    insurance_key,
+    maintenance_key,
+)
 from alerts.ops import Close, Op, Raise
 from semon.domain.alerts import SWEEP_KINDS, AlertDraft
-from semon.settings import AlertSettings
+from semon.settings import AlertSettings, RegulatorSettings
 from semon.store.hazards import overdue_open
 
 # Due dates and failed-in-use from the one definition of the base date
@@ -31,6 +37,17 @@ FROM inspection_state i
 JOIN cylinders c ON c.cylinder_id = i.equipment_id
 LEFT JOIN stations s ON s.station_id = c.owner_station_id
 WHERE i.equipment_type = 'cylinder' AND i.status = 'in_service'
+"""
+# Insurance running out within the horizon, or already lapsed (a null date
+# is "not recorded", not an alert: the coverage statistics count it).
+_INSURANCE = """
+SELECT 'elevator', e.elevator_id, e.insured_until, NULL::text, NULL::text
+FROM elevators e
+WHERE e.status = 'in_service' AND e.insured_until <= %(horizon)s
+UNION ALL
+SELECT 'cylinder', c.cylinder_id, c.insured_until, c.owner_station_id, s.district
+FROM cylinders c LEFT JOIN stations s ON s.station_id = c.owner_station_id
+WHERE c.status = 'in_service' AND c.insured_until <= %(horizon)s
 """
 _MAINTENANCE = """
 SELECT e.elevator_id, m.last, e.installed_on, {interval} AS interval_days
@@ -93,6 +110,36 @@ def _failed_in_use(
     )
 
 
+def _insurance(
+    etype: str,
+    eid: str,
+    until: date,
+    today: date,
+    station_id: str | None,
+    district: str | None,
+) -> AlertDraft:
+    """insurance_lapsed once `until` has passed, insurance_expiring before."""
+    what = "Elevator" if etype == "elevator" else "Cylinder"
+    lapsed = until < today
+    kind = "insurance_lapsed" if lapsed else "insurance_expiring"
+    summary = (
+        f"{what} {eid} insurance lapsed on {until}"
+        if lapsed
+        else f"{what} {eid} insurance expires on {until}"
+    )
+    return AlertDraft(
+        condition_key=insurance_key(kind, etype, eid, until),
+        kind=kind,
+        equipment_type=etype,
+        equipment_id=eid,
+        started_at=_midnight(until + timedelta(days=1) if lapsed else today),
+        summary=summary,
+        details={"insured_until": until.isoformat()},
+        station_id=station_id,
+        district=district,
+    )
+
+
 def _hazard_overdue(h: dict[str, Any]) -> AlertDraft:
     """An open hazard past its deadline, until it is rectified."""
     what = "Elevator" if h["equipment_type"] == "elevator" else "Cylinder"
@@ -122,8 +169,14 @@ def _midnight(d: date) -> datetime:
     return datetime(d.year, d.month, d.day, tzinfo=UTC)
 
 
-async def sweep(conn: AsyncConnection, cfg: AlertSettings, now: datetime) -> list[Op]:
+async def sweep(
+    conn: AsyncConnection,
+    cfg: AlertSettings,
+    now: datetime,
+    regulator: RegulatorSettings | None = None,
+) -> list[Op]:
     today = now.date()
+    regulator = regulator or RegulatorSettings()
     soon = today + timedelta(days=cfg.due_soon_days)
     want: dict[str, AlertDraft] = {}
     cur = await conn.execute(_ELEVATOR_DUE)
@@ -179,6 +232,11 @@ async def sweep(conn: AsyncConnection, cfg: AlertSettings, now: datetime) -> lis
                     "due_on": due.isoformat(),
                 },
             )
+    horizon = today + timedelta(days=regulator.insurance_expiring_days)
+    cur = await conn.execute(_INSURANCE, {"horizon": horizon})
+    for etype, eid, until, station_id, district in await cur.fetchall():
+        d = _insurance(etype, eid, until, today, station_id, district)
+        want[d.condition_key] = d
     for h in await overdue_open(conn, today):
         d = _hazard_overdue(h)
         want[d.condition_key] = d

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from api.deps import PoolDep, SettingsDep
 from api.query_time import QueryTime
 from api.scope import Scope, ScopeDep
+from semon.store import coverage as coverage_store
 from semon.store import hazards as hazard_store
 from semon.store import stats as store
 
@@ -287,4 +288,78 @@ async def hazard_stats_for(
         hazard_scope=h_where,
         elevator_scope=e_where,
         params={**h_params, **e_params},
+    )
+
+
+class Coverage(BaseModel):
+    total: int = Field(description="in-service equipment in the group", examples=[120])
+    covered: int = Field(examples=[112])
+    rate: float = Field(description="covered / total (0 when total is 0)", examples=[0.933])
+
+
+class CoverageGroup(Coverage):
+    key: str | None
+
+
+class CoverageStats(BaseModel):
+    metric: Literal["insurance", "tag", "iot"]
+    equipment: Literal["elevator", "cylinder"]
+    group_by: str
+    at: datetime
+    groups: list[CoverageGroup]
+    overall: Coverage
+
+
+def coverage_moment(at: date | None) -> datetime:
+    """The moment judged: the start of `at` (UTC), or now."""
+    if at is None:
+        return datetime.now(UTC)
+    return datetime(at.year, at.month, at.day, tzinfo=UTC)
+
+
+@router.get("/coverage", response_model=CoverageStats)
+async def coverage(
+    scope: ScopeDep,
+    pool: PoolDep,
+    metric: Literal["insurance", "tag", "iot"] = "insurance",
+    equipment: Literal["elevator", "cylinder"] = "elevator",
+    group_by: Literal["district", "firm_id", "use_unit", "station_id"] = "district",
+    at: Annotated[
+        date | None, Query(description="the day judged, from its start (UTC); default now")
+    ] = None,
+) -> CoverageStats:
+    """In-service equipment in scope covered by insurance (insured on `at`),
+    a tag (cylinders: `qr` or `rfid`) or IoT (elevators whose terminal was
+    heard from in the 24 h before `at`)."""
+    async with pool.connection() as conn:
+        result = await coverage_for(conn, scope, metric, equipment, group_by, coverage_moment(at))
+    return CoverageStats.model_validate(result)
+
+
+async def coverage_for(
+    conn: AsyncConnection, scope: Scope, metric: str, equipment: str, group_by: str, at: datetime
+) -> dict[str, Any]:
+    """The store's coverage figures under the caller's scope (the report uses it too)."""
+    if metric not in coverage_store.METRICS[equipment]:
+        raise HTTPException(422, f"metric: {metric} is not measured for {equipment}s")
+    if equipment == "elevator":
+        if group_by not in store.ELEVATOR_GROUPS:
+            raise HTTPException(422, "group_by: elevators group by district, firm_id or use_unit")
+        if scope.role == "station":
+            raise HTTPException(403, "a station sees no elevators")
+        where, params = scope.elevators("e")
+    else:
+        if group_by not in store.CYLINDER_GROUPS:
+            raise HTTPException(422, "group_by: cylinders group by station_id or district")
+        if scope.role in ("maintenance", "use_unit"):
+            raise HTTPException(403, f"a {scope.role} principal sees no cylinders")
+        where, params = scope.cylinders("c")
+    return await coverage_store.coverage(
+        conn,
+        metric=metric,
+        equipment=equipment,
+        group_by=group_by,
+        at=at,
+        scope=where,
+        params=params,
     )

@@ -21,6 +21,8 @@ AlertKind = Literal[
     "inspection_due_soon",
     "inspection_failed_in_use",
     "hazard_overdue",
+    "insurance_expiring",
+    "insurance_lapsed",
     "alarm_test_missed",
     "maintenance_overdue",
     "overfill",
@@ -51,6 +53,8 @@ KINDS: dict[AlertKind, tuple[Severity, RaisedBy]] = {
     "inspection_failed_in_use": ("major", "sweep"),
     # major for a serious hazard; a general one's draft says minor (severity)
     "hazard_overdue": ("major", "sweep"),
+    "insurance_expiring": ("info", "sweep"),
+    "insurance_lapsed": ("minor", "sweep"),
     "alarm_test_missed": ("major", "elevator"),
     "maintenance_overdue": ("minor", "sweep"),
     "overfill": ("critical", "filling"),

@@ -18,6 +18,7 @@ Phone = Annotated[str, Field(max_length=40), AfterValidator(clean_line)]
 
 ElevatorStatus = Literal["in_service", "suspended", "retired"]
 CylinderStatus = Literal["in_service", "scrapped", "suspended"]
+CylinderTag = Literal["qr", "rfid", "none"]
 
 
 class Elevator(RecordModel):
@@ -39,6 +40,10 @@ class Elevator(RecordModel):
     status: ElevatorStatus = "in_service"
     # Contact a dispatcher reads out: the use unit's on-site phone.
     contact_phone: Phone | None = None
+    # Liability insurance (CONTRACT.md v1.1 "Coverage"); null until = uninsured.
+    insurer: Line | None = None
+    insurance_policy: Line | None = None
+    insured_until: date | None = None
 
 
 class Cylinder(RecordModel):
@@ -52,6 +57,9 @@ class Cylinder(RecordModel):
     last_inspected_on: date | None = None
     owner_station_id: Identifier | None = None
     status: CylinderStatus = "in_service"
+    # The electronic tag a station scans (v1.1 "Coverage"), and insurance.
+    tag: CylinderTag = "none"
+    insured_until: date | None = None
 
 
 class Firm(RecordModel):

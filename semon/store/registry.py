@@ -49,6 +49,9 @@ SPECS: dict[str, TableSpec] = {
             ("inspection_interval_months", "int2"),
             ("status", "text"),
             ("contact_phone", "text"),
+            ("insurer", "text"),
+            ("insurance_policy", "text"),
+            ("insured_until", "date"),
         ),
         # An inspection recorded through the API must not be undone by a
         # re-import of an older registry file.
@@ -69,6 +72,8 @@ SPECS: dict[str, TableSpec] = {
             ("last_inspected_on", "date"),
             ("owner_station_id", "text"),
             ("status", "text"),
+            ("tag", "text"),
+            ("insured_until", "date"),
         ),
         (("last_inspected_on", "GREATEST(t.last_inspected_on, EXCLUDED.last_inspected_on)"),),
     ),

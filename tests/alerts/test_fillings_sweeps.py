@@ -281,3 +281,43 @@ async def test_hazard_overdue_until_rectified(settings: Settings, database_url: 
         [closed] = [a for a in done if a["state"] == "resolved"]
         assert closed["details"]["hazard_id"] == f"{lift}-s"
         assert closed["resolution"] == "repaired"
+
+
+async def test_insurance_expiring_and_lapsed(settings: Settings, database_url: str) -> None:
+    """Insurance within 30 days of its end raises insurance_expiring (info),
+    past it insurance_lapsed (minor); a renewed policy closes the alert."""
+    tune(settings)
+    settings.alerts.sweep_interval_s = 3600
+    clock = start_clock()
+    today = clock.now().date()
+    soon, gone, fine = uid("ins-soon"), uid("ins-gone"), uid("ins-fine")
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        for eid, until in (
+            (soon, today + timedelta(days=10)),
+            (gone, today - timedelta(days=1)),
+            (fine, today + timedelta(days=200)),
+        ):
+            await conn.execute(
+                "INSERT INTO elevators (elevator_id, address, district, use_unit, installed_on,"
+                " last_inspected_on, firm_id, insured_until)"
+                " VALUES (%s, '4 Main St', 'east', 'uu', %s, %s, 'f1', %s)",
+                (eid, today - timedelta(days=300), today - timedelta(days=30), until),
+            )
+            await conn.execute(
+                "INSERT INTO maintenance_records (elevator_id, done_on, kind, firm_id)"
+                " VALUES (%s, %s, 'routine', 'f1')",
+                (eid, today - timedelta(days=3)),
+            )
+    async with alerts_process(settings, clock):
+        [a] = await wait_db(database_url, soon, lambda r: len(r) == 1)
+        assert (a["kind"], a["severity"]) == ("insurance_expiring", "info")
+        [b] = await wait_db(database_url, gone, lambda r: len(r) == 1)
+        assert (b["kind"], b["severity"]) == ("insurance_lapsed", "minor")
+        async with await psycopg.AsyncConnection.connect(database_url) as conn:
+            await conn.execute(
+                "UPDATE elevators SET insured_until = %s WHERE elevator_id = %s",
+                (today + timedelta(days=365), gone),
+            )
+        clock.advance(3601)
+        await wait_db(database_url, gone, lambda r: r[0]["state"] == "resolved")
+    assert await alerts_for(database_url, fine) == []
