@@ -25,8 +25,10 @@ from api.routes import (
     hazards,
     health,
     maintenance,
+    maps,
     metrics,
     registry,
+    reports,
     scores,
     stats,
     tokens,
@@ -116,6 +118,8 @@ def create_app(settings: Settings) -> FastAPI:
         stats,
         maintenance,
         hazards,
+        reports,
+        maps,
     ):
         app.include_router(module.router, responses=COMMON_RESPONSES)
     return app
