@@ -244,8 +244,9 @@ async def monthly(
         composed = await compose(conn, within, settings, start, end)
     t = reader_for(settings.i18n, request.headers.get("accept-language"))
     title = t.t("report.title", month=month)
-    if district is not None:
-        title += " · " + t.t("report.scope.district", district=district)
+    named = district or ", ".join(scope.items)
+    if named:
+        title += " · " + t.t("report.scope.district", district=named)
     else:
         title += " · " + t.t("report.scope.all")
     report = MonthlyReport.model_validate(
