@@ -75,6 +75,9 @@ class HazardActionBody(BaseModel):
     # a reference to the proof (photo id, document number)
     evidence: Annotated[str, Field(max_length=2000)] | None = None
     by: Annotated[str, Field(max_length=200)] | None = None
+    # The day the work was done, where it is reported afterwards (default today);
+    # not before the finding, not in the future.
+    rectified_on: date | None = None
 
 
 class Finding(BaseModel):
@@ -217,12 +220,16 @@ async def hazard_action(
     if action == "rectify" and not body.note:
         raise HTTPException(422, "note: a rectification needs a note")
     where, params = scope.hazards("h")
+    today = _today()
     async with pool.connection() as conn, conn.transaction():
         found = await store.get_hazard(conn, hazard_id, where, params)
         if found is None:
             raise HTTPException(404, "hazard_id: no such hazard")
         if scope.role not in _ACTORS[action]:
             raise HTTPException(403, f"role {scope.role!r} may not {action} a hazard")
+        done_on = body.rectified_on
+        if done_on is not None and not found["found_on"] <= done_on <= today:
+            raise HTTPException(422, "rectified_on: must be between found_on and today")
         row = await store.act(
             conn,
             hazard_id,
@@ -230,10 +237,11 @@ async def hazard_action(
             note=body.note,
             evidence=body.evidence,
             by=body.by or (scope.items[0] if scope.items else scope.role),
+            rectified_on=done_on,
         )
     if row is None:
         raise HTTPException(409, f"cannot {action} a hazard that is {found['state']}")
-    return _out(row, _today())
+    return _out(row, today)
 
 
 @router.post(

@@ -155,7 +155,8 @@ async def list_hazards(
 
 
 _SET = {
-    "rectify": "rectified_at = now(), rectified_note = %(note)s, evidence = %(evidence)s",
+    "rectify": "rectified_at = coalesce(%(rectified_on)s::date::timestamp AT TIME ZONE 'UTC',"
+    " now()), rectified_note = %(note)s, evidence = %(evidence)s",
     "verify": "verified_at = now(), verified_by = %(by)s",
     "reopen": "reopened_at = now(), rectified_at = NULL, verified_at = NULL, verified_by = NULL",
 }
@@ -169,8 +170,10 @@ async def act(
     note: str | None,
     evidence: str | None,
     by: str | None,
+    rectified_on: date | None = None,
 ) -> Row | None:
-    """Apply `action` if legal from the hazard's state; None when it is not."""
+    """Apply `action` if legal from the hazard's state; None when it is not.
+    A rectification reported afterwards is dated `rectified_on` (midnight)."""
     target, allowed = ACTIONS[action]
     query = (
         f"UPDATE hazards SET state = %(target)s, updated_at = now(), {_SET[action]}"
@@ -186,6 +189,7 @@ async def act(
                 "note": note,
                 "evidence": evidence,
                 "by": by,
+                "rectified_on": rectified_on,
             },
         )
         return await cur.fetchone()
@@ -227,7 +231,8 @@ SELECT {key} AS key, GROUPING({key}) AS overall,
        count(*) AS found,
        count(*) FILTER (WHERE h.state <> 'open') AS rectified,
        count(*) FILTER (WHERE h.deadline < %(cut)s
-                          AND (h.rectified_at IS NULL OR h.rectified_at::date > h.deadline))
+                          AND (h.rectified_at IS NULL
+                               OR (h.rectified_at AT TIME ZONE 'UTC')::date > h.deadline))
            AS overdue,
        count(*) FILTER (WHERE h.level = 'serious') AS serious_found,
        count(*) FILTER (WHERE h.level = 'serious' AND h.state <> 'open') AS serious_rectified

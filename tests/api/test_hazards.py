@@ -105,6 +105,9 @@ def test_hazard_roles_scope_and_bad_input(
     assert (
         _post(api_url, f"{act}/verify", token_for("regulator", f"{uid}-d"), {}).status_code == 409
     )
+    for bad_day in ("2026-11-01", "2099-01-01", "2026-11-31"):  # before found_on, future, none
+        r = _post(api_url, f"{act}/rectify", mine, {"note": "x", "rectified_on": bad_day})
+        assert r.status_code == 422 and "rectified_on" in r.text
     r = _post(api_url, f"{act}/rectify", mine, {"note": "gap adjusted", "evidence": "photo-7"})
     assert r.status_code == 200 and r.json()["state"] == "rectified"
     assert _post(api_url, f"{act}/rectify", mine, {"note": "again"}).status_code == 409
