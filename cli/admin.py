@@ -106,7 +106,9 @@ def registry_import(
 
 @token_app.command("create")
 def token_create(
-    role: Annotated[str, typer.Option(help="admin, dispatcher, maintenance, regulator, station, use_unit")],
+    role: Annotated[
+        str, typer.Option(help="admin, dispatcher, maintenance, regulator, station, use_unit")
+    ],
     scope: Annotated[
         list[str] | None, typer.Option(help="District(s), a firm_id or a station_id; none = all.")
     ] = None,
