@@ -289,6 +289,16 @@ class I18nSettings(BaseModel):
         return value
 
 
+class RescueSettings(BaseModel):
+    """Rescue deadlines (README "Dispatch: rescues"): dispatched within 5 min
+    of opening (Guangzhou's 96333 and the 2024 Hangzhou draft), the rescuers on
+    site within 15 min of a dispatch (the Hangzhou draft's urban figure); a
+    missed one is escalated once and, for arrival, makes the next tier due."""
+
+    dispatch_deadline_s: float = 300.0
+    arrival_deadline_s: float = 900.0
+
+
 class RegulatorSettings(BaseModel):
     """The regulator's book (issue 16): hazards, self-checks, coverage."""
 
@@ -323,5 +333,6 @@ class Settings(BaseSettings):
     embedded: EmbeddedSettings = EmbeddedSettings()
     score: ScoreSettings = ScoreSettings()
     broker: BrokerSettings = BrokerSettings()
+    rescue: RescueSettings = RescueSettings()
     i18n: I18nSettings = I18nSettings()
     regulator: RegulatorSettings = RegulatorSettings()

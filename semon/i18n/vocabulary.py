@@ -15,6 +15,7 @@ from typing import Final, get_args
 
 from semon.domain.alerts import AlertKind, AlertState, EquipmentType, Resolution, Severity
 from semon.domain.report import FIGURE_KEYS, SECTIONS
+from semon.domain.rescue import CauseCategory, RescueState
 
 VOCABULARIES: Final[Mapping[str, tuple[str, ...]]] = {
     "alert.kind": get_args(AlertKind),
@@ -22,6 +23,8 @@ VOCABULARIES: Final[Mapping[str, tuple[str, ...]]] = {
     "alert.state": get_args(AlertState),
     "alert.resolution": get_args(Resolution),
     "equipment.type": get_args(EquipmentType),
+    "rescue.state": get_args(RescueState),
+    "rescue.cause": get_args(CauseCategory),
     "report.figure": FIGURE_KEYS,
     "report.section": SECTIONS,
 }
