@@ -30,6 +30,7 @@ from semon.domain.report import FIGURES
 from semon.i18n import Reader, reader_for
 from semon.settings import Settings
 from semon.store import stats as store
+from semon.store.rescue_stats import rescue_figures
 
 router = APIRouter(tags=["reports"])
 
@@ -54,6 +55,9 @@ class MonthlyReport(BaseModel):
     as_of: date = Field(description="the day counts and rates are judged on")
     figures: list[Figure]
     illegal_fillings_by_kind: dict[str, int]
+    rescue_by_cause: dict[str, float] = Field(
+        description="share of each cause among the month's rescues with one"
+    )
 
 
 def month_window(month: str) -> tuple[date, date]:
@@ -101,6 +105,7 @@ async def compose(
     e_where, e_params = scope.elevators("e")
     c_where, c_params = scope.cylinders("c")
     a_where, a_params = scope.alerts("a")
+    r_where, r_params = scope.rescues("r")
 
     async def on_own_connection(call: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
         async with pool.connection() as conn:
@@ -150,6 +155,14 @@ async def compose(
             conn, since=_midnight(start), until=_midnight(end), scope=a_where, params=a_params
         ),
         lambda conn: hazard_stats_for(conn, scope, "district", start, end),
+        lambda conn: rescue_figures(
+            conn,
+            group_by="district",
+            since=_midnight(start),
+            until=_midnight(end),
+            scope=r_where,
+            params=r_params,
+        ),
     ]
     (
         lifts,
@@ -162,6 +175,7 @@ async def compose(
         maintenance,
         illegal,
         hazard_all,
+        (_, orders),
     ) = await asyncio.gather(*(on_own_connection(c) for c in calls))
     cover_rate = {
         ("insurance", "elevator"): lift_insurance["overall"]["rate"],
@@ -195,8 +209,28 @@ async def compose(
         "hazards_overdue": hazards["overdue"],
         "serious_rectification_rate": hazards["serious_rectification_rate"],
         "self_check_rate": hazards["self_check_rate"],
+        # the work order's figures (the rescues opened in the month)
+        **{
+            k: orders[k]
+            for k in (
+                "rescues",
+                "dispatched_within_5min",
+                "open_to_dispatch_median_s",
+                "dispatch_to_on_site_median_s",
+                "on_site_to_freed_median_s",
+                "on_site_within_30min",
+                "people_freed",
+                "injured",
+                "escalations",
+            )
+        },
     }
-    return {"as_of": as_of, "values": values, "illegal_by_kind": illegal["by_kind"]}
+    return {
+        "as_of": as_of,
+        "values": values,
+        "illegal_by_kind": illegal["by_kind"],
+        "rescue_by_cause": orders["by_cause"],
+    }
 
 
 def _choose_format(request: Request, asked: Format | None) -> Format:
@@ -218,6 +252,11 @@ def _rows(report: MonthlyReport, t: Reader) -> list[list[Any]]:
     rows += [
         [fillings, t.label("alert.kind", kind), n]
         for kind, n in report.illegal_fillings_by_kind.items()
+    ]
+    rescue = t.label("report.section", "rescue")
+    rows += [
+        [rescue, t.label("rescue.cause", cause), share]
+        for cause, share in report.rescue_by_cause.items()
     ]
     return rows
 
@@ -308,6 +347,7 @@ async def monthly(
                 for section, key in FIGURES
             ],
             "illegal_fillings_by_kind": composed["illegal_by_kind"],
+            "rescue_by_cause": composed["rescue_by_cause"],
         }
     )
     filename = f"semon-report-{month}"  # ASCII: a district's name may not be

@@ -90,7 +90,7 @@ async def test_regulator_page_report_and_map(database_url: str, tmp_path: Path) 
                 v = f["value"]
                 if v is None:
                     assert value == "—"
-                elif f["key"].endswith(("_rate", "_share")):
+                elif f["key"].endswith(("_rate", "_share", "_5min", "_30min")):
                     assert value == f"{v * 100:.2f}%"
                 else:
                     assert value == str(round(v) if f["key"].endswith("_s") else v)

@@ -172,7 +172,22 @@ def _expected(api_url: str, headers: Headers, as_of: str) -> dict[str, Any]:
         "hazards_overdue": hazards["overdue"],
         "serious_rectification_rate": hazards["serious_rectification_rate"],
         "self_check_rate": hazards["self_check_rate"],
+        **{
+            k: rescue[k]
+            for k in (
+                "rescues",
+                "dispatched_within_5min",
+                "open_to_dispatch_median_s",
+                "dispatch_to_on_site_median_s",
+                "on_site_to_freed_median_s",
+                "on_site_within_30min",
+                "people_freed",
+                "injured",
+                "escalations",
+            )
+        },
         "_by_kind": illegal["by_kind"],
+        "_by_cause": rescue["by_cause"],
     }
 
 
@@ -192,6 +207,7 @@ def test_every_figure_equals_its_statistics_route(
     got = {f["key"]: f["value"] for f in report["figures"]}
     want = _expected(api_url, regulator, TO)
     by_kind = want.pop("_by_kind")
+    assert report["rescue_by_cause"] == want.pop("_by_cause")
     assert got == want
     assert report["illegal_fillings_by_kind"] == by_kind == {"gas_mismatch": 1, "overfill": 1}
     # Not an empty pass: the seeded month shows in the figures.

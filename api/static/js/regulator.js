@@ -28,7 +28,7 @@ function query() {
 
 function formatValue(key, value) {
   if (value === null || value === undefined) return "—";
-  if (key.endsWith("_rate") || key.endsWith("_share")) return `${(value * 100).toFixed(2)}%`;
+  if (/(_rate|_share|_within_\d+min)$/.test(key)) return `${(value * 100).toFixed(2)}%`;
   if (key.endsWith("_s")) return `${Math.round(value)}`;
   return String(value);
 }
