@@ -48,10 +48,20 @@ async def test_filling_rules(settings: Settings, database_url: str) -> None:
             "refused",
             "live",
             "final",
+            "failed",
         )
     }
     await add_cylinder(database_url, cyl["ok"], st)
     await add_cylinder(database_url, cyl["overdue"], st, made=years_ago(6), inspected=years_ago(5))
+    # Overdue, then failed its inspection yesterday: a fail never renews the
+    # base date, so filling it is filling an overdue cylinder (migration 0040).
+    await add_cylinder(database_url, cyl["failed"], st, made=years_ago(6), inspected=years_ago(5))
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        await conn.execute(
+            "INSERT INTO inspections (equipment_type, equipment_id, inspected_on, result,"
+            " inspector) VALUES ('cylinder', %s, %s, 'fail', 'CIS-1')",
+            (cyl["failed"], t0.date() - timedelta(days=1)),
+        )
     await add_cylinder(database_url, cyl["old"], st, made=years_ago(13), inspected=years_ago(1))
     await add_cylinder(database_url, cyl["scrap"], st, status="scrapped")
     await add_cylinder(database_url, cyl["foreign"], other)
@@ -60,6 +70,7 @@ async def test_filling_rules(settings: Settings, database_url: str) -> None:
         await add_cylinder(database_url, cyl[k], st)
     expected = {
         "overdue": ["filling_overdue_cylinder"],
+        "failed": ["filling_overdue_cylinder"],
         "old": ["filling_scrapped_cylinder"],
         "scrap": ["filling_scrapped_cylinder"],
         "foreign": ["filling_foreign_cylinder"],
@@ -84,7 +95,7 @@ async def test_filling_rules(settings: Settings, database_url: str) -> None:
                 postcheck=None,
             ),
         )
-        for k in ("overdue", "old", "scrap", "foreign", "gas", "unreg"):
+        for k in ("overdue", "failed", "old", "scrap", "foreign", "gas", "unreg"):
             dev.filling(st, fill(uid("f"), cyl[k], t0))
         dev.filling(
             st, fill(uid("f"), cyl["pre"], t0, precheck={"passed": False, "failed_items": ["rust"]})
