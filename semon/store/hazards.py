@@ -259,24 +259,29 @@ units AS (
       FROM elevators e
      WHERE e.status = 'in_service' AND ({scope})
 ),
-covered AS (
-    SELECT s.use_unit, count(DISTINCT (n.kind, n.period)) AS periods
-      FROM self_checks s
-      JOIN need n ON n.kind = s.kind
-                 AND n.period = CASE s.kind WHEN 'daily' THEN s.done_on
-                                            WHEN 'weekly' THEN date_trunc('week', s.done_on)::date
-                                            ELSE date_trunc('month', s.done_on)::date END
-     WHERE s.done_on >= (SELECT min(period) FROM need)
-       AND s.done_on < %(to)s::date + 31
-       AND s.use_unit IN (SELECT use_unit FROM units)
+complete AS (
+    SELECT s.use_unit
+      FROM (SELECT DISTINCT s.use_unit, s.kind,
+                   CASE s.kind WHEN 'daily' THEN s.done_on
+                               WHEN 'weekly' THEN date_trunc('week', s.done_on)::date
+                               ELSE date_trunc('month', s.done_on)::date END AS period
+              FROM self_checks s
+             WHERE s.done_on >= (SELECT min(period) FROM need)
+               AND s.done_on < %(to)s::date + 31) s
+      JOIN need n ON n.kind = s.kind AND n.period = s.period
      GROUP BY s.use_unit
+    HAVING count(*) = (SELECT count(*) FROM need)
+),
+flagged AS (
+    SELECT u.key, u.use_unit, c.use_unit IS NOT NULL AS done
+      FROM units u LEFT JOIN complete c ON c.use_unit = u.use_unit
 )
-SELECT u.key, GROUPING(u.key) AS overall,
-       count(DISTINCT u.use_unit) AS use_units,
-       count(DISTINCT u.use_unit) FILTER (WHERE c.periods = (SELECT count(*) FROM need))
-           AS use_units_complete
-  FROM units u LEFT JOIN covered c ON c.use_unit = u.use_unit
- GROUP BY GROUPING SETS ((u.key), ())
+SELECT key, 0 AS overall, count(*) AS use_units, count(*) FILTER (WHERE done) AS use_units_complete
+  FROM flagged GROUP BY key
+UNION ALL
+-- a use unit with lifts in two groups counts once overall
+SELECT NULL, 1, count(DISTINCT use_unit), count(DISTINCT use_unit) FILTER (WHERE done)
+  FROM flagged
 """
 
 
