@@ -225,3 +225,24 @@ def test_self_checks_and_hazard_figures(
     for params in ({"from": "2026-02-30"}, {"from": "2026-10-01", "to": "2026-09-01"}):
         r = httpx.get(f"{api_url}/stats/hazards", params=params, headers=admin_headers)
         assert r.status_code == 422 and "from" in r.text
+
+
+def test_use_unit_tokens_and_what_they_see(
+    api_url: str, admin_headers: Headers, token_for: Callable[..., Headers], uid: str
+) -> None:
+    unit, other = _register(api_url, admin_headers, uid)
+    # A use unit the registry does not know is refused (a typo would see nothing).
+    body = {"role": "use_unit", "scope": [f"{uid}-nobody"], "label": "x"}
+    r = _post(api_url, "/tokens", admin_headers, body)
+    assert r.status_code == 422 and "scope" in r.text
+    r = _post(api_url, "/tokens", admin_headers, {**body, "scope": [unit, other]})
+    assert r.status_code == 422  # exactly one use unit
+    r = _post(api_url, "/tokens", admin_headers, {**body, "scope": [unit]})
+    assert r.status_code == 201, r.text
+    mine = {"Authorization": f"Bearer {r.json()['secret']}"}
+    assert httpx.get(f"{api_url}/elevators/{uid}-E0", headers=mine).status_code == 200
+    assert httpx.get(f"{api_url}/elevators/{uid}-E2", headers=mine).status_code == 404
+    # A use unit writes no registry and verifies nothing.
+    lift = {"elevator_id": f"{uid}-E0", "address": "x", "district": "x", "use_unit": unit}
+    r = _post(api_url, "/registry/elevators", mine, [{**lift, "installed_on": "2015-01-01"}])
+    assert r.status_code == 403
