@@ -266,7 +266,8 @@ complete AS (
                                WHEN 'weekly' THEN date_trunc('week', s.done_on)::date
                                ELSE date_trunc('month', s.done_on)::date END AS period
               FROM self_checks s
-             WHERE s.done_on >= (SELECT min(period) FROM need)
+             WHERE s.done_on >= least(date_trunc('week', %(from)s::date),
+                                      date_trunc('month', %(from)s::date))::date
                AND s.done_on < %(to)s::date + 31) s
       JOIN need n ON n.kind = s.kind AND n.period = s.period
      GROUP BY s.use_unit
@@ -280,8 +281,8 @@ SELECT key, 0 AS overall, count(*) AS use_units, count(*) FILTER (WHERE done) AS
   FROM flagged GROUP BY key
 UNION ALL
 -- a use unit with lifts in two groups counts once overall
-SELECT NULL, 1, count(DISTINCT use_unit), count(DISTINCT use_unit) FILTER (WHERE done)
-  FROM flagged
+SELECT NULL, 1, count(*), count(*) FILTER (WHERE done)
+  FROM (SELECT use_unit, bool_or(done) AS done FROM flagged GROUP BY use_unit) once
 """
 
 
