@@ -6,6 +6,11 @@ Fresh in-order samples are judged at once; late or out-of-order ones wait
 until the upload goes quiet and the car's buffer is judged again as a whole
 (``settle``). Why, and how recovery replays a car: README, "Alerts: rules on
 device time".
+
+Each terminal's clock offset is learned from its own messages (its recent
+delays, trusted once they agree: ``observe_clock``) and every rule of it
+reads the platform clock on the terminal's (README, "Wrong clocks, future
+dates and replay storms").
 """
 
 from __future__ import annotations
@@ -17,8 +22,17 @@ import operator
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from alerts.drafts import alarm_test_draft, fault_draft, offline_draft, trapped_draft
-from alerts.elevator_state import Elevator, trapped_due
+from alerts.drafts import (
+    AT_LANDING,
+    OFF_LANDING,
+    ON_BATTERY,
+    REPORTED,
+    alarm_test_draft,
+    fault_draft,
+    offline_draft,
+    trapped_draft,
+)
+from alerts.elevator_state import Elevator, device_now, trapped_due
 from alerts.keys import OpenAlerts, alarm_test_key, fault_key
 from alerts.ops import Close, Op, Raise, Record
 from semon.domain.alerts import AlertDraft, late_alert_id
@@ -89,15 +103,12 @@ class ElevatorRules:
         people = s["occupied"] is True or (s["occupied"] is None and (s["alarm"] or alarm_recent))
         if not s["door_zone"]:
             if people:
-                return cfg.trapped_off_landing_s, "stopped outside the door zone with people inside"
+                return cfg.trapped_off_landing_s, OFF_LANDING
             if s["power"] == "battery" and s["occupied"] is not False:
-                return cfg.trapped_on_battery_s, "on battery power, stopped outside the door zone"
+                return cfg.trapped_on_battery_s, ON_BATTERY
             return None
         if s["door"] == "closed" and people:
-            return (
-                cfg.trapped_at_landing_s,
-                "stopped at a landing with doors shut and people inside",
-            )
+            return cfg.trapped_at_landing_s, AT_LANDING
         return None
 
     # -- samples -----------------------------------------------------------
@@ -109,7 +120,11 @@ class ElevatorRules:
         car.last_rx = mono
         ops: list[Op] = []
         backlog = timedelta(seconds=self.cfg.backlog_after_s)
-        for s in sorted(samples, key=_by_ts):
+        ordered = sorted(samples, key=_by_ts)
+        if ordered:
+            self.observe_clock(car, ordered[-1]["ts"], now)
+        now = device_now(car, now)  # what is fresh is judged on the terminal's clock
+        for s in ordered:
             if not car.samples or s["ts"] > car.samples[-1]["ts"]:
                 i = len(car.samples)  # the common case: in order, no search
             else:
@@ -136,6 +151,33 @@ class ElevatorRules:
         self.arm(car)
         return ops
 
+    def observe_clock(self, car: Elevator, ts: datetime, now: datetime) -> None:
+        """Learn the terminal's clock offset from a message whose newest device
+        time is ``ts``, received at ``now`` (README, "Wrong clocks, future dates
+        and replay storms")."""
+        cfg = self.cfg
+        if cfg.skew_samples <= 0:
+            return  # learning is off: every terminal's clock is taken as right
+        rx = now.timestamp()
+        delay = rx - ts.timestamp()
+        obs = car.delays
+        if obs and rx - obs[-1][0] < cfg.skew_confirm_s / max(1, cfg.skew_samples - 1):
+            # Messages close together count once (the least delayed): a burst
+            # is one look at the clock, and a terminal sending often must
+            # still span skew_confirm_s with skew_samples looks.
+            obs[-1] = (obs[-1][0], min(obs[-1][1], delay))
+        else:
+            obs.append((rx, delay))
+            if len(obs) > cfg.skew_samples:
+                del obs[0]
+        if len(obs) < cfg.skew_samples or rx - obs[0][0] < cfg.skew_confirm_s:
+            return
+        delays = [d for _, d in obs]
+        lo = min(delays)
+        if max(delays) - lo <= cfg.skew_jitter_s:
+            # The smallest delay: the clock's offset plus the least transport time.
+            car.clock_offset_s = lo if abs(lo) >= cfg.skew_ignore_s else 0.0
+
     def arm(self, car: Elevator) -> None:
         if car.dirty or car.pending_faults:
             self.armed.add(car.eid)
@@ -144,6 +186,8 @@ class ElevatorRules:
         # A dirty car is armed (looked at every tick) until its backlog settles.
         if car.episode_start is not None and not car.dirty and car.trapped_key not in self.open:
             due = trapped_due(car)
+            if car.clock_offset_s:  # the heap is on platform time
+                due += timedelta(seconds=car.clock_offset_s)
             # A later deadline waits for the earlier entry to come due (it is
             # then found not due and pushed again): one entry per car.
             if car.due is None or due < car.due:
@@ -177,7 +221,10 @@ class ElevatorRules:
                     d.alert_id = late_alert_id(key, car.episode_start)
                     ops.append(Record(d, "self_released"))
             car.episode_start = None
-        if key in self.open:
+        # Only what happens after the alert began releases it: a replay on
+        # start judges the window's earlier samples (ordinary door openings
+        # before the trap) with the alert already known open.
+        if key in self.open and s["ts"] >= self.open[key]:
             if s["door"] in ("open", "opening") and s["door_zone"]:
                 car.released_at = car.released_at or s["ts"]
             if car.released_at is not None and s["occupied"] is not True and emit:
@@ -242,7 +289,8 @@ class ElevatorRules:
             return []
         car = self.car(eid)
         car.last_rx = mono
-        live = now - ev.ts <= timedelta(seconds=self.cfg.backlog_after_s)
+        self.observe_clock(car, ev.ts, now)
+        live = device_now(car, now) - ev.ts <= timedelta(seconds=self.cfg.backlog_after_s)
         ops: list[Op] = []
         code = ev.code
         if code == "alarm_button":
@@ -297,10 +345,7 @@ class ElevatorRules:
         Returns when it began."""
         if car.episode_start is None or ev.ts < car.episode_start:
             car.episode_start = ev.ts
-        car.episode_threshold_s, car.episode_reason = (
-            0.0,
-            "the terminal reports a trapped passenger",
-        )
+        car.episode_threshold_s, car.episode_reason = 0.0, REPORTED
         car.threshold_since = ev.ts
         return car.episode_start
 
@@ -363,6 +408,7 @@ class ElevatorRules:
             ops += self.settle(car)
         if car.dirty:
             return ops
+        now = device_now(car, now)  # every rule below compares device times
         if (
             car.episode_start is not None
             and car.trapped_key not in self.open

@@ -22,7 +22,9 @@ from alerts.keys import (
 )
 from alerts.ops import Close, Op, Raise
 from semon.domain.alerts import SWEEP_KINDS, AlertDraft
+from semon.i18n import msg
 from semon.settings import AlertSettings, RegulatorSettings
+from semon.store import maintenance_due as mdue
 from semon.store.hazards import overdue_open
 
 # Due dates and failed-in-use from the one definition of the base date
@@ -49,13 +51,12 @@ SELECT 'cylinder', c.cylinder_id, c.insured_until, c.owner_station_id, s.distric
 FROM cylinders c LEFT JOIN stations s ON s.station_id = c.owner_station_id
 WHERE c.status = 'in_service' AND c.insured_until <= %(horizon)s
 """
-_MAINTENANCE = """
-SELECT e.elevator_id, m.last, e.installed_on, {interval} AS interval_days
+# One definition with /stats/maintenance-overdue (semon/store/maintenance_due.py).
+_MAINTENANCE = f"""
+SELECT e.elevator_id, m.done_on, {mdue.DUE_ON} AS due, {mdue.INTERVAL_DAYS} AS interval_days
 FROM elevators e
-LEFT JOIN (SELECT elevator_id, max(done_on) AS last FROM maintenance_records GROUP BY 1) m
-       ON m.elevator_id = e.elevator_id
-{scores}
-WHERE e.status = 'in_service'
+{mdue.JOINS}
+WHERE {mdue.IN_SERVICE} AND {mdue.OVERDUE}
 """
 _OPEN = "SELECT condition_key FROM alerts WHERE state <> 'resolved' AND kind = ANY(%s)"
 
@@ -69,12 +70,18 @@ def _inspection(
     station_id: str | None = None,
     district: str | None = None,
 ) -> AlertDraft:
-    what = "Elevator" if etype == "elevator" else "Cylinder"
-    summary = (
-        f"{what} {eid} periodic inspection overdue since {due}"
-        if kind == "inspection_overdue"
-        else f"{what} {eid} periodic inspection due on {due}"
-    )
+    if kind == "inspection_overdue":
+        summary = (
+            msg("alert.inspection_overdue.summary.elevator", elevator_id=eid, due_on=due)
+            if etype == "elevator"
+            else msg("alert.inspection_overdue.summary.cylinder", cylinder_id=eid, due_on=due)
+        )
+    else:
+        summary = (
+            msg("alert.inspection_due_soon.summary.elevator", elevator_id=eid, due_on=due)
+            if etype == "elevator"
+            else msg("alert.inspection_due_soon.summary.cylinder", cylinder_id=eid, due_on=due)
+        )
     return AlertDraft(
         condition_key=inspection_key(kind, etype, eid, due),
         kind=kind,
@@ -96,14 +103,19 @@ def _failed_in_use(
     district: str | None = None,
 ) -> AlertDraft:
     """Equipment in service whose latest inspection failed (until a later pass)."""
-    what = "Elevator" if etype == "elevator" else "Cylinder"
     return AlertDraft(
         condition_key=failed_in_use_key(etype, eid, failed_on),
         kind="inspection_failed_in_use",
         equipment_type=etype,
         equipment_id=eid,
         started_at=_midnight(failed_on),
-        summary=f"{what} {eid} failed its inspection on {failed_on} and is still in service",
+        summary=(
+            msg("alert.inspection_failed_in_use.summary.elevator", elevator_id=eid, on=failed_on)
+            if etype == "elevator"
+            else msg(
+                "alert.inspection_failed_in_use.summary.cylinder", cylinder_id=eid, on=failed_on
+            )
+        ),
         details={"failed_on": failed_on.isoformat()},
         station_id=station_id,
         district=district,
@@ -119,14 +131,20 @@ def _insurance(
     district: str | None,
 ) -> AlertDraft:
     """insurance_lapsed once `until` has passed, insurance_expiring before."""
-    what = "Elevator" if etype == "elevator" else "Cylinder"
     lapsed = until < today
     kind = "insurance_lapsed" if lapsed else "insurance_expiring"
-    summary = (
-        f"{what} {eid} insurance lapsed on {until}"
-        if lapsed
-        else f"{what} {eid} insurance expires on {until}"
-    )
+    if etype == "elevator":
+        summary = (
+            msg("alert.insurance_lapsed.summary.elevator", elevator_id=eid, until=until)
+            if lapsed
+            else msg("alert.insurance_expiring.summary.elevator", elevator_id=eid, until=until)
+        )
+    else:
+        summary = (
+            msg("alert.insurance_lapsed.summary.cylinder", cylinder_id=eid, until=until)
+            if lapsed
+            else msg("alert.insurance_expiring.summary.cylinder", cylinder_id=eid, until=until)
+        )
     return AlertDraft(
         condition_key=insurance_key(kind, etype, eid, until),
         kind=kind,
@@ -140,17 +158,45 @@ def _insurance(
     )
 
 
+# One literal key each (the catalog test finds keys in msg() calls).
+_HAZARD_SUMMARIES: dict[str, Any] = {
+    "alert.hazard_overdue.summary.elevator.serious": lambda h: msg(
+        "alert.hazard_overdue.summary.elevator.serious",
+        elevator_id=h["equipment_id"],
+        deadline=h["deadline"],
+        description=h["description"],
+    ),
+    "alert.hazard_overdue.summary.elevator.general": lambda h: msg(
+        "alert.hazard_overdue.summary.elevator.general",
+        elevator_id=h["equipment_id"],
+        deadline=h["deadline"],
+        description=h["description"],
+    ),
+    "alert.hazard_overdue.summary.cylinder.serious": lambda h: msg(
+        "alert.hazard_overdue.summary.cylinder.serious",
+        cylinder_id=h["equipment_id"],
+        deadline=h["deadline"],
+        description=h["description"],
+    ),
+    "alert.hazard_overdue.summary.cylinder.general": lambda h: msg(
+        "alert.hazard_overdue.summary.cylinder.general",
+        cylinder_id=h["equipment_id"],
+        deadline=h["deadline"],
+        description=h["description"],
+    ),
+}
+
+
 def _hazard_overdue(h: dict[str, Any]) -> AlertDraft:
     """An open hazard past its deadline, until it is rectified."""
-    what = "Elevator" if h["equipment_type"] == "elevator" else "Cylinder"
+    key = f"alert.hazard_overdue.summary.{h['equipment_type']}.{h['level']}"
     return AlertDraft(
         condition_key=hazard_key(h["hazard_id"]),
         kind="hazard_overdue",
         equipment_type=h["equipment_type"],
         equipment_id=h["equipment_id"],
         started_at=_midnight(h["deadline"] + timedelta(days=1)),
-        summary=f"{what} {h['equipment_id']}: {h['level']} hazard not rectified by "
-        f"{h['deadline']} ({h['description']})",
+        summary=_HAZARD_SUMMARIES[key](h),
         details={
             "hazard_id": h["hazard_id"],
             "level": h["level"],
@@ -205,33 +251,28 @@ async def sweep(
         else:
             continue
         want[d.condition_key] = d
-    cur = await conn.execute("SELECT to_regclass('elevator_scores') IS NOT NULL")
-    row = await cur.fetchone()
-    has_scores = bool(row and row[0])
     default = int(cfg.default_maintenance_interval_days)
-    q = _MAINTENANCE.format(
-        interval=f"coalesce(s.interval_days, {default})" if has_scores else str(default),
-        scores="LEFT JOIN elevator_scores s ON s.elevator_id = e.elevator_id" if has_scores else "",
-    )
-    cur = await conn.execute(q)
-    for eid, last, installed, interval in await cur.fetchall():
-        due = (last or installed) + timedelta(days=int(interval))
-        if due < today:
-            key = maintenance_key(eid, due)
-            want[key] = AlertDraft(
-                condition_key=key,
-                kind="maintenance_overdue",
-                equipment_type="elevator",
-                equipment_id=eid,
-                started_at=_midnight(due),
-                summary=f"Elevator {eid} maintenance overdue since {due} "
-                f"(interval {interval} days)",
-                details={
-                    "last_maintenance_on": last.isoformat() if last else None,
-                    "interval_days": int(interval),
-                    "due_on": due.isoformat(),
-                },
-            )
+    cur = await conn.execute(_MAINTENANCE, {"at": today, "default_days": default})
+    for eid, last, due, interval in await cur.fetchall():
+        key = maintenance_key(eid, due)
+        want[key] = AlertDraft(
+            condition_key=key,
+            kind="maintenance_overdue",
+            equipment_type="elevator",
+            equipment_id=eid,
+            started_at=_midnight(due),
+            summary=msg(
+                "alert.maintenance_overdue.summary",
+                elevator_id=eid,
+                due_on=due,
+                interval_days=int(interval),
+            ),
+            details={
+                "last_maintenance_on": last.isoformat() if last else None,
+                "interval_days": int(interval),
+                "due_on": due.isoformat(),
+            },
+        )
     horizon = today + timedelta(days=regulator.insurance_expiring_days)
     cur = await conn.execute(_INSURANCE, {"horizon": horizon})
     for etype, eid, until, station_id, district in await cur.fetchall():

@@ -9,6 +9,7 @@ is what every deployment tool sets.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -90,6 +91,18 @@ class AlertSettings(BaseModel):
     # three moving-sample intervals: longer than any broker hiccup.
     backlog_after_s: float = 30.0
     backlog_quiet_s: float = 2.0
+    # Terminal clocks drift (minutes, on cheap terminals without NTP). Each
+    # terminal's offset (receive time minus device time of its newest sample)
+    # is learned from its own recent messages and its deadlines are kept on
+    # its clock: trusted once the last skew_samples messages, received over at
+    # least skew_confirm_s, agree within skew_jitter_s (a live stream; a
+    # backlog upload catching up does not), and taken as their smallest
+    # delay. Offsets under skew_ignore_s are transport time: taken as 0.
+    # skew_samples 0 turns learning off (every clock is taken as right).
+    skew_samples: int = 3
+    skew_confirm_s: float = 2.0
+    skew_jitter_s: float = 2.0
+    skew_ignore_s: float = 1.0
     # Samples kept per elevator (sorted) to re-judge shuffled input; a late
     # upload is kept whole until judged. Small on purpose: a city's cars times
     # this many objects is what the garbage collector walks (latency).
@@ -171,8 +184,20 @@ class ApiSettings(BaseModel):
     # keep the connection open.
     stream_poll_s: float = 1.0
     stream_ping_s: float = 15.0
+    # Streams read and send their events a batch (stream_batch) per turn, and
+    # only stream_turns streams have a turn at once: 100 consoles resuming
+    # with ?after=0 then take turns instead of taking every pooled connection
+    # and the whole event loop, and an ack, the alert list and /healthz are
+    # served meanwhile. A turn ends after its batch or stream_turn_s (a slow
+    # client finishes its batch without holding one).
+    stream_turns: int = Field(default=2, ge=1)
+    stream_turn_s: float = Field(default=0.25, gt=0)
+    stream_batch: int = Field(default=200, ge=1, le=5000)
     # Token for the first admin; never defaulted (empty means none is made).
     bootstrap_admin_token: str = ""
+    # Largest request body read (413 past it): a registry batch of 10,000
+    # records is a few MB; nothing else comes near.
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
 
 
 class StorageSettings(BaseModel):
@@ -263,6 +288,10 @@ class EmbeddedSettings(BaseModel):
     # is taken `semon up` falls back to a free port and says so.
     postgres_port: int = 54329
     broker_port: int = 18830
+    # Where the embedded broker listens. Loopback by default; another address
+    # (0.0.0.0 for every interface) lets real terminals in and needs
+    # broker.device_secret: clients then log in (semon/broker_auth.py).
+    broker_host: str = "127.0.0.1"
     database: str = "semon"
 
 
@@ -287,6 +316,18 @@ class I18nSettings(BaseModel):
                 f"unknown time zone {value!r} (an IANA name, e.g. Asia/Shanghai)"
             ) from None
         return value
+
+
+class RecordDateSettings(BaseModel):
+    """Dates of things that happened (installed, manufactured, inspected,
+    maintained): one after today is refused. A day's tolerance: a record's
+    local date runs up to a day ahead of UTC's."""
+
+    future_tolerance_days: int = Field(default=1, ge=0, le=31)
+
+    def latest(self) -> date:
+        """The latest date a record of something done may carry today."""
+        return datetime.now(UTC).date() + timedelta(days=self.future_tolerance_days)
 
 
 class RescueSettings(BaseModel):
@@ -335,4 +376,5 @@ class Settings(BaseSettings):
     broker: BrokerSettings = BrokerSettings()
     rescue: RescueSettings = RescueSettings()
     i18n: I18nSettings = I18nSettings()
+    record_dates: RecordDateSettings = RecordDateSettings()
     regulator: RegulatorSettings = RegulatorSettings()

@@ -13,6 +13,7 @@ from api.auth import require_roles
 from api.deps import PoolDep, SettingsDep
 from api.scope import Scope, ScopeDep
 from semon.domain.common import Line
+from semon.i18n import msg
 from semon.store import hazards as store
 
 router = APIRouter(tags=["hazards"])
@@ -139,7 +140,9 @@ async def post_hazard(
             params,
         )
         if not known:
-            raise HTTPException(404, f"equipment_id: no such {body.equipment_type}")
+            raise HTTPException(
+                404, msg("regulator.problem.no_equipment", equipment_type=body.equipment_type)
+            )
         row = await store.add_hazard(
             conn,
             store.NewHazard(
@@ -191,7 +194,7 @@ async def get_hazard(hazard_id: str, scope: ScopeDep, pool: PoolDep) -> HazardOu
     async with pool.connection() as conn:
         row = await store.get_hazard(conn, hazard_id, where, params)
     if row is None:
-        raise HTTPException(404, "hazard_id: no such hazard")
+        raise HTTPException(404, msg("regulator.problem.no_hazard"))
     return _out(row, _today())
 
 
@@ -218,18 +221,20 @@ async def hazard_action(
     """`rectify` (`{"note", "evidence"?}`), `verify`, `reopen`."""
     body = body or HazardActionBody()
     if action == "rectify" and not body.note:
-        raise HTTPException(422, "note: a rectification needs a note")
+        raise HTTPException(422, msg("regulator.problem.note_needed"))
     where, params = scope.hazards("h")
     today = _today()
     async with pool.connection() as conn, conn.transaction():
         found = await store.get_hazard(conn, hazard_id, where, params)
         if found is None:
-            raise HTTPException(404, "hazard_id: no such hazard")
+            raise HTTPException(404, msg("regulator.problem.no_hazard"))
         if scope.role not in _ACTORS[action]:
-            raise HTTPException(403, f"role {scope.role!r} may not {action} a hazard")
+            raise HTTPException(
+                403, msg("regulator.problem.role_may_not", role=scope.role, action=action)
+            )
         done_on = body.rectified_on
         if done_on is not None and not found["found_on"] <= done_on <= today:
-            raise HTTPException(422, "rectified_on: must be between found_on and today")
+            raise HTTPException(422, msg("regulator.problem.rectified_on"))
         row = await store.act(
             conn,
             hazard_id,
@@ -240,7 +245,10 @@ async def hazard_action(
             rectified_on=done_on,
         )
     if row is None:
-        raise HTTPException(409, f"cannot {action} a hazard that is {found['state']}")
+        raise HTTPException(
+            409,
+            msg("regulator.problem.illegal_transition", action=action, state=str(found["state"])),
+        )
     return _out(row, today)
 
 
@@ -257,7 +265,7 @@ async def post_self_check(
     """A use unit's daily, weekly or monthly self-check; each finding opens a
     hazard (source `self_check`) on one of the unit's elevators."""
     if scope.use_unit is not None and body.use_unit != scope.use_unit:
-        raise HTTPException(404, "use_unit: no such use unit")
+        raise HTTPException(404, msg("regulator.problem.no_use_unit"))
     named = sorted({*(body.equipment_ids or []), *(f.equipment_id for f in body.findings or [])})
     today = _today()
     async with pool.connection() as conn, conn.transaction():
@@ -266,7 +274,8 @@ async def post_self_check(
             missing = [i for i in named if i not in known]
             if missing:
                 raise HTTPException(
-                    404, f"equipment_ids: not elevators of this use unit: {missing[:20]}"
+                    404,
+                    msg("regulator.problem.not_unit_elevators", ids=", ".join(missing[:20])),
                 )
         check_id = await store.add_self_check(
             conn,

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, HTTPException
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from api.auth import require_roles
-from api.deps import PoolDep
+from api.deps import PoolDep, SettingsDep
 from api.scope import ScopeDep
+from semon.domain.common import Day
+from semon.domain.registry import future_dates
+from semon.i18n import msg
 from semon.store.stats import add_maintenance_records, elevators_in_scope
 
 router = APIRouter(tags=["maintenance"])
@@ -21,7 +24,11 @@ Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-
 
 class MaintenanceRecord(BaseModel):
     elevator_id: Id = Field(examples=["GZ-TH-000123"])
-    done_on: date = Field(examples=["2026-11-20"])
+    done_on: Day = Field(
+        examples=["2026-11-20"],
+        description="the day of the visit: not after today (a day's tolerance);"
+        " a later date is refused with 422",
+    )
     kind: Literal["routine", "quarterly", "half_year", "annual", "repair"]
     firm_id: Id = Field(examples=["firm-01"])
 
@@ -43,28 +50,43 @@ class RecordsAccepted(BaseModel):
 async def post_records(
     scope: ScopeDep,
     pool: PoolDep,
+    settings: SettingsDep,
     body: Annotated[
-        MaintenanceRecord | list[MaintenanceRecord],
-        Body(description="one record or a list (at most 10,000)"),
+        MaintenanceRecord
+        | Annotated[list[MaintenanceRecord], Field(min_length=1, max_length=MAX_RECORDS)],
+        Body(description="one record or a list (1 to 10,000)"),
     ],
 ) -> RecordsAccepted:
     """Record maintenance visits; idempotent on (elevator_id, done_on, kind)."""
     records = body if isinstance(body, list) else [body]
     if not records:
-        raise HTTPException(422, "no records")
+        raise HTTPException(422, msg("api.problem.no_records"))
+    latest = settings.record_dates.latest()
+    future = [
+        {"loc": ("body", *((i,) if isinstance(body, list) else ()), name), "msg": reason}
+        for i, r in enumerate(records)
+        for name, reason in future_dates(r, latest)
+    ]
+    if future:
+        # A visit dated ahead would count as done (and silence an overdue alert).
+        raise RequestValidationError([{**f, "type": "date_in_future"} for f in future[:200]])
     if len(records) > MAX_RECORDS:
-        raise HTTPException(413, f"at most {MAX_RECORDS} records a request")
+        raise HTTPException(413, msg("api.problem.too_many_records", max=MAX_RECORDS))
     if scope.firm_id is not None:
         foreign = sorted({r.firm_id for r in records} - {scope.firm_id})
         if foreign:
-            raise HTTPException(403, f"a firm records only its own visits, not {foreign[:5]}")
+            raise HTTPException(
+                403, msg("api.problem.foreign_visits", firms=", ".join(foreign[:5]))
+            )
     where, params = scope.elevators("e")
     ids = sorted({r.elevator_id for r in records})
     async with pool.connection() as conn:
         known = await elevators_in_scope(conn, ids, scope=where, params=params)
         missing = [i for i in ids if i not in known]
         if missing:
-            raise HTTPException(404, f"no such elevator: {', '.join(missing[:20])}")
+            raise HTTPException(
+                404, msg("api.problem.unknown_elevators", elevators=", ".join(missing[:20]))
+            )
         inserted = await add_maintenance_records(
             conn, [(r.elevator_id, r.done_on, r.kind, r.firm_id) for r in records]
         )

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from api.deps import PoolDep
 from api.scope import ScopeDep
 from semon.domain.alerts import AlertKind
+from semon.i18n import msg
 from semon.store.map import elevators_geojson
 
 router = APIRouter(tags=["map"])
@@ -38,7 +39,7 @@ async def elevators_map(
 ) -> Response:
     """In-service lifts in scope that have a position."""
     if scope.role == "station":
-        raise HTTPException(403, "a station sees no elevators")
+        raise HTTPException(403, msg("api.problem.station_sees_no_elevators"))
     where, params = scope.elevators("e")
     async with pool.connection() as conn:
         body = await elevators_geojson(

@@ -27,7 +27,7 @@ from api.deps import PoolDep, SettingsDep
 from api.routes.stats import coverage_for, coverage_moment, hazard_stats_for
 from api.scope import Scope, ScopeDep
 from semon.domain.report import FIGURES
-from semon.i18n import Reader, reader_for
+from semon.i18n import Reader, msg, reader_for
 from semon.settings import Settings
 from semon.store import stats as store
 from semon.store.rescue_stats import rescue_figures
@@ -63,7 +63,7 @@ class MonthlyReport(BaseModel):
 def month_window(month: str) -> tuple[date, date]:
     m = _MONTH.fullmatch(month)
     if not m or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 1900:
-        raise HTTPException(422, "month: expected YYYY-MM with a month 01-12")
+        raise HTTPException(422, msg("regulator.problem.month"))
     start = date(int(m.group(1)), int(m.group(2)), 1)
     end = date(start.year + start.month // 12, start.month % 12 + 1, 1)
     return start, end
@@ -75,7 +75,7 @@ def narrowed(scope: Scope, district: str | None) -> Scope:
     if district is None:
         return scope
     if scope.items and district not in scope.items:
-        raise HTTPException(404, "district: not in scope")
+        raise HTTPException(404, msg("regulator.problem.district_out_of_scope"))
     return Scope(role="regulator", items=(district,))
 
 

@@ -15,6 +15,8 @@ from pydantic import BaseModel, Field
 from api.deps import PoolDep, SettingsDep
 from api.query_time import QueryTime
 from api.scope import Scope, ScopeDep
+from semon.domain.common import Day
+from semon.i18n import msg
 from semon.store import coverage as coverage_store
 from semon.store import hazards as hazard_store
 from semon.store import stats as store
@@ -149,9 +151,9 @@ def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, d
     until = until or datetime.now(UTC)
     since = since or until - timedelta(days=30)
     if since >= until:
-        raise HTTPException(422, "from must be before to")
+        raise HTTPException(422, msg("api.problem.window_reversed"))
     if until - since > timedelta(days=MAX_WINDOW_DAYS):
-        raise HTTPException(422, f"window longer than {MAX_WINDOW_DAYS} days")
+        raise HTTPException(422, msg("api.problem.window_too_long", days=MAX_WINDOW_DAYS))
     return since, until
 
 
@@ -165,7 +167,9 @@ async def overdue_inspections(
     pool: PoolDep,
     equipment: Literal["elevator", "cylinder"] = "elevator",
     group_by: Literal["district", "firm_id", "use_unit", "station_id"] = "district",
-    at: Annotated[date | None, Query(description="the date judged; default today (UTC)")] = None,
+    at: Annotated[
+        Day | None, Query(description="the date judged (YYYY-MM-DD); default today (UTC)")
+    ] = None,
 ) -> Response:
     """In-service equipment in scope whose base date (latest pass or
     conditional inspection, else installation or manufacture; a fail never
@@ -174,15 +178,15 @@ async def overdue_inspections(
     day = at or datetime.now(UTC).date()
     if equipment == "elevator":
         if group_by not in store.ELEVATOR_GROUPS:
-            raise HTTPException(422, "elevators group by district, firm_id or use_unit")
+            raise HTTPException(422, msg("api.problem.elevator_groups"))
         if scope.role == "station":
-            raise HTTPException(403, "a station sees no elevators")
+            raise HTTPException(403, msg("api.problem.station_sees_no_elevators"))
         where, params = scope.elevators("e")
     else:
         if group_by not in store.CYLINDER_GROUPS:
-            raise HTTPException(422, "cylinders group by station_id or district")
+            raise HTTPException(422, msg("api.problem.cylinder_groups"))
         if scope.role == "maintenance":
-            raise HTTPException(403, "a maintenance firm sees no cylinders")
+            raise HTTPException(403, msg("api.problem.firm_sees_no_cylinders"))
         where, params = scope.cylinders("c")
     async with pool.connection() as conn:
         result = await store.overdue_inspections(
@@ -197,7 +201,7 @@ async def illegal_fillings(
 ) -> IllegalFillings:
     """Illegal or unsafe fillings (the filling alert kinds) by station and kind."""
     if scope.role == "maintenance":
-        raise HTTPException(403, "a maintenance firm sees no fillings")
+        raise HTTPException(403, msg("api.problem.firm_sees_no_fillings"))
     start, end = _window(since, until)
     where, params = scope.alerts("a")
     async with pool.connection() as conn:
@@ -218,7 +222,7 @@ async def rescue(
     """Trapped-passenger response: times to acknowledge, to on site and to
     resolved (median, p90), the 30-minute on-site share, the false-alarm share."""
     if scope.role == "station":
-        raise HTTPException(403, "a station sees no elevators")
+        raise HTTPException(403, msg("api.problem.station_sees_no_elevators"))
     start, end = _window(since, until)
     where, params = scope.alerts("a")
     r_where, r_params = scope.rescues("r")
@@ -245,12 +249,14 @@ async def maintenance_overdue(
     pool: PoolDep,
     settings: SettingsDep,
     group_by: Literal["district", "firm_id"] = "district",
-    at: Annotated[date | None, Query(description="the date judged; default today (UTC)")] = None,
+    at: Annotated[
+        Day | None, Query(description="the date judged (YYYY-MM-DD); default today (UTC)")
+    ] = None,
 ) -> MaintenanceOverdue:
     """In-service elevators whose last maintenance (installation where none)
     plus their current interval (elevator_scores; 15 days unscored) is before `at`."""
     if scope.role == "station":
-        raise HTTPException(403, "a station sees no elevators")
+        raise HTTPException(403, msg("api.problem.station_sees_no_elevators"))
     where, params = scope.elevators("e")
     async with pool.connection() as conn:
         result = await store.maintenance_overdue(
@@ -299,9 +305,9 @@ def date_window(since: date | None, until: date | None) -> tuple[date, date]:
     until = until or datetime.now(UTC).date() + timedelta(days=1)
     since = since or until - timedelta(days=30)
     if since >= until:
-        raise HTTPException(422, "from: must be before to")
+        raise HTTPException(422, msg("api.problem.window_reversed"))
     if until - since > timedelta(days=MAX_WINDOW_DAYS):
-        raise HTTPException(422, f"to: window longer than {MAX_WINDOW_DAYS} days")
+        raise HTTPException(422, msg("api.problem.window_too_long", days=MAX_WINDOW_DAYS))
     return since, until
 
 
@@ -394,18 +400,20 @@ async def coverage_for(
 ) -> dict[str, Any]:
     """The store's coverage figures under the caller's scope (the report uses it too)."""
     if metric not in coverage_store.METRICS[equipment]:
-        raise HTTPException(422, f"metric: {metric} is not measured for {equipment}s")
+        raise HTTPException(
+            422, msg("regulator.problem.metric", metric=metric, equipment=equipment)
+        )
     if equipment == "elevator":
         if group_by not in store.ELEVATOR_GROUPS:
-            raise HTTPException(422, "group_by: elevators group by district, firm_id or use_unit")
+            raise HTTPException(422, msg("regulator.problem.elevator_groups"))
         if scope.role == "station":
-            raise HTTPException(403, "a station sees no elevators")
+            raise HTTPException(403, msg("api.problem.station_sees_no_elevators"))
         where, params = scope.elevators("e")
     else:
         if group_by not in store.CYLINDER_GROUPS:
-            raise HTTPException(422, "group_by: cylinders group by station_id or district")
+            raise HTTPException(422, msg("regulator.problem.cylinder_groups"))
         if scope.role in ("maintenance", "use_unit"):
-            raise HTTPException(403, f"a {scope.role} principal sees no cylinders")
+            raise HTTPException(403, msg("regulator.problem.no_cylinders", role=scope.role))
         where, params = scope.cylinders("c")
     return await coverage_store.coverage(
         conn,

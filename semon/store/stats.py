@@ -15,6 +15,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
 from semon.domain.alerts import FILLING_KINDS
+from semon.store import maintenance_due as due
 
 Equipment = Literal["elevator", "cylinder"]
 
@@ -238,20 +239,14 @@ async def rescue(
     }
 
 
-# An elevator's maintenance is overdue at D when its last visit on or before
-# D (its installation where none was recorded) plus its current interval
-# (elevator_scores, the default where unscored) is before D.
-_MAINT_OVERDUE = """
-SELECT {key} AS key, GROUPING({key}) AS overall, count(*) AS total,
-       count(*) FILTER (WHERE coalesce(m.done_on, e.installed_on)
-                              + coalesce(s.interval_days, %(default_days)s) < %(at)s) AS overdue
+# One definition with the alerts sweep: semon/store/maintenance_due.py.
+_MAINT_OVERDUE = f"""
+SELECT {{key}} AS key, GROUPING({{key}}) AS overall, count(*) AS total,
+       count(*) FILTER (WHERE {due.OVERDUE}) AS overdue
   FROM elevators e
-  LEFT JOIN elevator_scores s ON s.elevator_id = e.elevator_id
-  LEFT JOIN LATERAL (SELECT mr.done_on FROM maintenance_records mr
-                      WHERE mr.elevator_id = e.elevator_id AND mr.done_on <= %(at)s
-                      ORDER BY mr.done_on DESC LIMIT 1) m ON true
- WHERE e.status = 'in_service' AND ({scope})
- GROUP BY GROUPING SETS (({key}), ())
+  {due.JOINS}
+ WHERE {due.IN_SERVICE} AND ({{scope}})
+ GROUP BY GROUPING SETS (({{key}}), ())
 """
 
 

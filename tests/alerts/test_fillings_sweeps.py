@@ -3,11 +3,15 @@ the inspection / maintenance sweep."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
+from psycopg import sql
 
+from alerts.ops import Raise
+from alerts.sweeps import sweep
 from semon.settings import Settings
+from semon.store.stats import maintenance_overdue
 from tests.alerts.helpers import (
     add_cylinder,
     alerts_for,
@@ -332,3 +336,59 @@ async def test_insurance_expiring_and_lapsed(settings: Settings, database_url: s
         clock.advance(3601)
         await wait_db(database_url, gone, lambda r: r[0]["state"] == "resolved")
     assert await alerts_for(database_url, fine) == []
+
+
+async def test_maintenance_sweep_and_statistic_are_one_definition(
+    settings: Settings, database_url: str
+) -> None:
+    """A visit dated in the future (stored before such dates were refused)
+    neither ends an elevator's overdue maintenance for the sweep nor for
+    /stats/maintenance-overdue: both judge it the same way, lift by lift."""
+    today = datetime.now(UTC).date()
+    district = uid("d")
+    visits = {
+        uid("future"): [date(2099, 1, 1)],
+        uid("old_and_future"): [today - timedelta(days=30), date(2099, 1, 1)],
+        uid("recent"): [today - timedelta(days=3)],
+        uid("never"): [],
+        uid("scored"): [today - timedelta(days=20)],
+    }
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        for eid, done in visits.items():
+            await conn.execute(
+                "INSERT INTO elevators (elevator_id, address, district, use_unit, installed_on)"
+                " VALUES (%s, '1 Main St', %s, 'uu', %s)",
+                (eid, district, today - timedelta(days=3000)),
+            )
+            for d in done:
+                await conn.execute(
+                    "INSERT INTO maintenance_records (elevator_id, done_on, kind, firm_id)"
+                    " VALUES (%s, %s, 'routine', 'f1')",
+                    (eid, d),
+                )
+        scored = next(e for e in visits if e.startswith("scored"))
+        await conn.execute(
+            "INSERT INTO elevator_scores (elevator_id, score, grade, interval_days, factor_names,"
+            " factor_values, factor_weights, factor_contributions, computed_at)"
+            " VALUES (%s, 90, 'A', 30, '{}', '{}', '{}', '{}', now())",
+            (scored,),
+        )
+        ops = await sweep(conn, settings.alerts, datetime.now(UTC))
+        swept = {
+            op.draft.equipment_id
+            for op in ops
+            if isinstance(op, Raise)
+            and op.draft.kind == "maintenance_overdue"
+            and op.draft.equipment_id in visits
+        }
+        stat = await maintenance_overdue(
+            conn,
+            group_by="district",
+            at=today,
+            default_days=settings.alerts.default_maintenance_interval_days,
+            scope=sql.SQL("e.district = %(district)s"),
+            params={"district": district},
+        )
+    assert swept == {e for e in visits if e.split("-")[0] in ("future", "old_and_future", "never")}
+    assert stat["overall"]["total"] == 5
+    assert stat["overall"]["overdue"] == len(swept)
