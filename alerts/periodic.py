@@ -63,7 +63,7 @@ class Periodic:
         try:
             if self.cfg.partition == 0:  # fleet-wide: one partition runs it
                 async with self.pool.connection(timeout=10) as conn:
-                    ops = await sweep(conn, self.cfg, now)
+                    ops = await sweep(conn, self.cfg, now, self.engine.settings.regulator)
                     await conn.commit()
                 # Behind any judged change: thousands at once on a first start.
                 self.writer.put_bulk(ops)

@@ -24,10 +24,13 @@ from api.routes import (
     cylinders,
     docs,
     elevators,
+    hazards,
     health,
     maintenance,
+    maps,
     metrics,
     registry,
+    reports,
     rescues,
     scores,
     stats,
@@ -134,6 +137,9 @@ def create_app(settings: Settings) -> FastAPI:
         stats,
         maintenance,
         rescues,
+        hazards,
+        reports,
+        maps,
     ):
         app.include_router(module.router, responses=COMMON_RESPONSES)
     return app

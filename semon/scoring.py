@@ -27,7 +27,9 @@ D 15 days (15 days is the statutory default of TSG T5002). Vetoes force 15
 days whatever the score: an overdue inspection, no terminal data for more
 than 3 days (or never), a firm graded C or D, a trapped-passenger alert in
 the last 90 days attributable to maintenance (resolved ``repaired`` or with
-``details.cause = "maintenance"``).
+``details.cause = "maintenance"``), no liability insurance in force
+(``insured_until`` null or past), or a latest inspection that failed
+(failed in use, migration 0040).
 
 Unknown inputs (NaN) count as average rather than as worst: a missing
 registry field is a data problem for the registry, not evidence against the
@@ -64,6 +66,8 @@ VETOES: tuple[str, ...] = (
     "no_terminal_data",
     "firm_credit_c_or_d",
     "maintenance_trap_90d",
+    "uninsured",
+    "inspection_failed_in_use",
 )
 GRADES: tuple[str, ...] = ("A", "B", "C", "D")
 
@@ -89,6 +93,8 @@ class FleetMetrics:
     inspection_overdue: Bools
     days_since_data: F64
     maintenance_trap: Bools
+    uninsured: Bools  # no liability insurance in force today (v1.1 "Coverage")
+    failed_in_use: Bools  # in service with its latest inspection failed
 
 
 @dataclass(frozen=True)
@@ -193,6 +199,8 @@ def score_fleet(m: FleetMetrics, cfg: ScoreSettings) -> FleetScores:
             ~(m.days_since_data <= cfg.veto_no_data_days),
             m.firm_credit >= 2,
             m.maintenance_trap,
+            m.uninsured,
+            m.failed_in_use,
         ]
     )
     grade = grade_of(score, cfg)

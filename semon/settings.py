@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, BaseModel, Field, field_validator
@@ -345,6 +345,18 @@ class RescueSettings(BaseModel):
     arrival_deadline_s: float = 900.0
 
 
+class RegulatorSettings(BaseModel):
+    """The regulator's book (issue 16): hazards, self-checks, coverage."""
+
+    # Days to rectify a hazard posted without a deadline. (A `conditional`
+    # inspection's hazard gets the contract's 30 days from migration 0041.)
+    hazard_deadline_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    # insurance_expiring is raised this many days before insured_until.
+    insurance_expiring_days: Annotated[int, Field(ge=1, le=365)] = 30
+    # Most hazards one GET /hazards answers.
+    hazards_page: Annotated[int, Field(ge=1, le=10_000)] = 500
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SEMON_",
@@ -370,3 +382,4 @@ class Settings(BaseSettings):
     rescue: RescueSettings = RescueSettings()
     i18n: I18nSettings = I18nSettings()
     record_dates: RecordDateSettings = RecordDateSettings()
+    regulator: RegulatorSettings = RegulatorSettings()

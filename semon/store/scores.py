@@ -89,12 +89,16 @@ SELECT fl.i,
        coalesce(CASE WHEN t.door_cycles >= 0 THEN t.door_cycles / %(load_days)s END,
                 'NaN')::float8 AS door_per_day,
        (e.status = 'in_service'
-        AND semon_elevator_due(e.last_inspected_on, e.installed_on, e.inspection_interval_months)
-            < %(today)s::date) AS overdue,
+        AND semon_elevator_due(e.last_inspected_on, e.inspection_passed_on,
+                               e.inspection_failed_on, e.installed_on,
+                               e.inspection_interval_months) < %(today)s::date) AS overdue,
        coalesce(extract(epoch FROM %(now)s - coalesce(t.last_seen, al.offline_since)) / 86400.0,
                 'Infinity')::float8
            AS days_since_data,
-       coalesce(al.maintenance_trap, false) AS maintenance_trap
+       coalesce(al.maintenance_trap, false) AS maintenance_trap,
+       (e.insured_until IS NULL OR e.insured_until < %(today)s::date) AS uninsured,
+       (e.status = 'in_service'
+        AND semon_failed_in_use(e.inspection_failed_on, e.last_inspected_on)) AS failed_in_use
   FROM score_fleet fl
   JOIN elevators e ON e.elevator_id = fl.elevator_id
   LEFT JOIN firms fi ON fi.firm_id = e.firm_id
@@ -132,6 +136,8 @@ _METRIC_FIELDS: tuple[tuple[str, str], ...] = (
     ("inspection_overdue", "?"),
     ("days_since_data", ">f8"),
     ("maintenance_trap", "?"),
+    ("uninsured", "?"),
+    ("failed_in_use", "?"),
 )
 _BATCH_FIELDS: tuple[tuple[str, str], ...] = (
     ("i", ">i4"),
@@ -259,6 +265,8 @@ async def _load(
         inspection_overdue=col("inspection_overdue", np.bool_),
         days_since_data=col("days_since_data", np.float64),
         maintenance_trap=col("maintenance_trap", np.bool_),
+        uninsured=col("uninsured", np.bool_),
+        failed_in_use=col("failed_in_use", np.bool_),
     )
 
 
