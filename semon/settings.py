@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from semon.settings_firms import ScorecardSettings, VerificationSettings
+
 
 class MqttSettings(BaseModel):
     topic_root: str = "se/v1"
@@ -383,3 +385,5 @@ class Settings(BaseSettings):
     i18n: I18nSettings = I18nSettings()
     record_dates: RecordDateSettings = RecordDateSettings()
     regulator: RegulatorSettings = RegulatorSettings()
+    verification: VerificationSettings = VerificationSettings()
+    scorecard: ScorecardSettings = ScorecardSettings()
