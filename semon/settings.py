@@ -289,6 +289,25 @@ class I18nSettings(BaseModel):
         return value
 
 
+class PermitSettings(BaseModel):
+    """Fill permits (api/routes/permits.py) and filled_after_deny (alerts).
+
+    A permit is answered within `deadline_s` or answered "unknown, try again"
+    (503, Retry-After: `retry_after_s`): a station waiting at the valve is
+    better told to retry than kept waiting or told yes without a check.
+    Answers are kept by a batched writer every `flush_interval_s` (at most
+    `buffer_max` held while the database is away; beyond that the oldest are
+    dropped and counted). A filling whose cylinder the station was refused
+    within `deny_window_s` before it raises filled_after_deny.
+    """
+
+    deadline_s: float = 0.3
+    retry_after_s: int = 1
+    flush_interval_s: float = 0.05
+    buffer_max: int = 100_000
+    deny_window_s: float = 3600.0
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SEMON_",
@@ -312,3 +331,4 @@ class Settings(BaseSettings):
     score: ScoreSettings = ScoreSettings()
     broker: BrokerSettings = BrokerSettings()
     i18n: I18nSettings = I18nSettings()
+    permits: PermitSettings = PermitSettings()

@@ -29,6 +29,7 @@ AlertKind = Literal[
     "gas_mismatch",
     "precheck_failed_but_filled",
     "postcheck_missing",
+    "filled_after_deny",
 ]
 Severity = Literal["critical", "major", "minor", "info"]
 AlertState = Literal["open", "acknowledged", "dispatched", "on_site", "resolved"]
@@ -56,6 +57,8 @@ KINDS: dict[AlertKind, tuple[Severity, RaisedBy]] = {
     "gas_mismatch": ("critical", "filling"),
     "precheck_failed_but_filled": ("major", "filling"),
     "postcheck_missing": ("minor", "filling"),
+    # A station filled a cylinder its fill permit was denied for (v1.1 Stations).
+    "filled_after_deny": ("critical", "filling"),
 }
 SEVERITY: dict[str, Severity] = {kind: severity for kind, (severity, _) in KINDS.items()}
 

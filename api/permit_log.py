@@ -1,0 +1,87 @@
+"""Keeps every fill-permit answer without making the station wait for it: the
+route hands the answer over and returns; a background task writes what came
+in, one statement per batch, every ``flush_interval_s``.
+
+The price: answers of the last interval are lost if the API process dies
+(a kill -9), and while the database is away they are held in memory (at
+most ``buffer_max``, the oldest dropped beyond that and counted). A permit
+is advice before a fill; the filling record itself is what ingest keeps
+with at-least-once delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+
+from prometheus_client import Counter
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from semon.settings import PermitSettings
+from semon.store.permits import PermitAnswer, insert_permits
+from semon.store.pool import DB_UNAVAILABLE
+
+log = logging.getLogger(__name__)
+
+ANSWERS = Counter(
+    "semon_fill_permits_total", "Fill-permit answers given", ["answer"]
+)  # answer: allow, deny, unknown
+DROPPED = Counter("semon_fill_permits_dropped_total", "Permit answers dropped unkept (buffer full)")
+
+
+class PermitLog:
+    def __init__(self, pool: AsyncConnectionPool[AsyncConnection], cfg: PermitSettings) -> None:
+        self._pool = pool
+        self._cfg = cfg
+        self._held: deque[PermitAnswer] = deque()
+        self._wake = asyncio.Event()
+        self._closing = False
+
+    def add(self, answer: PermitAnswer) -> None:
+        ANSWERS.labels(
+            "unknown" if answer.allow is None else ("allow" if answer.allow else "deny")
+        ).inc()
+        if len(self._held) >= self._cfg.buffer_max:
+            self._held.popleft()
+            DROPPED.inc()
+        self._held.append(answer)
+        self._wake.set()
+
+    @property
+    def held(self) -> int:
+        return len(self._held)
+
+    async def flush(self) -> None:
+        """Write what is held now; on a database error keep it for the next try."""
+        if not self._held:
+            return
+        batch = list(self._held)
+        async with self._pool.connection() as conn:
+            await insert_permits(conn, batch)
+            await conn.commit()
+        for _ in batch:
+            self._held.popleft()
+
+    async def run(self) -> None:
+        delay = self._cfg.flush_interval_s
+        while not self._closing:
+            await self._wake.wait()
+            await asyncio.sleep(delay)  # gather a batch
+            self._wake.clear()
+            try:
+                await self.flush()
+                delay = self._cfg.flush_interval_s
+            except DB_UNAVAILABLE as exc:
+                self._wake.set()  # still held: try again, backing off
+                delay = min(max(delay * 2, 0.1), 5.0)
+                log.warning("%d permit answers not kept yet: %s", len(self._held), exc)
+
+    async def close(self) -> None:
+        """Stop, writing what is held (bounded by the pool's own timeouts)."""
+        self._closing = True
+        self._wake.set()
+        with contextlib.suppress(*DB_UNAVAILABLE):
+            await self.flush()

@@ -1,0 +1,160 @@
+"""The fill permit: before the valve opens, may this station fill this
+cylinder with this gas? Judged by the filling alerts' own rules
+(semon.domain.filling_rules.before_fill), so the permit and the alerts
+never disagree; every answer is kept (api.permit_log).
+
+Within ``permits.deadline_s`` or not at all: a database too slow to answer
+gets the station a 503 "unknown, try again" with Retry-After, never a yes
+without a check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from api.auth import require_roles
+from api.deps import PoolDep, SettingsDep
+from api.permit_log import PermitLog
+from api.schemas import Problem
+from api.scope import ScopeDep
+from semon.domain.common import ID_PATTERN
+from semon.domain.filling_rules import GASES, before_fill, registry_evidence
+from semon.i18n import reader_for
+from semon.store.permits import PermitAnswer, PermitFacts, permit_facts
+from semon.store.pool import DB_UNAVAILABLE
+
+router = APIRouter(prefix="/cylinders", tags=["stations"])
+CylinderId = Annotated[str, Path(pattern=ID_PATTERN, examples=["CY-77"])]
+
+
+class FillPermit(BaseModel):
+    permit_id: str = Field(examples=["pm_5f0c6a1e2b7d4c1e9a3b8f0d2c4e6a8b"])
+    allow: bool | None = Field(
+        description="true: fill; false: do not fill (see reasons); null: unknown, ask again"
+    )
+    reasons: list[str] = Field(
+        description="the filling alert kinds this fill would raise",
+        examples=[["filling_overdue_cylinder", "gas_mismatch"]],
+    )
+    station_id: str
+    cylinder_id: str
+    gas: str
+    asked_at: datetime
+    registry: dict[str, Any] | None = Field(
+        default=None, description="the cylinder's registry facts the answer rests on"
+    )
+    retry_after_s: int | None = Field(default=None, description="with allow null")
+    detail: str | None = None
+
+
+def _reader(request: Request, settings: SettingsDep) -> Any:
+    return reader_for(settings.i18n, request.headers.get("accept-language"))
+
+
+def _problem(status: int, detail: str, field: str) -> HTTPException:
+    return HTTPException(status, [{"loc": ["query", field], "msg": detail, "type": "value_error"}])
+
+
+async def _facts(pool: Any, station_id: str, cylinder_id: str) -> PermitFacts:
+    async with pool.connection() as conn:
+        return await permit_facts(conn, station_id, cylinder_id)
+
+
+def _forget(task: asyncio.Task[Any]) -> None:
+    # An abandoned lookup ends on its own (statement or pool timeout); its
+    # outcome is nobody's any more.
+    if not task.cancelled():
+        task.exception()
+
+
+@router.get(
+    "/{cylinder_id}/fill-permit",
+    response_model=FillPermit,
+    responses={
+        403: {"model": Problem, "description": "A station asking for another station"},
+        422: {"description": "Unknown station, or a gas outside the list"},
+        503: {"model": FillPermit, "description": "Unknown, try again (database too slow)"},
+    },
+    dependencies=[require_roles("admin", "station")],
+    summary="May this station fill this cylinder now: allow or deny with every reason",
+)
+async def get_fill_permit(
+    request: Request,
+    cylinder_id: CylinderId,
+    scope: ScopeDep,
+    pool: PoolDep,
+    settings: SettingsDep,
+    station_id: Annotated[str, Query(pattern=ID_PATTERN, description="the asking station")],
+    gas: Annotated[str, Query(max_length=32, description="the medium to fill, lower case")],
+) -> Any:
+    t = _reader(request, settings).t
+    if scope.role == "station" and station_id != scope.items[0]:
+        raise HTTPException(403, t("stations.permit.other_station", station_id=station_id))
+    if gas not in GASES:
+        raise _problem(
+            422, t("stations.permit.unknown_gas", gas=gas, known=", ".join(GASES)), "gas"
+        )
+    cfg = settings.permits
+    log: PermitLog = request.app.state.permit_log
+    asked_at = datetime.now(UTC)
+    permit_id = "pm_" + uuid.uuid4().hex
+    lookup = asyncio.ensure_future(_facts(pool, station_id, cylinder_id))
+    # Waited for, not cancelled at the deadline: cancelling a query on a
+    # frozen server can itself hang; the task finishes or fails on its own.
+    done, _ = await asyncio.wait({lookup}, timeout=cfg.deadline_s)
+    facts: PermitFacts | None = None
+    if done:
+        with contextlib.suppress(*DB_UNAVAILABLE):
+            facts = lookup.result()
+    else:
+        lookup.add_done_callback(_forget)
+    if facts is None:
+        answer = PermitAnswer(
+            permit_id, station_id, cylinder_id, gas, None, (), asked_at, scope.role
+        )
+        log.add(answer)
+        body = FillPermit(
+            permit_id=permit_id,
+            allow=None,
+            reasons=[],
+            station_id=station_id,
+            cylinder_id=cylinder_id,
+            gas=gas,
+            asked_at=asked_at,
+            retry_after_s=cfg.retry_after_s,
+            detail=t("stations.permit.unknown"),
+        )
+        return JSONResponse(
+            body.model_dump(mode="json"),
+            status_code=503,
+            headers={"Retry-After": str(cfg.retry_after_s)},
+        )
+    if not facts.station_known:
+        raise _problem(
+            422, t("stations.permit.unknown_station", station_id=station_id), "station_id"
+        )
+    breaches = before_fill(station_id, gas, facts.cylinder, asked_at.date())
+    reasons = tuple(b.kind for b in breaches)
+    log.add(
+        PermitAnswer(
+            permit_id, station_id, cylinder_id, gas, not reasons, reasons, asked_at, scope.role
+        )
+    )
+    return FillPermit(
+        permit_id=permit_id,
+        allow=not reasons,
+        reasons=list(reasons),
+        station_id=station_id,
+        cylinder_id=cylinder_id,
+        gas=gas,
+        asked_at=asked_at,
+        registry=None if facts.cylinder is None else registry_evidence(facts.cylinder),
+    )
