@@ -104,6 +104,25 @@ def filling_drafts(
     return out
 
 
+def filled_after_deny_draft(
+    station_id: str, f: Filling, denied: dict[str, Any], station: dict[str, Any] | None
+) -> AlertDraft:
+    """The station filled a cylinder its last fill permit denied."""
+    return _draft(
+        "filled_after_deny",
+        station_id,
+        f,
+        f"Station {station_id} filled cylinder {f.cylinder_id} after its fill permit "
+        f"was denied ({', '.join(denied['reasons'])})",
+        station,
+        permit={
+            "permit_id": denied["permit_id"],
+            "asked_at": denied["asked_at"].isoformat(),
+            "reasons": list(denied["reasons"]),
+        },
+    )
+
+
 def overfill_draft(
     station_id: str, s: ScaleSample, max_fill_kg: float, station: dict[str, Any] | None
 ) -> AlertDraft:

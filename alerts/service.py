@@ -73,7 +73,12 @@ async def run(
                 cylinders_max=cfg.cylinder_cache_max,
             )
             writer = Writer(settings, pool, client, clock, registry)
-            fillings = FillingState(pool, registry, timeout_s=cfg.registry_timeout_s)
+            fillings = FillingState(
+                pool,
+                registry,
+                timeout_s=cfg.registry_timeout_s,
+                deny_window_s=settings.permits.deny_window_s,
+            )
             engine = Engine(settings, clock, inbox, fillings, writer)
             await registry.refresh()
             engine.emit(await Recovery(engine, pool).run())
