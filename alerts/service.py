@@ -82,7 +82,9 @@ async def run(
             engine = Engine(settings, clock, inbox, fillings, writer)
             await registry.refresh()
             engine.emit(await Recovery(engine, pool).run())
-            await client.subscribe(*[(t, 1) for t in device_topics(settings.mqtt.topic_root)])
+            await client.subscribe(
+                *[(t, 1) for t in device_topics(settings.mqtt.topic_root, deliveries=False)]
+            )
             await serve(engine, Periodic(engine, pool, registry), ready)
 
 
