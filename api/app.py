@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from api import errors
 from api.metrics_mw import RequestMetrics
 from api.notify import AlertWaker
-from api.permit_log import PermitLog
+from api.permit_log import permits_running
 from api.routes import (
     alerts,
     console,
@@ -83,17 +83,13 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.settings = settings
             app.state.alert_waker = waker
             listener = asyncio.create_task(waker.listen(settings.database_url), name="alert-listen")
-            permit_log = PermitLog(pool, settings.permits)
-            app.state.permit_log = permit_log
-            permit_writer = asyncio.create_task(permit_log.run(), name="permit-log")
             try:
-                yield
+                async with permits_running(app, settings):
+                    yield
             finally:
-                for task in (listener, permit_writer):
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-                await permit_log.close()
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
 
     app = FastAPI(
         title="semon",

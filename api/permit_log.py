@@ -15,14 +15,16 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import AsyncIterator
 
+from fastapi import FastAPI
 from prometheus_client import Counter
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from semon.settings import PermitSettings
+from semon.settings import PermitSettings, Settings
 from semon.store.permits import PermitAnswer, insert_permits
-from semon.store.pool import DB_UNAVAILABLE
+from semon.store.pool import DB_UNAVAILABLE, open_pool
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +61,8 @@ class PermitLog:
         if not self._held:
             return
         batch = list(self._held)
-        async with self._pool.connection() as conn:
+        async with self._pool.connection() as conn:  # autocommit: one statement
             await insert_permits(conn, batch)
-            await conn.commit()
         for _ in batch:
             self._held.popleft()
 
@@ -85,3 +86,34 @@ class PermitLog:
         self._wake.set()
         with contextlib.suppress(*DB_UNAVAILABLE):
             await self.flush()
+
+
+@contextlib.asynccontextmanager
+async def permits_running(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
+    """The permits' own pool (``app.state.permit_pool``) and answer log
+    (``app.state.permit_log``) for the app's lifetime. Autocommit and
+    unchecked: a permit's lookup is one round trip (a pooled connection that
+    broke fails its query, the station hears "unknown, try again" and the
+    pool replaces it)."""
+    cfg = settings.permits
+    async with open_pool(
+        settings.database_url,
+        min_size=1,
+        max_size=cfg.pool_max,
+        name="permits",
+        timeout=settings.api.pool_timeout_s,
+        statement_timeout_ms=settings.api.statement_timeout_ms,
+        check=False,
+        autocommit=True,
+    ) as pool:
+        log = PermitLog(pool, cfg)
+        app.state.permit_pool = pool
+        app.state.permit_log = log
+        writer = asyncio.create_task(log.run(), name="permit-log")
+        try:
+            yield
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            await log.close()

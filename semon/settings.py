@@ -303,6 +303,8 @@ class PermitSettings(BaseModel):
 
     deadline_s: float = 0.3
     retry_after_s: int = 1
+    # The permits' own pool: autocommit and unchecked, one round trip a permit.
+    pool_max: int = 10
     flush_interval_s: float = 0.05
     buffer_max: int = 100_000
     deny_window_s: float = 3600.0

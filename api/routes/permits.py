@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.auth import require_roles
-from api.deps import PoolDep, SettingsDep
+from api.deps import SettingsDep
 from api.permit_log import PermitLog
 from api.schemas import Problem
 from api.scope import ScopeDep
@@ -90,7 +90,6 @@ async def get_fill_permit(
     request: Request,
     cylinder_id: CylinderId,
     scope: ScopeDep,
-    pool: PoolDep,
     settings: SettingsDep,
     station_id: Annotated[str, Query(pattern=ID_PATTERN, description="the asking station")],
     gas: Annotated[str, Query(max_length=32, description="the medium to fill, lower case")],
@@ -106,7 +105,7 @@ async def get_fill_permit(
     log: PermitLog = request.app.state.permit_log
     asked_at = datetime.now(UTC)
     permit_id = "pm_" + uuid.uuid4().hex
-    lookup = asyncio.ensure_future(_facts(pool, station_id, cylinder_id))
+    lookup = asyncio.ensure_future(_facts(request.app.state.permit_pool, station_id, cylinder_id))
     # Waited for, not cancelled at the deadline: cancelling a query on a
     # frozen server can itself hang; the task finishes or fails on its own.
     done, _ = await asyncio.wait({lookup}, timeout=cfg.deadline_s)
