@@ -28,6 +28,7 @@ from api.routes import (
     metrics,
     permits,
     registry,
+    rescues,
     scores,
     stats,
     tokens,
@@ -118,6 +119,7 @@ def create_app(settings: Settings) -> FastAPI:
         scores,
         stats,
         maintenance,
+        rescues,
     ):
         app.include_router(module.router, responses=COMMON_RESPONSES)
     return app

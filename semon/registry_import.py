@@ -19,7 +19,15 @@ from psycopg import AsyncConnection
 from pydantic import BaseModel, ValidationError
 
 from semon.settings import Settings
-from semon.store.registry import KINDS, SPECS, bump_last_inspected, dedupe, missing_ids, upsert_rows
+from semon.store.registry import (
+    KINDS,
+    SPECS,
+    bump_last_inspected,
+    dedupe,
+    missing_ids,
+    rescue_codes_taken,
+    upsert_rows,
+)
 
 # Failures reported at most; past this the message says how many more.
 MAX_REPORTED = 200
@@ -89,6 +97,32 @@ async def _check_references(conn: AsyncConnection, kind: str, rows: Sequence[Bas
         raise RegistryRejected(failures[:MAX_REPORTED])
 
 
+async def _check_rescue_codes(conn: AsyncConnection, kind: str, rows: Sequence[BaseModel]) -> None:
+    """A rescue code names one car: refuse a code given twice in the batch or
+    held by another elevator (naming the records), rather than fail the write."""
+    if kind != "elevators":
+        return
+    failures: list[tuple[int, str]] = []
+    first: dict[str, str] = {}
+    coded = [
+        (i, str(getattr(r, "elevator_id")), str(getattr(r, "rescue_code")))  # noqa: B009
+        for i, r in enumerate(rows)
+        if getattr(r, "rescue_code", None)
+    ]
+    for index, eid, code in coded:
+        if first.setdefault(code, eid) != eid:
+            failures.append((index, f"rescue_code: {code!r} is given to two elevators"))
+    if coded:
+        taken = await rescue_codes_taken(conn, [c[1] for c in coded], [c[2] for c in coded])
+        failures += [
+            (i, f"rescue_code: {code!r} is already posted in another elevator")
+            for i, _eid, code in coded
+            if code in taken
+        ]
+    if failures:
+        raise RegistryRejected(sorted(failures)[:MAX_REPORTED])
+
+
 def _check_text(rows: Sequence[BaseModel]) -> None:
     """PostgreSQL text holds no NUL and only valid UTF-8 (JSON can carry lone
     surrogates): refuse such records by index rather than fail the write."""
@@ -117,6 +151,7 @@ async def upsert_models(conn: AsyncConnection, kind: str, rows: Sequence[BaseMod
     spec = SPECS[kind]
     async with conn.transaction():
         await _check_references(conn, kind, rows)
+        await _check_rescue_codes(conn, kind, rows)
         unique = dedupe(spec, rows)
         await upsert_rows(conn, kind, unique)
         if kind == "inspections":

@@ -20,6 +20,7 @@ from api.scope import Scope, ScopeDep
 from semon.domain.alerts import Action, ActionBody, AlertKind, AlertState
 from semon.store.alert_reads import alert_in_scope, events_after, last_event_id, list_alerts
 from semon.store.alerts import AlertNotFound, IllegalTransition, apply_action
+from semon.store.event_feed import RESCUE_EVENT
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -88,8 +89,9 @@ async def get_alerts(
                     "example": f"id: 42\nevent: alert\ndata: {json.dumps(ALERT_EXAMPLE)}\n\n"
                 }
             },
-            "description": "One `alert` event per alert change in scope, `id:` = the event "
-            "id; send it back as `Last-Event-ID` to resume with nothing missed.",
+            "description": "One `alert` event per alert change in scope and one `rescue` "
+            "event per rescue change, `id:` = the event id; send it back as "
+            "`Last-Event-ID` to resume with nothing missed.",
         }
     },
     summary="Server-Sent Events: every alert change in scope",
@@ -149,8 +151,10 @@ async def _events(
             message: dict[str, Any] = dict(row["message"])
             message.setdefault("event_id", after)
             message.setdefault("action", row["action"])
+            # Rescue changes share the feed (and so the ids and the resume).
+            event = "rescue" if row["action"] == RESCUE_EVENT else "alert"
             yield ServerSentEvent(
-                data=json.dumps(message, separators=(",", ":")), event="alert", id=str(after)
+                data=json.dumps(message, separators=(",", ":")), event=event, id=str(after)
             )
         if len(rows) < STREAM_BATCH:
             await waker.wait(poll_s, ticket)

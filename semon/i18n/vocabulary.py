@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Final, get_args
 
 from semon.domain.alerts import AlertKind, AlertState, EquipmentType, Resolution, Severity
+from semon.domain.rescue import CauseCategory, RescueState
 
 VOCABULARIES: Final[Mapping[str, tuple[str, ...]]] = {
     "alert.kind": get_args(AlertKind),
@@ -21,6 +22,8 @@ VOCABULARIES: Final[Mapping[str, tuple[str, ...]]] = {
     "alert.state": get_args(AlertState),
     "alert.resolution": get_args(Resolution),
     "equipment.type": get_args(EquipmentType),
+    "rescue.state": get_args(RescueState),
+    "rescue.cause": get_args(CauseCategory),
 }
 
 

@@ -30,12 +30,8 @@ from semon.domain.alerts import (
     new_alert_id,
     transition_allowed,
 )
-
-# Taken before inserting an event, so event ids commit in order: a console
-# resuming after id N never misses a smaller id committed later.
-ALERT_EVENTS_LOCK = 0x5E3A0003
-# NOTIFY'd with the event id on every commit of an event (api/notify.py listens).
-ALERT_EVENTS_CHANNEL = "semon_alerts"
+from semon.store.event_feed import ALERT_EVENTS_CHANNEL, ALERT_EVENTS_LOCK
+from semon.store.rescue_open import alert_resolved, open_for_alert
 
 
 class AlertNotFound(LookupError):
@@ -106,6 +102,9 @@ async def _event(
     assert got is not None
     return msg, int(got[0])
 
+
+# The event writer, for rescue steps that page the alert (store/rescues.py).
+write_event = _event
 
 _INSERT_ALERT = """
 INSERT INTO alerts (alert_id, condition_key, kind, severity, state, equipment_type, equipment_id,
@@ -193,6 +192,11 @@ async def raise_alert(
         cur = await conn.execute(_RAISE_NEW, params)
         got = await cur.fetchone()
         if got is not None:
+            if d.kind == "trapped_passenger" and d.live:
+                # Every live trap opens its rescue in the same transaction:
+                # no crash can leave the alert without it.
+                source = "call" if d.details.get("source") == "call" else "terminal"
+                await open_for_alert(conn, alert_id, source=source, by=worker)
             return msg, int(got[0])
         cur = await conn.execute(_OPEN_BY_KEY, (d.condition_key,))
         got = await cur.fetchone()
@@ -313,6 +317,8 @@ async def resolve_condition(
             row = await cur.fetchone()
         if row is None:
             return None
+        if row["kind"] == "trapped_passenger":
+            await alert_resolved(conn, row["alert_id"], at=now, by=by)
         return await _event(
             conn,
             row,
@@ -359,6 +365,8 @@ async def apply_action(
         )
         row = await _row(conn, alert_id)
         assert row is not None
+        if target == "resolved" and row["kind"] == "trapped_passenger":
+            await alert_resolved(conn, alert_id, at=now, by=body.by)
         msg, _ = await _event(conn, row, action, at=now, by=body.by, note=body.note)
         return msg
 
