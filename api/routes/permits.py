@@ -20,14 +20,14 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api.auth import require_roles
+from api.auth import CurrentPrincipal, require_roles
 from api.deps import SettingsDep
 from api.permit_log import PermitLog
 from api.schemas import Problem
 from api.scope import ScopeDep
 from semon.domain.common import ID_PATTERN
 from semon.domain.filling_rules import GASES, before_fill, registry_evidence
-from semon.i18n import reader_for
+from semon.i18n import Reader, reader_for
 from semon.store.permits import PermitAnswer, PermitFacts, permit_facts
 from semon.store.pool import DB_UNAVAILABLE
 
@@ -44,6 +44,11 @@ class FillPermit(BaseModel):
         description="the filling alert kinds this fill would raise",
         examples=[["filling_overdue_cylinder", "gas_mismatch"]],
     )
+    reason_texts: list[str] = Field(
+        default_factory=list,
+        description="the reasons in words, in the language asked for (Accept-Language)",
+        examples=[["充装超期未检气瓶", "充装介质不符"]],
+    )
     station_id: str
     cylinder_id: str
     gas: str
@@ -55,7 +60,7 @@ class FillPermit(BaseModel):
     detail: str | None = None
 
 
-def _reader(request: Request, settings: SettingsDep) -> Any:
+def _reader(request: Request, settings: SettingsDep) -> Reader:
     return reader_for(settings.i18n, request.headers.get("accept-language"))
 
 
@@ -90,11 +95,13 @@ async def get_fill_permit(
     request: Request,
     cylinder_id: CylinderId,
     scope: ScopeDep,
+    principal: CurrentPrincipal,
     settings: SettingsDep,
     station_id: Annotated[str, Query(pattern=ID_PATTERN, description="the asking station")],
     gas: Annotated[str, Query(max_length=32, description="the medium to fill, lower case")],
 ) -> Any:
-    t = _reader(request, settings).t
+    reader = _reader(request, settings)
+    t = reader.t
     if scope.role == "station" and station_id != scope.items[0]:
         raise HTTPException(403, t("stations.permit.other_station", station_id=station_id))
     if gas not in GASES:
@@ -117,7 +124,7 @@ async def get_fill_permit(
         lookup.add_done_callback(_forget)
     if facts is None:
         answer = PermitAnswer(
-            permit_id, station_id, cylinder_id, gas, None, (), asked_at, scope.role
+            permit_id, station_id, cylinder_id, gas, None, (), asked_at, principal.token_id
         )
         log.add(answer)
         body = FillPermit(
@@ -144,13 +151,21 @@ async def get_fill_permit(
     reasons = tuple(b.kind for b in breaches)
     log.add(
         PermitAnswer(
-            permit_id, station_id, cylinder_id, gas, not reasons, reasons, asked_at, scope.role
+            permit_id,
+            station_id,
+            cylinder_id,
+            gas,
+            not reasons,
+            reasons,
+            asked_at,
+            principal.token_id,
         )
     )
     return FillPermit(
         permit_id=permit_id,
         allow=not reasons,
         reasons=list(reasons),
+        reason_texts=[reader.label("alert.kind", r) for r in reasons],
         station_id=station_id,
         cylinder_id=cylinder_id,
         gas=gas,

@@ -153,12 +153,22 @@ def test_permit_and_alerts_agree_on_every_condition(
             )
             drafts = filling_drafts(st, fill, cylinder, station_row, overfill_raised=False)
             assert [d.kind for d in drafts] == body["reasons"], name
+    # The reasons in words, in the language asked for.
+    r = httpx.get(
+        f"{api_url}/cylinders/{uid}-gas/fill-permit",
+        params={"station_id": st, "gas": "lpg"},
+        headers={**station, "Accept-Language": "en"},
+        timeout=30,
+    )
+    assert r.json()["reason_texts"] == ["Wrong gas filled"]
+    assert answers["gas"]["reason_texts"] == ["充装介质不符"]  # zh-CN by default
     kept = {
         r["permit_id"]: r for r in _kept(database_url, [a["permit_id"] for a in answers.values()])
     }
     assert len(kept) == len(answers)
     for body in answers.values():
         row = kept[body["permit_id"]]
+        assert row["asked_by"]  # the token that asked
         assert (row["allow"], row["reasons"], row["station_id"], row["gas"]) == (
             body["allow"],
             body["reasons"],
