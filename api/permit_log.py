@@ -57,14 +57,20 @@ class PermitLog:
         return len(self._held)
 
     async def flush(self) -> None:
-        """Write what is held now; on a database error keep it for the next try."""
+        """Write what is held now; on a database error put it back for the next
+        try (ahead of what came meanwhile, within ``buffer_max``)."""
         if not self._held:
             return
-        batch = list(self._held)
-        async with self._pool.connection() as conn:  # autocommit: one statement
-            await insert_permits(conn, batch)
-        for _ in batch:
-            self._held.popleft()
+        batch, self._held = list(self._held), deque()
+        try:
+            async with self._pool.connection() as conn:  # autocommit: one statement
+                await insert_permits(conn, batch)
+        except BaseException:
+            room = self._cfg.buffer_max - len(self._held)
+            keep = batch[len(batch) - room :] if room < len(batch) else batch
+            DROPPED.inc(len(batch) - len(keep))
+            self._held.extendleft(reversed(keep))
+            raise
 
     async def run(self) -> None:
         delay = self._cfg.flush_interval_s
