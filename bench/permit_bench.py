@@ -112,7 +112,7 @@ class RawConnection:
 
 
 async def _permits(
-    api_url: str,
+    api_urls: list[str],
     token: str,
     cylinders: int,
     rate: float,
@@ -120,8 +120,9 @@ async def _permits(
     duration: float,
     warmup: float,
 ) -> tuple[list[float], dict[str, int]]:
-    """Open-loop load: request i starts at t0 + i / rate, taken by a free client.
-    The first ``warmup`` seconds (connections opening, pools filling) are not counted."""
+    """Open-loop load: request i starts at t0 + i / rate, taken by a free client
+    (clients spread over the API processes). The first ``warmup`` seconds
+    (connections opening, pools filling) are not counted."""
     total = int(rate * (warmup + duration))
     counted_from = int(rate * warmup)
     latencies: list[float] = []
@@ -130,10 +131,10 @@ async def _permits(
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(total):
         queue.put_nowait(i)
-    host, port = urlsplit(api_url).hostname or "127.0.0.1", urlsplit(api_url).port or 80
     t0 = time.perf_counter() + 0.5
 
-    async def worker() -> None:
+    async def worker(api_url: str) -> None:
+        host, port = urlsplit(api_url).hostname or "127.0.0.1", urlsplit(api_url).port or 80
         conn = RawConnection(host, port, token)
         try:
             while True:
@@ -165,7 +166,7 @@ async def _permits(
         finally:
             conn.close()
 
-    await asyncio.gather(*(worker() for _ in range(clients)))
+    await asyncio.gather(*(worker(api_urls[c % len(api_urls)]) for c in range(clients)))
     return latencies, outcomes
 
 
@@ -223,6 +224,7 @@ def main() -> None:
     ap.add_argument("--cylinders", type=int, default=2_000_000)
     ap.add_argument("--rate", type=float, default=500.0, help="permit requests per second")
     ap.add_argument("--clients", type=int, default=50, help="concurrent clients")
+    ap.add_argument("--api-procs", type=int, default=1, help="`semon api` processes")
     ap.add_argument("--duration", type=float, default=30.0, help="seconds of permit load")
     ap.add_argument("--warmup", type=float, default=3.0, help="seconds of load not counted")
     ap.add_argument(
@@ -267,19 +269,24 @@ def main() -> None:
         )
         procs: list[subprocess.Popen[bytes]] = []
         try:
-            port = services.free_port()
-            api_url = f"http://127.0.0.1:{port}"
-            api_env = dict(
-                base_env,
-                SEMON_API__HOST="127.0.0.1",
-                SEMON_API__PORT=str(port),
-                SEMON_API__BOOTSTRAP_ADMIN_TOKEN=token,
-            )
-            api = subprocess.Popen(
-                [sys.executable, "-m", "cli", "api"], env=api_env, start_new_session=True
-            )
-            procs.append(api)
-            _wait_api(api_url, api)
+            # Several processes, as a deployment runs several API workers
+            # behind its proxy; each its own port, the clients spread over them.
+            api_urls: list[str] = []
+            for _ in range(args.api_procs):
+                port = services.free_port()
+                api_env = dict(
+                    base_env,
+                    SEMON_API__HOST="127.0.0.1",
+                    SEMON_API__PORT=str(port),
+                    SEMON_API__BOOTSTRAP_ADMIN_TOKEN=token,
+                )
+                api = subprocess.Popen(
+                    [sys.executable, "-m", "cli", "api"], env=api_env, start_new_session=True
+                )
+                procs.append(api)
+                api_urls.append(f"http://127.0.0.1:{port}")
+                _wait_api(api_urls[-1], api)
+            api_url = api_urls[0]
             if args.ingest_rate > 0:
                 ingest_env = dict(base_env, SEMON_INGEST__CLIENT_ID=f"bench-{uuid.uuid4().hex[:6]}")
                 procs.append(
@@ -311,7 +318,7 @@ def main() -> None:
                 time.sleep(3.0)  # ingest subscribed, the load flowing
             lat, outcomes = asyncio.run(
                 _permits(
-                    api_url,
+                    api_urls,
                     token,
                     args.cylinders,
                     args.rate,
@@ -324,7 +331,8 @@ def main() -> None:
                 f", ingest at {args.ingest_rate:.0f} samples/s beside" if args.ingest_rate else ""
             )
             print(
-                f"fill-permit, {args.rate:.0f} req/s from {args.clients} clients for "
+                f"fill-permit, {args.rate:.0f} req/s from {args.clients} clients to "
+                f"{args.api_procs} API process(es) for "
                 f"{args.duration:.0f} s, {args.cylinders:,} cylinders{beside}"
                 f": p50 {statistics.median(lat):.1f} ms, p99 {_pct(lat, 0.99):.1f} ms, "
                 f"max {max(lat):.1f} ms; answers {dict(sorted(outcomes.items()))}"
