@@ -108,7 +108,7 @@ async def permits_running(app: FastAPI, settings: Settings) -> AsyncIterator[Non
         max_size=cfg.pool_max,
         name="permits",
         timeout=settings.api.pool_timeout_s,
-        statement_timeout_ms=settings.api.statement_timeout_ms,
+        statement_timeout_ms=cfg.statement_timeout_ms,
         check=False,
         autocommit=True,
     ) as pool:

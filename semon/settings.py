@@ -305,6 +305,8 @@ class PermitSettings(BaseModel):
     retry_after_s: int = 1
     # The permits' own pool: autocommit and unchecked, one round trip a permit.
     pool_max: int = 10
+    # A lookup abandoned at the deadline ends on the server by this at most.
+    statement_timeout_ms: int = 2000
     flush_interval_s: float = 0.05
     buffer_max: int = 100_000
     deny_window_s: float = 3600.0
