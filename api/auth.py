@@ -20,7 +20,7 @@ from api.deps import PoolDep
 from semon.tokens import Role, lookup_token
 
 # A secret longer than this is not one we issued; refuse before hashing.
-_MAX_SECRET = 256
+MAX_SECRET = 256
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Principal:
 
 
 async def authenticate(pool: AsyncConnectionPool[AsyncConnection], secret: str) -> Principal | None:
-    if len(secret) > _MAX_SECRET:
+    if len(secret) > MAX_SECRET:
         return None
     async with pool.connection() as conn:
         record = await lookup_token(conn, secret)

@@ -13,25 +13,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from api.auth import CurrentPrincipal, require_roles
+from api.auth import MAX_SECRET
 from api.deps import SettingsDep
 from api.permit_log import PermitLog
 from api.schemas import Problem
-from api.scope import ScopeDep
 from semon.domain.common import ID_PATTERN
 from semon.domain.filling_rules import GASES, before_fill, registry_evidence
 from semon.i18n import Reader, reader_for
 from semon.store.permits import PermitAnswer, PermitFacts, permit_facts
 from semon.store.pool import DB_UNAVAILABLE
+from semon.tokens import TokenRecord, lookup_token
 
 router = APIRouter(prefix="/cylinders", tags=["stations"])
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token secret>`")
 CylinderId = Annotated[str, Path(pattern=ID_PATTERN, examples=["CY-77"])]
 
 
@@ -68,9 +71,25 @@ def _problem(status: int, detail: str, field: str) -> HTTPException:
     return HTTPException(status, [{"loc": ["query", field], "msg": detail, "type": "value_error"}])
 
 
-async def _facts(pool: Any, station_id: str, cylinder_id: str) -> PermitFacts:
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """What the lookup found: the token (None: unknown or revoked) and, for a
+    token that may ask, the facts the permit is judged on."""
+
+    token: TokenRecord | None
+    facts: PermitFacts | None
+
+
+async def _look_up(pool: Any, secret: str, station_id: str, cylinder_id: str) -> _Asked:
+    """The caller's token and the permit's facts on one connection of the
+    permits' pool: two round trips, all inside the deadline."""
+    if len(secret) > MAX_SECRET:
+        return _Asked(None, None)
     async with pool.connection() as conn:
-        return await permit_facts(conn, station_id, cylinder_id)
+        token = await lookup_token(conn, secret)
+        if token is None or token.role not in ("admin", "station"):
+            return _Asked(token, None)
+        return _Asked(token, await permit_facts(conn, station_id, cylinder_id))
 
 
 def _forget(task: asyncio.Task[Any]) -> None:
@@ -84,47 +103,70 @@ def _forget(task: asyncio.Task[Any]) -> None:
     "/{cylinder_id}/fill-permit",
     response_model=FillPermit,
     responses={
-        403: {"model": Problem, "description": "A station asking for another station"},
+        401: {"model": Problem, "description": "Missing, unknown or revoked token"},
+        403: {"model": Problem, "description": "Not a station or admin; or another station"},
         422: {"description": "Unknown station, or a gas outside the list"},
         503: {"model": FillPermit, "description": "Unknown, try again (database too slow)"},
     },
-    dependencies=[require_roles("admin", "station")],
     summary="May this station fill this cylinder now: allow or deny with every reason",
 )
 async def get_fill_permit(
     request: Request,
     cylinder_id: CylinderId,
-    scope: ScopeDep,
-    principal: CurrentPrincipal,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     settings: SettingsDep,
     station_id: Annotated[str, Query(pattern=ID_PATTERN, description="the asking station")],
     gas: Annotated[str, Query(max_length=32, description="the medium to fill, lower case")],
 ) -> Any:
+    """Authenticated here rather than by the shared dependency: the token
+    lookup is part of what must finish within the deadline (on a frozen
+    database it is the first thing to hang), and on the permits' pool it
+    shares one connection with the permit's own read."""
+    if credentials is None or not credentials.credentials:
+        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
     reader = _reader(request, settings)
     t = reader.t
-    if scope.role == "station" and station_id != scope.items[0]:
-        raise HTTPException(403, t("stations.permit.other_station", station_id=station_id))
-    if gas not in GASES:
-        raise _problem(
-            422, t("stations.permit.unknown_gas", gas=gas, known=", ".join(GASES)), "gas"
-        )
     cfg = settings.permits
     log: PermitLog = request.app.state.permit_log
     asked_at = datetime.now(UTC)
     permit_id = "pm_" + uuid.uuid4().hex
-    lookup = asyncio.ensure_future(_facts(request.app.state.permit_pool, station_id, cylinder_id))
+    lookup = asyncio.ensure_future(
+        _look_up(request.app.state.permit_pool, credentials.credentials, station_id, cylinder_id)
+    )
     # Waited for, not cancelled at the deadline: cancelling a query on a
     # frozen server can itself hang; the task finishes or fails on its own.
     done, _ = await asyncio.wait({lookup}, timeout=cfg.deadline_s)
-    facts: PermitFacts | None = None
+    asked: _Asked | None = None
     if done:
         with contextlib.suppress(*DB_UNAVAILABLE):
-            facts = lookup.result()
+            asked = lookup.result()
     else:
         lookup.add_done_callback(_forget)
+    token = asked.token if asked is not None else None
+    if asked is not None:
+        if token is None:
+            raise HTTPException(
+                401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"}
+            )
+        if token.role not in ("admin", "station"):
+            raise HTTPException(403, f"role {token.role!r} may not use this route")
+        if token.role == "station" and station_id != token.scope[0]:
+            raise HTTPException(403, t("stations.permit.other_station", station_id=station_id))
+    if gas not in GASES:
+        raise _problem(
+            422, t("stations.permit.unknown_gas", gas=gas, known=", ".join(GASES)), "gas"
+        )
+    facts = asked.facts if asked is not None else None
     if facts is None:
         answer = PermitAnswer(
-            permit_id, station_id, cylinder_id, gas, None, (), asked_at, principal.token_id
+            permit_id,
+            station_id,
+            cylinder_id,
+            gas,
+            None,
+            (),
+            asked_at,
+            token.token_id if token else None,  # not known when the lookup did not finish
         )
         log.add(answer)
         body = FillPermit(
@@ -158,7 +200,7 @@ async def get_fill_permit(
             not reasons,
             reasons,
             asked_at,
-            principal.token_id,
+            token.token_id if token else None,
         )
     )
     return FillPermit(

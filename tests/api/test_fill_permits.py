@@ -4,9 +4,14 @@ every answer kept; a database too slow answered "unknown, try again"."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +20,7 @@ from psycopg.rows import dict_row
 
 from alerts.fillings import filling_drafts
 from semon.domain.wire import Filling
+from tests.alerts.helpers import private_postgres
 from tests.api.conftest import LiveServer, make_settings
 
 Headers = dict[str, str]
@@ -203,6 +209,10 @@ def test_bad_input_is_refused_and_not_kept(
     assert r.status_code == 403, r.text
     r = _permit(api_url, token_for("regulator"), cid, st, "lpg")
     assert r.status_code == 403, r.text
+    r = _permit(api_url, {}, cid, st, "lpg")
+    assert r.status_code == 401, r.text
+    r = _permit(api_url, {"Authorization": "Bearer semon_no_such_token"}, cid, st, "xenon")
+    assert r.status_code == 401, r.text  # who asks, before what is asked
     ok = _permit(api_url, admin_headers, cid, st, "lpg")
     assert ok.status_code == 200 and ok.json()["allow"] is True
     assert len(_kept(database_url, [ok.json()["permit_id"]])) == 1
@@ -253,3 +263,57 @@ def test_gas_list_is_the_contracts() -> None:
 
     for gas in ("lpg", "oxygen", "nitrogen", "argon", "co2", "acetylene", "cng", "hydrogen"):
         assert gas in GASES
+
+
+def _postgres_pids(pgdata: Path) -> list[int]:
+    """The postmaster (first line of postmaster.pid) and its children."""
+    postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
+    pids = [postmaster]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                pids.append(int(stat.parent.name))
+    return pids
+
+
+async def test_a_frozen_database_answers_unknown_within_the_deadline(uid: str) -> None:
+    """A private PostgreSQL stopped with SIGSTOP: every process of it frozen
+    mid-conversation, the worst a slow database can do."""
+    async with private_postgres() as (pg, dsn):
+        settings = make_settings(dsn)
+        settings.permits.deadline_s = 0.3
+        server = LiveServer(settings)
+        await asyncio.to_thread(server.start)
+        url = f"http://{settings.api.host}:{settings.api.port}"
+        admin = {"Authorization": f"Bearer {settings.api.bootstrap_admin_token}"}
+        st, cid = f"{uid}-st", f"{uid}-c"
+        try:
+            _register(url, admin, "stations", [{"station_id": st, "name": "n", "district": "d"}])
+            _register(url, admin, "cylinders", [_cylinder(cid, st)])
+            # The token is known to the API; the permit's own lookup is what waits.
+            assert (await asyncio.to_thread(_permit, url, admin, cid, st, "lpg")).status_code == 200
+            pids = _postgres_pids(pg.pgdata)
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+            try:
+                for _ in range(3):  # the first, and the ones after it alike
+                    started = time.monotonic()
+                    r = await asyncio.to_thread(_permit, url, admin, cid, st, "lpg")
+                    took = time.monotonic() - started
+                    # The token lookup is inside the deadline too: it is the
+                    # first thing to wait on a frozen server.
+                    assert r.status_code == 503, r.text
+                    assert r.headers["retry-after"] == str(settings.permits.retry_after_s)
+                    assert r.json()["allow"] is None
+                    assert took < settings.permits.deadline_s + 1.0, took
+            finally:
+                for pid in pids:
+                    os.kill(pid, signal.SIGCONT)
+            for _ in range(50):  # thawed: answered again
+                r = await asyncio.to_thread(_permit, url, admin, cid, st, "lpg")
+                if r.status_code == 200:
+                    break
+                await asyncio.sleep(0.2)
+            assert r.status_code == 200 and r.json()["allow"] is True
+        finally:
+            await asyncio.to_thread(server.stop)
