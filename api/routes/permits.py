@@ -92,9 +92,15 @@ async def _look_up(pool: Any, secret: str, station_id: str, cylinder_id: str) ->
         return _Asked(token, await permit_facts(conn, station_id, cylinder_id))
 
 
-def _forget(task: asyncio.Task[Any]) -> None:
+# Lookups abandoned at the deadline, held until they end: the event loop
+# keeps only weak references to tasks.
+_ABANDONED: set[asyncio.Future[Any]] = set()
+
+
+def _forget(task: asyncio.Future[Any]) -> None:
     # An abandoned lookup ends on its own (statement or pool timeout); its
     # outcome is nobody's any more.
+    _ABANDONED.discard(task)
     if not task.cancelled():
         task.exception()
 
@@ -141,6 +147,7 @@ async def get_fill_permit(
         with contextlib.suppress(*DB_UNAVAILABLE):
             asked = lookup.result()
     else:
+        _ABANDONED.add(lookup)
         lookup.add_done_callback(_forget)
     token = asked.token if asked is not None else None
     if asked is not None:
