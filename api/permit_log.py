@@ -17,6 +17,7 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator
 
+import psycopg
 from fastapi import FastAPI
 from prometheus_client import Counter
 from psycopg import AsyncConnection
@@ -85,6 +86,13 @@ class PermitLog:
                 self._wake.set()  # still held: try again, backing off
                 delay = min(max(delay * 2, 0.1), 5.0)
                 log.warning("%d permit answers not kept yet: %s", len(self._held), exc)
+            except psycopg.Error:
+                # Refused by the database (not away): retrying cannot help, and
+                # the writer must live on for the answers still coming.
+                n = len(self._held)
+                self._held.clear()
+                DROPPED.inc(n)
+                log.exception("the database refused %d permit answers; dropped", n)
 
     async def close(self) -> None:
         """Stop, writing what is held (bounded by the pool's own timeouts)."""
