@@ -12,6 +12,7 @@ from alerts.keys import filling_key
 from semon.domain.alerts import AlertDraft
 from semon.domain.filling_rules import Breach, after_fill, registry_evidence
 from semon.domain.wire import Filling, ScaleSample
+from semon.i18n import Message, msg
 
 # The record's own checks: their alerts carry no registry evidence.
 _CHECK_KINDS = frozenset({"precheck_failed_but_filled", "postcheck_missing"})
@@ -21,7 +22,7 @@ def _draft(
     kind: str,
     station_id: str,
     f: Filling,
-    summary: str,
+    summary: Message,
     station: dict[str, Any] | None,
     **details: Any,
 ) -> AlertDraft:
@@ -43,28 +44,52 @@ def _draft(
     )
 
 
-def _summary(kind: str, station_id: str, f: Filling, b: Breach) -> str:
+def _summary(kind: str, station_id: str, f: Filling, b: Breach) -> Message:
+    """The alert's summary as a catalog message (semon/locale, alerts.po)."""
     cid = f.cylinder_id
     if kind == "filling_unregistered_cylinder":
-        return f"Station {station_id} filled unregistered cylinder {cid}"
+        return msg(
+            "alert.filling_unregistered_cylinder.summary", station_id=station_id, cylinder_id=cid
+        )
     if kind == "filling_scrapped_cylinder":
-        return f"Station {station_id} filled scrapped or expired cylinder {cid}"
+        return msg(
+            "alert.filling_scrapped_cylinder.summary", station_id=station_id, cylinder_id=cid
+        )
     if kind == "filling_overdue_cylinder":
-        due = b.evidence["due"]
-        return f"Station {station_id} filled cylinder {cid}, inspection overdue since {due}"
+        return msg(
+            "alert.filling_overdue_cylinder.summary",
+            station_id=station_id,
+            cylinder_id=cid,
+            due_on=b.evidence["due"],
+        )
     if kind == "filling_foreign_cylinder":
-        return f"Station {station_id} filled cylinder {cid} owned by station {b.evidence['owner']}"
+        return msg(
+            "alert.filling_foreign_cylinder.summary",
+            station_id=station_id,
+            cylinder_id=cid,
+            owner_station_id=b.evidence["owner"],
+        )
     if kind == "gas_mismatch":
-        registered = b.evidence["registered_gas"]
-        return f"Station {station_id} filled {f.gas} into {registered} cylinder {cid}"
+        return msg(
+            "alert.gas_mismatch.summary",
+            station_id=station_id,
+            cylinder_id=cid,
+            gas=f.gas,
+            registered_gas=b.evidence["registered_gas"],
+        )
     if kind == "overfill":
-        return (
-            f"Cylinder {cid} overfilled at station {station_id}: "
-            f"{f.net_kg:g} kg > {b.evidence['max_fill_kg']:g} kg"
+        return msg(
+            "alert.overfill.summary.record",
+            station_id=station_id,
+            cylinder_id=cid,
+            net_kg=f.net_kg,
+            max_fill_kg=b.evidence["max_fill_kg"],
         )
     if kind == "precheck_failed_but_filled":
-        return f"Station {station_id} filled cylinder {cid} after a failed pre-fill check"
-    return f"Station {station_id} filled cylinder {cid} with no post-fill check"
+        return msg(
+            "alert.precheck_failed_but_filled.summary", station_id=station_id, cylinder_id=cid
+        )
+    return msg("alert.postcheck_missing.summary", station_id=station_id, cylinder_id=cid)
 
 
 def filling_drafts(
@@ -112,8 +137,12 @@ def filled_after_deny_draft(
         "filled_after_deny",
         station_id,
         f,
-        f"Station {station_id} filled cylinder {f.cylinder_id} after its fill permit "
-        f"was denied ({', '.join(denied['reasons'])})",
+        msg(
+            "alert.filled_after_deny.summary",
+            station_id=station_id,
+            cylinder_id=f.cylinder_id,
+            reasons=", ".join(denied["reasons"]),
+        ),
         station,
         permit={
             "permit_id": denied["permit_id"],
@@ -132,8 +161,13 @@ def overfill_draft(
         equipment_type="cylinder",
         equipment_id=s.cylinder_id,
         started_at=s.ts,
-        summary=f"Cylinder {s.cylinder_id} overfilling at station {station_id} now: "
-        f"{s.net_kg:g} kg > {max_fill_kg:g} kg",
+        summary=msg(
+            "alert.overfill.summary.live",
+            station_id=station_id,
+            cylinder_id=s.cylinder_id,
+            net_kg=s.net_kg,
+            max_fill_kg=max_fill_kg,
+        ),
         details={
             "filling_id": s.filling_id,
             "net_kg": s.net_kg,

@@ -11,13 +11,14 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.auth import require_roles
-from api.deps import PoolDep, SettingsDep
+from api.deps import PoolDep, ReaderDep, SettingsDep
 from api.notify import AlertWaker
 from api.paging import decode_cursor, encode_cursor
 from api.query_time import QueryTime
-from api.schemas import ALERT_EXAMPLE, AlertOut, AlertPage, Problem
+from api.schemas import ALERT_EXAMPLE, AlertOut, AlertPage, Problem, speaking
 from api.scope import Scope, ScopeDep
-from semon.domain.alerts import Action, ActionBody, AlertKind, AlertState
+from semon.domain.alerts import Action, ActionBody, AlertKind, AlertState, stored_summary
+from semon.i18n import Message, Reader, msg
 from semon.store.alert_reads import alert_in_scope, events_after, last_event_id, list_alerts
 from semon.store.alerts import AlertNotFound, IllegalTransition, apply_action
 from semon.store.event_feed import RESCUE_EVENT
@@ -41,6 +42,7 @@ async def get_alerts(
     scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
+    speaker: ReaderDep,
     state: Annotated[AlertState | None, Query(description="Only alerts in this state")] = None,
     kind: Annotated[AlertKind | None, Query(description="Only alerts of this kind")] = None,
     since: Annotated[
@@ -74,7 +76,7 @@ async def get_alerts(
     more = len(rows) > page
     rows = rows[:page]
     return AlertPage(
-        items=[AlertOut.model_validate(r) for r in rows],
+        items=[AlertOut.model_validate(r, context=speaking(speaker)) for r in rows],
         next_cursor=encode_cursor(rows[-1]["updated_at"], rows[-1]["alert_id"]) if more else None,
     )
 
@@ -101,6 +103,7 @@ async def stream_alerts(
     scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
+    speaker: ReaderDep,
     last_event_id_header: Annotated[
         str | None, Header(alias="Last-Event-ID", description="Resume after this event id")
     ] = None,
@@ -120,7 +123,7 @@ async def stream_alerts(
             start = await last_event_id(conn)
     waker: AlertWaker = request.app.state.alert_waker
     return EventSourceResponse(
-        _events(pool, waker, scope, start, settings.api.stream_poll_s),
+        _events(pool, waker, scope, start, settings.api.stream_poll_s, speaker),
         ping=settings.api.stream_ping_s,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -131,15 +134,15 @@ def _resume_point(header: str | None, after: int | None) -> int | None:
         try:
             value = int(header.strip())
         except ValueError:
-            raise HTTPException(422, "Last-Event-ID must be an event id") from None
+            raise HTTPException(422, msg("api.problem.last_event_id_invalid")) from None
         if not 0 <= value <= 2**62:
-            raise HTTPException(422, "Last-Event-ID out of range")
+            raise HTTPException(422, msg("api.problem.last_event_id_range"))
         return value
     return after
 
 
 async def _events(
-    pool: PoolDep, waker: AlertWaker, scope: Scope, after: int, poll_s: float
+    pool: PoolDep, waker: AlertWaker, scope: Scope, after: int, poll_s: float, speaker: Reader
 ) -> AsyncIterator[ServerSentEvent]:
     where, params = scope.alerts("a")
     while True:
@@ -153,6 +156,12 @@ async def _events(
             message.setdefault("action", row["action"])
             # Rescue changes share the feed (and so the ids and the resume).
             event = "rescue" if row["action"] == RESCUE_EVENT else "alert"
+            # Published in the platform's language; shown in the reader's.
+            stored = stored_summary(row) if event == "alert" else None
+            if stored is not None:
+                message["summary"] = speaker.render(
+                    Message.from_json(stored), fallback=message.get("summary")
+                )
             yield ServerSentEvent(
                 data=json.dumps(message, separators=(",", ":")), event=event, id=str(after)
             )
@@ -176,17 +185,26 @@ async def act_on_alert(
     body: ActionBody,
     scope: ScopeDep,
     pool: PoolDep,
+    speaker: ReaderDep,
 ) -> AlertOut:
     if action == "resolve" and body.resolution is None:
-        raise HTTPException(422, "`resolution` is required to resolve")
+        raise HTTPException(422, msg("api.problem.resolution_required"))
     where, params = scope.alerts("a")
     async with pool.connection() as conn, conn.transaction():
         if not await alert_in_scope(conn, alert_id, where, params):
-            raise HTTPException(404, "alert not found")
+            raise HTTPException(404, msg("api.problem.alert_not_found"))
         try:
             message = await apply_action(conn, alert_id, action, body, now=datetime.now(UTC))
         except AlertNotFound:
-            raise HTTPException(404, "alert not found") from None
+            raise HTTPException(404, msg("api.problem.alert_not_found")) from None
         except IllegalTransition as exc:
-            raise HTTPException(409, str(exc) or "illegal transition") from None
-    return AlertOut.model_validate(message.model_dump())
+            raise HTTPException(
+                409,
+                msg(
+                    "api.problem.illegal_transition",
+                    alert_id=alert_id,
+                    state=exc.state,
+                    action=exc.action,
+                ),
+            ) from None
+    return AlertOut.of(message, speaker)

@@ -8,12 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 from psycopg import sql
 
-from api.deps import PoolDep, SettingsDep
+from api.deps import PoolDep, ReaderDep, SettingsDep
 from api.paging import decode_cursor, encode_cursor
-from api.schemas import CylinderTrace, Problem
+from api.schemas import CylinderTrace, Problem, speaking
 from api.scope import ScopeDep
 from semon.domain.common import ID_PATTERN
 from semon.domain.journey import whereabouts
+from semon.i18n import msg
 from semon.store.alert_reads import alerts_for_equipment
 from semon.store.cylinder_trace import (
     fetch_cylinder,
@@ -43,6 +44,7 @@ async def get_trace(
     scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
+    speaker: ReaderDep,
     limit: Annotated[int | None, Query(ge=1, description="Fillings per page")] = None,
     cursor: Annotated[str | None, Query(max_length=400, description="From `next_cursor`")] = None,
 ) -> CylinderTrace:
@@ -52,7 +54,7 @@ async def get_trace(
     async with pool.connection() as conn:
         row = await fetch_cylinder(conn, cylinder_id, where, params)
         if row is None:
-            raise HTTPException(404, "cylinder not found")
+            raise HTTPException(404, msg("api.problem.cylinder_not_found"))
         inspections = await fetch_inspections(conn, "cylinder", cylinder_id)
         fillings = await fetch_fillings(conn, cylinder_id, after, page + 1)
         more = len(fillings) > page
@@ -106,5 +108,6 @@ async def get_trace(
             "next_cursor": encode_cursor(fillings[-1]["ended_at"], fillings[-1]["filling_id"])
             if more
             else None,
-        }
+        },
+        context=speaking(speaker),
     )

@@ -28,7 +28,7 @@ from api.permit_log import PermitLog
 from api.schemas import Problem
 from semon.domain.common import ID_PATTERN
 from semon.domain.filling_rules import GASES, before_fill, registry_evidence
-from semon.i18n import Reader, reader_for
+from semon.i18n import Reader, msg, reader_for
 from semon.store.permits import PermitAnswer, PermitFacts, permit_facts
 from semon.store.pool import DB_UNAVAILABLE
 from semon.tokens import TokenRecord, lookup_token
@@ -129,7 +129,9 @@ async def get_fill_permit(
     database it is the first thing to hang), and on the permits' pool it
     shares one connection with the permit's own read."""
     if credentials is None or not credentials.credentials:
-        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401, msg("api.problem.token_missing"), headers={"WWW-Authenticate": "Bearer"}
+        )
     reader = _reader(request, settings)
     t = reader.t
     cfg = settings.permits
@@ -153,12 +155,12 @@ async def get_fill_permit(
     if asked is not None:
         if token is None:
             raise HTTPException(
-                401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"}
+                401, msg("api.problem.token_invalid"), headers={"WWW-Authenticate": "Bearer"}
             )
         if token.role not in ("admin", "station"):
-            raise HTTPException(403, f"role {token.role!r} may not use this route")
+            raise HTTPException(403, msg("api.problem.role_forbidden", role=token.role))
         if token.role == "station" and station_id != token.scope[0]:
-            raise HTTPException(403, t("stations.permit.other_station", station_id=station_id))
+            raise HTTPException(403, msg("stations.permit.other_station", station_id=station_id))
     if gas not in GASES:
         raise _problem(
             422, t("stations.permit.unknown_gas", gas=gas, known=", ".join(GASES)), "gas"

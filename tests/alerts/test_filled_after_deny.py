@@ -64,5 +64,8 @@ async def test_filled_after_deny(settings: Settings, database_url: str) -> None:
     assert alert["condition_key"] == f"filled_after_deny:{fid}"
     assert alert["station_id"] == st and alert["district"] == "east"
     assert alert["details"]["permit"]["reasons"] == denied
+    # The summary from the catalogs, in the platform's language, naming the deny.
+    assert cyl["denied"] in alert["summary"] and "filling_overdue_cylinder" in alert["summary"]
+    assert "alert." not in alert["summary"]
     for k in ("then_allowed", "elsewhere", "long_ago", "refused"):
         assert await alerts_for(database_url, cyl[k]) == [], k
