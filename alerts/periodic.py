@@ -65,7 +65,7 @@ class Periodic:
         try:
             if self.cfg.partition == 0:  # fleet-wide: one partition runs it
                 async with self.pool.connection(timeout=10) as conn:
-                    ops = await sweep(conn, self.cfg, now)
+                    ops = await sweep(conn, self.cfg, now, self.engine.settings.regulator)
                     await conn.commit()
                     ops += await verification_ops(conn, self.engine.settings.verification, now)
                     await conn.commit()
@@ -79,13 +79,13 @@ class Periodic:
     async def sync_open(self) -> None:
         """Forget conditions someone resolved by hand (the API), so a new
         episode raises a new alert. Skipped while writes are queued."""
-        if self.writer.outbox or not self.writer.queue.empty():
+        if self.writer.outbox or self.writer.paging or not self.writer.queue.empty():
             return
         async with self.pool.connection(timeout=5) as conn:
             cur = await conn.execute(_OPEN_ELEVATOR_ALERTS, (list(ELEVATOR_KINDS),))
             rows = await cur.fetchall()
             await conn.commit()
-        if self.writer.outbox or not self.writer.queue.empty():
+        if self.writer.outbox or self.writer.paging or not self.writer.queue.empty():
             return
         mine = self.engine.mine
         self.engine.rules.open = {str(k): v for k, v, eid in rows if mine(eid)}

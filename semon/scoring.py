@@ -27,8 +27,9 @@ D 15 days (15 days is the statutory default of TSG T5002). Vetoes force 15
 days whatever the score: an overdue inspection, no terminal data for more
 than 3 days (or never), a firm graded C or D, a trapped-passenger alert in
 the last 90 days attributable to maintenance (resolved ``repaired`` or with
-``details.cause = "maintenance"``), a latest periodic inspection that failed,
-and no insurance in force (where the registry records insurance).
+``details.cause = "maintenance"``), no liability insurance in force
+(``insured_until`` null or past), or a latest inspection that failed
+(failed in use, migration 0040).
 
 The vetoes are the on-demand conditions of SAMR's pilots read the other way
 round: ``ELIGIBILITY`` (semon/domain/eligibility.py) names each condition

@@ -30,6 +30,10 @@ AlertKind = Literal[
     "terminal_offline",
     "inspection_overdue",
     "inspection_due_soon",
+    "inspection_failed_in_use",
+    "hazard_overdue",
+    "insurance_expiring",
+    "insurance_lapsed",
     "alarm_test_missed",
     "maintenance_overdue",
     "overfill",
@@ -41,6 +45,7 @@ AlertKind = Literal[
     "precheck_failed_but_filled",
     "postcheck_missing",
     "maintenance_unverified",
+    "filled_after_deny",
 ]
 Severity = Literal["critical", "major", "minor", "info"]
 AlertState = Literal["open", "acknowledged", "dispatched", "on_site", "resolved"]
@@ -59,6 +64,11 @@ KINDS: dict[AlertKind, tuple[Severity, RaisedBy]] = {
     "terminal_offline": ("minor", "elevator"),
     "inspection_overdue": ("major", "sweep"),
     "inspection_due_soon": ("info", "sweep"),
+    "inspection_failed_in_use": ("major", "sweep"),
+    # major for a serious hazard; a general one's draft says minor (severity)
+    "hazard_overdue": ("major", "sweep"),
+    "insurance_expiring": ("info", "sweep"),
+    "insurance_lapsed": ("minor", "sweep"),
     "alarm_test_missed": ("major", "elevator"),
     "maintenance_overdue": ("minor", "sweep"),
     "overfill": ("critical", "filling"),
@@ -70,6 +80,8 @@ KINDS: dict[AlertKind, tuple[Severity, RaisedBy]] = {
     "precheck_failed_but_filled": ("major", "filling"),
     "postcheck_missing": ("minor", "filling"),
     "maintenance_unverified": ("minor", "verification"),
+    # A station filled a cylinder its fill permit was denied for (v1.1 Stations).
+    "filled_after_deny": ("critical", "filling"),
 }
 SEVERITY: dict[str, Severity] = {kind: severity for kind, (severity, _) in KINDS.items()}
 
@@ -184,6 +196,9 @@ class AlertDraft:
     ended_at: datetime | None = None
     live: bool = True
     alert_id: str | None = None
+    # Where one kind's severity depends on the condition (hazard_overdue:
+    # major for serious, minor for general); None: the kind's own.
+    severity: Severity | None = None
 
 
 def new_alert_id() -> str:
@@ -254,7 +269,7 @@ def draft_message(
         {
             "alert_id": alert_id,
             "kind": d.kind,
-            "severity": SEVERITY[d.kind],
+            "severity": d.severity or SEVERITY[d.kind],
             "state": state,
             "equipment_type": d.equipment_type,
             "equipment_id": d.equipment_id,

@@ -16,6 +16,7 @@ from typing import Final, get_args
 from semon.domain.alerts import AlertKind, AlertState, EquipmentType, Resolution, Severity
 from semon.domain.eligibility import CONDITIONS
 from semon.domain.gov_codes import KNOWN_EVENT_CODES
+from semon.domain.report import FIGURE_KEYS, SECTIONS
 from semon.domain.rescue import CauseCategory, RescueState
 from semon.domain.scorecard import DEDUCTIONS, UNITS
 from semon.store.registry import KINDS as REGISTRY_KINDS
@@ -35,6 +36,8 @@ VOCABULARIES: Final[Mapping[str, tuple[str, ...]]] = {
     "eligibility.condition": CONDITIONS,
     "rescue.state": get_args(RescueState),
     "rescue.cause": get_args(CauseCategory),
+    "report.figure": FIGURE_KEYS,
+    "report.section": SECTIONS,
 }
 
 

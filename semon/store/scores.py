@@ -93,23 +93,21 @@ SELECT fl.i,
        coalesce(CASE WHEN t.door_cycles >= 0 THEN t.door_cycles / %(load_days)s END,
                 'NaN')::float8 AS door_per_day,
        (e.status = 'in_service'
-        AND semon_elevator_due(e.last_inspected_on, e.installed_on, e.inspection_interval_months)
-            < %(today)s::date) AS overdue,
+        AND semon_elevator_due(e.last_inspected_on, e.inspection_passed_on,
+                               e.inspection_failed_on, e.installed_on,
+                               e.inspection_interval_months) < %(today)s::date) AS overdue,
        coalesce(extract(epoch FROM %(now)s - coalesce(t.last_seen, al.offline_since)) / 86400.0,
                 'Infinity')::float8
            AS days_since_data,
        coalesce(al.maintenance_trap, false) AS maintenance_trap,
        ({uninsured}) AS uninsured,
-       (e.status = 'in_service' AND coalesce(li.result = 'fail', false)) AS failed_in_use
+       (e.status = 'in_service'
+        AND semon_failed_in_use(e.inspection_failed_on, e.last_inspected_on)) AS failed_in_use
   FROM score_fleet fl
   JOIN elevators e ON e.elevator_id = fl.elevator_id
   LEFT JOIN firms fi ON fi.firm_id = e.firm_id
   LEFT JOIN term t ON t.elevator_id = e.elevator_id
   LEFT JOIN al ON al.elevator_id = e.elevator_id
-  LEFT JOIN LATERAL (SELECT i.result FROM inspections i
-                      WHERE i.equipment_type = 'elevator' AND i.equipment_id = e.elevator_id
-                        AND i.inspected_on <= %(today)s::date
-                      ORDER BY i.inspected_on DESC LIMIT 1) li ON true
  ORDER BY fl.i
 """
 
