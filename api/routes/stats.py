@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
+from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field
 
 from api.deps import PoolDep, SettingsDep
@@ -18,6 +19,9 @@ from semon.store.rescue_stats import rescue_figures
 
 router = APIRouter(prefix="/stats", tags=["statistics"])
 
+# How long /stats/rescue waits for a second connection before running its two
+# scans one after the other.
+SECOND_CONNECTION_WAIT_S = 0.05
 # Windows longer than this are refused: statistics read alerts by started_at.
 MAX_WINDOW_DAYS = 3660
 
@@ -191,17 +195,36 @@ async def rescue(
     start, end = _window(since, until)
     where, params = scope.alerts("a")
     r_where, r_params = scope.rescues("r")
-    # The alert figures and the work order's are independent scans: run them
-    # side by side on two connections (two cores), not one after the other.
-    async with pool.connection() as conn, pool.connection() as conn2:
-        result, (groups, overall) = await asyncio.gather(
-            store.rescue(
-                conn, group_by=group_by, since=start, until=end, scope=where, params=params
-            ),
-            rescue_figures(
-                conn2, group_by=group_by, since=start, until=end, scope=r_where, params=r_params
-            ),
+    async with pool.connection() as conn:
+        alerts_part = store.rescue(
+            conn, group_by=group_by, since=start, until=end, scope=where, params=params
         )
+        # The alert figures and the work order's are independent scans: side
+        # by side on a second connection (two cores) when one is free at once;
+        # never waiting for it (requests each holding one and waiting for a
+        # second could starve the pool), one after the other otherwise.
+        try:
+            conn2 = await pool.getconn(timeout=SECOND_CONNECTION_WAIT_S)
+        except PoolTimeout:
+            result = await alerts_part
+            groups, overall = await rescue_figures(
+                conn, group_by=group_by, since=start, until=end, scope=r_where, params=r_params
+            )
+        else:
+            try:
+                result, (groups, overall) = await asyncio.gather(
+                    alerts_part,
+                    rescue_figures(
+                        conn2,
+                        group_by=group_by,
+                        since=start,
+                        until=end,
+                        scope=r_where,
+                        params=r_params,
+                    ),
+                )
+            finally:
+                await pool.putconn(conn2)
     # The alert figures and the work order's, side by side for each group.
     by_key = {g["key"]: g for g in result["groups"]}
     for key, figures in groups.items():
