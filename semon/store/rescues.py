@@ -357,14 +357,15 @@ async def take_call(
                 "SELECT rescue_id FROM rescues WHERE alert_id = %s", (msg.alert_id,)
             )
             got = await cur.fetchone()
+            # A new alert opened its rescue with it; a repeat (the lift's trap
+            # alert was already open) has its rescue, or, for an alert raised
+            # before rescues existed, gets it from this call.
+            opened = event_id is not None
             if got is None:
-                # The lift's trap alert is open without a rescue (raised before
-                # rescues existed): this call opens it.
                 made = await open_for_alert(conn, msg.alert_id, source="call", by=by)
                 assert made is not None
-                got = (made["rescue_id"],)
+                got, opened = (made["rescue_id"],), True
             rescue_id = str(got[0])
-            opened = event_id is not None or active is None
         await conn.execute(
             _INSERT_CALL,
             {
