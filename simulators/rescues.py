@@ -303,15 +303,18 @@ async def _open(conn: AsyncConnection, s: RescueScript, at: datetime) -> str:
 class _Plan:
     steps: list[tuple[datetime, str]]
     script: RescueScript
+    state: str = "open"  # the state the desk's own last step left
 
 
 class RescueDesk:
     """The 96333 desk and its crews, live beside the demo: every rescue the
     platform opens gets a script (travel scaled by ``time_scale`` so a demo
     shows whole rescues in minutes), whose steps run when due, stamped with
-    the real time. A step the platform refuses (someone at the console took
-    the rescue over) ends the script. Each rescue the desk closes is a
-    ground-truth record with its timings as stored."""
+    the real time. It works the rescues terminals open, and lets go of one
+    that someone else moved on (its state is not what the desk's own last step
+    left) or whose step the platform refuses: that rescue is the console's.
+    Each rescue the desk closes is a ground-truth record with its timings as
+    stored."""
 
     def __init__(
         self,
@@ -376,16 +379,13 @@ class RescueDesk:
 
     async def tick(self, conn: AsyncConnection, now: datetime) -> int:
         """Take on new rescues and run every step due by ``now``; returns how many ran."""
+        # Rescues a terminal opened (a call's rescue is the person's at the console).
         cur = await conn.execute(
-            "SELECT rescue_id, elevator_id, district, firm_id, opened_at, tier FROM rescues"
-            " WHERE state <> 'closed' ORDER BY opened_at"
+            "SELECT rescue_id, elevator_id, district, firm_id, opened_at, tier, state"
+            " FROM rescues WHERE state <> 'closed' AND source = 'terminal' ORDER BY opened_at"
         )
-        rows = {
-            str(r[0]): dict(
-                zip(("elevator_id", "district", "firm_id", "opened_at", "tier"), r[1:], strict=True)
-            )
-            for r in await cur.fetchall()
-        }
+        names = ("elevator_id", "district", "firm_id", "opened_at", "tier", "state")
+        rows = {str(r[0]): dict(zip(names, r[1:], strict=True)) for r in await cur.fetchall()}
         await conn.commit()
         for rescue_id, row in rows.items():
             if rescue_id not in self.plans and rescue_id not in self.done:
@@ -393,13 +393,15 @@ class RescueDesk:
         ran = 0
         for rescue_id, plan in list(self.plans.items()):
             current = rows.get(rescue_id)
+            if current is None or current["state"] != plan.state:
+                plan.steps.clear()  # closed, or someone else moved it on: theirs now
             while plan.steps and plan.steps[0][0] <= now:
                 _at, what = plan.steps[0]
                 if what == "dispatch2" and (current is None or int(current["tier"]) < 2):
                     break  # the platform has not escalated yet: tier 2 is not due
                 plan.steps.pop(0)
                 try:
-                    await self._run(conn, rescue_id, plan.script, what, now)
+                    plan.state = await self._run(conn, rescue_id, plan.script, what, now)
                     await conn.commit()
                     ran += 1
                 except (store.IllegalStep, store.RescueNotFound):
@@ -412,10 +414,11 @@ class RescueDesk:
 
     async def _run(
         self, conn: AsyncConnection, rescue_id: str, s: RescueScript, what: str, now: datetime
-    ) -> None:
+    ) -> str:
+        """Run one step; returns the rescue's state after it."""
         if what == "call":
             lift = await _lift(conn, s.elevator_id)
-            await store.take_call(
+            rescue, _ = await store.take_call(
                 conn,
                 lift,
                 CallIn(elevator_id=s.elevator_id, caller_name="caller"),
@@ -424,7 +427,7 @@ class RescueDesk:
                 key=None,
                 request_hash=None,
             )
-            return
+            return str(rescue["state"])
         body: Any = {
             "dispatch": DispatchIn(tier=1, assignee="firm crew", phone="020-1"),
             "dispatch2": DispatchIn(tier=2, assignee="rescue station", phone="020-2"),
@@ -439,6 +442,7 @@ class RescueDesk:
         )
         if action == "close" and self.truth is not None:
             self.truth.write(recorded(rescue))
+        return str(rescue["state"])
 
 
 def recorded(rescue: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,9 @@ from typing import Any
 import httpx
 import psycopg
 
+from semon.domain.rescue import DispatchIn
 from semon.settings import Settings
+from semon.store import rescues
 from simulators.city import generate_city
 from simulators.player import load_city
 from simulators.rescues import DeskOptions, draw_scripts, play, truth
@@ -169,6 +171,25 @@ async def test_the_live_desk_works_every_rescue_to_its_close(fresh_database_url:
                 now=t0 + timedelta(seconds=i),
             )
         await conn.commit()
+        # a dispatcher takes the first one over before the desk acts on it
+        await desk.tick(conn, t0 + timedelta(seconds=6))
+        cur = await conn.execute(
+            "SELECT rescue_id FROM rescues WHERE elevator_id = %s", (lifts[0],)
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        taken = str(row[0])
+        await rescues.act(
+            conn,
+            taken,
+            "dispatch",
+            DispatchIn(tier=1, assignee="person", phone="9"),
+            now=t0 + timedelta(seconds=7),
+            by="desk-li",
+            scope=rescues._ALL,
+            params={},
+        )
+        await conn.commit()
         now = t0
         while now < t0 + timedelta(hours=1):
             now += timedelta(seconds=5)
@@ -177,10 +198,16 @@ async def test_the_live_desk_works_every_rescue_to_its_close(fresh_database_url:
         cur = await conn.execute(
             "SELECT count(*) FILTER (WHERE state = 'closed'), count(*) FROM rescues"
         )
-        assert await cur.fetchone() == (6, 6)
+        assert await cur.fetchone() == (5, 6)  # the one taken over is the dispatcher's
+        cur = await conn.execute(
+            "SELECT r.state, array_agg(a.by) FROM rescues r JOIN rescue_assignments a"
+            " USING (rescue_id) WHERE r.rescue_id = %s GROUP BY r.state",
+            (taken,),
+        )
+        assert await cur.fetchone() == ("dispatched", ["desk-li"])
         stuck = [r for r in truth_.records if r["on_site_tier"] == 2]
         assert stuck and all(r["escalations"] >= 1 for r in stuck)
-        assert len(truth_.records) == 6 and any(r["calls"] for r in truth_.records)
+        assert len(truth_.records) == 5 and any(r["calls"] for r in truth_.records)
         for r in truth_.records:
             cur = await conn.execute(
                 "SELECT opened_at, on_site_at, freed_at FROM rescues WHERE rescue_id = %s",
