@@ -605,8 +605,9 @@ async def escalate_rescue(
         recorded = await cur3.fetchone() is not None
         await conn.execute(
             "UPDATE rescues SET tier = greatest(tier, %s), due_kind = %s, due_ref = %s,"
-            " due_from = %s, updated_at = %s WHERE rescue_id = %s",
-            (to_tier, *nxt, now, rescue_id),
+            " due_from = %s, updated_at = %s, escalation_count = escalation_count + %s"
+            " WHERE rescue_id = %s",
+            (to_tier, *nxt, now, int(recorded), rescue_id),
         )
         if not recorded:
             return None
