@@ -5,13 +5,24 @@ Times are returned in UTC whatever the database session's time zone.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
 
-from semon.domain.alerts import AlertMessage
-from semon.domain.registry import Cylinder, Elevator, Firm, Station
+from api.query_time import QueryTime
+from semon.domain.alerts import AlertMessage, stored_summary
+from semon.domain.common import Identifier, Line
+from semon.domain.registry import Cylinder, District, Elevator, Firm, Station
+from semon.i18n import Message, Reader
 
 
 def _utc(value: datetime) -> datetime:
@@ -61,6 +72,36 @@ class AlertOut(AlertMessage):
     district: str | None = None
     station_id: str | None = None
     live: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _summary_for_reader(cls, data: Any, info: ValidationInfo) -> Any:
+        """An alert row's summary key and arguments become `summary` in the
+        language of the reader in the validation context (`speaking(reader)`);
+        the stored text stays where there is no reader or no key."""
+        if not isinstance(data, Mapping) or not (data.keys() & {"summary_key", "summary_args"}):
+            return data
+        stored = stored_summary(dict(data))
+        out = {k: v for k, v in data.items() if k not in ("summary_key", "summary_args")}
+        speaker = (info.context or {}).get("speaker")
+        if stored is not None and isinstance(speaker, Reader):
+            out["summary"] = speaker.render(Message.from_json(stored), fallback=out.get("summary"))
+        return out
+
+    @classmethod
+    def of(cls, message: AlertMessage, speaker: Reader) -> AlertOut:
+        """A message of the store (an action's result) for one reader."""
+        data = message.model_dump()
+        if message.summary_message is not None:
+            data["summary_key"] = message.summary_message["key"]
+            data["summary_args"] = message.summary_message["args"]
+        return cls.model_validate(data, context=speaking(speaker))
+
+
+def speaking(speaker: Reader) -> dict[str, Any]:
+    """The validation context that renders alert summaries for a reader:
+    `Model.model_validate(rows, context=speaking(reader))`."""
+    return {"speaker": speaker}
 
 
 class AlertPage(BaseModel):
@@ -161,7 +202,20 @@ ELEVATOR_EXAMPLE: dict[str, Any] = {
 }
 
 
-class ElevatorOut(Elevator):
+class InspectionStanding(BaseModel):
+    """Where the equipment stands with its periodic inspection (migration 0040:
+    the one definition of the base date; a fail never renews it)."""
+
+    inspection_base_on: date | None = Field(
+        None, description="latest pass or conditional inspection, else installed/manufactured"
+    )
+    inspection_due_on: date | None = Field(None, description="base date plus the interval")
+    failed_in_use: bool = Field(
+        False, description="in service with its latest inspection failed (no later pass)"
+    )
+
+
+class ElevatorOut(Elevator, InspectionStanding):
     updated_at: UtcDatetime | None = None
 
 
@@ -236,7 +290,7 @@ class InspectionOut(BaseModel):
     recorded_at: UtcDatetime
 
 
-class CylinderOut(Cylinder):
+class CylinderOut(Cylinder, InspectionStanding):
     updated_at: UtcDatetime | None = None
 
 
@@ -305,10 +359,44 @@ class Rejected(BaseModel):
 
 
 class Problem(BaseModel):
+    """An error answer (RFC 9457 members), `title` and `detail` in the
+    reader's language (Accept-Language)."""
+
+    type: str = "about:blank"
+    title: str | None = None
+    status: int | None = None
     detail: str
 
 
-class TokenRequest(BaseModel):
+class _TokenRequest(BaseModel):
+    label: Line | None = None
+    # The same RFC 3339 rule as times in query strings (api.query_time).
+    expires_at: QueryTime | None = Field(
+        default=None,
+        description="When the token stops working (RFC 3339 with an offset, in the"
+        " future); null: never. An expired token answers 401 like a revoked one.",
+        examples=["2027-01-01T00:00:00+08:00"],
+    )
+    allow_unknown_scope: bool = Field(
+        default=False,
+        strict=True,  # true or false, not 0 or "yes"
+        description="Issue the token even when its scope names no firm, station or"
+        " district in the registry (otherwise 422).",
+    )
+
+
+# One model per kind of grant, told apart by `role`, so the document says what
+# each role's scope is (semon.tokens.check_grant applies the same rules).
+class AdminTokenRequest(_TokenRequest):
+    """Everything; no scope."""
+
+    role: Literal["admin"]
+    scope: Annotated[list[Identifier], Field(max_length=0)] = []
+
+
+class SingleScopeTokenRequest(_TokenRequest):
+    """One firm (`maintenance`) or one filling station (`station`)."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -316,16 +404,28 @@ class TokenRequest(BaseModel):
             ]
         }
     )
-    role: Literal["admin", "dispatcher", "maintenance", "regulator", "station"]
-    scope: Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=1000)
-    ] = []
-    label: Annotated[str, Field(max_length=200)] | None = None
-    allow_unknown_scope: bool = Field(
-        default=False,
-        description="Issue the token even when its scope names no firm, station or"
-        " district in the registry (otherwise 422).",
-    )
+    role: Literal["maintenance", "station"]
+    scope: Annotated[list[Identifier], Field(min_length=1, max_length=1)]
+
+
+class UseUnitTokenRequest(_TokenRequest):
+    """One use unit (`use_unit`), named as the registry writes it."""
+
+    role: Literal["use_unit"]
+    scope: Annotated[list[Line], Field(min_length=1, max_length=1)]
+
+
+class DistrictTokenRequest(_TokenRequest):
+    """A set of districts (`dispatcher`, `regulator`); none: all of them."""
+
+    role: Literal["dispatcher", "regulator"]
+    scope: Annotated[list[District], Field(max_length=1000)] = []
+
+
+TokenRequest = Annotated[
+    AdminTokenRequest | SingleScopeTokenRequest | UseUnitTokenRequest | DistrictTokenRequest,
+    Field(discriminator="role"),
+]
 
 
 class TokenIssued(BaseModel):
@@ -334,6 +434,7 @@ class TokenIssued(BaseModel):
     role: str
     scope: list[str]
     label: str | None = None
+    expires_at: UtcDatetime | None = None
 
 
 class TokenInfo(BaseModel):
@@ -343,6 +444,7 @@ class TokenInfo(BaseModel):
     label: str | None = None
     created_at: UtcDatetime
     revoked_at: UtcDatetime | None = None
+    expires_at: UtcDatetime | None = None
 
 
 class Health(BaseModel):

@@ -28,6 +28,7 @@ from typing import Any, cast
 
 from psycopg import AsyncConnection, sql
 
+from semon import i18n
 from semon.domain.alerts import AlertDraft
 from semon.domain.rescue import (
     CallbackIn,
@@ -282,7 +283,7 @@ async def _open(conn: AsyncConnection, s: RescueScript, at: datetime) -> str:
         equipment_type="elevator",
         equipment_id=s.elevator_id,
         started_at=at,
-        summary="the terminal reports a trapped passenger",
+        summary=i18n.msg("alert.trapped_passenger.summary.unplaced", elevator_id=s.elevator_id),
         details={"reason": "simulated trap"},
         district=draft.district,
         firm_id=draft.firm_id,
