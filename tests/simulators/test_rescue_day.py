@@ -137,6 +137,7 @@ async def test_the_live_desk_works_every_rescue_to_its_close(fresh_database_url:
     platform opens, calls, dispatches, and (for a stuck crew, once the
     platform has escalated) sends tier 2; every rescue ends closed, and its
     ground-truth record is what the store says."""
+    from semon import i18n
     from semon.domain.alerts import AlertDraft
     from semon.store.alerts import raise_alert
     from simulators.incidents import GroundTruth
@@ -165,7 +166,7 @@ async def test_the_live_desk_works_every_rescue_to_its_close(fresh_database_url:
                     "elevator",
                     eid,
                     t0 + timedelta(seconds=i),
-                    "trapped",
+                    i18n.msg("alert.trapped_passenger.summary.unplaced", elevator_id=eid),
                     district=f"D{i % 2}",
                 ),
                 now=t0 + timedelta(seconds=i),
