@@ -407,6 +407,8 @@ class Writer:
                 )
                 await conn.commit()
                 for alert_id in ids:
+                    if not await self.room():
+                        break  # the broker is behind: the rest on the next round
                     async with self.lock:
                         got = await store.escalate(conn, alert_id, now=now, worker=self.me)
                         if got is None:
