@@ -44,6 +44,8 @@ AlertKind = Literal[
     "gas_mismatch",
     "precheck_failed_but_filled",
     "postcheck_missing",
+    "maintenance_unverified",
+    "filled_after_deny",
 ]
 Severity = Literal["critical", "major", "minor", "info"]
 AlertState = Literal["open", "acknowledged", "dispatched", "on_site", "resolved"]
@@ -51,10 +53,11 @@ EquipmentType = Literal["elevator", "cylinder", "station"]
 Resolution = Literal["rescued", "self_released", "false_alarm", "repaired", "inspected", "other"]
 Action = Literal["ack", "dispatch", "arrive", "resolve"]
 
-RaisedBy = Literal["elevator", "sweep", "filling"]
+RaisedBy = Literal["elevator", "sweep", "filling", "verification"]
 
 # Each kind's severity, and which rules raise it: the elevator engine, the
-# clock-driven sweep (inspections, maintenance), the filling rules.
+# clock-driven sweep (inspections, maintenance), the filling rules, the check
+# of maintenance records against the terminal (alerts/verification.py).
 KINDS: dict[AlertKind, tuple[Severity, RaisedBy]] = {
     "trapped_passenger": ("critical", "elevator"),
     "elevator_fault": ("major", "elevator"),
@@ -76,6 +79,9 @@ KINDS: dict[AlertKind, tuple[Severity, RaisedBy]] = {
     "gas_mismatch": ("critical", "filling"),
     "precheck_failed_but_filled": ("major", "filling"),
     "postcheck_missing": ("minor", "filling"),
+    "maintenance_unverified": ("minor", "verification"),
+    # A station filled a cylinder its fill permit was denied for (v1.1 Stations).
+    "filled_after_deny": ("critical", "filling"),
 }
 SEVERITY: dict[str, Severity] = {kind: severity for kind, (severity, _) in KINDS.items()}
 
@@ -87,6 +93,7 @@ def _raised_by(rules: RaisedBy) -> tuple[str, ...]:
 ELEVATOR_KINDS = _raised_by("elevator")
 SWEEP_KINDS = _raised_by("sweep")
 FILLING_KINDS = _raised_by("filling")  # the illegal or unsafe fillings of the statistics
+VERIFICATION_KINDS = _raised_by("verification")
 
 # Which state each action leads to, and from which states it is legal.
 # `resolve` is legal from any state but resolved (a false alarm is closed
