@@ -441,7 +441,7 @@ def _lag_buckets(url: str) -> dict[float, float]:
     return {
         float(labels["le"]): v
         for name, labels, v in _metric_lines(url)
-        if name == "semon_event_loop_lag_seconds_bucket"
+        if name.endswith("_event_loop_lag_seconds_bucket")
     }
 
 
