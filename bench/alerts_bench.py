@@ -60,6 +60,7 @@ from httpx_sse import aconnect_sse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import semon.i18n  # noqa: F401  (first: semon.registry_import alone hits an import cycle)
 from semon import mqtt
 from semon.registry_import import upsert_records
 from semon.settings import Settings
