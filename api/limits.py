@@ -15,7 +15,7 @@ import re
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from starlette.exceptions import HTTPException
+from fastapi import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
@@ -106,9 +106,7 @@ class RequestLimits:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise HTTPException(
-                        413, _reader(scope).t("api.problem.body_too_large", limit=limit)
-                    )
+                    raise HTTPException(413, msg("api.problem.body_too_large", limit=limit))
             return message
 
         await self.app(scope, limited_receive, send)

@@ -29,6 +29,7 @@ Phone = Annotated[str, Field(max_length=40), AfterValidator(clean_line), ONE_LIN
 
 ElevatorStatus = Literal["in_service", "suspended", "retired"]
 CylinderStatus = Literal["in_service", "scrapped", "suspended"]
+CylinderTag = Literal["qr", "rfid", "none"]
 
 
 class Elevator(RecordModel):
@@ -52,6 +53,10 @@ class Elevator(RecordModel):
     contact_phone: Phone | None = None
     # The short code posted in the car (unique), so a caller can name the lift.
     rescue_code: Annotated[str, Field(pattern=r"^[A-Za-z0-9\-]{1,32}$")] | None = None
+    # Liability insurance (CONTRACT.md v1.1 "Coverage"); null until = uninsured.
+    insurer: Line | None = None
+    insurance_policy: Line | None = None
+    insured_until: date | None = None
 
 
 class Cylinder(RecordModel):
@@ -65,6 +70,9 @@ class Cylinder(RecordModel):
     last_inspected_on: Day | None = None
     owner_station_id: Identifier | None = None
     status: CylinderStatus = "in_service"
+    # The electronic tag a station scans (v1.1 "Coverage"), and insurance.
+    tag: CylinderTag = "none"
+    insured_until: date | None = None
 
 
 class Firm(RecordModel):

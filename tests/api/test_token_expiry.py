@@ -51,7 +51,7 @@ def test_an_expiry_must_be_a_future_rfc3339_time(api_url: str, admin_headers: He
         r = httpx.post(
             f"{api_url}/tokens",
             json={"role": "dispatcher", "expires_at": value},
-            headers=admin_headers,
+            headers={**admin_headers, "Accept-Language": "en"},
         )
         assert r.status_code == 422, (value, r.text)
         if loc is None:
