@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, HTTPException
-from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from api.auth import require_roles
@@ -111,9 +110,23 @@ class Refusal:
     message: Message
 
 
-def _refusal(records: list[MaintenanceRecord], *, now: datetime) -> Refusal | None:
+def _refusal(
+    records: list[MaintenanceRecord], *, now: datetime, latest_day: date
+) -> Refusal | None:
     latest = now + FUTURE_TOLERANCE
     for n, r in enumerate(records, 1):
+        # A visit dated ahead would count as done (and silence an overdue
+        # alert); the day's rule is the registry's (future_dates).
+        for name, _ in future_dates(r, latest_day):
+            return Refusal(
+                msg(
+                    "firms.problem.future_date",
+                    field=name,
+                    record=n,
+                    value=getattr(r, name).isoformat(),
+                    latest=latest_day.isoformat(),
+                )
+            )
         if (r.started_at is None) != (r.ended_at is None):
             missing = "ended_at" if r.ended_at is None else "started_at"
             return Refusal(msg("firms.problem.window_incomplete", field=missing, record=n))
@@ -153,17 +166,8 @@ async def post_records(
         raise HTTPException(422, msg("api.problem.no_records"))
     if len(records) > MAX_RECORDS:
         raise HTTPException(413, msg("api.problem.too_many_records", max=MAX_RECORDS))
-    latest = settings.record_dates.latest()
-    future = [
-        {"loc": ("body", *((i,) if isinstance(body, list) else ()), name), "msg": reason}
-        for i, r in enumerate(records)
-        for name, reason in future_dates(r, latest)
-    ]
-    if future:
-        # A visit dated ahead would count as done (and silence an overdue alert).
-        raise RequestValidationError([{**f, "type": "date_in_future"} for f in future[:200]])
     now = datetime.now(UTC)
-    refusal = _refusal(records, now=now)
+    refusal = _refusal(records, now=now, latest_day=settings.record_dates.latest())
     if refusal is not None:
         raise HTTPException(422, refusal.message)
     if scope.firm_id is not None:
