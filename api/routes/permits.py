@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
@@ -67,8 +68,10 @@ def _reader(request: Request, settings: SettingsDep) -> Reader:
     return reader_for(settings.i18n, request.headers.get("accept-language"))
 
 
-def _problem(status: int, detail: str, field: str) -> HTTPException:
-    return HTTPException(status, [{"loc": ["query", field], "msg": detail, "type": "value_error"}])
+def _problem(detail: str, field: str) -> RequestValidationError:
+    """A 422 naming the query field, as FastAPI's validation errors are; the
+    text is already the reader's (its own type: passed through untranslated)."""
+    return RequestValidationError([{"loc": ("query", field), "msg": detail, "type": "permit"}])
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,9 +165,7 @@ async def get_fill_permit(
         if token.role == "station" and station_id != token.scope[0]:
             raise HTTPException(403, msg("stations.permit.other_station", station_id=station_id))
     if gas not in GASES:
-        raise _problem(
-            422, t("stations.permit.unknown_gas", gas=gas, known=", ".join(GASES)), "gas"
-        )
+        raise _problem(t("stations.permit.unknown_gas", gas=gas, known=", ".join(GASES)), "gas")
     facts = asked.facts if asked is not None else None
     if facts is None:
         answer = PermitAnswer(
@@ -195,9 +196,7 @@ async def get_fill_permit(
             headers={"Retry-After": str(cfg.retry_after_s)},
         )
     if not facts.station_known:
-        raise _problem(
-            422, t("stations.permit.unknown_station", station_id=station_id), "station_id"
-        )
+        raise _problem(t("stations.permit.unknown_station", station_id=station_id), "station_id")
     breaches = before_fill(station_id, gas, facts.cylinder, asked_at.date())
     reasons = tuple(b.kind for b in breaches)
     log.add(
