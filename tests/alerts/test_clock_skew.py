@@ -22,6 +22,7 @@ from tests.alerts.helpers import (
     tune,
     uid,
     wait_checkpoint,
+    wait_db,
 )
 
 # Platform minus device time: slow terminals are positive. -290 s is inside
@@ -135,4 +136,35 @@ async def test_a_restart_knows_each_terminals_clock_from_the_start(
             await send(8, MOVING)
             clock.set(t0 + timedelta(seconds=10))
             await _judged(dev, con, clock.now())
+    assert _trapped(con, eid) == []
+
+
+async def test_a_slow_terminals_late_backlog_is_still_recorded_not_paged(
+    settings: Settings, database_url: str
+) -> None:
+    """Learning a terminal's clock does not turn its late uploads into live
+    data: 60 s slow and known to be, it uploads (after an outage) a stretch
+    that ended 70 s before, on its clock, with a whole trap in it: recorded
+    resolved and not live, never paged."""
+    tune(settings)
+    clock = start_clock()
+    t0 = clock.now()
+    off = timedelta(seconds=60)
+    eid = uid("slow")
+    async with console(settings) as con, device(settings) as dev, alerts_process(settings, clock):
+        for k in range(4):
+            clock.set(t0 + timedelta(seconds=k))
+            dev.status(eid, sample(t0 + timedelta(seconds=k) - off, **MOVING))
+            await _judged(dev, con, clock.now())
+        clock.set(t0 + timedelta(seconds=150))  # silent 147 s on its clock: not offline
+        start = t0 + timedelta(seconds=40) - off  # device time
+        dev.status(
+            eid,
+            *[sample(start + timedelta(seconds=s), **STUCK) for s in (0, 10, 20, 30)],
+            sample(start + timedelta(seconds=40), door="open", occupied=False),
+        )
+        [row] = await wait_db(database_url, eid, lambda r: len(r) == 1)  # nothing else either
+        await _judged(dev, con, clock.now())
+    assert (row["kind"], row["state"], row["live"]) == ("trapped_passenger", "resolved", False)
+    assert row["details"]["held_s"] == 40.0
     assert _trapped(con, eid) == []
