@@ -5,6 +5,7 @@ when the same car with a correct clock would be, within 2 s."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -14,6 +15,7 @@ from tests.alerts.helpers import (
     STUCK,
     Console,
     Device,
+    alerts_for,
     alerts_process,
     console,
     device,
@@ -168,3 +170,24 @@ async def test_a_slow_terminals_late_backlog_is_still_recorded_not_paged(
     assert (row["kind"], row["state"], row["live"]) == ("trapped_passenger", "resolved", False)
     assert row["details"]["held_s"] == 40.0
     assert _trapped(con, eid) == []
+
+
+async def test_a_slow_terminal_heard_from_is_not_offline_on_first_contact(
+    settings: Settings, database_url: str
+) -> None:
+    """A terminal 290 s slow, new to the platform: its first sample looks 290 s
+    old (silent for longer than 180 s) before its clock is known, yet it was
+    just heard from: not offline. Silent for 181 s by the platform's clock,
+    it is."""
+    tune(settings)
+    clock = start_clock()
+    t0 = clock.now()
+    eid = uid("slow")
+    async with console(settings) as con, device(settings) as dev, alerts_process(settings, clock):
+        dev.status(eid, sample(t0 - timedelta(seconds=290)))
+        await _judged(dev, con, clock.now())
+        await asyncio.sleep(1.0)  # the upload settles (0.3 s) and full scans run (0.2 s)
+        await _judged(dev, con, clock.now())
+        assert await alerts_for(database_url, eid) == []
+        clock.set(t0 + timedelta(seconds=181))
+        await con.wait(lambda m: m["equipment_id"] == eid and m["kind"] == "terminal_offline")
