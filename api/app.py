@@ -32,6 +32,7 @@ from api.routes import (
     tokens,
 )
 from api.schemas import Problem, Rejected
+from api.vary import VaryLanguage
 from semon.settings import Settings
 from semon.store.pool import open_pool
 from semon.tokens import ensure_admin_token
@@ -103,6 +104,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     errors.install(app)
     app.add_middleware(RequestMetrics)
+    app.add_middleware(VaryLanguage)
     # The open routes: liveness, and the console page (it asks for a token
     # and sends it with every call it makes).
     app.include_router(health.router)

@@ -38,6 +38,7 @@ from httpx_sse import aconnect_sse
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from semon.domain.alerts import AlertDraft
+from semon.i18n import msg as i18n_msg
 from semon.settings import Settings
 from semon.store.alerts import raise_alert
 from semon.store.commands import migrate_database
@@ -58,7 +59,12 @@ async def _seed(dsn: str, district: str, n: int) -> tuple[list[str], str]:
                     equipment_type="elevator",
                     equipment_id=f"E{i % 500:05d}",
                     started_at=now,
-                    summary=f"Elevator E{i % 500:05d} fault: overspeed governor tripped ({i})",
+                    summary=i18n_msg(
+                        "alert.elevator_fault.summary.detail",
+                        elevator_id=f"E{i % 500:05d}",
+                        code="overspeed",
+                        detail=f"overspeed governor tripped ({i})",
+                    ),
                     details={"code": "overspeed", "floor": i % 30, "note": "x" * 300},
                     district=district,
                 ),

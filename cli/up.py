@@ -21,6 +21,7 @@ from pathlib import Path
 import psycopg
 import typer
 
+from cli.process import speaker
 from semon.embedded import (
     EmbeddedPostgresError,
     embedded_broker,
@@ -105,18 +106,21 @@ async def ensure_admin_secret(settings: Settings) -> str:
 
 
 def banner(settings: Settings, token_file: Path, secret: str, *, simulate: bool) -> str:
+    """What `semon up` prints once every service is ready, in the operator's
+    language; the first line starts with READY_LINE in every language."""
+    t = speaker(settings).t
     base = f"http://{settings.api.host}:{settings.api.port}"
     lines = [
-        f"{READY_LINE}:",
-        f"  API          {base}",
-        f"  OpenAPI docs {base}/docs   ({base}/openapi.json)",
-        f"  console      {base}/console",
-        f"  metrics      {base}/metrics",
-        f"  database     {settings.database_url}",
-        f"  broker       {settings.mqtt_url}   (topics {settings.mqtt.topic_root}/#)",
-        f"  admin token  {secret}   (kept in {token_file})",
+        t("cli.up.ready", ready=READY_LINE),
+        t("cli.up.api", url=base),
+        t("cli.up.docs", url=base),
+        t("cli.up.console", url=base),
+        t("cli.up.metrics", url=base),
+        t("cli.up.database", url=settings.database_url),
+        t("cli.up.broker", url=settings.mqtt_url, topics=f"{settings.mqtt.topic_root}/#"),
+        t("cli.up.admin_token", secret=secret, file=str(token_file)),
         "",
-        "Try:",
+        t("cli.up.try"),
         f"  export TOKEN=$(cat {token_file})",
         f'  curl -H "Authorization: Bearer $TOKEN" "{base}/alerts?state=open"',
         f'  curl -N -H "Authorization: Bearer $TOKEN" {base}/alerts/stream',
@@ -125,8 +129,8 @@ def banner(settings: Settings, token_file: Path, secret: str, *, simulate: bool)
         f'"{base}/stats/overdue-inspections?equipment=elevator&group_by=district"',
     ]
     if simulate:
-        lines.append("A simulated city feeds the platform (`semon up --no-simulate` runs without).")
-    lines.append("Ctrl-C stops everything; the data stays for the next `semon up`.")
+        lines.append(t("cli.up.simulated"))
+    lines.append(t("cli.up.stop_hint"))
     return "\n".join(lines)
 
 
@@ -257,9 +261,14 @@ async def run_up(
     except asyncio.CancelledError:
         if not stopping:
             raise
-        typer.echo("semon stopped")
-    except (EmbeddedPostgresError, ServiceMissing, FlavourUnavailable) as exc:
-        typer.echo(f"semon up: {exc}", err=True)
+        typer.echo(speaker(settings).t("cli.up.stopped"))
+    except FlavourUnavailable as exc:
+        reason = speaker(settings).render(exc.message)
+        typer.echo(speaker(settings).t("cli.refused", command="semon up", reason=reason), err=True)
+        raise typer.Exit(1) from None
+    except (EmbeddedPostgresError, ServiceMissing) as exc:
+        reason = str(exc)
+        typer.echo(speaker(settings).t("cli.refused", command="semon up", reason=reason), err=True)
         raise typer.Exit(1) from None
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):

@@ -28,6 +28,7 @@ from typing import Any, cast
 
 from psycopg import AsyncConnection, sql
 
+from semon import i18n
 from semon.domain.alerts import AlertDraft
 from semon.domain.rescue import (
     CallbackIn,
@@ -167,9 +168,10 @@ def truth(script: RescueScript, options: DeskOptions) -> dict[str, Any]:
 
 def _steps(s: RescueScript, options: DeskOptions) -> list[tuple[datetime, int, str]]:
     """The script's steps in time order (the int breaks ties: the order they must run)."""
-    t = truth(s, options)
-    dispatched = datetime.fromisoformat(t["dispatched_at"])
-    freed = datetime.fromisoformat(t["freed_at"])
+    # Not `t`: the catalog check reads t(...) and t[...] as message keys.
+    known = truth(s, options)
+    dispatched = datetime.fromisoformat(known["dispatched_at"])
+    freed = datetime.fromisoformat(known["freed_at"])
     callback = freed + timedelta(seconds=s.callback_after_s)
     steps = [(s.opened, 0, "open"), (dispatched, 2, "dispatch")]
     if s.call_after_s is not None:
@@ -178,7 +180,7 @@ def _steps(s: RescueScript, options: DeskOptions) -> list[tuple[datetime, int, s
         due = dispatched + timedelta(seconds=options.arrival_deadline_s)
         steps.append((due + timedelta(seconds=s.tier2_after_s), 3, "dispatch2"))
     steps += [
-        (datetime.fromisoformat(t["on_site_at"]), 4, "arrive"),
+        (datetime.fromisoformat(known["on_site_at"]), 4, "arrive"),
         (freed, 5, "free"),
         (callback, 6, "callback"),
         (callback + timedelta(seconds=s.close_after_s), 7, "close"),
@@ -281,7 +283,7 @@ async def _open(conn: AsyncConnection, s: RescueScript, at: datetime) -> str:
         equipment_type="elevator",
         equipment_id=s.elevator_id,
         started_at=at,
-        summary="the terminal reports a trapped passenger",
+        summary=i18n.msg("alert.trapped_passenger.summary.unplaced", elevator_id=s.elevator_id),
         details={"reason": "simulated trap"},
         district=draft.district,
         firm_id=draft.firm_id,

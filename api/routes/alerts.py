@@ -13,14 +13,16 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.auth import require_roles
-from api.deps import PoolDep, SettingsDep
+from api.deps import PoolDep, ReaderDep, SettingsDep
 from api.notify import AlertWaker
 from api.paging import decode_cursor, encode_cursor
 from api.query_time import QueryTime
-from api.schemas import ALERT_EXAMPLE, AlertOut, AlertPage, Problem
+from api.schemas import ALERT_EXAMPLE, AlertOut, AlertPage, Problem, speaking
 from api.scope import Scope, ScopeDep
-from semon.domain.alerts import Action, ActionBody, AlertKind, AlertState
+from semon.domain.alerts import Action, ActionBody, AlertKind, AlertState, stored_summary
+from semon.i18n import Message, Reader, msg
 from semon.store.alert_reads import (
+    FeedRow,
     alert_in_scope,
     event_texts_after,
     last_event_id,
@@ -47,6 +49,7 @@ async def get_alerts(
     scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
+    speaker: ReaderDep,
     state: Annotated[AlertState | None, Query(description="Only alerts in this state")] = None,
     kind: Annotated[AlertKind | None, Query(description="Only alerts of this kind")] = None,
     since: Annotated[
@@ -80,7 +83,7 @@ async def get_alerts(
     more = len(rows) > page
     rows = rows[:page]
     return AlertPage(
-        items=[AlertOut.model_validate(r) for r in rows],
+        items=[AlertOut.model_validate(r, context=speaking(speaker)) for r in rows],
         next_cursor=encode_cursor(rows[-1]["updated_at"], rows[-1]["alert_id"]) if more else None,
     )
 
@@ -107,6 +110,7 @@ async def stream_alerts(
     scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
+    speaker: ReaderDep,
     last_event_id_header: Annotated[
         str | None, Header(alias="Last-Event-ID", description="Resume after this event id")
     ] = None,
@@ -128,7 +132,15 @@ async def stream_alerts(
     api = settings.api
     feed = _Feed(pool, request.app.state.stream_turns, api.stream_turn_s, scope, api.stream_batch)
     return EventSourceResponse(
-        _events(feed, waker, start, settings.api.stream_poll_s),
+        _events(
+            feed,
+            waker,
+            start,
+            settings.api.stream_poll_s,
+            # Stored messages speak the platform's language: re-rendered only
+            # for a reader of another (a replay otherwise sends the rows' text).
+            None if speaker.language == settings.i18n.language else speaker,
+        ),
         ping=settings.api.stream_ping_s,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -139,9 +151,9 @@ def _resume_point(header: str | None, after: int | None) -> int | None:
         try:
             value = int(header.strip())
         except ValueError:
-            raise HTTPException(422, "Last-Event-ID must be an event id") from None
+            raise HTTPException(422, msg("api.problem.last_event_id_invalid")) from None
         if not 0 <= value <= 2**62:
-            raise HTTPException(422, "Last-Event-ID out of range")
+            raise HTTPException(422, msg("api.problem.last_event_id_range"))
         return value
     return after
 
@@ -157,7 +169,7 @@ class _Feed:
     scope: Scope
     batch: int
 
-    async def after(self, event_id: int) -> list[tuple[int, str, str]]:
+    async def after(self, event_id: int) -> list[FeedRow]:
         where, params = self.scope.alerts("a")
         async with self.pool.connection() as conn:
             return await event_texts_after(conn, event_id, where, params, self.batch)
@@ -196,8 +208,18 @@ class _Turn:
 _YIELD_EVERY = 16
 
 
+def _spoken(row: FeedRow, speaker: Reader) -> str:
+    """The event's JSON with its summary in the reader's language."""
+    stored = stored_summary({"summary_key": row.summary_key, "summary_args": row.summary_args})
+    if stored is None:
+        return row.data
+    message = json.loads(row.data)
+    message["summary"] = speaker.render(Message.from_json(stored), fallback=message.get("summary"))
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+
+
 async def _events(
-    feed: _Feed, waker: AlertWaker, after: int, poll_s: float
+    feed: _Feed, waker: AlertWaker, after: int, poll_s: float, speaker: Reader | None
 ) -> AsyncIterator[ServerSentEvent]:
     """A stream reads and sends one batch per turn: 100 consoles replaying at
     once take turns (a few at a time) instead of taking every pooled
@@ -211,9 +233,11 @@ async def _events(
         try:
             rows = await feed.after(after)
             turn.limit(feed.turn_s)
-            for i, (after, action, data) in enumerate(rows, 1):
+            for i, row in enumerate(rows, 1):
+                after = row.event_id
                 # Rescue changes share the feed (and so the ids and the resume).
-                event = "rescue" if action == RESCUE_EVENT else "alert"
+                event = "rescue" if row.action == RESCUE_EVENT else "alert"
+                data = row.data if speaker is None or event != "alert" else _spoken(row, speaker)
                 yield ServerSentEvent(data=data, event=event, id=str(after))
                 if i % _YIELD_EVERY == 0:
                     await asyncio.sleep(0)
@@ -240,17 +264,26 @@ async def act_on_alert(
     body: ActionBody,
     scope: ScopeDep,
     pool: PoolDep,
+    speaker: ReaderDep,
 ) -> AlertOut:
     if action == "resolve" and body.resolution is None:
-        raise HTTPException(422, "`resolution` is required to resolve")
+        raise HTTPException(422, msg("api.problem.resolution_required"))
     where, params = scope.alerts("a")
     async with pool.connection() as conn, conn.transaction():
         if not await alert_in_scope(conn, alert_id, where, params):
-            raise HTTPException(404, "alert not found")
+            raise HTTPException(404, msg("api.problem.alert_not_found"))
         try:
             message = await apply_action(conn, alert_id, action, body, now=datetime.now(UTC))
         except AlertNotFound:
-            raise HTTPException(404, "alert not found") from None
+            raise HTTPException(404, msg("api.problem.alert_not_found")) from None
         except IllegalTransition as exc:
-            raise HTTPException(409, str(exc) or "illegal transition") from None
-    return AlertOut.model_validate(message.model_dump())
+            raise HTTPException(
+                409,
+                msg(
+                    "api.problem.illegal_transition",
+                    alert_id=alert_id,
+                    state=exc.state,
+                    action=exc.action,
+                ),
+            ) from None
+    return AlertOut.of(message, speaker)

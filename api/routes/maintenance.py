@@ -13,6 +13,7 @@ from api.auth import require_roles
 from api.deps import PoolDep, SettingsDep
 from api.scope import ScopeDep
 from semon.domain.registry import future_dates
+from semon.i18n import msg
 from semon.store.stats import add_maintenance_records, elevators_in_scope
 
 router = APIRouter(tags=["maintenance"])
@@ -58,7 +59,7 @@ async def post_records(
     """Record maintenance visits; idempotent on (elevator_id, done_on, kind)."""
     records = body if isinstance(body, list) else [body]
     if not records:
-        raise HTTPException(422, "no records")
+        raise HTTPException(422, msg("api.problem.no_records"))
     latest = settings.record_dates.latest()
     future = [
         {"loc": ("body", *((i,) if isinstance(body, list) else ()), name), "msg": reason}
@@ -69,18 +70,22 @@ async def post_records(
         # A visit dated ahead would count as done (and silence an overdue alert).
         raise RequestValidationError([{**f, "type": "date_in_future"} for f in future[:200]])
     if len(records) > MAX_RECORDS:
-        raise HTTPException(413, f"at most {MAX_RECORDS} records a request")
+        raise HTTPException(413, msg("api.problem.too_many_records", max=MAX_RECORDS))
     if scope.firm_id is not None:
         foreign = sorted({r.firm_id for r in records} - {scope.firm_id})
         if foreign:
-            raise HTTPException(403, f"a firm records only its own visits, not {foreign[:5]}")
+            raise HTTPException(
+                403, msg("api.problem.foreign_visits", firms=", ".join(foreign[:5]))
+            )
     where, params = scope.elevators("e")
     ids = sorted({r.elevator_id for r in records})
     async with pool.connection() as conn:
         known = await elevators_in_scope(conn, ids, scope=where, params=params)
         missing = [i for i in ids if i not in known]
         if missing:
-            raise HTTPException(404, f"no such elevator: {', '.join(missing[:20])}")
+            raise HTTPException(
+                404, msg("api.problem.unknown_elevators", elevators=", ".join(missing[:20]))
+            )
         inserted = await add_maintenance_records(
             conn, [(r.elevator_id, r.done_on, r.kind, r.firm_id) for r in records]
         )

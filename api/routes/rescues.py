@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, HTTPException, Path, Query, Response
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from api.auth import CurrentPrincipal, require_roles
@@ -29,6 +30,7 @@ from semon.domain.rescue import (
     RescueOut,
     RescueState,
 )
+from semon.i18n import msg
 from semon.settings import Settings
 from semon.store import rescues as store
 
@@ -83,9 +85,11 @@ def _out(rescue: dict[str, Any], settings: Settings) -> RescueOut:
     return RescueOut.model_validate({**data, "next_deadline": deadline})
 
 
-def _problem(status: int, field: str, msg: str) -> HTTPException:
-    """A 4xx naming the field, in the shape of FastAPI's validation errors."""
-    return HTTPException(status, [{"loc": ["body", field], "msg": msg, "type": "value_error"}])
+def _problem(name: str, kind: str, text: str, **ctx: Any) -> RequestValidationError:
+    """A 422 naming the field, as FastAPI's validation errors are: `kind` is
+    the error type its text is translated by (semon/i18n/validation.py)."""
+    where = "query" if name == "q" else "body"
+    return RequestValidationError([{"loc": (where, name), "msg": text, "type": kind, "ctx": ctx}])
 
 
 @router.post(
@@ -130,7 +134,9 @@ async def take_call(
         )
         if lift is None:
             field = "elevator_id" if body.elevator_id is not None else "rescue_code"
-            raise _problem(422, field, f"no elevator with that {field} in your scope")
+            raise _problem(
+                field, "lift_not_found", f"no elevator with that {field} in your scope", field=field
+            )
         try:
             rescue, opened = await store.take_call(
                 conn,
@@ -142,7 +148,7 @@ async def take_call(
                 request_hash=request_hash,
             )
         except store.KeyReused as exc:
-            raise HTTPException(409, str(exc)) from None
+            raise HTTPException(409, exc.message) from None
     response.status_code = 201 if opened else 200
     return _out(rescue, settings)
 
@@ -204,7 +210,7 @@ async def find_lifts(
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> list[LiftHit]:
     if "\x00" in q:
-        raise HTTPException(422, [{"loc": ["query", "q"], "msg": "NUL", "type": "value_error"}])
+        raise _problem("q", "string_nul", "text contains a NUL character")
     where, params = scope.elevators("e")
     async with pool.connection() as conn:
         rows = await store.lookup_elevators(
@@ -226,7 +232,7 @@ async def get_rescue(
     async with pool.connection() as conn:
         rescue = await store.get_rescue(conn, rescue_id, scope=where, params=params)
     if rescue is None:
-        raise HTTPException(404, "rescue not found")
+        raise HTTPException(404, msg("api.problem.rescue_not_found"))
     return _out(rescue, settings)
 
 
@@ -257,16 +263,14 @@ async def act(
     ] = None,
 ) -> RescueOut:
     if principal.role not in ACTION_ROLES[action]:
-        raise HTTPException(403, f"role {principal.role!r} may not {action} a rescue")
+        raise HTTPException(
+            403, msg("api.problem.rescue_role_forbidden", role=principal.role, action=action)
+        )
     try:
         parsed = BODIES[action].model_validate(body or {})
     except ValidationError as exc:
-        raise HTTPException(
-            422,
-            [
-                {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
-                for e in exc.errors()
-            ],
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
         ) from None
     where, params = scope.rescues("r")
     async with pool.connection() as conn:
@@ -282,7 +286,7 @@ async def act(
                 params=params,
             )
         except store.RescueNotFound:
-            raise HTTPException(404, "rescue not found") from None
+            raise HTTPException(404, msg("api.problem.rescue_not_found")) from None
         except store.IllegalStep as exc:
-            raise HTTPException(409, str(exc)) from None
+            raise HTTPException(409, exc.message) from None
     return _out(rescue, settings)

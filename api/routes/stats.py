@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from api.deps import PoolDep, SettingsDep
 from api.query_time import QueryTime
 from api.scope import ScopeDep
+from semon.i18n import msg
 from semon.store import stats as store
 from semon.store.rescue_stats import rescue_figures
 
@@ -119,9 +120,9 @@ def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, d
     until = until or datetime.now(UTC)
     since = since or until - timedelta(days=30)
     if since >= until:
-        raise HTTPException(422, "from must be before to")
+        raise HTTPException(422, msg("api.problem.window_reversed"))
     if until - since > timedelta(days=MAX_WINDOW_DAYS):
-        raise HTTPException(422, f"window longer than {MAX_WINDOW_DAYS} days")
+        raise HTTPException(422, msg("api.problem.window_too_long", days=MAX_WINDOW_DAYS))
     return since, until
 
 
@@ -142,15 +143,15 @@ async def overdue_inspections(
     day = at or datetime.now(UTC).date()
     if equipment == "elevator":
         if group_by not in store.ELEVATOR_GROUPS:
-            raise HTTPException(422, "elevators group by district, firm_id or use_unit")
+            raise HTTPException(422, msg("api.problem.elevator_groups"))
         if scope.role == "station":
-            raise HTTPException(403, "a station sees no elevators")
+            raise HTTPException(403, msg("api.problem.station_sees_no_elevators"))
         where, params = scope.elevators("e")
     else:
         if group_by not in store.CYLINDER_GROUPS:
-            raise HTTPException(422, "cylinders group by station_id or district")
+            raise HTTPException(422, msg("api.problem.cylinder_groups"))
         if scope.role == "maintenance":
-            raise HTTPException(403, "a maintenance firm sees no cylinders")
+            raise HTTPException(403, msg("api.problem.firm_sees_no_cylinders"))
         where, params = scope.cylinders("c")
     async with pool.connection() as conn:
         result = await store.overdue_inspections(
@@ -165,7 +166,7 @@ async def illegal_fillings(
 ) -> IllegalFillings:
     """Illegal or unsafe fillings (the filling alert kinds) by station and kind."""
     if scope.role == "maintenance":
-        raise HTTPException(403, "a maintenance firm sees no fillings")
+        raise HTTPException(403, msg("api.problem.firm_sees_no_fillings"))
     start, end = _window(since, until)
     where, params = scope.alerts("a")
     async with pool.connection() as conn:
@@ -186,7 +187,7 @@ async def rescue(
     """Trapped-passenger response: times to acknowledge, to on site and to
     resolved (median, p90), the 30-minute on-site share, the false-alarm share."""
     if scope.role == "station":
-        raise HTTPException(403, "a station sees no elevators")
+        raise HTTPException(403, msg("api.problem.station_sees_no_elevators"))
     start, end = _window(since, until)
     where, params = scope.alerts("a")
     r_where, r_params = scope.rescues("r")
@@ -218,7 +219,7 @@ async def maintenance_overdue(
     """In-service elevators whose last maintenance (installation where none)
     plus their current interval (elevator_scores; 15 days unscored) is before `at`."""
     if scope.role == "station":
-        raise HTTPException(403, "a station sees no elevators")
+        raise HTTPException(403, msg("api.problem.station_sees_no_elevators"))
     where, params = scope.elevators("e")
     async with pool.connection() as conn:
         result = await store.maintenance_overdue(

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field
 
 from semon.domain.common import Identifier, Line, RecordModel, clean_line
+from semon.i18n import Message, msg
 
 Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
@@ -111,11 +112,20 @@ PAST_DATE_FIELDS = (
 )
 
 
-def future_dates(record: BaseModel, latest: date) -> list[tuple[str, str]]:
+def future_dates(record: BaseModel, latest: date) -> list[tuple[str, Message]]:
     """(field, reason) of each date of the record that is after ``latest``."""
     out = []
     for name in PAST_DATE_FIELDS:
         value = getattr(record, name, None)
         if isinstance(value, date) and value > latest:
-            out.append((name, f"{value} is in the future (the latest accepted is {latest})"))
+            out.append(
+                (
+                    name,
+                    msg(
+                        "registry.reason.date_in_future",
+                        value=value.isoformat(),
+                        latest=latest.isoformat(),
+                    ),
+                )
+            )
     return out

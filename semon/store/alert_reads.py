@@ -7,7 +7,7 @@ principal may not see is never read.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
@@ -18,7 +18,7 @@ ALERT_COLUMNS = """
 a.alert_id, a.kind, a.severity, a.state, a.equipment_type, a.equipment_id, a.district,
 a.firm_id, a.use_unit, a.station_id, a.started_at, a.ended_at, a.raised_at, a.updated_at,
 a.acknowledged_at, a.dispatched_at, a.on_site_at, a.resolved_at, a.resolution, a.live,
-a.summary, a.details, a.location
+a.summary, a.summary_key, a.summary_args, a.details, a.location
 """
 
 _LIST = """
@@ -123,10 +123,13 @@ async def alert_in_scope(
 
 # The stream's rows as the text it sends: the message with its event id and
 # action (the message's own win), serialised by the server, so the API
-# neither parses nor re-encodes the JSON of every event of a replay.
+# neither parses nor re-encodes the JSON of every event of a replay; with the
+# summary's key and arguments for a reader in another language than the
+# platform's (the stored message speaks the platform's).
 _FEED_TEXT = """
 SELECT e.event_id, e.action, (jsonb_build_object('event_id', e.event_id, 'action', e.action)
-                               || e.message)::text AS data
+                               || e.message)::text AS data,
+       a.summary_key, a.summary_args
 FROM alert_events e
 JOIN alerts a ON a.alert_id = e.alert_id
 WHERE e.event_id > %(after)s AND ({scope})
@@ -135,15 +138,22 @@ LIMIT %(limit)s
 """
 
 
+class FeedRow(NamedTuple):
+    event_id: int
+    action: str
+    data: str  # the message as JSON text, with event_id and action
+    summary_key: str | None
+    summary_args: dict[str, Any] | None
+
+
 async def event_texts_after(
     conn: AsyncConnection, after: int, scope: sql.Composable, params: dict[str, Any], limit: int
-) -> list[tuple[int, str, str]]:
-    """(event_id, action, JSON text) of alert_events in scope with ids above
-    `after`, in id order."""
+) -> list[FeedRow]:
+    """The alert_events in scope with ids above `after`, in id order, as text."""
     cur = await conn.execute(
         sql.SQL(_FEED_TEXT).format(scope=scope), {**params, "after": after, "limit": limit}
     )
-    return [(int(r[0]), str(r[1]), str(r[2])) for r in await cur.fetchall()]
+    return [FeedRow(int(r[0]), str(r[1]), str(r[2]), r[3], r[4]) for r in await cur.fetchall()]
 
 
 _LAST_EVENT = "SELECT COALESCE(max(event_id), 0) FROM alert_events"

@@ -18,6 +18,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from semon import i18n
 from semon.domain.alerts import ActionBody, AlertDraft, AlertMessage
 from semon.domain.rescue import (
     ACTIVE_STATES,
@@ -45,9 +46,15 @@ class RescueNotFound(LookupError):
 class IllegalStep(ValueError):
     """The step is not legal now (409)."""
 
-    def __init__(self, rescue_id: str, state: str, action: str, why: str = "") -> None:
+    def __init__(
+        self, rescue_id: str, state: str, action: str, why: i18n.Message | None = None
+    ) -> None:
         self.rescue_id, self.state, self.action = rescue_id, state, action
-        super().__init__(why or f"rescue {rescue_id} is {state}: {action!r} is not allowed")
+        # The catalog message (the API shows it in the reader's language).
+        self.message = why or i18n.msg(
+            "api.problem.rescue_illegal_step", rescue_id=rescue_id, state=state, action=action
+        )
+        super().__init__(i18n.reader("en").render(self.message))
 
 
 # -- reads ----------------------------------------------------------------------
@@ -280,6 +287,8 @@ VALUES (%(rid)s, %(at)s, %(name)s, %(phone)s, %(trapped)s, %(note)s, %(by)s, %(k
 class KeyReused(ValueError):
     """An Idempotency-Key sent again with a different request (422)."""
 
+    message = i18n.msg("api.problem.idempotency_key_reused")
+
 
 def call_draft(lift: Row, body: CallIn, now: datetime) -> AlertDraft:
     """The trapped-passenger alert a call raises (the terminal's condition, so
@@ -299,7 +308,11 @@ def call_draft(lift: Row, body: CallIn, now: datetime) -> AlertDraft:
         equipment_type="elevator",
         equipment_id=lift["elevator_id"],
         started_at=now,
-        summary=f"Caller reports a trapped passenger at {lift['address']}",
+        summary=i18n.msg(
+            "alert.trapped_passenger.summary.called",
+            elevator_id=lift["elevator_id"],
+            address=lift["address"],
+        ),
         details=details,
         district=lift["district"],
         firm_id=lift["firm_id"],
@@ -435,7 +448,7 @@ async def act(
                     rescue_id,
                     state,
                     action,
-                    f"tier {body.tier} is below the tier due ({rescue['tier']})",
+                    i18n.msg("api.problem.rescue_tier_below", tier=body.tier, due=rescue["tier"]),
                 )
             seq = len(rescue["assignments"]) + 1
             await conn.execute(
@@ -508,7 +521,7 @@ async def act(
                     rescue_id,
                     state,
                     action,
-                    f"the cause is reported within {CAUSE_WINDOW_DAYS} days of closing",
+                    i18n.msg("api.problem.rescue_cause_window", days=CAUSE_WINDOW_DAYS),
                 )
             sets.update(
                 cause_category=body.cause_category,

@@ -18,6 +18,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from semon import i18n
 from semon.domain.alerts import AlertDraft
 from semon.domain.rescue import DispatchIn, NoBody
 from semon.settings import Settings
@@ -40,7 +41,7 @@ async def open_rescue(dsn: str, eid: str, now: datetime) -> dict[str, Any]:
                 equipment_type="elevator",
                 equipment_id=eid,
                 started_at=now,
-                summary="trapped",
+                summary=i18n.msg("alert.trapped_passenger.summary.unplaced", elevator_id=eid),
                 district="d1",
                 firm_id="F1",
             ),

@@ -77,6 +77,9 @@ def test_inspection_of_unknown_equipment_rejects_the_batch(
     ]
     r = httpx.post(f"{api_url}/inspections", json=batch, headers=admin_headers)
     assert r.status_code == 422
+    assert r.json()["failures"] == [{"index": 1, "reason": f"未知的电梯 '{uid}-nope'"}]
+    english = {**admin_headers, "Accept-Language": "en"}
+    r = httpx.post(f"{api_url}/inspections", json=batch, headers=english)
     assert r.json()["failures"] == [{"index": 1, "reason": f"unknown elevator '{uid}-nope'"}]
     assert count(database_url, "inspections", "equipment_id", uid) == 0
     # The good half alone lands and moves last_inspected_on forward, never back.
@@ -141,7 +144,12 @@ def test_each_kind_upserts(api_url: str, admin_headers: Headers, uid: str) -> No
 
 
 def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_url, "SEMON_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SEMON_LOG_LEVEL": "WARNING",
+        "SEMON_I18N__LANGUAGE": "en",  # English lines are read below
+    }
     return subprocess.run(
         [sys.executable, "-m", "cli", *args],
         env=env,
@@ -297,7 +305,8 @@ def test_control_characters_in_registry_text_are_refused(
         {"role": "maintenance", "scope": [f"{uid}-F\n"]},
         {"role": "regulator", "scope": ["\x01\x02"]},
     ):
-        r = httpx.post(f"{api_url}/tokens", headers=admin_headers, json=bad)
+        english = {**admin_headers, "Accept-Language": "en"}
+        r = httpx.post(f"{api_url}/tokens", headers=english, json=bad)
         assert r.status_code == 422, (bad, r.text)
         assert "scope" in r.text
 
@@ -343,7 +352,8 @@ def test_dates_in_the_future_are_refused_naming_the_field(
     tomorrow = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
     records = [elevator(uid, 0), elevator(uid, 1, installed_on="9999-01-01")]
     records.append(elevator(uid, 2, last_inspected_on="2099-05-01"))
-    r = httpx.post(f"{api_url}/registry/elevators", json=records, headers=admin_headers)
+    english = {**admin_headers, "Accept-Language": "en"}
+    r = httpx.post(f"{api_url}/registry/elevators", json=records, headers=english)
     assert r.status_code == 422, r.text
     failures = {f["index"]: f["reason"] for f in r.json()["failures"]}
     assert failures.keys() == {1, 2}

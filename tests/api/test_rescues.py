@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from httpx_sse import connect_sse
 
+from semon import i18n
 from semon.domain.alerts import AlertDraft
 from semon.store.alerts import raise_alert
 
@@ -284,7 +285,7 @@ def test_a_terminal_trap_opens_exactly_one_rescue(
                     equipment_type="elevator",
                     equipment_id=eid,
                     started_at=datetime.now(UTC),
-                    summary="trapped",
+                    summary=i18n.msg("alert.trapped_passenger.summary.unplaced", elevator_id=eid),
                     district=w["district"],
                     firm_id=w["firm"],
                 ),

@@ -17,6 +17,7 @@ import pytest
 from httpx_sse import aconnect_sse
 
 from semon.domain.alerts import AlertDraft
+from semon.i18n import msg as i18n_msg
 from semon.settings import Settings
 from semon.store.alerts import raise_alert
 from tests.api.conftest import LiveServer, make_settings, token_factory
@@ -53,7 +54,13 @@ async def _raise_many(dsn: str, district: str, n: int) -> list[str]:
                     equipment_type="elevator",
                     equipment_id=f"{district}-E{i % 50}",
                     started_at=now,
-                    summary=f"fault {i} " + "x" * 400,  # a message of a realistic size
+                    # a message of a realistic size
+                    summary=i18n_msg(
+                        "alert.elevator_fault.summary.detail",
+                        elevator_id=f"{district}-E{i % 50}",
+                        code="overspeed",
+                        detail=f"fault {i} " + "x" * 400,
+                    ),
                     details={"code": "overspeed"},
                     district=district,
                 ),
