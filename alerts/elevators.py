@@ -65,6 +65,9 @@ class ElevatorRules:
         # moment, and looking at each of them 20 times a second cost more than
         # judging the samples.
         self.deadlines: list[tuple[datetime, str]] = []
+        # Cars standing with someone inside, or with a trapped alert open: their
+        # samples are judged ahead of the queued telemetry too (alerts/service.py).
+        self.watched: set[str] = set()
         # The fleet-wide checks (offline, alarm tests) walk the cars a slice
         # per fast tick instead of all at once: no pause of tens of ms.
         self._scan: list[str] = []
@@ -181,6 +184,10 @@ class ElevatorRules:
             car.clock_known = True
 
     def arm(self, car: Elevator) -> None:
+        if car.episode_start is not None or car.trapped_key in self.open:
+            self.watched.add(car.eid)
+        else:
+            self.watched.discard(car.eid)
         if car.dirty or car.pending_faults:
             self.armed.add(car.eid)
         else:
@@ -203,6 +210,12 @@ class ElevatorRules:
     def step(self, car: Elevator, s: StatusSample, *, emit: bool, live: bool) -> list[Op]:
         ops: list[Op] = []
         key = car.trapped_key
+        started = self.open.get(key)
+        if started is not None and s["ts"] < started:
+            # Older than the open trapped alert (a terminal event is judged
+            # ahead of the samples queued before it): it neither ends nor
+            # restarts that episode; faults and offline still count it.
+            return self._step_rest(car, s, emit=emit)
         cond = self._condition(car, s)
         if cond is not None:
             thr, why = cond
@@ -245,6 +258,10 @@ class ElevatorRules:
                 car.released_at = None
                 if cond is None:
                     car.episode_start = None
+        return ops + self._step_rest(car, s, emit=emit)
+
+    def _step_rest(self, car: Elevator, s: StatusSample, *, emit: bool) -> list[Op]:
+        ops: list[Op] = []
         # faults that normal running or mains power end
         faults = self.open.faults.get(car.eid, ())
         for code in [*car.pending_faults, *sorted(faults)] if car.pending_faults or faults else ():
@@ -315,8 +332,20 @@ class ElevatorRules:
                 ops.append(Raise(fault_draft(car.eid, ev)))  # a repeat: updates the open alert
             elif code not in car.pending_faults or ev.ts < car.pending_faults[code].ts:
                 car.pending_faults[code] = ev
+                ops += self.ended_already(car, code, ev.ts)
         self.arm(car)
         return ops
+
+    def ended_already(self, car: Elevator, code: str, since: datetime) -> list[Op]:
+        """A fault event judged after samples newer than it (events come on
+        their own session, ahead of or behind the samples): the first of those
+        samples that ends the fault ends it, as in device-time order."""
+        if car.judged_until is None or since > car.judged_until:
+            return []
+        for s in car.samples:
+            if since <= s["ts"] <= car.judged_until and self.ends_fault(code, s):
+                return self.end_fault(car, code, s["ts"], fault_end_why(code), emit=True)
+        return []
 
     def alarm_pressed(self, car: Elevator, ev: ElevatorEvent, last: StatusSample | None) -> None:
         """Remember the press (someone is inside, where no sensor says so); a car

@@ -26,7 +26,6 @@ from semon.settings import RecordDateSettings, Settings
 from semon.store.registry import (
     KINDS,
     SPECS,
-    bump_last_inspected,
     dedupe,
     missing_ids,
     rescue_codes_taken,
@@ -219,17 +218,9 @@ async def upsert_models(
         await _check_references(conn, kind, rows)
         await _check_rescue_codes(conn, kind, rows)
         unique = dedupe(spec, rows)
+        # Inspections reach the equipment's base date through the triggers
+        # of migration 0040 (a fail never renews it), not from here.
         await upsert_rows(conn, kind, unique)
-        if kind == "inspections":
-            for equipment in ("elevator", "cylinder"):
-                chosen = [r for r in unique if getattr(r, "equipment_type") == equipment]  # noqa: B009
-                if chosen:
-                    await bump_last_inspected(
-                        conn,
-                        equipment,
-                        [getattr(r, "equipment_id") for r in chosen],  # noqa: B009
-                        [getattr(r, "inspected_on") for r in chosen],  # noqa: B009
-                    )
     return len(rows)
 
 

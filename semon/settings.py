@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from semon.settings_firms import ScorecardSettings, VerificationSettings
 
 
 class MqttSettings(BaseModel):
@@ -49,6 +51,11 @@ class IngestSettings(BaseModel):
     # Messages are acknowledged only after commit, so this bounds both our
     # memory during a database outage and the throughput (window / commit time).
     receive_maximum: int = 5000
+    # ... and in bytes: reading from the broker pauses while the payloads not
+    # yet committed add up to this, so a database outage with large messages
+    # holds at most this much (plus one message) rather than receive_maximum
+    # times max_payload_bytes (5 GiB). Exported as semon_ingest_pending_bytes_limit.
+    max_pending_bytes: int = 64 * 2**20
     # Partition upkeep and hourly roll-ups (semon.store.maintenance); 0 = off.
     maintenance_interval_s: float = 300.0
     # On SIGTERM: how long to wait for the batch in hand to commit.
@@ -195,6 +202,9 @@ class ApiSettings(BaseModel):
     stream_batch: int = Field(default=200, ge=1, le=5000)
     # Token for the first admin; never defaulted (empty means none is made).
     bootstrap_admin_token: str = ""
+    # Largest request body read (413 past it): a registry batch of 10,000
+    # records is a few MB; nothing else comes near.
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
 
 
 class StorageSettings(BaseModel):
@@ -285,6 +295,10 @@ class EmbeddedSettings(BaseModel):
     # is taken `semon up` falls back to a free port and says so.
     postgres_port: int = 54329
     broker_port: int = 18830
+    # Where the embedded broker listens. Loopback by default; another address
+    # (0.0.0.0 for every interface) lets real terminals in and needs
+    # broker.device_secret: clients then log in (semon/broker_auth.py).
+    broker_host: str = "127.0.0.1"
     database: str = "semon"
 
 
@@ -323,6 +337,29 @@ class RecordDateSettings(BaseModel):
         return datetime.now(UTC).date() + timedelta(days=self.future_tolerance_days)
 
 
+class PermitSettings(BaseModel):
+    """Fill permits (api/routes/permits.py) and filled_after_deny (alerts).
+
+    A permit is answered within `deadline_s` or answered "unknown, try again"
+    (503, Retry-After: `retry_after_s`): a station waiting at the valve is
+    better told to retry than kept waiting or told yes without a check.
+    Answers are kept by a batched writer every `flush_interval_s` (at most
+    `buffer_max` held while the database is away; beyond that the oldest are
+    dropped and counted). A filling whose cylinder the station was refused
+    within `deny_window_s` before it raises filled_after_deny.
+    """
+
+    deadline_s: float = 0.3
+    retry_after_s: int = 1
+    # The permits' own pool: autocommit and unchecked, one round trip a permit.
+    pool_max: int = 10
+    # A lookup abandoned at the deadline ends on the server by this at most.
+    statement_timeout_ms: int = 2000
+    flush_interval_s: float = 0.05
+    buffer_max: int = 100_000
+    deny_window_s: float = 3600.0
+
+
 class RescueSettings(BaseModel):
     """Rescue deadlines (README "Dispatch: rescues"): dispatched within 5 min
     of opening (Guangzhou's 96333 and the 2024 Hangzhou draft), the rescuers on
@@ -331,6 +368,18 @@ class RescueSettings(BaseModel):
 
     dispatch_deadline_s: float = 300.0
     arrival_deadline_s: float = 900.0
+
+
+class RegulatorSettings(BaseModel):
+    """The regulator's book (issue 16): hazards, self-checks, coverage."""
+
+    # Days to rectify a hazard posted without a deadline. (A `conditional`
+    # inspection's hazard gets the contract's 30 days from migration 0041.)
+    hazard_deadline_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    # insurance_expiring is raised this many days before insured_until.
+    insurance_expiring_days: Annotated[int, Field(ge=1, le=365)] = 30
+    # Most hazards one GET /hazards answers.
+    hazards_page: Annotated[int, Field(ge=1, le=10_000)] = 500
 
 
 class Settings(BaseSettings):
@@ -358,3 +407,7 @@ class Settings(BaseSettings):
     rescue: RescueSettings = RescueSettings()
     i18n: I18nSettings = I18nSettings()
     record_dates: RecordDateSettings = RecordDateSettings()
+    regulator: RegulatorSettings = RegulatorSettings()
+    verification: VerificationSettings = VerificationSettings()
+    scorecard: ScorecardSettings = ScorecardSettings()
+    permits: PermitSettings = PermitSettings()

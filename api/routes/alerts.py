@@ -7,7 +7,7 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -15,11 +15,18 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from api.auth import require_roles
 from api.deps import PoolDep, ReaderDep, SettingsDep
 from api.notify import AlertWaker
-from api.paging import decode_cursor, encode_cursor
+from api.paging import CURSOR_PATTERN, decode_cursor, encode_cursor
 from api.query_time import QueryTime
 from api.schemas import ALERT_EXAMPLE, AlertOut, AlertPage, Problem, speaking
 from api.scope import Scope, ScopeDep
-from semon.domain.alerts import Action, ActionBody, AlertKind, AlertState, stored_summary
+from semon.domain.alerts import (
+    Action,
+    ActionBody,
+    AlertKind,
+    AlertState,
+    ResolveBody,
+    stored_summary,
+)
 from semon.i18n import Message, Reader, msg
 from semon.store.alert_reads import (
     FeedRow,
@@ -63,7 +70,10 @@ async def get_alerts(
     limit: Annotated[
         int | None, Query(ge=1, description="Page size (capped by the server)")
     ] = None,
-    cursor: Annotated[str | None, Query(max_length=400, description="From `next_cursor`")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=400, pattern=CURSOR_PATTERN, description="From `next_cursor`"),
+    ] = None,
 ) -> AlertPage:
     page = min(limit or settings.api.page_size_default, settings.api.page_size_max)
     before = decode_cursor(cursor)
@@ -248,26 +258,50 @@ async def _events(
             await waker.wait(poll_s, ticket)
 
 
+_ACTION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "No such alert in your scope"},
+    409: {"model": Problem, "description": "Illegal transition from the alert's state"},
+}
+
+
+# Resolve first: its body needs `resolution`, which the schema can then say
+# (one route with the action as a parameter could only refuse it in code).
+@router.post(
+    "/{alert_id}/resolve",
+    response_model=AlertOut,
+    responses=_ACTION_RESPONSES,
+    summary="Resolve an alert, saying how it ended",
+    dependencies=[CHANGERS],
+)
+async def resolve_alert(
+    alert_id: AlertId, body: ResolveBody, scope: ScopeDep, pool: PoolDep, speaker: ReaderDep
+) -> AlertOut:
+    return await _act(alert_id, "resolve", body, scope, pool, speaker)
+
+
 @router.post(
     "/{alert_id}/{action}",
     response_model=AlertOut,
-    responses={
-        404: {"model": Problem, "description": "No such alert in your scope"},
-        409: {"model": Problem, "description": "Illegal transition from the alert's state"},
-    },
-    summary="Acknowledge, dispatch, arrive or resolve an alert",
+    responses=_ACTION_RESPONSES,
+    summary="Acknowledge, dispatch or arrive at an alert",
     dependencies=[CHANGERS],
 )
 async def act_on_alert(
     alert_id: AlertId,
-    action: Annotated[Action, Path(description="ack, dispatch, arrive or resolve")],
+    action: Annotated[
+        Literal["ack", "dispatch", "arrive"], Path(description="ack, dispatch or arrive")
+    ],
     body: ActionBody,
     scope: ScopeDep,
     pool: PoolDep,
     speaker: ReaderDep,
 ) -> AlertOut:
-    if action == "resolve" and body.resolution is None:
-        raise HTTPException(422, msg("api.problem.resolution_required"))
+    return await _act(alert_id, action, body, scope, pool, speaker)
+
+
+async def _act(
+    alert_id: str, action: Action, body: ActionBody, scope: Scope, pool: PoolDep, speaker: Reader
+) -> AlertOut:
     where, params = scope.alerts("a")
     async with pool.connection() as conn, conn.transaction():
         if not await alert_in_scope(conn, alert_id, where, params):

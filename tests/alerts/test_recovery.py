@@ -62,10 +62,12 @@ async def _set_checkpoint(dsn: str, topic_root: str, at: datetime) -> None:
 
 
 async def _probe(dev: Device, con: Console, at: datetime) -> None:
-    """Returns once every message published before it has been judged (the
-    engine judges in arrival order; a trapped report is paged at once)."""
+    """Returns once every message published before it has been judged: the
+    sample of a car standing occupied between floors for longer than the
+    threshold goes the samples' way (judged in arrival order, terminal
+    events ahead of them) and is paged as soon as it is judged."""
     probe = uid("probe")
-    dev.event(probe, at, "trapped")
+    dev.status(probe, sample(at - timedelta(seconds=25), **STUCK))
     await con.wait(lambda m: m["equipment_id"] == probe)
 
 

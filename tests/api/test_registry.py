@@ -82,13 +82,15 @@ def test_inspection_of_unknown_equipment_rejects_the_batch(
     r = httpx.post(f"{api_url}/inspections", json=batch, headers=english)
     assert r.json()["failures"] == [{"index": 1, "reason": f"unknown elevator '{uid}-nope'"}]
     assert count(database_url, "inspections", "equipment_id", uid) == 0
-    # The good half alone lands and moves last_inspected_on forward, never back.
+    # The good half alone lands and moves the base date forward, never back
+    # (inspections keep it beside the registry's own last_inspected_on: 0040).
     assert httpx.post(f"{api_url}/inspections", json=batch[:1], headers=admin_headers).is_success
     older = [{**batch[0], "inspected_on": "2025-01-05"}]
     assert httpx.post(f"{api_url}/inspections", json=older, headers=admin_headers).is_success
     with psycopg.connect(database_url) as conn:
         row = conn.execute(
-            "SELECT last_inspected_on::text FROM elevators WHERE elevator_id = %s", (f"{uid}-E0",)
+            "SELECT inspection_passed_on::text FROM elevators WHERE elevator_id = %s",
+            (f"{uid}-E0",),
         ).fetchone()
     assert row == ("2026-01-05",)
 
@@ -188,7 +190,7 @@ def test_import_command_csv_and_json(database_url: str, tmp_path: Path, uid: str
     assert done.returncode == 0, done.stderr
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(
-            "SELECT elevator_id, firm_id, floors, lat, last_inspected_on::text FROM elevators"
+            "SELECT elevator_id, firm_id, floors, lat, inspection_passed_on::text FROM elevators"
             " WHERE elevator_id LIKE %s ORDER BY 1",
             (uid + "%",),
         ).fetchall()
