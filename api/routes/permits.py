@@ -67,10 +67,6 @@ def _reader(request: Request, settings: SettingsDep) -> Reader:
     return reader_for(settings.i18n, request.headers.get("accept-language"))
 
 
-def _problem(status: int, detail: str, field: str) -> HTTPException:
-    return HTTPException(status, [{"loc": ["query", field], "msg": detail, "type": "value_error"}])
-
-
 @dataclass(frozen=True, slots=True)
 class _Asked:
     """What the lookup found: the token (None: unknown or revoked) and, for a
@@ -122,7 +118,9 @@ async def get_fill_permit(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     settings: SettingsDep,
     station_id: Annotated[str, Query(pattern=ID_PATTERN, description="the asking station")],
-    gas: Annotated[str, Query(max_length=32, description="the medium to fill, lower case")],
+    gas: Annotated[
+        str, Query(max_length=32, description="the medium to fill, lower case: " + ", ".join(GASES))
+    ],
 ) -> Any:
     """Authenticated here rather than by the shared dependency: the token
     lookup is part of what must finish within the deadline (on a frozen
@@ -162,8 +160,9 @@ async def get_fill_permit(
         if token.role == "station" and station_id != token.scope[0]:
             raise HTTPException(403, msg("stations.permit.other_station", station_id=station_id))
     if gas not in GASES:
-        raise _problem(
-            422, t("stations.permit.unknown_gas", gas=gas, known=", ".join(GASES)), "gas"
+        # After the token (a stranger learns nothing); one sentence naming the field.
+        raise HTTPException(
+            422, msg("stations.permit.unknown_gas", gas=gas, known=", ".join(GASES))
         )
     facts = asked.facts if asked is not None else None
     if facts is None:
@@ -195,9 +194,8 @@ async def get_fill_permit(
             headers={"Retry-After": str(cfg.retry_after_s)},
         )
     if not facts.station_known:
-        raise _problem(
-            422, t("stations.permit.unknown_station", station_id=station_id), "station_id"
-        )
+        # A refusal by the data, not the schema: one sentence naming the field.
+        raise HTTPException(422, msg("stations.permit.unknown_station", station_id=station_id))
     breaches = before_fill(station_id, gas, facts.cylinder, asked_at.date())
     reasons = tuple(b.kind for b in breaches)
     log.add(
