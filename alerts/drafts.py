@@ -1,5 +1,6 @@
 """What each elevator alert says: the drafts of trapped-passenger, fault,
-offline-terminal and missed-alarm-test alerts, made from a car's state."""
+offline-terminal and missed-alarm-test alerts, made from a car's state.
+Summaries are catalog messages (alerts.po), one `msg(...)` per kind."""
 
 from __future__ import annotations
 
@@ -11,6 +12,26 @@ from alerts.keys import alarm_test_key, fault_key, offline_key, trapped_key
 from semon.domain.alerts import AlertDraft
 from semon.domain.gov_codes import gov_code_for
 from semon.domain.wire import STATUS_SAMPLE, ElevatorEvent, StatusSample
+from semon.i18n import Message, msg
+
+# Why a car counts as trapping someone: the words kept in the alert's
+# details (`reason`), one summary text each.
+OFF_LANDING = "stopped outside the door zone with people inside"
+ON_BATTERY = "on battery power, stopped outside the door zone"
+AT_LANDING = "stopped at a landing with doors shut and people inside"
+REPORTED = "the terminal reports a trapped passenger"
+
+
+def trapped_summary(eid: str, reason: str, floor: int | None) -> Message:
+    if floor is None:
+        return msg("alert.trapped_passenger.summary.unplaced", elevator_id=eid)
+    if reason == OFF_LANDING:
+        return msg("alert.trapped_passenger.summary.off_landing", elevator_id=eid, floor=floor)
+    if reason == ON_BATTERY:
+        return msg("alert.trapped_passenger.summary.on_battery", elevator_id=eid, floor=floor)
+    if reason == AT_LANDING:
+        return msg("alert.trapped_passenger.summary.at_landing", elevator_id=eid, floor=floor)
+    return msg("alert.trapped_passenger.summary.reported", elevator_id=eid, floor=floor)
 
 
 def _iso(t: datetime) -> str:
@@ -22,7 +43,7 @@ def _elevator_draft(
     key: str,
     eid: str,
     started_at: datetime,
-    summary: str,
+    summary: Message,
     details: dict[str, Any],
     *,
     live: bool = True,
@@ -54,13 +75,12 @@ def trapped_draft(
         details["condition_met_at"] = _iso(met)
     if last is not None:
         details["last_sample"] = STATUS_SAMPLE.dump_python(last, mode="json")
-    floor = f" near floor {last['floor']}" if last is not None else ""
     return _elevator_draft(
         "trapped_passenger",
         trapped_key(car.eid),
         car.eid,
         started,
-        f"Passengers trapped in elevator {car.eid}{floor}: {details['reason']}",
+        trapped_summary(car.eid, details["reason"], last["floor"] if last is not None else None),
         details,
         live=live,
         ended_at=ended,
@@ -73,8 +93,9 @@ def fault_draft(eid: str, ev: ElevatorEvent, *, live: bool = True) -> AlertDraft
         fault_key(eid, ev.code),
         eid,
         ev.ts,
-        f"Elevator {eid} fault: {ev.code.replace('_', ' ')}"
-        + (f" ({ev.detail})" if ev.detail else ""),
+        msg("alert.elevator_fault.summary.detail", elevator_id=eid, code=ev.code, detail=ev.detail)
+        if ev.detail
+        else msg("alert.elevator_fault.summary", elevator_id=eid, code=ev.code),
         {
             "code": ev.code,
             "gov_code": gov_code_for(ev.code, ev.gov_code),
@@ -94,8 +115,7 @@ def offline_draft(
         offline_key(eid),
         eid,
         last_ts,
-        f"Terminal of elevator {eid} silent since "
-        f"{last_ts:%Y-%m-%d %H:%M:%S}Z: dispatch cannot see it",
+        msg("alert.terminal_offline.summary", elevator_id=eid, since=last_ts),
         {
             "last_sample_at": _iso(last_ts),
             "blind_elevators": [eid],
@@ -111,6 +131,6 @@ def alarm_test_draft(eid: str, last_test: datetime, *, max_gap_s: float) -> Aler
         alarm_test_key(eid),
         eid,
         last_test + timedelta(seconds=max_gap_s),
-        f"Alarm line of elevator {eid} not tested since {last_test:%Y-%m-%d %H:%M}Z",
+        msg("alert.alarm_test_missed.summary", elevator_id=eid, since=last_test),
         {"last_alarm_test_at": _iso(last_test), "max_gap_s": max_gap_s},
     )

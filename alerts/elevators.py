@@ -17,7 +17,16 @@ import operator
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from alerts.drafts import alarm_test_draft, fault_draft, offline_draft, trapped_draft
+from alerts.drafts import (
+    AT_LANDING,
+    OFF_LANDING,
+    ON_BATTERY,
+    REPORTED,
+    alarm_test_draft,
+    fault_draft,
+    offline_draft,
+    trapped_draft,
+)
 from alerts.elevator_state import Elevator, trapped_due
 from alerts.keys import OpenAlerts, alarm_test_key, fault_key
 from alerts.ops import Close, Op, Raise, Record
@@ -89,15 +98,12 @@ class ElevatorRules:
         people = s["occupied"] is True or (s["occupied"] is None and (s["alarm"] or alarm_recent))
         if not s["door_zone"]:
             if people:
-                return cfg.trapped_off_landing_s, "stopped outside the door zone with people inside"
+                return cfg.trapped_off_landing_s, OFF_LANDING
             if s["power"] == "battery" and s["occupied"] is not False:
-                return cfg.trapped_on_battery_s, "on battery power, stopped outside the door zone"
+                return cfg.trapped_on_battery_s, ON_BATTERY
             return None
         if s["door"] == "closed" and people:
-            return (
-                cfg.trapped_at_landing_s,
-                "stopped at a landing with doors shut and people inside",
-            )
+            return cfg.trapped_at_landing_s, AT_LANDING
         return None
 
     # -- samples -----------------------------------------------------------
@@ -297,10 +303,7 @@ class ElevatorRules:
         Returns when it began."""
         if car.episode_start is None or ev.ts < car.episode_start:
             car.episode_start = ev.ts
-        car.episode_threshold_s, car.episode_reason = (
-            0.0,
-            "the terminal reports a trapped passenger",
-        )
+        car.episode_threshold_s, car.episode_reason = 0.0, REPORTED
         car.threshold_since = ev.ts
         return car.episode_start
 

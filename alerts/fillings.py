@@ -12,6 +12,7 @@ from typing import Any
 from alerts.keys import filling_key
 from semon.domain.alerts import AlertDraft
 from semon.domain.wire import Filling, ScaleSample
+from semon.i18n import Message, msg
 
 
 def _add_years(d: date, years: int) -> date:
@@ -25,7 +26,7 @@ def _draft(
     kind: str,
     station_id: str,
     f: Filling,
-    summary: str,
+    summary: Message,
     station: dict[str, Any] | None,
     **details: Any,
 ) -> AlertDraft:
@@ -66,7 +67,11 @@ def filling_drafts(
                 "filling_unregistered_cylinder",
                 station_id,
                 f,
-                f"Station {station_id} filled unregistered cylinder {cid}",
+                msg(
+                    "alert.filling_unregistered_cylinder.summary",
+                    station_id=station_id,
+                    cylinder_id=cid,
+                ),
                 station,
             )
         )
@@ -88,7 +93,11 @@ def filling_drafts(
                     "filling_scrapped_cylinder",
                     station_id,
                     f,
-                    f"Station {station_id} filled scrapped or expired cylinder {cid}",
+                    msg(
+                        "alert.filling_scrapped_cylinder.summary",
+                        station_id=station_id,
+                        cylinder_id=cid,
+                    ),
                     station,
                     registry=reg,
                 )
@@ -99,7 +108,12 @@ def filling_drafts(
                     "filling_overdue_cylinder",
                     station_id,
                     f,
-                    f"Station {station_id} filled cylinder {cid}, inspection overdue since {due}",
+                    msg(
+                        "alert.filling_overdue_cylinder.summary",
+                        station_id=station_id,
+                        cylinder_id=cid,
+                        due_on=due,
+                    ),
                     station,
                     registry=reg,
                 )
@@ -111,7 +125,12 @@ def filling_drafts(
                     "filling_foreign_cylinder",
                     station_id,
                     f,
-                    f"Station {station_id} filled cylinder {cid} owned by station {owner}",
+                    msg(
+                        "alert.filling_foreign_cylinder.summary",
+                        station_id=station_id,
+                        cylinder_id=cid,
+                        owner_station_id=owner,
+                    ),
                     station,
                     registry=reg,
                 )
@@ -122,7 +141,13 @@ def filling_drafts(
                     "gas_mismatch",
                     station_id,
                     f,
-                    f"Station {station_id} filled {f.gas} into {cylinder['gas']} cylinder {cid}",
+                    msg(
+                        "alert.gas_mismatch.summary",
+                        station_id=station_id,
+                        cylinder_id=cid,
+                        gas=f.gas,
+                        registered_gas=cylinder["gas"],
+                    ),
                     station,
                     registry=reg,
                 )
@@ -133,8 +158,13 @@ def filling_drafts(
                     "overfill",
                     station_id,
                     f,
-                    f"Cylinder {cid} overfilled at station {station_id}: "
-                    f"{f.net_kg:g} kg > {cylinder['max_fill_kg']:g} kg",
+                    msg(
+                        "alert.overfill.summary.record",
+                        station_id=station_id,
+                        cylinder_id=cid,
+                        net_kg=f.net_kg,
+                        max_fill_kg=float(cylinder["max_fill_kg"]),
+                    ),
                     station,
                     registry=reg,
                     net_kg=f.net_kg,
@@ -147,7 +177,11 @@ def filling_drafts(
                 "precheck_failed_but_filled",
                 station_id,
                 f,
-                f"Station {station_id} filled cylinder {cid} after a failed pre-fill check",
+                msg(
+                    "alert.precheck_failed_but_filled.summary",
+                    station_id=station_id,
+                    cylinder_id=cid,
+                ),
                 station,
                 failed_items=f.precheck.failed_items,
             )
@@ -158,7 +192,7 @@ def filling_drafts(
                 "postcheck_missing",
                 station_id,
                 f,
-                f"Station {station_id} filled cylinder {cid} with no post-fill check",
+                msg("alert.postcheck_missing.summary", station_id=station_id, cylinder_id=cid),
                 station,
             )
         )
@@ -174,8 +208,13 @@ def overfill_draft(
         equipment_type="cylinder",
         equipment_id=s.cylinder_id,
         started_at=s.ts,
-        summary=f"Cylinder {s.cylinder_id} overfilling at station {station_id} now: "
-        f"{s.net_kg:g} kg > {max_fill_kg:g} kg",
+        summary=msg(
+            "alert.overfill.summary.live",
+            station_id=station_id,
+            cylinder_id=s.cylinder_id,
+            net_kg=s.net_kg,
+            max_fill_kg=max_fill_kg,
+        ),
         details={
             "filling_id": s.filling_id,
             "net_kg": s.net_kg,

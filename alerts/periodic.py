@@ -15,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from alerts.engine import Engine
 from alerts.registry import RegistryCache
+from alerts.rescue_deadlines import escalate_rescues
 from alerts.sweeps import sweep
 from semon.domain.alerts import ELEVATOR_KINDS
 
@@ -97,3 +98,4 @@ class Periodic:
             if time.monotonic() - last_escalation >= min(1.0, self.cfg.escalate_after_s):
                 last_escalation = time.monotonic()
                 await self.writer.escalate_due()
+                await escalate_rescues(self.writer)

@@ -15,6 +15,7 @@ from psycopg import AsyncConnection
 from alerts.keys import inspection_key, maintenance_key
 from alerts.ops import Close, Op, Raise
 from semon.domain.alerts import SWEEP_KINDS, AlertDraft
+from semon.i18n import msg
 from semon.settings import AlertSettings
 
 # Base date: the later of the registry's last_inspected_on and any recorded
@@ -60,12 +61,18 @@ def _inspection(
     station_id: str | None = None,
     district: str | None = None,
 ) -> AlertDraft:
-    what = "Elevator" if etype == "elevator" else "Cylinder"
-    summary = (
-        f"{what} {eid} periodic inspection overdue since {due}"
-        if kind == "inspection_overdue"
-        else f"{what} {eid} periodic inspection due on {due}"
-    )
+    if kind == "inspection_overdue":
+        summary = (
+            msg("alert.inspection_overdue.summary.elevator", elevator_id=eid, due_on=due)
+            if etype == "elevator"
+            else msg("alert.inspection_overdue.summary.cylinder", cylinder_id=eid, due_on=due)
+        )
+    else:
+        summary = (
+            msg("alert.inspection_due_soon.summary.elevator", elevator_id=eid, due_on=due)
+            if etype == "elevator"
+            else msg("alert.inspection_due_soon.summary.cylinder", cylinder_id=eid, due_on=due)
+        )
     return AlertDraft(
         condition_key=inspection_key(kind, etype, eid, due),
         kind=kind,
@@ -126,8 +133,12 @@ async def sweep(conn: AsyncConnection, cfg: AlertSettings, now: datetime) -> lis
                 equipment_type="elevator",
                 equipment_id=eid,
                 started_at=_midnight(due),
-                summary=f"Elevator {eid} maintenance overdue since {due} "
-                f"(interval {interval} days)",
+                summary=msg(
+                    "alert.maintenance_overdue.summary",
+                    elevator_id=eid,
+                    due_on=due,
+                    interval_days=int(interval),
+                ),
                 details={
                     "last_maintenance_on": last.isoformat() if last else None,
                     "interval_days": int(interval),

@@ -28,6 +28,7 @@ from alerts.registry import RegistryCache
 from semon import mqtt
 from semon.clock import Clock
 from semon.domain.alerts import AlertMessage, draft_message, message_json, new_alert_id
+from semon.i18n import reader_for
 from semon.settings import Settings
 from semon.store import alerts as store
 from semon.store.alert_checkpoints import save_checkpoint
@@ -63,6 +64,8 @@ class Writer:
         self.cfg = settings.alerts
         self.root = settings.mqtt.topic_root.rstrip("/")
         self.me = self.cfg.client_id  # author and publisher of the rows written here
+        # Summaries are stored and published in the platform's language.
+        self.speaker = reader_for(settings.i18n)
         self.pool = pool
         self.client = client
         self.clock = clock
@@ -150,7 +153,7 @@ class Writer:
     def _page_from_memory(self, op: Raise, now: datetime) -> datetime:
         """Publish a page before its row is stored (the row keeps its id)."""
         op.draft.alert_id = op.draft.alert_id or new_alert_id()
-        msg = draft_message(op.draft, op.draft.alert_id, now=now)
+        msg = draft_message(op.draft, op.draft.alert_id, now=now, speaker=self.speaker)
         self.publish(message_json(msg, "raise"))
         op.paged_at = now
         return now
@@ -161,10 +164,12 @@ class Writer:
         d = op.draft
         if d.kind not in FROM_MEMORY or not d.live or op.paged_at is not None:
             return await store.raise_alert(
-                conn, d, now=now, published_at=op.paged_at, worker=self.me
+                conn, d, now=now, published_at=op.paged_at, worker=self.me, speaker=self.speaker
             )
         d.alert_id = d.alert_id or new_alert_id()
-        storing = asyncio.ensure_future(store.raise_alert(conn, d, now=now, worker=self.me))
+        storing = asyncio.ensure_future(
+            store.raise_alert(conn, d, now=now, worker=self.me, speaker=self.speaker)
+        )
         done, _ = await asyncio.wait({storing}, timeout=self.cfg.page_store_wait_s)
         if not done:
             SLOW_STORE.inc()
@@ -216,7 +221,12 @@ class Writer:
                         return
                 elif isinstance(op, Record):
                     result = await store.record_resolved(
-                        conn, op.draft, now=now, resolution=op.resolution, worker=self.me
+                        conn,
+                        op.draft,
+                        now=now,
+                        resolution=op.resolution,
+                        worker=self.me,
+                        speaker=self.speaker,
                     )
                     # an episode already stored (a re-judged backlog) is no new record
                     STORED.labels("record" if result[1] is not None else "known").inc()

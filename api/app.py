@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.allow import AllowHeader
-from api.limits import RequestLimits
+from api.limits import RequestLimits, document_query_text
 from api.metrics_mw import RequestMetrics
 from api.notify import AlertWaker
 from api.routes import (
@@ -28,11 +28,13 @@ from api.routes import (
     maintenance,
     metrics,
     registry,
+    rescues,
     scores,
     stats,
     tokens,
 )
 from api.schemas import Problem, Rejected
+from api.vary import VaryLanguage
 from semon.settings import Settings
 from semon.store.pool import open_pool
 from semon.tokens import ensure_admin_token
@@ -107,9 +109,18 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     errors.install(app)
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_query_text(build_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(AllowHeader)
     app.add_middleware(RequestLimits, settings=settings.api)
     app.add_middleware(RequestMetrics)
+    app.add_middleware(VaryLanguage)
     # The open routes: liveness, and the console page (it asks for a token
     # and sends it with every call it makes).
     app.include_router(health.router)
@@ -126,6 +137,7 @@ def create_app(settings: Settings) -> FastAPI:
         scores,
         stats,
         maintenance,
+        rescues,
     ):
         app.include_router(module.router, responses=COMMON_RESPONSES)
     return app

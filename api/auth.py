@@ -17,6 +17,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from api.deps import PoolDep
+from semon.i18n import msg
 from semon.tokens import Role, lookup_token
 
 # A secret longer than this is not one we issued; refuse before hashing.
@@ -50,10 +51,14 @@ async def current_principal(
     """401 without a live token. The token is looked up on every request, so a
     revocation takes effect at once."""
     if credentials is None or not credentials.credentials:
-        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401, msg("api.problem.token_missing"), headers={"WWW-Authenticate": "Bearer"}
+        )
     principal = await authenticate(pool, credentials.credentials)
     if principal is None:
-        raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401, msg("api.problem.token_invalid"), headers={"WWW-Authenticate": "Bearer"}
+        )
     return principal
 
 
@@ -70,7 +75,7 @@ def require_roles(*roles: Role) -> Any:
 
     async def check(principal: CurrentPrincipal) -> Principal:
         if principal.role not in allowed:
-            raise HTTPException(403, f"role {principal.role!r} may not use this route")
+            raise HTTPException(403, msg("api.problem.role_forbidden", role=principal.role))
         return principal
 
     return Depends(check)

@@ -1,5 +1,6 @@
 """Dependencies every route shares: the connection pool and the settings the
-app was built with (both kept on `app.state` by the lifespan)."""
+app was built with (both kept on `app.state` by the lifespan), and the
+request's reader (its Accept-Language, else the platform's language)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi import Depends, Request
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from semon.i18n import Reader, reader_for
 from semon.settings import Settings
 
 
@@ -24,3 +26,10 @@ def get_settings(request: Request) -> Settings:
 
 PoolDep = Annotated[AsyncConnectionPool[AsyncConnection], Depends(get_pool)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_reader(request: Request) -> Reader:
+    return reader_for(get_settings(request).i18n, request.headers.get("accept-language"))
+
+
+ReaderDep = Annotated[Reader, Depends(get_reader)]

@@ -14,7 +14,7 @@ import logging
 
 import psycopg
 
-from semon.store.alerts import ALERT_EVENTS_CHANNEL
+from semon.store.event_feed import ALERT_EVENTS_CHANNEL
 
 log = logging.getLogger(__name__)
 

@@ -9,6 +9,8 @@ from datetime import datetime
 
 from fastapi import HTTPException
 
+from semon.i18n import msg
+
 # What a cursor is made of (unpadded base64url); anything else is not one of ours.
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
 
@@ -29,5 +31,5 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
         if ts.tzinfo is None or not isinstance(ident, str):
             raise ValueError("bad cursor")
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise HTTPException(422, "invalid cursor") from None
+        raise HTTPException(422, msg("api.problem.cursor_invalid")) from None
     return ts, ident

@@ -5,15 +5,24 @@ Times are returned in UTC whatever the database session's time zone.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
 
 from api.query_time import QueryTime
-from semon.domain.alerts import AlertMessage
+from semon.domain.alerts import AlertMessage, stored_summary
 from semon.domain.common import Identifier, Line
 from semon.domain.registry import Cylinder, District, Elevator, Firm, Station
+from semon.i18n import Message, Reader
 
 
 def _utc(value: datetime) -> datetime:
@@ -63,6 +72,36 @@ class AlertOut(AlertMessage):
     district: str | None = None
     station_id: str | None = None
     live: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _summary_for_reader(cls, data: Any, info: ValidationInfo) -> Any:
+        """An alert row's summary key and arguments become `summary` in the
+        language of the reader in the validation context (`speaking(reader)`);
+        the stored text stays where there is no reader or no key."""
+        if not isinstance(data, Mapping) or not (data.keys() & {"summary_key", "summary_args"}):
+            return data
+        stored = stored_summary(dict(data))
+        out = {k: v for k, v in data.items() if k not in ("summary_key", "summary_args")}
+        speaker = (info.context or {}).get("speaker")
+        if stored is not None and isinstance(speaker, Reader):
+            out["summary"] = speaker.render(Message.from_json(stored), fallback=out.get("summary"))
+        return out
+
+    @classmethod
+    def of(cls, message: AlertMessage, speaker: Reader) -> AlertOut:
+        """A message of the store (an action's result) for one reader."""
+        data = message.model_dump()
+        if message.summary_message is not None:
+            data["summary_key"] = message.summary_message["key"]
+            data["summary_args"] = message.summary_message["args"]
+        return cls.model_validate(data, context=speaking(speaker))
+
+
+def speaking(speaker: Reader) -> dict[str, Any]:
+    """The validation context that renders alert summaries for a reader:
+    `Model.model_validate(rows, context=speaking(reader))`."""
+    return {"speaker": speaker}
 
 
 class AlertPage(BaseModel):
@@ -307,6 +346,12 @@ class Rejected(BaseModel):
 
 
 class Problem(BaseModel):
+    """An error answer (RFC 9457 members), `title` and `detail` in the
+    reader's language (Accept-Language)."""
+
+    type: str = "about:blank"
+    title: str | None = None
+    status: int | None = None
     detail: str
 
 

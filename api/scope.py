@@ -85,6 +85,20 @@ class Scope:
             ).format(_col(alias, "owner_station_id")), {"scope_districts": items}
         return _FALSE, {}
 
+    def rescues(self, alias: str = "r") -> Predicate:
+        """On a `rescues` row, read from its own scope columns: dispatcher and
+        regulator by district, maintenance by firm, station none, admin all."""
+        role, items = self.role, list(self.items)
+        if role == "admin":
+            return _TRUE, {}
+        if role in ("dispatcher", "regulator"):
+            if not items:
+                return _TRUE, {}
+            return _in_districts(alias, "district", items)
+        if role == "maintenance":
+            return _equals(alias, "firm_id", "scope_firm", items[0])
+        return _FALSE, {}
+
     def alerts(self, alias: str = "a") -> Predicate:
         """On an `alerts` row, read from its own scope columns."""
         role, items = self.role, list(self.items)

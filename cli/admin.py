@@ -11,9 +11,9 @@ from typing import Annotated
 import psycopg
 import typer
 
-from cli.process import load_settings, need_database, run
+from cli.process import load_settings, need_database, run, speaker
 from semon.broker_files import BrokerFilesError, device_password, write_broker_files
-from semon.registry_import import RegistryRejected, guess_kind, import_file
+from semon.registry_import import RegistryFileError, RegistryRejected, guess_kind, import_file
 from semon.settings import Settings
 from semon.store.commands import migrate_database, schema_status
 from semon.store.migrate import FlavourUnavailable
@@ -39,15 +39,19 @@ def _database_settings() -> Settings:
 def db_migrate() -> None:
     """Apply missing migrations and the storage policies."""
     settings = _database_settings()
+    t = speaker(settings).t
 
     async def migrate() -> None:
         try:
             flavour, applied = await migrate_database(settings.database_url, settings)
         except FlavourUnavailable as exc:
-            typer.echo(f"semon db migrate: {exc}", err=True)
+            reason = speaker(settings).render(exc.message)
+            typer.echo(t("cli.refused", command="semon db migrate", reason=reason), err=True)
             raise typer.Exit(1) from None
-        done = f"applied {_versions(applied)}" if applied else "up to date"
-        typer.echo(f"{flavour}: {done}")
+        if applied:
+            typer.echo(t("cli.db.applied", flavour=flavour, versions=_versions(applied)))
+        else:
+            typer.echo(t("cli.db.up_to_date", flavour=flavour))
 
     run(migrate())
 
@@ -56,21 +60,22 @@ def db_migrate() -> None:
 def db_status() -> None:
     """Say which flavour (TimescaleDB or plain PostgreSQL) and which migrations."""
     settings = _database_settings()
+    t = speaker(settings).t
 
     async def status() -> None:
         found = await schema_status(settings.database_url)
         if found is None:
-            typer.echo("not migrated yet: run `semon db migrate`")
+            typer.echo(t("cli.db.not_migrated"))
             raise typer.Exit(1)
         if found.flavour == "timescale":
-            ext = found.timescale_version or "(extension missing!)"
-            label = f"TimescaleDB {ext} (hypertables)"
+            version = found.timescale_version or t("cli.db.extension_missing")
+            typer.echo(t("cli.db.flavour_timescale", version=version))
         else:
-            label = "plain PostgreSQL (native partitions)"
-        typer.echo(f"flavour: {label}")
-        typer.echo(f"server: PostgreSQL {found.server_version}")
-        typer.echo(f"applied: {_versions(found.applied)}")
-        typer.echo(f"pending: {_versions(found.pending) or 'none'}")
+            typer.echo(t("cli.db.flavour_postgres"))
+        typer.echo(t("cli.db.server", version=found.server_version))
+        typer.echo(t("cli.db.applied_list", versions=_versions(found.applied)))
+        pending = _versions(found.pending) or t("cli.db.none")
+        typer.echo(t("cli.db.pending", versions=pending))
 
     run(status())
 
@@ -88,19 +93,24 @@ def registry_import(
 ) -> None:
     """Bulk-upsert registry records from a file (all-or-nothing)."""
     settings = _database_settings()
+    t = speaker(settings).t
 
     async def import_() -> None:
         try:
             count = await import_file(settings, file, kind)
         except RegistryRejected as exc:
-            typer.echo(f"rejected, nothing imported: {len(exc.failures)} bad record(s)", err=True)
-            for index, reason in exc.failures:
-                typer.echo(f"  record {index}: {reason}", err=True)
+            typer.echo(t("cli.registry.rejected", count=len(exc.failures)), err=True)
+            for index, reason in exc.reasons(speaker(settings)):
+                typer.echo("  " + t("cli.registry.record", index=index, reason=reason), err=True)
             raise typer.Exit(1) from None
-        except (ValueError, OSError) as exc:
-            typer.echo(f"error: {exc}", err=True)
+        except RegistryFileError as exc:
+            typer.echo(t("cli.error", error=speaker(settings).render(exc.message)), err=True)
             raise typer.Exit(2) from None
-        typer.echo(f"imported {count} {kind or guess_kind(file)} record(s) from {file}")
+        except (ValueError, OSError) as exc:
+            typer.echo(t("cli.error", error=str(exc)), err=True)
+            raise typer.Exit(2) from None
+        what = kind or guess_kind(file)
+        typer.echo(t("cli.registry.imported", count=count, kind=what, file=str(file)))
 
     run(import_())
 
@@ -138,6 +148,7 @@ def token_create(
 ) -> None:
     """Issue an API token; the secret is printed once."""
     settings = _database_settings()
+    words = speaker(settings)
     items = scope or []
     try:
         expires_at = _expiry(expires_in)
@@ -146,7 +157,7 @@ def token_create(
     try:
         check_grant(role, items)
     except TokenError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(words.t("cli.error", error=words.render(exc.message)), err=True)
         raise typer.Exit(2) from None
 
     async def create() -> None:
@@ -162,13 +173,15 @@ def token_create(
                 )
                 await conn.commit()
         except UnknownScope as exc:
-            typer.echo(f"error: {exc} (--allow-unknown-scope issues it anyway)", err=True)
+            reason = words.render(exc.message)
+            typer.echo(words.t("cli.token.scope_unknown", reason=reason), err=True)
             raise typer.Exit(2) from None
+        # Field names as they are: scripts read these two lines.
         typer.echo(f"token_id: {token_id}")
         typer.echo(f"secret:   {secret}")
         if expires_at is not None:
             typer.echo(f"expires:  {expires_at.isoformat()}")
-        typer.echo("(the secret is shown once; send it as `Authorization: Bearer <secret>`)")
+        typer.echo(words.t("cli.token.shown_once"))
 
     run(create())
 
@@ -177,15 +190,16 @@ def token_create(
 def token_revoke(token_id: str) -> None:
     """Revoke a token by its id."""
     settings = _database_settings()
+    t = speaker(settings).t
 
     async def revoke() -> None:
         async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
             done = await revoke_token(conn, token_id)
             await conn.commit()
         if not done:
-            typer.echo(f"no live token {token_id!r}", err=True)
+            typer.echo(t("cli.token.no_live", token_id=repr(token_id)), err=True)
             raise typer.Exit(1)
-        typer.echo(f"revoked {token_id}")
+        typer.echo(t("cli.token.revoked", token_id=token_id))
 
     run(revoke())
 
@@ -201,11 +215,16 @@ def broker_files(
         try:
             devices, services = await write_broker_files(settings, out)
         except BrokerFilesError as exc:
-            typer.echo(str(exc), err=True)
+            typer.echo(speaker(settings).render(exc.message), err=True)
             raise typer.Exit(2) from None
         typer.echo(
-            f"wrote {out / 'passwd'} and {out / 'acl'}: {devices} terminals,"
-            f" {services} service users (reload Mosquitto with SIGHUP to apply)"
+            speaker(settings).t(
+                "cli.broker.wrote",
+                passwd=str(out / "passwd"),
+                acl=str(out / "acl"),
+                devices=devices,
+                services=services,
+            )
         )
 
     run(write())
@@ -221,5 +240,5 @@ def broker_password(
     try:
         typer.echo(device_password(settings.broker.device_secret, kind, equipment_id))
     except BrokerFilesError as exc:
-        typer.echo(str(exc), err=True)
+        typer.echo(speaker(settings).render(exc.message), err=True)
         raise typer.Exit(2) from None

@@ -1,5 +1,6 @@
 """What every subcommand does first: settings from the environment, logging,
-the database check; and how it runs its coroutine."""
+the database check; the operator's reader (messages from the catalogs,
+cli.po, in the `i18n.language` setting); and how it runs its coroutine."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import typer
 
+from semon.i18n import Reader, reader_for
 from semon.settings import Settings
 
 
@@ -23,11 +25,15 @@ def load_settings() -> Settings:
     return settings
 
 
+def speaker(settings: Settings) -> Reader:
+    """Who reads the console: the platform's language and time zone (there is
+    no request to ask)."""
+    return reader_for(settings.i18n)
+
+
 def need_database(settings: Settings) -> None:
     if not settings.database_url:
-        typer.echo(
-            "DATABASE_URL is not set (only `semon up` starts an embedded database)", err=True
-        )
+        typer.echo(speaker(settings).t("cli.need_database"), err=True)
         raise typer.Exit(2)
 
 

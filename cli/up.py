@@ -22,6 +22,7 @@ import psycopg
 import typer
 
 from cli.failures import check_broker, check_database, without_password
+from cli.process import speaker
 from semon.broker_files import MIN_SECRET_CHARS
 from semon.embedded import (
     EmbeddedPostgresError,
@@ -127,20 +128,26 @@ def _write_state(settings: Settings, name: str, text: str) -> None:
 
 
 def banner(settings: Settings, token_file: Path, secret: str, *, simulate: bool) -> str:
+    """What `semon up` prints once every service is ready, in the operator's
+    language; the first line starts with READY_LINE in every language."""
+    t = speaker(settings).t
     base = api_base(settings)
     state = settings.state_dir
     lines = [
-        f"{READY_LINE}:",
-        f"  API          {base}",
-        f"  OpenAPI docs {base}/docs   ({base}/openapi.json)",
-        f"  console      {base}/console",
-        f"  metrics      {base}/metrics",
-        f"  database     {settings.database_url}",
-        f"  broker       {without_password(settings.mqtt_url)}"
-        f"   (topics {settings.mqtt.topic_root}/#)",
-        f"  admin token  {secret}   (kept in {token_file})",
+        t("cli.up.ready", ready=READY_LINE),
+        t("cli.up.api", url=base),
+        t("cli.up.docs", url=base),
+        t("cli.up.console", url=base),
+        t("cli.up.metrics", url=base),
+        t("cli.up.database", url=settings.database_url),
+        t(
+            "cli.up.broker",
+            url=without_password(settings.mqtt_url),
+            topics=f"{settings.mqtt.topic_root}/#",
+        ),
+        t("cli.up.admin_token", secret=secret, file=str(token_file)),
         "",
-        "Try:",
+        t("cli.up.try"),
         f"  export TOKEN=$(cat {token_file})",
         f"  export API=$(cat {state / 'api-url'})",
         '  curl -H "Authorization: Bearer $TOKEN" "$API/alerts?state=open"',
@@ -150,8 +157,8 @@ def banner(settings: Settings, token_file: Path, secret: str, *, simulate: bool)
         '"$API/stats/overdue-inspections?equipment=elevator&group_by=district"',
     ]
     if simulate:
-        lines.append("A simulated city feeds the platform (`semon up --no-simulate` runs without).")
-    lines.append("Ctrl-C stops everything; the data stays for the next `semon up`.")
+        lines.append(t("cli.up.simulated"))
+    lines.append(t("cli.up.stop_hint"))
     return "\n".join(lines)
 
 
@@ -311,9 +318,14 @@ async def run_up(
     except asyncio.CancelledError:
         if not stopping:
             raise
-        typer.echo("semon stopped")
-    except (EmbeddedPostgresError, ServiceMissing, FlavourUnavailable, BrokerNotSafe) as exc:
-        typer.echo(f"semon up: {exc}", err=True)
+        typer.echo(speaker(settings).t("cli.up.stopped"))
+    except FlavourUnavailable as exc:
+        reason = speaker(settings).render(exc.message)
+        typer.echo(speaker(settings).t("cli.refused", command="semon up", reason=reason), err=True)
+        raise typer.Exit(1) from None
+    except (EmbeddedPostgresError, ServiceMissing, BrokerNotSafe) as exc:
+        reason = str(exc)
+        typer.echo(speaker(settings).t("cli.refused", command="semon up", reason=reason), err=True)
         raise typer.Exit(1) from None
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):

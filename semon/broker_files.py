@@ -32,6 +32,7 @@ from pathlib import Path
 import psycopg
 
 from semon.domain.common import is_identifier
+from semon.i18n import Message, msg, reader
 from semon.settings import Settings
 
 KINDS = ("elevator", "station")
@@ -43,7 +44,13 @@ STATIONS_SQL = "SELECT station_id FROM stations ORDER BY station_id"
 
 
 class BrokerFilesError(ValueError):
-    """The files cannot be written as asked (no secret, a malformed id)."""
+    """The files cannot be written as asked (no secret, a malformed id).
+    `message` is the catalog message (the CLI shows it in the operator's
+    language); str() is the English."""
+
+    def __init__(self, message: Message) -> None:
+        self.message = message
+        super().__init__(reader("en").render(message))
 
 
 @dataclass(frozen=True)
@@ -56,10 +63,10 @@ class BrokerUser:
 
 def device_username(kind: str, equipment_id: str) -> str:
     if kind not in KINDS:
-        raise BrokerFilesError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise BrokerFilesError(msg("broker.kind_unknown", kinds=", ".join(KINDS), kind=repr(kind)))
     # A full match: an id ending in a newline would add a line to passwd/acl.
     if not is_identifier(equipment_id):
-        raise BrokerFilesError(f"{kind} id {equipment_id!r} is not a valid identifier")
+        raise BrokerFilesError(msg("broker.bad_id", kind=kind, id=repr(equipment_id)))
     return f"{kind}.{equipment_id}"
 
 
@@ -71,9 +78,7 @@ def device_password(secret: str, kind: str, equipment_id: str) -> str:
 
 def _check_secret(secret: str) -> None:
     if len(secret) < MIN_SECRET_CHARS:
-        raise BrokerFilesError(
-            f"SEMON_BROKER__DEVICE_SECRET must be set to at least {MIN_SECRET_CHARS} characters"
-        )
+        raise BrokerFilesError(msg("broker.secret_short", min=MIN_SECRET_CHARS))
 
 
 def password_line(username: str, password: str, iterations: int, salt: bytes | None = None) -> str:

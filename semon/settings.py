@@ -296,6 +296,16 @@ class I18nSettings(BaseModel):
         return value
 
 
+class RescueSettings(BaseModel):
+    """Rescue deadlines (README "Dispatch: rescues"): dispatched within 5 min
+    of opening (Guangzhou's 96333 and the 2024 Hangzhou draft), the rescuers on
+    site within 15 min of a dispatch (the Hangzhou draft's urban figure); a
+    missed one is escalated once and, for arrival, makes the next tier due."""
+
+    dispatch_deadline_s: float = 300.0
+    arrival_deadline_s: float = 900.0
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SEMON_",
@@ -318,4 +328,5 @@ class Settings(BaseSettings):
     embedded: EmbeddedSettings = EmbeddedSettings()
     score: ScoreSettings = ScoreSettings()
     broker: BrokerSettings = BrokerSettings()
+    rescue: RescueSettings = RescueSettings()
     i18n: I18nSettings = I18nSettings()

@@ -15,6 +15,7 @@ from typing import Literal, get_args
 from psycopg import AsyncConnection
 
 from semon.domain.common import clean_line, is_identifier
+from semon.i18n import Message, msg, reader
 
 Role = Literal["admin", "dispatcher", "maintenance", "regulator", "station"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -25,7 +26,13 @@ SINGLE_SCOPE: frozenset[str] = frozenset({"maintenance", "station"})
 
 
 class TokenError(ValueError):
-    """A token request that cannot be honoured (bad role or scope)."""
+    """A token request that cannot be honoured (bad role or scope). `message`
+    is the catalog message (shown in the reader's language by the API and
+    the CLI); str() is the English text, for logs."""
+
+    def __init__(self, message: Message) -> None:
+        self.message = message
+        super().__init__(reader("en").render(message))
 
 
 class UnknownScope(TokenError):
@@ -33,9 +40,14 @@ class UnknownScope(TokenError):
 
     def __init__(self, what: str, missing: list[str]) -> None:
         self.missing = missing
-        names = ", ".join(repr(m) for m in missing[:5])
-        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        super().__init__(f"scope: no {what} {names}{more} in the registry")
+        names = ", ".join(repr(m) for m in missing[:5]) + (" …" if len(missing) > 5 else "")
+        if what == "firm":
+            message = msg("token.scope_unknown.firm", names=names)
+        elif what == "station":
+            message = msg("token.scope_unknown.station", names=names)
+        else:
+            message = msg("token.scope_unknown.district", names=names)
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -54,11 +66,11 @@ def hash_secret(secret: str) -> bytes:
 def check_grant(role: str, scope: list[str]) -> Role:
     """The role, if this role/scope pair makes sense; TokenError otherwise."""
     if role not in ROLES:
-        raise TokenError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
+        raise TokenError(msg("token.role_unknown", role=repr(role), roles=", ".join(ROLES)))
     if role == "admin" and scope:
-        raise TokenError("an admin token has no scope")
+        raise TokenError(msg("token.admin_scope"))
     if role in SINGLE_SCOPE and len(scope) != 1:
-        raise TokenError(f"a {role} token needs exactly one scope (its {role} id)")
+        raise TokenError(msg("token.single_scope", role=role))
     for item in scope:
         _check_scope_item(role, item)
     return role
@@ -69,14 +81,14 @@ def _check_scope_item(role: str, item: str) -> None:
     # registry text field (registry.District), so the same rules hold.
     if role in SINGLE_SCOPE:
         if not is_identifier(item):
-            raise TokenError(f"scope {item!r} is not a {role} id (1-64 of A-Z a-z 0-9 _ - .)")
+            raise TokenError(msg("token.scope_not_id", item=repr(item), role=role))
         return
     try:
         clean_line(item)
     except ValueError as exc:
-        raise TokenError(f"scope {item!r}: {exc}") from None
+        raise TokenError(msg("token.scope_bad_text", item=repr(item), error=str(exc))) from None
     if not 1 <= len(item) <= 64:
-        raise TokenError(f"scope {item!r} is not a district (1-64 characters)")
+        raise TokenError(msg("token.scope_not_district", item=repr(item)))
 
 
 # What a scope item of each role must name. A firm or a station counts as
@@ -150,11 +162,11 @@ async def create_token(
     checked = check_grant(role, scope)
     if expires_at is not None:
         if expires_at.tzinfo is None:
-            raise TokenError("expires_at needs a time zone")
+            raise TokenError(msg("token.expiry_no_zone"))
         cur = await conn.execute("SELECT %s::timestamptz > now()", (expires_at,))
         row = await cur.fetchone()
         if not (row and row[0]):
-            raise TokenError("expires_at is not in the future")
+            raise TokenError(msg("token.expiry_past"))
     if not allow_unknown_scope:
         await check_scope_known(conn, checked, scope)
     token_id = "tok_" + secrets.token_hex(8)

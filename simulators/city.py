@@ -19,7 +19,15 @@ from typing import Any
 
 # Import order: referenced records first (inspections and maintenance must
 # name known equipment).
-KIND_ORDER = ("firms", "stations", "elevators", "cylinders", "inspections", "maintenance")
+KIND_ORDER = (
+    "firms",
+    "stations",
+    "rescue_orgs",
+    "elevators",
+    "cylinders",
+    "inspections",
+    "maintenance",
+)
 
 DISTRICTS = (
     ("Yuexiu", 23.129, 113.267),
@@ -252,6 +260,7 @@ def generate_city(
                     "inspection_interval_months": 12,
                     "status": status,
                     "contact_phone": f"020-{rng.randint(30000000, 39999999)}",
+                    "rescue_code": rescue_code(seed, index),
                 }
             )
             inspections.append(
@@ -380,15 +389,34 @@ def generate_city(
                 )
             )
 
+    # Tier 2 of a rescue: one rescue organisation per district (no draws from
+    # rng, so the rest of the city stays what it was for a seed).
+    rescue_orgs = [
+        {
+            "org_id": f"RO-{name}",
+            "name": f"{name} Emergency Rescue Station",
+            "district": name,
+            "phone": f"020-96333{i:03d}",
+        }
+        for i, (name, _lat, _lon) in enumerate(districts)
+    ]
+
     city.records = {
         "firms": firms,
         "stations": station_rows,
+        "rescue_orgs": rescue_orgs,
         "elevators": elevator_rows,
         "cylinders": cylinder_rows,
         "inspections": inspections,
         "maintenance": maintenance,
     }
     return city
+
+
+def rescue_code(seed: int, index: int) -> str:
+    """The 6-digit code posted in car ``index``: a bijection of the index
+    (7919 is prime to 900000), so no two cars of a city share one."""
+    return str(100000 + (index * 7919 + seed * 13) % 900000)
 
 
 def write_city(city: City, directory: Path) -> dict[str, Path]:

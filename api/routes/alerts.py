@@ -11,15 +11,24 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.auth import require_roles
-from api.deps import PoolDep, SettingsDep
+from api.deps import PoolDep, ReaderDep, SettingsDep
 from api.notify import AlertWaker
 from api.paging import CURSOR_PATTERN, decode_cursor, encode_cursor
 from api.query_time import QueryTime
-from api.schemas import ALERT_EXAMPLE, AlertOut, AlertPage, Problem
+from api.schemas import ALERT_EXAMPLE, AlertOut, AlertPage, Problem, speaking
 from api.scope import Scope, ScopeDep
-from semon.domain.alerts import Action, ActionBody, AlertKind, AlertState, ResolveBody
+from semon.domain.alerts import (
+    Action,
+    ActionBody,
+    AlertKind,
+    AlertState,
+    ResolveBody,
+    stored_summary,
+)
+from semon.i18n import Message, Reader, msg
 from semon.store.alert_reads import alert_in_scope, events_after, last_event_id, list_alerts
 from semon.store.alerts import AlertNotFound, IllegalTransition, apply_action
+from semon.store.event_feed import RESCUE_EVENT
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -40,6 +49,7 @@ async def get_alerts(
     scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
+    speaker: ReaderDep,
     state: Annotated[AlertState | None, Query(description="Only alerts in this state")] = None,
     kind: Annotated[AlertKind | None, Query(description="Only alerts of this kind")] = None,
     since: Annotated[
@@ -76,7 +86,7 @@ async def get_alerts(
     more = len(rows) > page
     rows = rows[:page]
     return AlertPage(
-        items=[AlertOut.model_validate(r) for r in rows],
+        items=[AlertOut.model_validate(r, context=speaking(speaker)) for r in rows],
         next_cursor=encode_cursor(rows[-1]["updated_at"], rows[-1]["alert_id"]) if more else None,
     )
 
@@ -91,8 +101,9 @@ async def get_alerts(
                     "example": f"id: 42\nevent: alert\ndata: {json.dumps(ALERT_EXAMPLE)}\n\n"
                 }
             },
-            "description": "One `alert` event per alert change in scope, `id:` = the event "
-            "id; send it back as `Last-Event-ID` to resume with nothing missed.",
+            "description": "One `alert` event per alert change in scope and one `rescue` "
+            "event per rescue change, `id:` = the event id; send it back as "
+            "`Last-Event-ID` to resume with nothing missed.",
         }
     },
     summary="Server-Sent Events: every alert change in scope",
@@ -102,6 +113,7 @@ async def stream_alerts(
     scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
+    speaker: ReaderDep,
     last_event_id_header: Annotated[
         str | None, Header(alias="Last-Event-ID", description="Resume after this event id")
     ] = None,
@@ -121,7 +133,7 @@ async def stream_alerts(
             start = await last_event_id(conn)
     waker: AlertWaker = request.app.state.alert_waker
     return EventSourceResponse(
-        _events(pool, waker, scope, start, settings.api.stream_poll_s),
+        _events(pool, waker, scope, start, settings.api.stream_poll_s, speaker),
         ping=settings.api.stream_ping_s,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -132,15 +144,15 @@ def _resume_point(header: str | None, after: int | None) -> int | None:
         try:
             value = int(header.strip())
         except ValueError:
-            raise HTTPException(422, "Last-Event-ID must be an event id") from None
+            raise HTTPException(422, msg("api.problem.last_event_id_invalid")) from None
         if not 0 <= value <= 2**62:
-            raise HTTPException(422, "Last-Event-ID out of range")
+            raise HTTPException(422, msg("api.problem.last_event_id_range"))
         return value
     return after
 
 
 async def _events(
-    pool: PoolDep, waker: AlertWaker, scope: Scope, after: int, poll_s: float
+    pool: PoolDep, waker: AlertWaker, scope: Scope, after: int, poll_s: float, speaker: Reader
 ) -> AsyncIterator[ServerSentEvent]:
     where, params = scope.alerts("a")
     while True:
@@ -152,8 +164,16 @@ async def _events(
             message: dict[str, Any] = dict(row["message"])
             message.setdefault("event_id", after)
             message.setdefault("action", row["action"])
+            # Rescue changes share the feed (and so the ids and the resume).
+            event = "rescue" if row["action"] == RESCUE_EVENT else "alert"
+            # Published in the platform's language; shown in the reader's.
+            stored = stored_summary(row) if event == "alert" else None
+            if stored is not None:
+                message["summary"] = speaker.render(
+                    Message.from_json(stored), fallback=message.get("summary")
+                )
             yield ServerSentEvent(
-                data=json.dumps(message, separators=(",", ":")), event="alert", id=str(after)
+                data=json.dumps(message, separators=(",", ":")), event=event, id=str(after)
             )
         if len(rows) < STREAM_BATCH:
             await waker.wait(poll_s, ticket)
@@ -175,9 +195,9 @@ _ACTION_RESPONSES: dict[int | str, dict[str, Any]] = {
     dependencies=[CHANGERS],
 )
 async def resolve_alert(
-    alert_id: AlertId, body: ResolveBody, scope: ScopeDep, pool: PoolDep
+    alert_id: AlertId, body: ResolveBody, scope: ScopeDep, pool: PoolDep, speaker: ReaderDep
 ) -> AlertOut:
-    return await _act(alert_id, "resolve", body, scope, pool)
+    return await _act(alert_id, "resolve", body, scope, pool, speaker)
 
 
 @router.post(
@@ -195,21 +215,32 @@ async def act_on_alert(
     body: ActionBody,
     scope: ScopeDep,
     pool: PoolDep,
+    speaker: ReaderDep,
 ) -> AlertOut:
-    return await _act(alert_id, action, body, scope, pool)
+    return await _act(alert_id, action, body, scope, pool, speaker)
 
 
 async def _act(
-    alert_id: str, action: Action, body: ActionBody, scope: Scope, pool: PoolDep
+    alert_id: str, action: Action, body: ActionBody, scope: Scope, pool: PoolDep, speaker: Reader
 ) -> AlertOut:
+    if action == "resolve" and body.resolution is None:  # ResolveBody makes it so; kept whole
+        raise HTTPException(422, msg("api.problem.resolution_required"))
     where, params = scope.alerts("a")
     async with pool.connection() as conn, conn.transaction():
         if not await alert_in_scope(conn, alert_id, where, params):
-            raise HTTPException(404, "alert not found")
+            raise HTTPException(404, msg("api.problem.alert_not_found"))
         try:
             message = await apply_action(conn, alert_id, action, body, now=datetime.now(UTC))
         except AlertNotFound:
-            raise HTTPException(404, "alert not found") from None
+            raise HTTPException(404, msg("api.problem.alert_not_found")) from None
         except IllegalTransition as exc:
-            raise HTTPException(409, str(exc) or "illegal transition") from None
-    return AlertOut.model_validate(message.model_dump())
+            raise HTTPException(
+                409,
+                msg(
+                    "api.problem.illegal_transition",
+                    alert_id=alert_id,
+                    state=exc.state,
+                    action=exc.action,
+                ),
+            ) from None
+    return AlertOut.of(message, speaker)

@@ -8,6 +8,8 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 
+from semon.i18n import msg
+
 router = APIRouter(include_in_schema=False)
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
@@ -29,7 +31,7 @@ async def console_page() -> FileResponse:
 @router.get("/console/{name}")
 async def console_asset(name: str) -> FileResponse:
     if name not in FILES:  # a fixed list: no path from the request reaches the disk
-        raise HTTPException(404, "not found")
+        raise HTTPException(404, msg("api.problem.not_found"))
     return FileResponse(
         STATIC / name, media_type=FILES[name], headers={"Cache-Control": "no-cache"}
     )

@@ -11,7 +11,7 @@ from typing import Final
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from semon.i18n import LANGUAGES, VOCABULARIES, Language, catalogs, negotiate, reader_for
+from semon.i18n import LANGUAGES, VOCABULARIES, Language, catalogs, msg, negotiate
 from semon.settings import Settings
 
 router = APIRouter(include_in_schema=False)
@@ -29,10 +29,9 @@ async def console_language(language: str, request: Request) -> JSONResponse:
     elif language in LANGUAGES:
         chosen = "zh-CN" if language == "zh-CN" else "en"
     else:
-        reader = reader_for(settings.i18n, accept)
         raise HTTPException(
             404,
-            reader.t("api.problem.unknown_language", language=language, known=", ".join(LANGUAGES)),
+            msg("api.problem.unknown_language", language=language, known=", ".join(LANGUAGES)),
         )
     return JSONResponse(
         {

@@ -9,6 +9,8 @@ from typing import Final
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 
+from semon.i18n import msg
+
 router = APIRouter(include_in_schema=False)
 
 MODULES_DIR: Final = Path(__file__).resolve().parents[1] / "static" / "js"
@@ -19,7 +21,7 @@ MODULES: Final = frozenset(p.name for p in MODULES_DIR.glob("*.js"))
 @router.get("/console/js/{name}")
 async def console_module(name: str) -> FileResponse:
     if name not in MODULES:
-        raise HTTPException(404, "not found")
+        raise HTTPException(404, msg("api.problem.not_found"))
     return FileResponse(
         MODULES_DIR / name,
         media_type="text/javascript; charset=utf-8",

@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 from psycopg import sql
 
-from api.deps import PoolDep, SettingsDep
+from api.deps import PoolDep, ReaderDep, SettingsDep
 from api.paging import CURSOR_PATTERN, decode_cursor, encode_cursor
-from api.schemas import CylinderTrace, Problem
+from api.schemas import CylinderTrace, Problem, speaking
 from api.scope import ScopeDep
 from semon.domain.common import ID_PATTERN
+from semon.i18n import msg
 from semon.store.alert_reads import alerts_for_equipment
 from semon.store.cylinder_trace import fetch_cylinder, fetch_fillings, fetch_inspections
 
@@ -30,6 +31,7 @@ async def get_trace(
     scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
+    speaker: ReaderDep,
     limit: Annotated[int | None, Query(ge=1, description="Fillings per page")] = None,
     cursor: Annotated[
         str | None,
@@ -42,7 +44,7 @@ async def get_trace(
     async with pool.connection() as conn:
         row = await fetch_cylinder(conn, cylinder_id, where, params)
         if row is None:
-            raise HTTPException(404, "cylinder not found")
+            raise HTTPException(404, msg("api.problem.cylinder_not_found"))
         inspections = await fetch_inspections(conn, "cylinder", cylinder_id)
         fillings = await fetch_fillings(conn, cylinder_id, after, page + 1)
         # The cylinder is in scope, so all its alerts are shown, whichever
@@ -61,5 +63,6 @@ async def get_trace(
             "next_cursor": encode_cursor(fillings[-1]["ended_at"], fillings[-1]["filling_id"])
             if more
             else None,
-        }
+        },
+        context=speaking(speaker),
     )

@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 
-from semon.i18n import Reader, reader_for
+from semon.i18n import Reader, msg, reader_for
 from semon.settings import Settings
 
 router = APIRouter(include_in_schema=False)
@@ -80,7 +80,7 @@ async def redoc(request: Request) -> HTMLResponse:
 @router.get(PREFIX + "/{name}")
 async def docs_asset(name: str) -> FileResponse:
     if name not in ASSETS:  # a fixed list: no path from the request reaches the disk
-        raise HTTPException(404, "not found")
+        raise HTTPException(404, msg("api.problem.not_found"))
     # The files change only with the installed package: let browsers keep them a day.
     return FileResponse(
         ASSETS_DIR / name,

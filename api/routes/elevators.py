@@ -8,11 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
-from api.deps import PoolDep, SettingsDep
+from api.deps import PoolDep, ReaderDep, SettingsDep
 from api.query_time import QueryTime
-from api.schemas import ElevatorFile, ElevatorHistory, Problem, RescueTime
+from api.schemas import ElevatorFile, ElevatorHistory, Problem, RescueTime, speaking
 from api.scope import ScopeDep
 from semon.domain.common import ID_PATTERN
+from semon.i18n import msg
 from semon.store.alert_reads import alerts_for_equipment
 from semon.store.elevator_file import (
     fetch_elevator,
@@ -64,13 +65,15 @@ def rescue_times(alerts: list[dict[str, Any]]) -> list[RescueTime]:
     responses=NOT_FOUND,
     summary="Registry record, firm, latest status and open alerts",
 )
-async def get_elevator(elevator_id: ElevatorId, scope: ScopeDep, pool: PoolDep) -> ElevatorFile:
+async def get_elevator(
+    elevator_id: ElevatorId, scope: ScopeDep, pool: PoolDep, speaker: ReaderDep
+) -> ElevatorFile:
     where, params = scope.elevators("e")
     alert_where, alert_params = scope.alerts("a")
     async with pool.connection() as conn:
         row = await fetch_elevator(conn, elevator_id, where, params)
         if row is None:
-            raise HTTPException(404, "elevator not found")
+            raise HTTPException(404, msg("api.problem.elevator_not_found"))
         latest = await fetch_latest_status(conn, elevator_id)
         open_alerts = await alerts_for_equipment(
             conn, "elevator", elevator_id, alert_where, alert_params, open_only=True, limit=200
@@ -82,7 +85,8 @@ async def get_elevator(elevator_id: ElevatorId, scope: ScopeDep, pool: PoolDep) 
             "firm": firm,
             "latest_status": latest,
             "open_alerts": open_alerts,
-        }
+        },
+        context=speaking(speaker),
     )
 
 
@@ -97,6 +101,7 @@ async def get_history(
     scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
+    speaker: ReaderDep,
     start: Annotated[
         QueryTime | None,
         Query(
@@ -118,9 +123,11 @@ async def get_history(
     start = start or end - timedelta(hours=24)
     span = (end - start).total_seconds()
     if span <= 0:
-        raise HTTPException(422, "`from` must be before `to`")
+        raise HTTPException(422, msg("api.problem.window_reversed"))
     if span > settings.api.history_max_days * 86400:
-        raise HTTPException(422, f"window longer than {settings.api.history_max_days} days")
+        raise HTTPException(
+            422, msg("api.problem.window_too_long", days=settings.api.history_max_days)
+        )
     step: int | None = None
     if span > settings.api.history_raw_max_s:
         step = max(1, math.ceil(span / settings.api.history_max_points))
@@ -128,7 +135,7 @@ async def get_history(
     alert_where, alert_params = scope.alerts("a")
     async with pool.connection() as conn:
         if await fetch_elevator(conn, elevator_id, where, params) is None:
-            raise HTTPException(404, "elevator not found")
+            raise HTTPException(404, msg("api.problem.elevator_not_found"))
         limit = MAX_RAW_SAMPLES if step is None else settings.api.history_max_points
         samples = await fetch_samples(conn, elevator_id, start, end, step_s=step, limit=limit + 1)
         events = await fetch_events(conn, elevator_id, start, end, MAX_EVENTS)
@@ -146,5 +153,6 @@ async def get_history(
             "events": events,
             "alerts": alerts,
             "rescues": rescue_times(alerts),
-        }
+        },
+        context=speaking(speaker),
     )

@@ -11,6 +11,7 @@ from api.auth import require_roles
 from api.deps import PoolDep
 from api.scope import ScopeDep
 from semon.domain.common import Day
+from semon.i18n import msg
 from semon.store.stats import add_maintenance_records, elevators_in_scope
 
 router = APIRouter(tags=["maintenance"])
@@ -52,20 +53,24 @@ async def post_records(
     """Record maintenance visits; idempotent on (elevator_id, done_on, kind)."""
     records = body if isinstance(body, list) else [body]
     if not records:
-        raise HTTPException(422, "no records")
+        raise HTTPException(422, msg("api.problem.no_records"))
     if len(records) > MAX_RECORDS:
-        raise HTTPException(413, f"at most {MAX_RECORDS} records a request")
+        raise HTTPException(413, msg("api.problem.too_many_records", max=MAX_RECORDS))
     if scope.firm_id is not None:
         foreign = sorted({r.firm_id for r in records} - {scope.firm_id})
         if foreign:
-            raise HTTPException(403, f"a firm records only its own visits, not {foreign[:5]}")
+            raise HTTPException(
+                403, msg("api.problem.foreign_visits", firms=", ".join(foreign[:5]))
+            )
     where, params = scope.elevators("e")
     ids = sorted({r.elevator_id for r in records})
     async with pool.connection() as conn:
         known = await elevators_in_scope(conn, ids, scope=where, params=params)
         missing = [i for i in ids if i not in known]
         if missing:
-            raise HTTPException(404, f"no such elevator: {', '.join(missing[:20])}")
+            raise HTTPException(
+                404, msg("api.problem.unknown_elevators", elevators=", ".join(missing[:20]))
+            )
         inserted = await add_maintenance_records(
             conn, [(r.elevator_id, r.done_on, r.kind, r.firm_id) for r in records]
         )

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from api.auth import Principal, require_roles
 from api.deps import PoolDep
 from api.schemas import ELEVATOR_EXAMPLE, Rejected, UpsertResult
-from semon.domain.registry import Cylinder, Elevator, Firm, Inspection, Station
+from semon.domain.registry import Cylinder, Elevator, Firm, Inspection, RescueOrg, Station
 from semon.registry_import import upsert_models
 
 router = APIRouter(tags=["registry"])
@@ -81,6 +81,12 @@ _route(
     Station,
     "/registry/stations",
     {"station_id": "ST-1", "name": "East LPG", "district": "tianhe", "license_no": "L-9"},
+)
+_route(
+    "rescue_orgs",
+    RescueOrg,
+    "/registry/rescue-orgs",
+    {"org_id": "RO-TH", "name": "Tianhe Rescue Station", "district": "tianhe", "phone": "020-1"},
 )
 _route(
     "inspections",

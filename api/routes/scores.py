@@ -17,6 +17,7 @@ from api.auth import require_roles
 from api.deps import PoolDep, SettingsDep
 from api.scope import ScopeDep
 from semon.domain.common import ID_PATTERN
+from semon.i18n import msg
 from semon.store.scores import ensure_fresh, score_of, worst_scores
 
 router = APIRouter(tags=["scores"])
@@ -78,7 +79,7 @@ async def elevator_score(
         await ensure_fresh(conn, settings, now=datetime.now(UTC))
         row = await score_of(conn, elevator_id, scope=where, params=params)
     if row is None:
-        raise HTTPException(404, "no such elevator")
+        raise HTTPException(404, msg("api.problem.elevator_not_found"))
     return _score(row)
 
 

@@ -13,7 +13,9 @@ from api.deps import PoolDep, SettingsDep
 from api.query_time import QueryTime
 from api.scope import ScopeDep
 from semon.domain.common import Day
+from semon.i18n import msg
 from semon.store import stats as store
+from semon.store.rescue_stats import rescue_figures
 
 router = APIRouter(prefix="/stats", tags=["statistics"])
 
@@ -74,6 +76,33 @@ class RescueFigures(BaseModel):
         description="live alerts with someone on site within 30 min of raising", examples=[0.93]
     )
     false_alarm_share: float | None = Field(description="resolved as false_alarm", examples=[0.1])
+    # The work order's figures (v1.1), over rescues opened in the window.
+    rescues: int = Field(0, description="rescues opened in the window")
+    dispatched_within_5min: float | None = Field(
+        None, description="share of rescues dispatched within 5 min of opening", examples=[0.97]
+    )
+    open_to_dispatch_median_s: float | None = Field(None, description="opening to dispatch")
+    open_to_dispatch_p90_s: float | None = None
+    dispatch_to_on_site_median_s: float | None = Field(None, description="dispatch to on site")
+    dispatch_to_on_site_p90_s: float | None = None
+    on_site_to_freed_median_s: float | None = Field(None, description="on site to freed")
+    on_site_to_freed_p90_s: float | None = None
+    on_site_within_30min: float | None = Field(
+        None, description="share of rescues with someone on site within 30 min of opening"
+    )
+    people_freed: int = Field(0, description="people freed (trapped_count of freed rescues)")
+    injured: int = Field(0, description="people injured")
+    by_cause: dict[str, float] = Field(
+        default_factory=dict,
+        description="share of each cause among rescues with one",
+        examples=[{"external": 0.6, "door_system": 0.3, "human": 0.1}],
+    )
+    by_tier: dict[str, float] = Field(
+        default_factory=dict,
+        description="share of rescues reached by each tier (1 firm, 2 rescue organisation, 3 fire)",
+        examples=[{"1": 0.9, "2": 0.08, "3": 0.02}],
+    )
+    escalations: int = Field(0, description="missed deadlines of these rescues")
 
 
 class RescueGroup(RescueFigures):
@@ -92,9 +121,9 @@ def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, d
     until = until or datetime.now(UTC)
     since = since or until - timedelta(days=30)
     if since >= until:
-        raise HTTPException(422, "from must be before to")
+        raise HTTPException(422, msg("api.problem.window_reversed"))
     if until - since > timedelta(days=MAX_WINDOW_DAYS):
-        raise HTTPException(422, f"window longer than {MAX_WINDOW_DAYS} days")
+        raise HTTPException(422, msg("api.problem.window_too_long", days=MAX_WINDOW_DAYS))
     return since, until
 
 
@@ -117,15 +146,15 @@ async def overdue_inspections(
     day = at or datetime.now(UTC).date()
     if equipment == "elevator":
         if group_by not in store.ELEVATOR_GROUPS:
-            raise HTTPException(422, "elevators group by district, firm_id or use_unit")
+            raise HTTPException(422, msg("api.problem.elevator_groups"))
         if scope.role == "station":
-            raise HTTPException(403, "a station sees no elevators")
+            raise HTTPException(403, msg("api.problem.station_sees_no_elevators"))
         where, params = scope.elevators("e")
     else:
         if group_by not in store.CYLINDER_GROUPS:
-            raise HTTPException(422, "cylinders group by station_id or district")
+            raise HTTPException(422, msg("api.problem.cylinder_groups"))
         if scope.role == "maintenance":
-            raise HTTPException(403, "a maintenance firm sees no cylinders")
+            raise HTTPException(403, msg("api.problem.firm_sees_no_cylinders"))
         where, params = scope.cylinders("c")
     async with pool.connection() as conn:
         result = await store.overdue_inspections(
@@ -140,7 +169,7 @@ async def illegal_fillings(
 ) -> IllegalFillings:
     """Illegal or unsafe fillings (the filling alert kinds) by station and kind."""
     if scope.role == "maintenance":
-        raise HTTPException(403, "a maintenance firm sees no fillings")
+        raise HTTPException(403, msg("api.problem.firm_sees_no_fillings"))
     start, end = _window(since, until)
     where, params = scope.alerts("a")
     async with pool.connection() as conn:
@@ -161,13 +190,24 @@ async def rescue(
     """Trapped-passenger response: times to acknowledge, to on site and to
     resolved (median, p90), the 30-minute on-site share, the false-alarm share."""
     if scope.role == "station":
-        raise HTTPException(403, "a station sees no elevators")
+        raise HTTPException(403, msg("api.problem.station_sees_no_elevators"))
     start, end = _window(since, until)
     where, params = scope.alerts("a")
+    r_where, r_params = scope.rescues("r")
     async with pool.connection() as conn:
         result = await store.rescue(
             conn, group_by=group_by, since=start, until=end, scope=where, params=params
         )
+        groups, overall = await rescue_figures(
+            conn, group_by=group_by, since=start, until=end, scope=r_where, params=r_params
+        )
+    # The alert figures and the work order's, side by side for each group.
+    by_key = {g["key"]: g for g in result["groups"]}
+    for key, figures in groups.items():
+        none = dict.fromkeys(RescueFigures.model_fields)  # no alert in the window
+        by_key.setdefault(key, {**none, "key": key, "count": 0}).update(figures)
+    result["groups"] = sorted(by_key.values(), key=lambda g: (g["key"] is None, g["key"] or ""))
+    result["overall"].update(overall)
     return Rescue.model_validate(result)
 
 
@@ -184,7 +224,7 @@ async def maintenance_overdue(
     """In-service elevators whose last maintenance (installation where none)
     plus their current interval (elevator_scores; 15 days unscored) is before `at`."""
     if scope.role == "station":
-        raise HTTPException(403, "a station sees no elevators")
+        raise HTTPException(403, msg("api.problem.station_sees_no_elevators"))
     where, params = scope.elevators("e")
     async with pool.connection() as conn:
         result = await store.maintenance_overdue(

@@ -8,8 +8,9 @@ from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import Response
 
 from api.auth import Principal, require_roles
-from api.deps import PoolDep
+from api.deps import PoolDep, ReaderDep
 from api.schemas import Problem, TokenInfo, TokenIssued, TokenRequest
+from semon.i18n import msg
 from semon.tokens import TokenError, UnknownScope, create_token, list_tokens, revoke_token
 
 router = APIRouter(prefix="/tokens", tags=["access"])
@@ -23,7 +24,9 @@ TokenId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,64}$", examples=["tok_1a
     status_code=201,
     summary="Issue a token; the secret is in this answer only",
 )
-async def issue_token(body: TokenRequest, pool: PoolDep, admin: Admin) -> TokenIssued:
+async def issue_token(
+    body: TokenRequest, pool: PoolDep, admin: Admin, speaker: ReaderDep
+) -> TokenIssued:
     async with pool.connection() as conn:
         try:
             token_id, secret = await create_token(
@@ -35,9 +38,10 @@ async def issue_token(body: TokenRequest, pool: PoolDep, admin: Admin) -> TokenI
                 expires_at=body.expires_at,
             )
         except UnknownScope as exc:
-            raise HTTPException(422, f"{exc} (allow_unknown_scope issues it anyway)") from None
+            reason = speaker.render(exc.message)
+            raise HTTPException(422, msg("api.problem.scope_unknown", reason=reason)) from None
         except TokenError as exc:
-            raise HTTPException(422, str(exc)) from None
+            raise HTTPException(422, exc.message) from None
     return TokenIssued(
         token_id=token_id,
         secret=secret,
@@ -66,5 +70,5 @@ async def get_tokens(pool: PoolDep, admin: Admin) -> list[TokenInfo]:
 async def delete_token(token_id: TokenId, pool: PoolDep, admin: Admin) -> Response:
     async with pool.connection() as conn:
         if not await revoke_token(conn, token_id):
-            raise HTTPException(404, "no live token with this id")
+            raise HTTPException(404, msg("api.problem.token_not_found"))
     return Response(status_code=204)

@@ -6,17 +6,20 @@
 //   js/desk.js    what a dispatch desk acts on; filters, counts, order
 //   js/board.js   the cards and the actions on them
 //   js/alarm.js   banner, beep, tab title and toasts for critical alerts
+//   js/rescue.js  rescues: the call-intake form and the rescue cards
 
 import { enableSound, showMute, toggleMute } from "./js/alarm.js";
 import { forgetToken, saveSession, session } from "./js/api.js";
 import { board, clear, merge, render, translateCards } from "./js/board.js";
 import { chosenLanguage, loadLanguage, rememberLanguage, t, translatePage } from "./js/i18n.js";
+import { clearRescues, loadRescues, rescueChanged, setupRescues, translateRescues } from "./js/rescue.js";
 import { AlertStream } from "./js/stream.js";
 
 const $ = (id) => document.getElementById(id);
 
 const stream = new AlertStream({
   onAlert: merge,
+  onRescue: (r) => rescueChanged(r).catch((err) => console.warn(err)),
   onStatus: setConn,
   onAuthError: () => logout(t("console.login.refused")),
 });
@@ -61,12 +64,14 @@ function login(event) {
 function start() {
   showBoard();
   stream.start();
+  loadRescues().catch((err) => console.warn("rescues not loaded", err));
 }
 
 function logout(message) {
   forgetToken();
   stream.stop();
   clear();
+  clearRescues();
   showLogin(message);
 }
 
@@ -82,6 +87,7 @@ function applyLanguage() {
   translatePage();
   translatePage($("alert-template").content);
   translateCards();
+  translateRescues();
   showMute();
   if (!stream.running) setConn("off", t("console.conn.off"));
   render();
@@ -104,6 +110,7 @@ async function main() {
   for (const button of document.querySelectorAll("button.view")) {
     button.addEventListener("click", () => setFilter({ view: button.dataset.view }));
   }
+  setupRescues({ authError: () => logout(t("console.login.refused")) });
   $("show-others").addEventListener("click", () => setFilter({ view: "all" }));
   $("district").addEventListener("change", (e) => setFilter({ district: e.target.value }));
   $("kind").addEventListener("change", (e) => setFilter({ kind: e.target.value }));

@@ -1,6 +1,11 @@
 """Alerts as consoles receive them (CONTRACT.md, "Platform to consoles"): the
 kinds (severity, which rules raise them), states and actions, the message; and
 ``AlertDraft``, what a rule wants raised, with the ids and messages made from it.
+
+A draft's summary is a catalog message, `msg("alert.<kind>.summary", ...)`
+(semon/i18n; texts in semon/locale/*/LC_MESSAGES/alerts.po or the feature's
+own domain file): stored as key and arguments with the alert, shown in the
+platform's language on MQTT and in each reader's language by the API.
 """
 
 from __future__ import annotations
@@ -8,12 +13,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from semon.domain.common import Line, Text
+
+if TYPE_CHECKING:
+    # Only for types: semon.i18n's vocabulary reads the kinds from this module.
+    from semon.i18n import Message, Reader
 
 AlertKind = Literal[
     "trapped_passenger",
@@ -126,6 +135,14 @@ class AlertMessage(BaseModel):
     on_site_at: datetime | None = None
     resolved_at: datetime | None = None
     resolution: Resolution | None = None
+    # The summary's catalog key and arguments ({"key", "args"}), when the row
+    # has them: the API renders `summary` from it in the reader's language.
+    # Private, so never published or dumped.
+    _summary_message: dict[str, Any] | None = PrivateAttr(default=None)
+
+    @property
+    def summary_message(self) -> dict[str, Any] | None:
+        return self._summary_message
 
 
 class ActionBody(BaseModel):
@@ -153,7 +170,7 @@ class AlertDraft:
     equipment_type: str
     equipment_id: str
     started_at: datetime
-    summary: str
+    summary: Message  # msg("alert.<kind>.summary", **args)
     details: dict[str, Any] = field(default_factory=dict)
     district: str | None = None
     firm_id: str | None = None
@@ -180,13 +197,34 @@ def late_alert_id(condition_key: str, started_at: datetime) -> str:
 _MESSAGE_EXTRA = ("live", "escalations", "station_id", "ended_at")
 
 
+def summary_text(summary: Message, speaker: Reader | None = None) -> str:
+    """A draft's summary as text in the speaker's language; without one, the
+    platform's default reader (zh-CN, Asia/Shanghai)."""
+    if speaker is None:
+        from semon.i18n import reader  # at call time: semon.i18n imports this module
+
+        speaker = reader()
+    return speaker.render(summary)
+
+
+def stored_summary(row: dict[str, Any]) -> dict[str, Any] | None:
+    """The summary's key and arguments of an ``alerts`` row, if it has them."""
+    key = row.get("summary_key")
+    if not isinstance(key, str):
+        return None
+    args = row.get("summary_args")
+    return {"key": key, "args": args if isinstance(args, dict) else {}}
+
+
 def message_from_row(row: dict[str, Any]) -> AlertMessage:
     """The message of an ``alerts`` row."""
     data = {k: row.get(k) for k in AlertMessage.model_fields}
     for k in _MESSAGE_EXTRA:
         data[k] = row.get(k)
     data["details"] = row.get("details") or {}
-    return AlertMessage.model_validate(data)
+    out = AlertMessage.model_validate(data)
+    out._summary_message = stored_summary(row)
+    return out
 
 
 def message_json(msg: AlertMessage, action: str) -> dict[str, Any]:
@@ -197,10 +235,17 @@ def message_json(msg: AlertMessage, action: str) -> dict[str, Any]:
 
 
 def draft_message(
-    d: AlertDraft, alert_id: str, *, now: datetime, state: str = "open"
+    d: AlertDraft,
+    alert_id: str,
+    *,
+    now: datetime,
+    state: str = "open",
+    speaker: Reader | None = None,
 ) -> AlertMessage:
     """The message of a draft that is not (yet) in the database: the outbox
-    publishes trapped-passenger alerts from this while the database is down."""
+    publishes trapped-passenger alerts from this while the database is down.
+    The summary is in the speaker's language (the platform's, for MQTT)."""
+    stored = d.summary.to_json()
     return message_from_row(
         {
             "alert_id": alert_id,
@@ -212,7 +257,9 @@ def draft_message(
             "started_at": d.started_at,
             "raised_at": now,
             "updated_at": now,
-            "summary": d.summary,
+            "summary": summary_text(d.summary, speaker),
+            "summary_key": stored["key"],
+            "summary_args": stored["args"],
             "details": d.details,
             "location": d.location,
             "firm_id": d.firm_id,

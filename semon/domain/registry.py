@@ -48,6 +48,8 @@ class Elevator(RecordModel):
     status: ElevatorStatus = "in_service"
     # Contact a dispatcher reads out: the use unit's on-site phone.
     contact_phone: Phone | None = None
+    # The short code posted in the car (unique), so a caller can name the lift.
+    rescue_code: Annotated[str, Field(pattern=r"^[A-Za-z0-9\-]{1,32}$")] | None = None
 
 
 class Cylinder(RecordModel):
@@ -95,3 +97,12 @@ class MaintenanceRecord(RecordModel):
     done_on: Day
     kind: MaintenanceKind
     firm_id: Identifier
+
+
+class RescueOrg(RecordModel):
+    """Tier 2 of a rescue: a rescue organisation of the district."""
+
+    org_id: Identifier
+    name: Line
+    district: District
+    phone: Phone

@@ -3,7 +3,8 @@
 Every string a person reads comes from the gettext catalogs under
 `semon/locale/<zh_CN|en>/LC_MESSAGES/<domain>.po`, keyed by symbolic ids
 (`alert.trapped_passenger.summary`) whose texts carry named placeholders
-(`{elevator_id}`, `{started_at:datetime}`). The public surface:
+(`{elevator_id}`, `{started_at:datetime}`, and `{code:label:elevator.event}`
+for a vocabulary word in the reader's language). The public surface:
 
 - `negotiate(accept_language, default)` -> "zh-CN" | "en";
 - `reader(language, timezone)` / `reader_for(settings.i18n, accept_language)`
@@ -14,7 +15,8 @@ Every string a person reads comes from the gettext catalogs under
 - `msg(key, **args)` -> a `Message`: the lazy marker for keys written at import
   time and the stored form (`to_json()` / `Message.from_json()`);
 - `render(key, args, language, timezone, fallback=)` for stored arguments;
-- `catalogs()` / `load_catalogs(root)`, `CatalogError`; `VOCABULARIES`.
+- `catalogs()` / `load_catalogs(root)`, `CatalogError`; `VOCABULARIES`;
+- `validation_message(reader, pydantic_error)`: a validation error's text.
 
 Keys are extracted from `t(...)` and `msg(...)` calls by the catalog test
 (tests/semon/test_catalogs.py), which fails on a key without text in either
@@ -45,6 +47,7 @@ from semon.i18n.reader import (
     render,
 )
 from semon.i18n.templates import TemplateError, fields, parse
+from semon.i18n.validation import VALIDATION, validation_message
 from semon.i18n.vocabulary import VOCABULARIES, vocabulary_keys
 
 __all__ = [
@@ -52,6 +55,7 @@ __all__ = [
     "DEFAULT_TIMEZONE",
     "DIRECTORIES",
     "LANGUAGES",
+    "VALIDATION",
     "VOCABULARIES",
     "Arg",
     "ArgIn",
@@ -71,5 +75,6 @@ __all__ = [
     "reader",
     "reader_for",
     "render",
+    "validation_message",
     "vocabulary_keys",
 ]

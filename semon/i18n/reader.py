@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from semon.i18n.catalogs import LANGUAGES, Catalogs, Language, load_catalogs
 from semon.i18n.negotiate import negotiate
-from semon.i18n.templates import fill
+from semon.i18n.templates import LABEL_SPEC, fill
 from semon.i18n.timefmt import format_date, format_datetime, format_number, format_time
 
 if TYPE_CHECKING:
@@ -83,13 +83,13 @@ def _as_time(value: object) -> datetime | date | None:
     if isinstance(value, datetime | date):
         return value
     if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
+        # A bare date stays a date: never moved across time zones.
+        for parse in (date.fromisoformat, datetime.fromisoformat):
             try:
-                return date.fromisoformat(value)
+                return parse(value)
             except ValueError:
-                return None
+                continue
+        return None
     return None
 
 
@@ -135,6 +135,8 @@ class Reader:
         return fill(entry.parts, args, self._arg)
 
     def _arg(self, value: object, spec: str) -> str:
+        if spec.startswith(LABEL_SPEC):
+            return "—" if value is None else self.label(spec[len(LABEL_SPEC) :], str(value))
         if spec:
             when = _as_time(value)
             if when is None:

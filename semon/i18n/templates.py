@@ -10,6 +10,7 @@ load time.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,6 +20,11 @@ from typing import Final
 # as given and numbers in the reader's number format; the time specs take a
 # datetime (or date) or its ISO text and show it in the platform's time zone.
 SPECS: Final = frozenset({"", "datetime", "date", "time"})
+# `{code:label:elevator.fault}`: the argument is a value of a vocabulary group
+# (semon/i18n/vocabulary.py), shown as that group's word in the reader's
+# language (a stored alert summary says "overspeed" in Chinese to a Chinese reader).
+LABEL_SPEC: Final = "label:"
+_GROUP_FORM: Final = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
 
 
 class TemplateError(ValueError):
@@ -52,8 +58,11 @@ def parse(template: str) -> tuple[Part, ...]:
         if conversion is not None:
             raise TemplateError(f"placeholder {{{name}!{conversion}}}: no conversions")
         spec = spec or ""
-        if spec not in SPECS:
-            allowed = ", ".join(sorted(s for s in SPECS if s))
+        if spec.startswith(LABEL_SPEC):
+            if not _GROUP_FORM.match(spec[len(LABEL_SPEC) :]):
+                raise TemplateError(f"placeholder {{{name}:{spec}}}: label:<vocabulary group>")
+        elif spec not in SPECS:
+            allowed = ", ".join([*sorted(s for s in SPECS if s), LABEL_SPEC + "<group>"])
             raise TemplateError(f"placeholder {{{name}:{spec}}}: spec must be one of {allowed}")
         parts.append(Field(name, spec))
     return tuple(parts)

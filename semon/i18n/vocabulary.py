@@ -14,6 +14,9 @@ from collections.abc import Mapping
 from typing import Final, get_args
 
 from semon.domain.alerts import AlertKind, AlertState, EquipmentType, Resolution, Severity
+from semon.domain.gov_codes import KNOWN_EVENT_CODES
+from semon.domain.rescue import CauseCategory, RescueState
+from semon.store.registry import KINDS as REGISTRY_KINDS
 
 VOCABULARIES: Final[Mapping[str, tuple[str, ...]]] = {
     "alert.kind": get_args(AlertKind),
@@ -21,6 +24,12 @@ VOCABULARIES: Final[Mapping[str, tuple[str, ...]]] = {
     "alert.state": get_args(AlertState),
     "alert.resolution": get_args(Resolution),
     "equipment.type": get_args(EquipmentType),
+    # Elevator event codes (faults among them): shown in fault summaries.
+    "elevator.event": tuple(sorted(KNOWN_EVENT_CODES)),
+    # What a registry file holds (`semon registry import`).
+    "registry.kind": REGISTRY_KINDS,
+    "rescue.state": get_args(RescueState),
+    "rescue.cause": get_args(CauseCategory),
 }
 
 

@@ -7,6 +7,7 @@ packet ids, package handler); everything else uses what ``semon.mqtt`` exports.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -63,6 +64,10 @@ class Client:
         name: str,
     ) -> None:
         self._raw, self._outbox, self._name = raw, outbox, name
+        # QoS 1/2 publishes past the broker's receive maximum, in order; sent as
+        # PUBACKs make room (gmqtt itself would raise: no packet id left).
+        self._held: collections.deque[tuple[str, bytes, int, bool]] = collections.deque()
+        outbox.on_room = self._release
         self._where = f"{address.host}:{address.port}"
         self._subscriptions = tuple(subscriptions)
         self._pending: dict[int, tuple[tuple[str, ...], asyncio.Future[tuple[int, ...]]]] = {}
@@ -85,25 +90,41 @@ class Client:
 
     def publish(self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False) -> None:
         """Queue one message; QoS 1/2 are kept until acknowledged (and sent again
-        after a reconnect). A fast publisher paces itself with ``wait_window``."""
+        after a reconnect). Past the broker's receive maximum they wait here, in
+        order, and go out as acknowledgements make room, so a burst (a backlog
+        published after an outage) never runs out of packet ids. A fast
+        publisher paces itself with ``wait_window``."""
+        if qos > 0 and (self._held or self._outbox.count >= self._id_limit()):
+            self._held.append((topic, payload, qos, retain))
+            return
         self._raw.publish(topic, payload, qos=qos, retain=retain)
+
+    def _id_limit(self) -> int:
+        # Mosquitto's receive maximum is 20 over MQTT 5; past it gmqtt has no
+        # packet id. One is left for a SUBSCRIBE.
+        return max(1, int(self._raw._package_handler.id_generator._max) - 2)
+
+    def _release(self) -> None:
+        limit = self._id_limit()
+        while self._held and self._outbox.count < limit:
+            topic, payload, qos, retain = self._held.popleft()
+            self._raw.publish(topic, payload, qos=qos, retain=retain)
 
     @property
     def in_flight(self) -> int:
-        """QoS 1/2 messages published here that the broker has not acknowledged."""
-        return self._outbox.count
+        """QoS 1/2 messages published here that the broker has not acknowledged
+        (those waiting for room included)."""
+        return self._outbox.count + len(self._held)
 
     async def wait_window(self, window: int, *, timeout_s: float | None = None) -> None:
         """Until fewer than ``window`` publishes are unacknowledged, so a fast
         publisher neither exhausts packet ids nor exceeds the broker's receive
         maximum. Returns without yielding when there is room."""
-        # Never beyond the broker's receive maximum (Mosquitto's default is 20
-        # over MQTT 5), past which gmqtt has no packet id; one is left for a SUBSCRIBE.
-        limit = max(1, min(window, int(self._raw._package_handler.id_generator._max) - 2))
-        if self._outbox.count < limit:
+        limit = max(1, min(window, self._id_limit()))
+        if self._outbox.count < limit and not self._held:
             return
         try:
-            await asyncio.wait_for(self._outbox.room(limit), timeout_s)
+            await asyncio.wait_for(self._room(limit), timeout_s)
         except TimeoutError:
             raise TimeoutError(
                 f"the broker acknowledged too little for {timeout_s:.0f}s"
@@ -113,7 +134,21 @@ class Client:
     async def drain(self, timeout_s: float = 60.0) -> None:
         """Until the broker has acknowledged everything published here: after
         this, the broker owns the messages (the definition of "not lost")."""
-        await asyncio.wait_for(self._outbox.wait_empty(), timeout=timeout_s)
+        await asyncio.wait_for(self._empty(), timeout=timeout_s)
+
+    async def _room(self, limit: int) -> None:
+        while True:
+            self._release()  # after it, anything still held means a full window
+            if not self._held and self._outbox.count < limit:
+                return
+            await self._outbox.room(limit)
+
+    async def _empty(self) -> None:
+        while True:
+            await self._outbox.wait_empty()
+            if not self._held:
+                return
+            self._release()
 
     def _send_subscribe(self, pairs: Iterable[tuple[str, int]]) -> asyncio.Future[tuple[int, ...]]:
         subs = [gmqtt.Subscription(topic, qos=qos) for topic, qos in pairs]
@@ -169,6 +204,7 @@ class _Outbox(PersistentStorage):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__()
         self._waiting: list[tuple[int, asyncio.Future[None]]] = []
+        self.on_room: Callable[[], None] | None = None
 
     @property
     def count(self) -> int:
@@ -177,11 +213,15 @@ class _Outbox(PersistentStorage):  # type: ignore[misc]
 
     def remove_message_by_mid(self, mid: int) -> None:
         super().remove_message_by_mid(mid)
+        if self.on_room is not None:
+            self.on_room()
         if self._waiting:
             self._wake()
 
     def clear(self) -> None:
         super().clear()
+        if self.on_room is not None:
+            self.on_room()
         self._wake()
 
     def _wake(self) -> None:

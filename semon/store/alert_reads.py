@@ -18,7 +18,7 @@ ALERT_COLUMNS = """
 a.alert_id, a.kind, a.severity, a.state, a.equipment_type, a.equipment_id, a.district,
 a.firm_id, a.use_unit, a.station_id, a.started_at, a.ended_at, a.raised_at, a.updated_at,
 a.acknowledged_at, a.dispatched_at, a.on_site_at, a.resolved_at, a.resolution, a.live,
-a.summary, a.details, a.location
+a.summary, a.summary_key, a.summary_args, a.details, a.location
 """
 
 _LIST = """
@@ -122,7 +122,7 @@ async def alert_in_scope(
 
 
 _FEED = """
-SELECT e.event_id, e.action, e.message FROM alert_events e
+SELECT e.event_id, e.action, e.message, a.summary_key, a.summary_args FROM alert_events e
 JOIN alerts a ON a.alert_id = e.alert_id
 WHERE e.event_id > %(after)s AND ({scope})
 ORDER BY e.event_id

@@ -10,7 +10,7 @@ Every change is one UPDATE/INSERT on ``alerts`` plus one ``alert_events`` row
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
@@ -28,14 +28,14 @@ from semon.domain.alerts import (
     message_from_row,
     message_json,
     new_alert_id,
+    summary_text,
     transition_allowed,
 )
+from semon.store.event_feed import ALERT_EVENTS_CHANNEL, ALERT_EVENTS_LOCK
+from semon.store.rescue_open import alert_resolved, open_for_alert
 
-# Taken before inserting an event, so event ids commit in order: a console
-# resuming after id N never misses a smaller id committed later.
-ALERT_EVENTS_LOCK = 0x5E3A0003
-# NOTIFY'd with the event id on every commit of an event (api/notify.py listens).
-ALERT_EVENTS_CHANNEL = "semon_alerts"
+if TYPE_CHECKING:
+    from semon.i18n import Reader
 
 
 class AlertNotFound(LookupError):
@@ -107,14 +107,17 @@ async def _event(
     return msg, int(got[0])
 
 
+# The event writer, for rescue steps that page the alert (store/rescues.py).
+write_event = _event
+
 _INSERT_ALERT = """
 INSERT INTO alerts (alert_id, condition_key, kind, severity, state, equipment_type, equipment_id,
     district, firm_id, use_unit, station_id, started_at, ended_at, raised_at, updated_at,
-    resolved_at, resolution, live, summary, details, location, paged_at)
+    resolved_at, resolution, live, summary, summary_key, summary_args, details, location, paged_at)
 VALUES (%(alert_id)s, %(condition_key)s, %(kind)s, %(severity)s, %(state)s, %(equipment_type)s,
     %(equipment_id)s, %(district)s, %(firm_id)s, %(use_unit)s, %(station_id)s, %(started_at)s,
     %(ended_at)s, %(now)s, %(now)s, %(resolved_at)s, %(resolution)s, %(live)s, %(summary)s,
-    %(details)s, %(location)s, %(paged_at)s)
+    %(summary_key)s, %(summary_args)s, %(details)s, %(location)s, %(paged_at)s)
 ON CONFLICT DO NOTHING
 RETURNING alert_id
 """
@@ -139,7 +142,10 @@ UPDATE alerts SET details = details || %s WHERE alert_id = %s
 """
 
 
-def _params(d: AlertDraft, alert_id: str, now: datetime, **over: Any) -> dict[str, Any]:
+def _params(
+    d: AlertDraft, alert_id: str, now: datetime, speaker: Reader | None, **over: Any
+) -> dict[str, Any]:
+    summary = d.summary.to_json()
     p: dict[str, Any] = {
         "alert_id": alert_id,
         "condition_key": d.condition_key,
@@ -158,7 +164,10 @@ def _params(d: AlertDraft, alert_id: str, now: datetime, **over: Any) -> dict[st
         "resolved_at": None,
         "resolution": None,
         "live": d.live,
-        "summary": d.summary,
+        # The text in the platform's language; the key and arguments for readers.
+        "summary": summary_text(d.summary, speaker),
+        "summary_key": summary["key"],
+        "summary_args": Jsonb(summary["args"]),
         "details": Jsonb(d.details),
         "location": Jsonb(d.location) if d.location is not None else None,
         "paged_at": now,
@@ -174,17 +183,19 @@ async def raise_alert(
     now: datetime,
     published_at: datetime | None = None,
     worker: str | None = None,
+    speaker: Reader | None = None,
 ) -> tuple[AlertMessage, int | None]:
     """Open the alert for ``d.condition_key``, or, when one is open already,
     merge the new evidence into its details (no new event: a repeat is not a
     state change). Returns the message and the new event id (None on repeat).
     ``worker``: the alerts worker raising it, recorded as the event's author
-    and publisher."""
+    and publisher. ``speaker``: the platform's reader, the language of the
+    stored and published summary (default zh-CN)."""
     alert_id = d.alert_id or new_alert_id()
     # The message as the row will read: a new alert's row is the draft's.
-    msg = draft_message(d, alert_id, now=now)
+    msg = draft_message(d, alert_id, now=now, speaker=speaker)
     async with conn.transaction():
-        params = _params(d, alert_id, now)
+        params = _params(d, alert_id, now, speaker)
         params.update(
             worker=worker,
             message=Jsonb(message_json(msg, "raise")),
@@ -193,6 +204,11 @@ async def raise_alert(
         cur = await conn.execute(_RAISE_NEW, params)
         got = await cur.fetchone()
         if got is not None:
+            if d.kind == "trapped_passenger" and d.live:
+                # Every live trap opens its rescue in the same transaction:
+                # no crash can leave the alert without it.
+                source = "call" if d.details.get("source") == "call" else "terminal"
+                await open_for_alert(conn, alert_id, source=source, by=worker)
             return msg, int(got[0])
         cur = await conn.execute(_OPEN_BY_KEY, (d.condition_key,))
         got = await cur.fetchone()
@@ -222,6 +238,7 @@ async def record_resolved(
     now: datetime,
     resolution: str,
     worker: str | None = None,
+    speaker: Reader | None = None,
 ) -> tuple[AlertMessage, int | None]:
     """Store an episode that is already over (late backlog, debounced fault):
     resolved, ``live`` false, its event marked published so it is never paged.
@@ -252,6 +269,7 @@ async def record_resolved(
                 d,
                 alert_id,
                 now,
+                speaker,
                 state="resolved",
                 resolved_at=now,
                 resolution=resolution,
@@ -313,6 +331,8 @@ async def resolve_condition(
             row = await cur.fetchone()
         if row is None:
             return None
+        if row["kind"] == "trapped_passenger":
+            await alert_resolved(conn, row["alert_id"], at=now, by=by)
         return await _event(
             conn,
             row,
@@ -359,6 +379,8 @@ async def apply_action(
         )
         row = await _row(conn, alert_id)
         assert row is not None
+        if target == "resolved" and row["kind"] == "trapped_passenger":
+            await alert_resolved(conn, alert_id, at=now, by=body.by)
         msg, _ = await _event(conn, row, action, at=now, by=body.by, note=body.note)
         return msg
 

@@ -18,6 +18,8 @@ from typing import Literal
 import psycopg
 from psycopg import AsyncConnection, sql
 
+from semon.i18n import Message, msg, reader
+
 Flavour = Literal["timescale", "postgres"]
 # What the operator asks for (StorageSettings.flavour): "auto" takes
 # TimescaleDB when the server offers it.
@@ -52,7 +54,12 @@ def migrations_for(flavour: Flavour) -> list[Migration]:
 
 class FlavourUnavailable(RuntimeError):
     """The schema cannot be built in the flavour the server calls for; the
-    message is one line telling the operator what to do."""
+    message is one line telling the operator what to do (`message`, a
+    catalog message for the operator's language; str() is the English)."""
+
+    def __init__(self, message: Message) -> None:
+        self.message = message
+        super().__init__(reader("en").render(message))
 
 
 @dataclass(frozen=True)
@@ -76,12 +83,6 @@ async def timescale_state(conn: AsyncConnection) -> TimescaleState:
     libraries = [item.strip().strip('"').rsplit("/", 1)[-1] for item in str(row[2]).split(",")]
     preloaded = any(lib.startswith("timescaledb") for lib in libraries)
     return TimescaleState(installed=row[0], available=row[1], preloaded=preloaded)
-
-
-_PLAIN_INSTEAD = (
-    "or set SEMON_STORAGE__FLAVOUR=postgres to build the plain-PostgreSQL schema"
-    " instead (the flavour is kept for good)"
-)
 
 
 async def detect_flavour(conn: AsyncConnection, choice: FlavourChoice = "auto") -> Flavour:
@@ -108,10 +109,7 @@ async def detect_flavour(conn: AsyncConnection, choice: FlavourChoice = "auto") 
         return "timescale"
     if not state.available:
         if choice == "timescale":
-            raise FlavourUnavailable(
-                "SEMON_STORAGE__FLAVOUR=timescale, but this server has no TimescaleDB"
-                " extension: install it, or set SEMON_STORAGE__FLAVOUR=auto"
-            )
+            raise FlavourUnavailable(msg("store.flavour.no_timescale"))
         return "postgres"
     try:
         async with conn.transaction():
@@ -119,15 +117,8 @@ async def detect_flavour(conn: AsyncConnection, choice: FlavourChoice = "auto") 
     except psycopg.Error as exc:
         said = (exc.diag.message_primary or str(exc) or type(exc).__name__).splitlines()[0]
         if not state.preloaded:
-            raise FlavourUnavailable(
-                "TimescaleDB is installed on this server but not preloaded, so it cannot be"
-                f" created ({said}): add shared_preload_libraries = 'timescaledb' to"
-                f" postgresql.conf and restart PostgreSQL, {_PLAIN_INSTEAD}"
-            ) from None
-        raise FlavourUnavailable(
-            f"CREATE EXTENSION timescaledb failed ({said}): have a superuser run it in"
-            f" this database, {_PLAIN_INSTEAD}"
-        ) from None
+            raise FlavourUnavailable(msg("store.flavour.not_preloaded", error=said)) from None
+        raise FlavourUnavailable(msg("store.flavour.create_failed", error=said)) from None
     return "timescale"
 
 

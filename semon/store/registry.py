@@ -14,7 +14,15 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 from pydantic import BaseModel
 
-from semon.domain.registry import Cylinder, Elevator, Firm, Inspection, MaintenanceRecord, Station
+from semon.domain.registry import (
+    Cylinder,
+    Elevator,
+    Firm,
+    Inspection,
+    MaintenanceRecord,
+    RescueOrg,
+    Station,
+)
 
 
 @dataclass(frozen=True)
@@ -49,10 +57,15 @@ SPECS: dict[str, TableSpec] = {
             ("inspection_interval_months", "int2"),
             ("status", "text"),
             ("contact_phone", "text"),
+            ("rescue_code", "text"),
         ),
         # An inspection recorded through the API must not be undone by a
-        # re-import of an older registry file.
-        (("last_inspected_on", "GREATEST(t.last_inspected_on, EXCLUDED.last_inspected_on)"),),
+        # re-import of an older registry file; a file without rescue codes
+        # keeps the codes posted in the cars.
+        (
+            ("last_inspected_on", "GREATEST(t.last_inspected_on, EXCLUDED.last_inspected_on)"),
+            ("rescue_code", "coalesce(EXCLUDED.rescue_code, t.rescue_code)"),
+        ),
     ),
     "cylinders": TableSpec(
         "cylinders",
@@ -95,6 +108,12 @@ SPECS: dict[str, TableSpec] = {
             ("license_no", "text"),
             ("address", "text"),
         ),
+    ),
+    "rescue_orgs": TableSpec(
+        "rescue_orgs",
+        RescueOrg,
+        ("org_id",),
+        (("org_id", "text"), ("name", "text"), ("district", "text"), ("phone", "text")),
     ),
     "inspections": TableSpec(
         "inspections",
@@ -206,3 +225,15 @@ async def bump_last_inspected(
     )
     query = sql.SQL(_BUMP_INSPECTED).format(table=sql.Identifier(table), key=sql.Identifier(key))
     await conn.execute(query, (ids, dates))
+
+
+_CODES_TAKEN = """
+SELECT x.code FROM unnest(%s::text[], %s::text[]) AS x(id, code)
+JOIN elevators e ON e.rescue_code = x.code AND e.elevator_id <> x.id
+"""
+
+
+async def rescue_codes_taken(conn: AsyncConnection, ids: list[str], codes: list[str]) -> set[str]:
+    """Which of ``codes`` (posted in elevators ``ids``) another elevator holds."""
+    cur = await conn.execute(_CODES_TAKEN, (ids, codes))
+    return {r[0] for r in await cur.fetchall()}

@@ -177,7 +177,10 @@ async def events_for(dsn: str, alert_id: str) -> list[dict[str, Any]]:
     async with await psycopg.AsyncConnection.connect(dsn) as conn:
         cur = conn.cursor(row_factory=psycopg.rows.dict_row)
         await cur.execute(
-            "SELECT * FROM alert_events WHERE alert_id = %s ORDER BY event_id", (alert_id,)
+            # the alert's own events; rescue changes share the feed (action 'rescue')
+            "SELECT * FROM alert_events WHERE alert_id = %s AND action <> 'rescue'"
+            " ORDER BY event_id",
+            (alert_id,),
         )
         return await cur.fetchall()
 

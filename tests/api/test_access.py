@@ -214,11 +214,17 @@ def test_a_token_scope_must_name_something_in_the_registry(
     known = getattr(world.a, field)
     typo = known + "-typo"
     scope = [known, typo] if role in ("dispatcher", "regulator") else [typo]
-    r = httpx.post(f"{api_url}/tokens", headers=admin_headers, json={"role": role, "scope": scope})
+    english = {**admin_headers, "Accept-Language": "en"}
+    r = httpx.post(f"{api_url}/tokens", headers=english, json={"role": role, "scope": scope})
     assert r.status_code == 422, r.text
     detail = r.json()["detail"]
     assert detail.startswith(f"scope: no {field} '{typo}' in the registry"), detail
+    assert detail.endswith("(allow_unknown_scope issues it anyway)"), detail
     assert known + "'" not in detail
+    # The same refusal for a Chinese reader (the platform's default).
+    r = httpx.post(f"{api_url}/tokens", headers=admin_headers, json={"role": role, "scope": scope})
+    assert r.json()["detail"].startswith("范围：登记信息中没有"), r.text
+    assert f"'{typo}'" in r.json()["detail"]
     # Asked to, it is issued; and a scope the registry knows needs no asking.
     for body in (
         {"role": role, "scope": scope, "allow_unknown_scope": True},

@@ -383,6 +383,10 @@ async def test_dispatch_desk_in_both_languages(
             assert "维保超期（95）" in note and "定期检验超期（93）" in note
             trapped_card = await page.inner_text("li.alert[data-kind='trapped_passenger']")
             assert "困人" in trapped_card and "紧急" in trapped_card and "待确认" in trapped_card
+            # the summaries too, rendered by the API in the console's language
+            assert "困人：终端报告有人被困" in trapped_card
+            fault_card = await page.inner_text("li.alert[data-kind='elevator_fault']")
+            assert "故障：开门故障" in fault_card
             # its time: Shanghai's, 24-hour (the browser's own zone is Los Angeles)
             assert cards[0]["age"] == "始于 " + shown_at(zh, cards[0]["started"], now)
             assert "困人" in await page.inner_text("#critical-banner")
@@ -432,6 +436,10 @@ async def test_dispatch_desk_in_both_languages(
             cards = await visible_cards(page)
             assert cards[0]["age"] == "since " + shown_at(en, cards[0]["started"], now)
             assert "Trapped passenger" in await page.inner_text("#critical-banner")
+            trapped_card = await page.inner_text("li.alert[data-kind='trapped_passenger']")
+            assert "Passengers trapped in elevator" in trapped_card
+            fault_card = await page.inner_text("li.alert[data-kind='elevator_fault']")
+            assert "fault: door fails to open" in fault_card
             note = await page.inner_text("#hidden-note")
             assert f"{others} alerts that need no dispatch are not shown" in note
             await page.screenshot(path=str(screenshot_path("console.en.png", tmp_path)))

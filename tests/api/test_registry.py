@@ -76,6 +76,9 @@ def test_inspection_of_unknown_equipment_rejects_the_batch(
     ]
     r = httpx.post(f"{api_url}/inspections", json=batch, headers=admin_headers)
     assert r.status_code == 422
+    assert r.json()["failures"] == [{"index": 1, "reason": f"未知的电梯 '{uid}-nope'"}]
+    english = {**admin_headers, "Accept-Language": "en"}
+    r = httpx.post(f"{api_url}/inspections", json=batch, headers=english)
     assert r.json()["failures"] == [{"index": 1, "reason": f"unknown elevator '{uid}-nope'"}]
     assert count(database_url, "inspections", "equipment_id", uid) == 0
     # The good half alone lands and moves last_inspected_on forward, never back.
@@ -140,7 +143,12 @@ def test_each_kind_upserts(api_url: str, admin_headers: Headers, uid: str) -> No
 
 
 def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_url, "SEMON_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SEMON_LOG_LEVEL": "WARNING",
+        "SEMON_I18N__LANGUAGE": "en",  # English lines are read below
+    }
     return subprocess.run(
         [sys.executable, "-m", "cli", *args],
         env=env,
@@ -296,7 +304,8 @@ def test_control_characters_in_registry_text_are_refused(
         {"role": "maintenance", "scope": [f"{uid}-F\n"]},
         {"role": "regulator", "scope": ["\x01\x02"]},
     ):
-        r = httpx.post(f"{api_url}/tokens", headers=admin_headers, json=bad)
+        english = {**admin_headers, "Accept-Language": "en"}
+        r = httpx.post(f"{api_url}/tokens", headers=english, json=bad)
         assert r.status_code == 422, (bad, r.text)
         assert "scope" in r.text
 

@@ -15,6 +15,7 @@ import pytest
 from httpx_sse import connect_sse
 
 from semon.domain.alerts import AlertDraft
+from semon.i18n import msg
 from semon.store.alerts import raise_alert
 from tests.api.world import World, build_world
 
@@ -29,7 +30,7 @@ def world(api_url: str, admin_headers: Headers, database_url: str) -> World:
 def raise_one(dsn: str, world: World, n: int, district: str | None = None) -> str:
     async def go() -> str:
         async with await psycopg.AsyncConnection.connect(dsn) as conn:
-            msg, _ = await raise_alert(
+            raised, _ = await raise_alert(
                 conn,
                 AlertDraft(
                     condition_key=f"fault:{world.uid}:{n}:{datetime.now(UTC).isoformat()}",
@@ -37,7 +38,12 @@ def raise_one(dsn: str, world: World, n: int, district: str | None = None) -> st
                     equipment_type="elevator",
                     equipment_id=world.a.elevator,
                     started_at=datetime.now(UTC),
-                    summary=f"fault {n}",
+                    summary=msg(
+                        "alert.elevator_fault.summary.detail",
+                        elevator_id=world.a.elevator,
+                        code="overspeed",
+                        detail=f"fault {n}",
+                    ),
                     details={"code": "overspeed"},
                     district=district or world.a.district,
                     firm_id=world.a.firm,
@@ -45,7 +51,7 @@ def raise_one(dsn: str, world: World, n: int, district: str | None = None) -> st
                 now=datetime.now(UTC),
             )
             await conn.commit()
-            return msg.alert_id
+            return raised.alert_id
 
     return asyncio.run(go())
 

@@ -55,7 +55,7 @@ def test_an_expiry_must_be_a_future_rfc3339_time(api_url: str, admin_headers: He
         )
         assert r.status_code == 422, (value, r.text)
         if loc is None:
-            assert "future" in r.json()["detail"]
+            assert "expires_at" in r.json()["detail"]
         else:
             assert [e["loc"] for e in r.json()["detail"]] == [loc]
 

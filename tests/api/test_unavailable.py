@@ -64,9 +64,14 @@ def test_timeouts_answer_503(tight_server: tuple[str, Headers], database_url: st
         t.join(30)
         locker.rollback()
     assert results["slow"].status_code == 503
-    assert results["slow"].json() == {"detail": "query timed out; retry later"}
+    assert results["slow"].json() == {
+        "type": "about:blank",
+        "title": "服务暂不可用",
+        "status": 503,
+        "detail": "查询超时，请稍后重试",
+    }
     assert busy.status_code == 503
     assert busy.headers["retry-after"]
-    assert "retry later" in busy.json()["detail"]
+    assert "请稍后重试" in busy.json()["detail"]
     # Once the database is free again, the same server answers normally.
     assert httpx.get(f"{url}/healthz").status_code == 200

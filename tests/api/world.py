@@ -17,6 +17,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from semon.domain.alerts import AlertDraft
+from semon.i18n import msg
 from semon.store.alerts import raise_alert
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
@@ -170,7 +171,9 @@ async def _alerts(dsn: str, world: World) -> None:
                     equipment_type="elevator",
                     equipment_id=s.elevator,
                     started_at=T0 + timedelta(minutes=5),
-                    summary="trapped",
+                    summary=msg(
+                        "alert.trapped_passenger.summary.reported", elevator_id=s.elevator, floor=3
+                    ),
                     district=s.district,
                     firm_id=s.firm,
                     use_unit="unit",
@@ -182,11 +185,15 @@ async def _alerts(dsn: str, world: World) -> None:
                     equipment_type="cylinder",
                     equipment_id=s.cylinder,
                     started_at=T0,
-                    summary="no postcheck",
+                    summary=msg(
+                        "alert.postcheck_missing.summary",
+                        station_id=s.station,
+                        cylinder_id=s.cylinder,
+                    ),
                     district=s.district,
                     station_id=s.station,
                 ),
             ):
-                msg, _ = await raise_alert(conn, draft, now=T0 + timedelta(minutes=6))
-                s.alerts.append(msg.alert_id)
+                raised, _ = await raise_alert(conn, draft, now=T0 + timedelta(minutes=6))
+                s.alerts.append(raised.alert_id)
             await conn.commit()

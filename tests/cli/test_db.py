@@ -20,7 +20,12 @@ def empty_database_url(pg_admin_dsn: str) -> Iterator[str]:
 
 
 def semon(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_url, "SEMON_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SEMON_LOG_LEVEL": "WARNING",
+        "SEMON_I18N__LANGUAGE": "en",  # English lines are parsed below
+    }
     return subprocess.run(
         [sys.executable, "-m", "cli", *args],
         env=env,
@@ -67,4 +72,5 @@ def test_commands_refuse_without_a_database() -> None:
         check=False,
     )
     assert done.returncode == 2
-    assert "DATABASE_URL is not set" in done.stderr
+    # In the platform's language, zh-CN unless the setting says otherwise.
+    assert "未设置 DATABASE_URL" in done.stderr, done.stderr

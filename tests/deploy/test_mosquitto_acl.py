@@ -87,7 +87,7 @@ def deploy_broker(
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert "terminals" in done.stdout
+    assert "个终端" in done.stdout  # the platform's language: zh-CN by default
     assert (tmp_path / "auth" / "passwd").stat().st_mode & 0o077 == 0
     port = services.free_port()
     conf = tmp_path / "mosquitto.conf"
@@ -217,4 +217,4 @@ def test_broker_files_refuse_without_secret_and_print_passwords(
         timeout=60,
         check=False,
     )
-    assert bad.returncode == 2 and "not a valid identifier" in bad.stderr
+    assert bad.returncode == 2 and "不是有效的标识符" in bad.stderr  # zh-CN, the default

@@ -82,6 +82,7 @@ class Env:
         suffix = uuid.uuid4().hex[:8]
         env.update(
             SEMON_STATE_DIR=str(self.state_dir),
+            SEMON_I18N__LANGUAGE="en",  # the banner's English field names are read below
             SEMON_EMBEDDED__POSTGRES_PORT=str(self.pg_port),
             SEMON_EMBEDDED__BROKER_PORT=str(self.broker_port),
             SEMON_API__PORT=str(self.api_port),

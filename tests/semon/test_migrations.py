@@ -56,7 +56,13 @@ def run_semon(dsn: str, *args: str, **env: str) -> subprocess.CompletedProcess[s
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SEMON_STORAGE__")}
     return subprocess.run(
         [sys.executable, "-m", "cli", *args],
-        env={**clean, "DATABASE_URL": dsn, "SEMON_LOG_LEVEL": "WARNING", **env},
+        env={
+            **clean,
+            "DATABASE_URL": dsn,
+            "SEMON_LOG_LEVEL": "WARNING",
+            "SEMON_I18N__LANGUAGE": "en",
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=120,

@@ -227,3 +227,27 @@ async def test_the_window_never_exceeds_the_brokers_receive_maximum(topic_root: 
                 assert 1 <= pub.in_flight < 20
             await asyncio.wait_for(task, 20)
             await pub.drain(timeout_s=10)
+
+
+async def test_a_burst_past_the_receive_maximum_is_held_and_sent_in_order(
+    topic_root: str,
+) -> None:
+    # The alerts writer publishes a backlog (rows left unpublished by an outage
+    # or by the API) in one go, without a window: past the broker's receive
+    # maximum gmqtt has no packet id and raised OverflowError, killing the
+    # process. The client holds the rest and sends it as PUBACKs make room.
+    inbox = Inbox()
+    with services.mosquitto(extra_conf="max_inflight_messages 20\n") as (url, proc):
+        async with (
+            mqtt.connect(url, uid("sub"), on_message=inbox.on_message) as sub,
+            mqtt.connect(url, uid("pub")) as pub,
+        ):
+            await sub.subscribe((f"{topic_root}/#", 1))
+            with held(proc):
+                for i in range(60):
+                    pub.publish(f"{topic_root}/{i}", b"x", qos=1)
+                assert pub.in_flight == 60
+            await pub.drain(timeout_s=10)
+            assert pub.in_flight == 0
+            await inbox.wait_for(60)
+    assert inbox.topics == [f"{topic_root}/{i}" for i in range(60)]

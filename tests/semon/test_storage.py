@@ -205,11 +205,12 @@ async def test_db_status_names_the_flavour(store: Store) -> None:
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, err.decode()
     text = out.decode()
+    # In the platform's language (zh-CN unless SEMON_I18N__LANGUAGE says otherwise).
     if store.flavour == "timescale":
-        assert "flavour: TimescaleDB 2." in text
+        assert "类型：TimescaleDB 2." in text
     else:
-        assert "flavour: plain PostgreSQL (native partitions)" in text
-    assert "pending: none" in text
+        assert "类型：普通 PostgreSQL（原生分区）" in text
+    assert "待应用：无" in text
 
 
 # -- inserts ----------------------------------------------------------------

@@ -9,7 +9,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from semon.domain.registry import Cylinder, Elevator, Firm, Inspection, MaintenanceRecord, Station
+from semon.domain.registry import (
+    Cylinder,
+    Elevator,
+    Firm,
+    Inspection,
+    MaintenanceRecord,
+    RescueOrg,
+    Station,
+)
 from semon.registry_import import RegistryRejected
 from semon.settings import Settings
 from simulators.city import GASES, generate_city, inspection_due, past_design_life, write_city
@@ -17,6 +25,7 @@ from simulators.player import load_city
 
 DAY = date(2026, 11, 23)
 MODELS = {
+    "rescue_orgs": RescueOrg,
     "elevators": Elevator,
     "cylinders": Cylinder,
     "firms": Firm,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
 
-from semon.i18n import LANGUAGES, Catalogs, fields, vocabulary_keys
+from semon.i18n import LANGUAGES, VOCABULARIES, Catalogs, fields, vocabulary_keys
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON_PACKAGES = ("semon", "ingest", "alerts", "api", "simulators", "cli")
@@ -97,6 +97,10 @@ def problems(catalogs: Catalogs, uses: Uses, vocabulary: set[str] | None = None)
             specs = {lang: fields(e.parts) for lang, e in present.items()}
             if len({tuple(sorted(s.items())) for s in specs.values()}) > 1:
                 found.append(f"{key}: placeholders differ between languages: {specs}")
+            for name, spec in next(iter(specs.values())).items():
+                group = spec.removeprefix("label:")
+                if spec.startswith("label:") and group not in VOCABULARIES:
+                    found.append(f"{key}: {{{name}:{spec}}} names no vocabulary group")
             domains = {lang: e.domain for lang, e in present.items()}
             if len(set(domains.values())) > 1:
                 found.append(f"{key}: defined in different domain files: {domains}")

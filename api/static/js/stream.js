@@ -14,9 +14,10 @@ const BACKOFF_MAX_MS = 30000;
 const STALE_MS = 45000;
 
 export class AlertStream {
-  // onAlert(alert), onStatus(kind, text) with kind off|wait|live, onAuthError()
-  constructor({ onAlert, onStatus, onAuthError }) {
+  // onAlert(alert), onRescue(rescue), onStatus(kind, text) with kind off|wait|live, onAuthError()
+  constructor({ onAlert, onRescue, onStatus, onAuthError }) {
     this.onAlert = onAlert;
+    this.onRescue = onRescue;
     this.onStatus = onStatus;
     this.onAuthError = onAuthError;
     this.lastEventId = "";
@@ -149,6 +150,15 @@ export class AlertStream {
       else if (field === "id") id = value;
     }
     if (id !== null && id !== "") this.lastEventId = id;
+    if (event === "rescue") {
+      // rescue changes share the feed (and so the ids): see js/rescue.js
+      try {
+        if (this.onRescue && data.length) this.onRescue(JSON.parse(data.join("\n")));
+      } catch (err) {
+        console.warn("unreadable rescue event", err);
+      }
+      return;
+    }
     if (event !== "alert" && event !== "message") return;
     if (!data.length) return;
     try {

@@ -1,0 +1,57 @@
+"""Rescue deadlines, checked by the fleet worker (partition 0) beside
+escalation: each missed deadline is recorded once (the store's unique key),
+the rescue's alert paged again on MQTT, and, for a missed arrival, the next
+tier made due. Deadlines are read from stored timestamps each time, so a
+restart (kill -9 included) neither loses nor repeats one."""
+
+from __future__ import annotations
+
+import logging
+
+from alerts.writer import Writer
+from semon.domain.alerts import message_json
+from semon.store import rescues
+from semon.store.pool import DB_UNAVAILABLE
+
+log = logging.getLogger(__name__)
+
+
+async def escalate_rescues(writer: Writer) -> int:
+    """Escalate every rescue whose deadline has passed; returns how many."""
+    if not writer.db_ok:
+        return 0
+    cfg = writer.settings.rescue
+    now = writer.clock.now()
+    done = 0
+    try:
+        async with writer.pool.connection(timeout=writer.cfg.db_timeout_s) as conn:
+            due = await rescues.due_rescues(
+                conn,
+                now=now,
+                dispatch_s=cfg.dispatch_deadline_s,
+                arrival_s=cfg.arrival_deadline_s,
+            )
+            await conn.commit()
+            for rescue_id in due:
+                # Under the writer's lock, like its own pages: publish_pending
+                # must not publish the row this task is about to publish.
+                async with writer.lock:
+                    paged = await rescues.escalate_rescue(
+                        conn,
+                        rescue_id,
+                        now=now,
+                        dispatch_s=cfg.dispatch_deadline_s,
+                        arrival_s=cfg.arrival_deadline_s,
+                        worker=writer.me,
+                    )
+                    await conn.commit()
+                    done += 1
+                    if paged is None:
+                        continue
+                    msg, event_id = paged
+                    writer.inflight.add(event_id)
+                writer.publish(message_json(msg, "escalate"))
+                writer.to_mark.append(event_id)
+    except DB_UNAVAILABLE as exc:
+        log.debug("rescue deadline check failed: %s", exc)
+    return done
