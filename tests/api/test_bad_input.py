@@ -151,3 +151,25 @@ def test_resolving_needs_a_resolution_named_in_the_schema(
     assert r.status_code == 422, r.text
     assert _locs(r) == [["body", "resolution"]]
     assert _alert(api_url, admin_headers, world) == before
+
+
+def test_true_or_false_is_not_a_number(api_url: str, admin_headers: Headers) -> None:
+    """pydantic's lax mode took JSON false for 0 (an elevator stored at lon 0)."""
+    elevator = {
+        "elevator_id": "badin-bool",
+        "address": "1 Road",
+        "district": "badin-d",
+        "use_unit": "u",
+        "installed_on": "2012-05-01",
+        "lon": False,
+    }
+    r = httpx.post(f"{api_url}/registry/elevators", json=[elevator], headers=admin_headers)
+    assert r.status_code == 422, r.text
+    assert _locs(r) == [["body", 0, "lon"]]
+    r = httpx.post(
+        f"{api_url}/rescues",
+        json={"elevator_id": "badin-bool", "trapped_reported": False},
+        headers=admin_headers | {"Idempotency-Key": "badin-bool-1"},
+    )
+    assert r.status_code == 422, r.text
+    assert ["body", "trapped_reported"] in _locs(r)
