@@ -83,3 +83,10 @@ def test_cli_expires_in(api_url: str, database_url: str) -> None:
     assert httpx.get(f"{api_url}/alerts", headers=mine).status_code == 200
     _wait_past(expires)
     assert httpx.get(f"{api_url}/alerts", headers=mine).status_code == 401
+
+
+def test_cli_label_is_one_line(database_url: str) -> None:
+    for label in ("two\nlines", "x" * 201):
+        made = _cli(database_url, "--label", label)
+        assert made.returncode == 2, (made.stdout, made.stderr)
+        assert "token_id" not in made.stdout
