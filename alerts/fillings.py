@@ -76,7 +76,7 @@ def filling_drafts(
             )
         )
     else:
-        base = cylinder["last_inspected_on"] or cylinder["manufactured_on"]
+        base = cylinder["inspection_base_on"]
         due = _add_years(base, int(cylinder["inspection_interval_years"]))
         end_of_life = _add_years(cylinder["manufactured_on"], int(cylinder["design_life_years"]))
         reg = {

@@ -24,10 +24,15 @@ from api.routes import (
     cylinders,
     docs,
     elevators,
+    firms,
+    hazards,
     health,
+    lift_file,
     maintenance,
+    maps,
     metrics,
     registry,
+    reports,
     rescues,
     scores,
     stats,
@@ -92,6 +97,10 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.pool = pool
             app.state.settings = settings
             app.state.alert_waker = waker
+            # Streams read and send their batches a few at a time (api/routes/alerts.py).
+            app.state.stream_turns = asyncio.Semaphore(
+                min(settings.api.stream_turns, max(1, settings.storage.pool_max - 1))
+            )
             listener = asyncio.create_task(waker.listen(settings.database_url), name="alert-listen")
             try:
                 yield
@@ -137,7 +146,12 @@ def create_app(settings: Settings) -> FastAPI:
         scores,
         stats,
         maintenance,
+        lift_file,
+        firms,
         rescues,
+        hazards,
+        reports,
+        maps,
     ):
         app.include_router(module.router, responses=COMMON_RESPONSES)
     return app

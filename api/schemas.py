@@ -202,7 +202,20 @@ ELEVATOR_EXAMPLE: dict[str, Any] = {
 }
 
 
-class ElevatorOut(Elevator):
+class InspectionStanding(BaseModel):
+    """Where the equipment stands with its periodic inspection (migration 0040:
+    the one definition of the base date; a fail never renews it)."""
+
+    inspection_base_on: date | None = Field(
+        None, description="latest pass or conditional inspection, else installed/manufactured"
+    )
+    inspection_due_on: date | None = Field(None, description="base date plus the interval")
+    failed_in_use: bool = Field(
+        False, description="in service with its latest inspection failed (no later pass)"
+    )
+
+
+class ElevatorOut(Elevator, InspectionStanding):
     updated_at: UtcDatetime | None = None
 
 
@@ -277,7 +290,7 @@ class InspectionOut(BaseModel):
     recorded_at: UtcDatetime
 
 
-class CylinderOut(Cylinder):
+class CylinderOut(Cylinder, InspectionStanding):
     updated_at: UtcDatetime | None = None
 
 
@@ -395,6 +408,13 @@ class SingleScopeTokenRequest(_TokenRequest):
     scope: Annotated[list[Identifier], Field(min_length=1, max_length=1)]
 
 
+class UseUnitTokenRequest(_TokenRequest):
+    """One use unit (`use_unit`), named as the registry writes it."""
+
+    role: Literal["use_unit"]
+    scope: Annotated[list[Line], Field(min_length=1, max_length=1)]
+
+
 class DistrictTokenRequest(_TokenRequest):
     """A set of districts (`dispatcher`, `regulator`); none: all of them."""
 
@@ -403,7 +423,7 @@ class DistrictTokenRequest(_TokenRequest):
 
 
 TokenRequest = Annotated[
-    AdminTokenRequest | SingleScopeTokenRequest | DistrictTokenRequest,
+    AdminTokenRequest | SingleScopeTokenRequest | UseUnitTokenRequest | DistrictTokenRequest,
     Field(discriminator="role"),
 ]
 

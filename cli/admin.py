@@ -133,7 +133,9 @@ def _expiry(text: str | None) -> datetime | None:
 
 @token_app.command("create")
 def token_create(
-    role: Annotated[str, typer.Option(help="admin, dispatcher, maintenance, regulator, station")],
+    role: Annotated[
+        str, typer.Option(help="admin, dispatcher, maintenance, regulator, station, use_unit")
+    ],
     scope: Annotated[
         list[str] | None, typer.Option(help="District(s), a firm_id or a station_id; none = all.")
     ] = None,
@@ -183,7 +185,7 @@ def token_create(
         typer.echo(f"token_id: {token_id}")
         typer.echo(f"secret:   {secret}")
         if expires_at is not None:
-            typer.echo(f"expires:  {expires_at.isoformat()}")
+            typer.echo(words.t("cli.token.expires", at=expires_at.isoformat()))
         typer.echo(words.t("cli.token.shown_once"))
 
     run(create())

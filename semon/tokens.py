@@ -17,12 +17,15 @@ from psycopg import AsyncConnection
 from semon.domain.common import clean_line, is_identifier
 from semon.i18n import Message, msg, reader
 
-Role = Literal["admin", "dispatcher", "maintenance", "regulator", "station"]
+Role = Literal["admin", "dispatcher", "maintenance", "regulator", "station", "use_unit"]
 ROLES: tuple[Role, ...] = get_args(Role)
 
-# Roles whose scope is exactly one object (a firm, a station); the others take
-# a set of districts, empty meaning all.
-SINGLE_SCOPE: frozenset[str] = frozenset({"maintenance", "station"})
+# Roles whose scope is exactly one object (a firm, a station, a use unit); the
+# others take a set of districts, empty meaning all.
+SINGLE_SCOPE: frozenset[str] = frozenset({"maintenance", "station", "use_unit"})
+# Single-scope roles whose object is named by registry text, not an identifier
+# (a use unit is the owner's name as the registry writes it).
+_TEXT_SCOPE: frozenset[str] = frozenset({"use_unit"})
 
 
 class TokenError(ValueError):
@@ -45,6 +48,8 @@ class UnknownScope(TokenError):
             message = msg("token.scope_unknown.firm", names=names)
         elif what == "station":
             message = msg("token.scope_unknown.station", names=names)
+        elif what == "use unit":
+            message = msg("token.scope_unknown.use_unit", names=names)
         else:
             message = msg("token.scope_unknown.district", names=names)
         super().__init__(message)
@@ -79,7 +84,7 @@ def check_grant(role: str, scope: list[str]) -> Role:
 def _check_scope_item(role: str, item: str) -> None:
     # A firm or station id is an identifier, matched whole; a district is a
     # registry text field (registry.District), so the same rules hold.
-    if role in SINGLE_SCOPE:
+    if role in SINGLE_SCOPE and role not in _TEXT_SCOPE:
         if not is_identifier(item):
             raise TokenError(msg("token.scope_not_id", item=repr(item), role=role))
         return
@@ -87,6 +92,10 @@ def _check_scope_item(role: str, item: str) -> None:
         clean_line(item)
     except ValueError as exc:
         raise TokenError(msg("token.scope_bad_text", item=repr(item), error=str(exc))) from None
+    if role in _TEXT_SCOPE:
+        if not 1 <= len(item) <= 200:
+            raise TokenError(msg("token.scope_not_use_unit", item=repr(item)))
+        return
     if not 1 <= len(item) <= 64:
         raise TokenError(msg("token.scope_not_district", item=repr(item)))
 
@@ -112,6 +121,7 @@ _KNOWN: dict[str, tuple[str, str]] = {
     ),
 }
 _KNOWN["regulator"] = _KNOWN["dispatcher"]
+_KNOWN["use_unit"] = ("use unit", "EXISTS (SELECT 1 FROM elevators WHERE use_unit = s)")
 
 
 async def unknown_scope(conn: AsyncConnection, role: str, scope: list[str]) -> list[str]:
@@ -171,7 +181,7 @@ async def create_token(
             raise TokenError(msg("token.label_too_long"))
     if expires_at is not None:
         if expires_at.tzinfo is None:
-            raise TokenError(msg("token.expiry_no_zone"))
+            raise TokenError(msg("token.expiry_naive"))
         cur = await conn.execute("SELECT %s::timestamptz > now()", (expires_at,))
         row = await cur.fetchone()
         if not (row and row[0]):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from semon.domain.common import (
     ONE_LINE_SCHEMA,
@@ -15,6 +16,7 @@ from semon.domain.common import (
     RecordModel,
     clean_line,
 )
+from semon.i18n import Message, msg
 
 Latitude = Annotated[float, Field(ge=-90, le=90), NotBool]
 Longitude = Annotated[float, Field(ge=-180, le=180), NotBool]
@@ -27,6 +29,7 @@ Phone = Annotated[str, Field(max_length=40), AfterValidator(clean_line), ONE_LIN
 
 ElevatorStatus = Literal["in_service", "suspended", "retired"]
 CylinderStatus = Literal["in_service", "scrapped", "suspended"]
+CylinderTag = Literal["qr", "rfid", "none"]
 
 
 class Elevator(RecordModel):
@@ -50,6 +53,10 @@ class Elevator(RecordModel):
     contact_phone: Phone | None = None
     # The short code posted in the car (unique), so a caller can name the lift.
     rescue_code: Annotated[str, Field(pattern=r"^[A-Za-z0-9\-]{1,32}$")] | None = None
+    # Liability insurance (CONTRACT.md v1.1 "Coverage"); null until = uninsured.
+    insurer: Line | None = None
+    insurance_policy: Line | None = None
+    insured_until: date | None = None
 
 
 class Cylinder(RecordModel):
@@ -63,6 +70,9 @@ class Cylinder(RecordModel):
     last_inspected_on: Day | None = None
     owner_station_id: Identifier | None = None
     status: CylinderStatus = "in_service"
+    # The electronic tag a station scans (v1.1 "Coverage"), and insurance.
+    tag: CylinderTag = "none"
+    insured_until: date | None = None
 
 
 class Firm(RecordModel):
@@ -106,3 +116,34 @@ class RescueOrg(RecordModel):
     name: Line
     district: District
     phone: Phone
+
+
+# Dates of things that happened: a record dated after today is a typo or a
+# lie (a visit dated 2099 silenced an overdue alert; installed 9999-01-01 gave
+# an age of -7,971 years). Dates that lie ahead (an insurance's end) are not here.
+PAST_DATE_FIELDS = (
+    "installed_on",
+    "manufactured_on",
+    "last_inspected_on",
+    "inspected_on",
+    "done_on",
+)
+
+
+def future_dates(record: BaseModel, latest: date) -> list[tuple[str, Message]]:
+    """(field, reason) of each date of the record that is after ``latest``."""
+    out = []
+    for name in PAST_DATE_FIELDS:
+        value = getattr(record, name, None)
+        if isinstance(value, date) and value > latest:
+            out.append(
+                (
+                    name,
+                    msg(
+                        "registry.reason.date_in_future",
+                        value=value.isoformat(),
+                        latest=latest.isoformat(),
+                    ),
+                )
+            )
+    return out

@@ -51,7 +51,7 @@ def test_an_expiry_must_be_a_future_rfc3339_time(api_url: str, admin_headers: He
         r = httpx.post(
             f"{api_url}/tokens",
             json={"role": "dispatcher", "expires_at": value},
-            headers=admin_headers,
+            headers={**admin_headers, "Accept-Language": "en"},
         )
         assert r.status_code == 422, (value, r.text)
         if loc is None:
@@ -61,7 +61,13 @@ def test_an_expiry_must_be_a_future_rfc3339_time(api_url: str, admin_headers: He
 
 
 def _cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_url, "SEMON_LOG_LEVEL": "WARNING"}
+    # English: the expiry line is a catalog text ("过期时间：" in zh-CN).
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SEMON_LOG_LEVEL": "WARNING",
+        "SEMON_I18N__LANGUAGE": "en",
+    }
     return subprocess.run(
         [sys.executable, "-m", "cli", "token", "create", "--role", "dispatcher", *args],
         env=env,
