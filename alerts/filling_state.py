@@ -5,17 +5,20 @@ raised, and the fillings recovery judged from the database."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
+from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from alerts.fillings import filling_drafts, overfill_draft
+from alerts.fillings import filled_after_deny_draft, filling_drafts, overfill_draft
 from alerts.keys import filling_key
 from alerts.metrics import UNJUDGED
 from alerts.ops import Op, Raise
 from alerts.registry import RegistryCache, RegistryUnavailable
 from semon.domain.alerts import AlertDraft
 from semon.domain.wire import Filling, ScaleSample
+from semon.store.permits import last_answer
 from semon.store.pool import DB_UNAVAILABLE
 
 log = logging.getLogger(__name__)
@@ -32,10 +35,12 @@ class FillingState:
         registry: RegistryCache,
         *,
         timeout_s: float,
+        deny_window_s: float = 3600.0,
     ) -> None:
         self.pool = pool
         self.registry = registry
         self.timeout_s = timeout_s
+        self.deny_window = timedelta(seconds=deny_window_s)
         self.limits: dict[str, float | None] = {}  # filling_id -> max fill (None: unknown)
         self.overfilled: set[str] = set()  # fillings whose overfill is raised
         # Fillings recovery judged from the database (their messages may come
@@ -87,12 +92,34 @@ class FillingState:
         raised = fid in self.overfilled or await self._overfill_stored(fid)
         station = await self.registry.station(station_id)
         drafts = filling_drafts(station_id, f, cylinder, station, overfill_raised=raised)
+        if f.result == "filled":
+            denied = await self._denied_before(station_id, f)
+            if denied is not None:
+                drafts.append(filled_after_deny_draft(station_id, f, denied, station))
         for d in drafts:
             if from_cache:  # say so: the registry may have changed since
                 d.details["registry_source"] = "cache (database unreachable)"
         self.limits.pop(fid, None)
         self.overfilled.discard(fid)
         return drafts
+
+    async def _denied_before(self, station_id: str, f: Filling) -> dict[str, Any] | None:
+        """The permit this station was denied for the cylinder, if its last
+        answer in the window before the fill was a deny. While the database is
+        down the answers are out of reach: not raised (counted)."""
+        if self.registry.down:
+            UNJUDGED.labels("filled_after_deny_db_down").inc()
+            return None
+        try:
+            async with self.pool.connection(timeout=self.timeout_s) as conn:
+                row = await last_answer(
+                    conn, station_id, f.cylinder_id, f.started_at - self.deny_window, f.ended_at
+                )
+        except DB_UNAVAILABLE as exc:
+            self.registry.failed(exc)
+            UNJUDGED.labels("filled_after_deny_db_down").inc()
+            return None
+        return row if row is not None and row["allow"] is False else None
 
     async def _overfill_stored(self, fid: str) -> bool:
         """An overfill alert of this filling raised before a restart (memory

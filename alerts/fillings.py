@@ -6,20 +6,16 @@ is one alert per filling (condition key ``<kind>:<filling_id>``).
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from alerts.keys import filling_key
 from semon.domain.alerts import AlertDraft
+from semon.domain.filling_rules import Breach, after_fill, registry_evidence
 from semon.domain.wire import Filling, ScaleSample
 from semon.i18n import Message, msg
 
-
-def _add_years(d: date, years: int) -> date:
-    try:
-        return d.replace(year=d.year + years)
-    except ValueError:  # 29 February
-        return d.replace(year=d.year + years, day=28)
+# The record's own checks: their alerts carry no registry evidence.
+_CHECK_KINDS = frozenset({"precheck_failed_but_filled", "postcheck_missing"})
 
 
 def _draft(
@@ -48,6 +44,54 @@ def _draft(
     )
 
 
+def _summary(kind: str, station_id: str, f: Filling, b: Breach) -> Message:
+    """The alert's summary as a catalog message (semon/locale, alerts.po)."""
+    cid = f.cylinder_id
+    if kind == "filling_unregistered_cylinder":
+        return msg(
+            "alert.filling_unregistered_cylinder.summary", station_id=station_id, cylinder_id=cid
+        )
+    if kind == "filling_scrapped_cylinder":
+        return msg(
+            "alert.filling_scrapped_cylinder.summary", station_id=station_id, cylinder_id=cid
+        )
+    if kind == "filling_overdue_cylinder":
+        return msg(
+            "alert.filling_overdue_cylinder.summary",
+            station_id=station_id,
+            cylinder_id=cid,
+            due_on=b.evidence["due"],
+        )
+    if kind == "filling_foreign_cylinder":
+        return msg(
+            "alert.filling_foreign_cylinder.summary",
+            station_id=station_id,
+            cylinder_id=cid,
+            owner_station_id=b.evidence["owner"],
+        )
+    if kind == "gas_mismatch":
+        return msg(
+            "alert.gas_mismatch.summary",
+            station_id=station_id,
+            cylinder_id=cid,
+            gas=f.gas,
+            registered_gas=b.evidence["registered_gas"],
+        )
+    if kind == "overfill":
+        return msg(
+            "alert.overfill.summary.record",
+            station_id=station_id,
+            cylinder_id=cid,
+            net_kg=f.net_kg,
+            max_fill_kg=b.evidence["max_fill_kg"],
+        )
+    if kind == "precheck_failed_but_filled":
+        return msg(
+            "alert.precheck_failed_but_filled.summary", station_id=station_id, cylinder_id=cid
+        )
+    return msg("alert.postcheck_missing.summary", station_id=station_id, cylinder_id=cid)
+
+
 def filling_drafts(
     station_id: str,
     f: Filling,
@@ -56,147 +100,56 @@ def filling_drafts(
     *,
     overfill_raised: bool,
 ) -> list[AlertDraft]:
+    """One draft per condition the record broke (semon.domain.filling_rules,
+    the same rules the fill permit answers from)."""
     if f.result != "filled":
         return []
+    breaches = after_fill(
+        station_id,
+        f.gas,
+        cylinder,
+        f.started_at.date(),
+        net_kg=f.net_kg,
+        precheck_passed=f.precheck.passed,
+        postcheck_done=f.postcheck is not None,
+        overfill_raised=overfill_raised,
+    )
     out: list[AlertDraft] = []
-    cid = f.cylinder_id
-    day = f.started_at.date()
-    if cylinder is None:
+    for b in breaches:
+        details: dict[str, Any] = {}
+        if cylinder is not None and b.kind not in _CHECK_KINDS:
+            details["registry"] = registry_evidence(cylinder)
+        if b.kind == "overfill":
+            details.update(net_kg=f.net_kg, source="filling record")
+        elif b.kind == "precheck_failed_but_filled":
+            details["failed_items"] = f.precheck.failed_items
         out.append(
-            _draft(
-                "filling_unregistered_cylinder",
-                station_id,
-                f,
-                msg(
-                    "alert.filling_unregistered_cylinder.summary",
-                    station_id=station_id,
-                    cylinder_id=cid,
-                ),
-                station,
-            )
-        )
-    else:
-        base = cylinder["inspection_base_on"]
-        due = _add_years(base, int(cylinder["inspection_interval_years"]))
-        end_of_life = _add_years(cylinder["manufactured_on"], int(cylinder["design_life_years"]))
-        reg = {
-            "registered_gas": cylinder["gas"],
-            "owner_station_id": cylinder["owner_station_id"],
-            "inspection_due_on": due.isoformat(),
-            "end_of_life_on": end_of_life.isoformat(),
-            "status": cylinder["status"],
-            "max_fill_kg": cylinder["max_fill_kg"],
-        }
-        if cylinder["status"] == "scrapped" or end_of_life <= day:
-            out.append(
-                _draft(
-                    "filling_scrapped_cylinder",
-                    station_id,
-                    f,
-                    msg(
-                        "alert.filling_scrapped_cylinder.summary",
-                        station_id=station_id,
-                        cylinder_id=cid,
-                    ),
-                    station,
-                    registry=reg,
-                )
-            )
-        if due < day:
-            out.append(
-                _draft(
-                    "filling_overdue_cylinder",
-                    station_id,
-                    f,
-                    msg(
-                        "alert.filling_overdue_cylinder.summary",
-                        station_id=station_id,
-                        cylinder_id=cid,
-                        due_on=due,
-                    ),
-                    station,
-                    registry=reg,
-                )
-            )
-        owner = cylinder["owner_station_id"]
-        if owner and owner != station_id:
-            out.append(
-                _draft(
-                    "filling_foreign_cylinder",
-                    station_id,
-                    f,
-                    msg(
-                        "alert.filling_foreign_cylinder.summary",
-                        station_id=station_id,
-                        cylinder_id=cid,
-                        owner_station_id=owner,
-                    ),
-                    station,
-                    registry=reg,
-                )
-            )
-        if cylinder["gas"] != f.gas:
-            out.append(
-                _draft(
-                    "gas_mismatch",
-                    station_id,
-                    f,
-                    msg(
-                        "alert.gas_mismatch.summary",
-                        station_id=station_id,
-                        cylinder_id=cid,
-                        gas=f.gas,
-                        registered_gas=cylinder["gas"],
-                    ),
-                    station,
-                    registry=reg,
-                )
-            )
-        if not overfill_raised and f.net_kg > float(cylinder["max_fill_kg"]):
-            out.append(
-                _draft(
-                    "overfill",
-                    station_id,
-                    f,
-                    msg(
-                        "alert.overfill.summary.record",
-                        station_id=station_id,
-                        cylinder_id=cid,
-                        net_kg=f.net_kg,
-                        max_fill_kg=float(cylinder["max_fill_kg"]),
-                    ),
-                    station,
-                    registry=reg,
-                    net_kg=f.net_kg,
-                    source="filling record",
-                )
-            )
-    if not f.precheck.passed:
-        out.append(
-            _draft(
-                "precheck_failed_but_filled",
-                station_id,
-                f,
-                msg(
-                    "alert.precheck_failed_but_filled.summary",
-                    station_id=station_id,
-                    cylinder_id=cid,
-                ),
-                station,
-                failed_items=f.precheck.failed_items,
-            )
-        )
-    if f.postcheck is None:
-        out.append(
-            _draft(
-                "postcheck_missing",
-                station_id,
-                f,
-                msg("alert.postcheck_missing.summary", station_id=station_id, cylinder_id=cid),
-                station,
-            )
+            _draft(b.kind, station_id, f, _summary(b.kind, station_id, f, b), station, **details)
         )
     return out
+
+
+def filled_after_deny_draft(
+    station_id: str, f: Filling, denied: dict[str, Any], station: dict[str, Any] | None
+) -> AlertDraft:
+    """The station filled a cylinder its last fill permit denied."""
+    return _draft(
+        "filled_after_deny",
+        station_id,
+        f,
+        msg(
+            "alert.filled_after_deny.summary",
+            station_id=station_id,
+            cylinder_id=f.cylinder_id,
+            reasons=", ".join(denied["reasons"]),
+        ),
+        station,
+        permit={
+            "permit_id": denied["permit_id"],
+            "asked_at": denied["asked_at"].isoformat(),
+            "reasons": list(denied["reasons"]),
+        },
+    )
 
 
 def overfill_draft(

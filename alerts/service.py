@@ -109,14 +109,23 @@ async def run(
                 cylinders_max=cfg.cylinder_cache_max,
             )
             writer = Writer(settings, pool, client, clock, registry)
-            fillings = FillingState(pool, registry, timeout_s=cfg.registry_timeout_s)
+            fillings = FillingState(
+                pool,
+                registry,
+                timeout_s=cfg.registry_timeout_s,
+                deny_window_s=settings.permits.deny_window_s,
+            )
             engine = Engine(
                 settings, clock, inbox, fillings, writer, urgent=urgent, watched=watched
             )
             await registry.refresh()
             engine.emit(await Recovery(engine, pool).run())
             await events_client.subscribe(*[(t, 1) for t in events])
-            samples = [t for t in device_topics(settings.mqtt.topic_root) if t not in events]
+            samples = [
+                t
+                for t in device_topics(settings.mqtt.topic_root, deliveries=False)
+                if t not in events
+            ]
             await client.subscribe(*[(t, 1) for t in samples])
             # A session from before events had their own still has them.
             client.unsubscribe(*events)

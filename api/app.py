@@ -16,6 +16,7 @@ from api.allow import AllowHeader
 from api.limits import RequestLimits, document_query_text
 from api.metrics_mw import RequestMetrics
 from api.notify import AlertWaker
+from api.permit_log import permits_running
 from api.routes import (
     alerts,
     console,
@@ -31,6 +32,7 @@ from api.routes import (
     maintenance,
     maps,
     metrics,
+    permits,
     registry,
     reports,
     rescues,
@@ -103,7 +105,8 @@ def create_app(settings: Settings) -> FastAPI:
             )
             listener = asyncio.create_task(waker.listen(settings.database_url), name="alert-listen")
             try:
-                yield
+                async with permits_running(app, settings):
+                    yield
             finally:
                 listener.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -142,6 +145,7 @@ def create_app(settings: Settings) -> FastAPI:
         registry,
         elevators,
         cylinders,
+        permits,
         alerts,
         scores,
         stats,

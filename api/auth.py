@@ -21,7 +21,7 @@ from semon.i18n import msg
 from semon.tokens import Role, lookup_token
 
 # A secret longer than this is not one we issued; refuse before hashing.
-_MAX_SECRET = 256
+MAX_SECRET = 256
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Principal:
 
 
 async def authenticate(pool: AsyncConnectionPool[AsyncConnection], secret: str) -> Principal | None:
-    if len(secret) > _MAX_SECRET:
+    if len(secret) > MAX_SECRET:
         return None
     async with pool.connection() as conn:
         record = await lookup_token(conn, secret)

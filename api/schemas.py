@@ -21,6 +21,7 @@ from pydantic import (
 from api.query_time import QueryTime
 from semon.domain.alerts import AlertMessage, stored_summary
 from semon.domain.common import Identifier, Line
+from semon.domain.journey import Place
 from semon.domain.registry import Cylinder, District, Elevator, Firm, Station
 from semon.i18n import Message, Reader
 
@@ -283,6 +284,42 @@ class FillingOut(BaseModel):
     postcheck: CheckOut | None = None
 
 
+class DeliveryOut(BaseModel):
+    delivery_id: str
+    station_id: str
+    station_name: str | None = None
+    ts: UtcDatetime
+    direction: Literal["out", "return"]
+    customer: str | None = None
+    address: str | None = None
+    district: str | None = None
+
+
+class TimelineEntry(BaseModel):
+    """A filling or a delivery, in one list in time order."""
+
+    at: UtcDatetime = Field(description="a filling's ended_at, a delivery's ts")
+    type: Literal["filling", "delivery"]
+    id: str = Field(description="filling_id or delivery_id")
+    station_id: str
+    what: str = Field(
+        description="a filling's result (filled, refused) or a delivery's direction (out, return)"
+    )
+    customer: str | None = None
+
+
+class Whereabouts(BaseModel):
+    state: Place = Field(description="at_station, with_customer, or unknown (never moved)")
+    since: UtcDatetime | None = None
+    station_id: str | None = Field(
+        default=None, description="where it is, or the station that delivered it"
+    )
+    customer: str | None = None
+    address: str | None = None
+    district: str | None = None
+    delivery_id: str | None = None
+
+
 class InspectionOut(BaseModel):
     inspected_on: date
     result: Literal["pass", "fail", "conditional"]
@@ -324,6 +361,17 @@ class CylinderTrace(BaseModel):
     owner_station: Station | None = None
     inspections: list[InspectionOut]
     fillings: list[FillingOut] = Field(description="One page, oldest first.")
+    deliveries: list[DeliveryOut] = Field(
+        default_factory=list,
+        description="Deliveries out and returns in this page's span of time, oldest first.",
+    )
+    timeline: list[TimelineEntry] = Field(
+        default_factory=list, description="This page's fillings and deliveries in time order."
+    )
+    whereabouts: Whereabouts = Field(
+        default_factory=lambda: Whereabouts(state="unknown"),
+        description="Where the cylinder is now: at a station or with a customer, since when.",
+    )
     alerts: list[AlertOut]
     next_cursor: str | None = Field(None, description="Pass as `cursor` for the next fillings.")
 

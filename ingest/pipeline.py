@@ -50,6 +50,8 @@ def _device_time(message: Decoded) -> datetime:
         return message.event.ts
     if message.scale is not None:
         return message.scale.ts
+    if message.delivery is not None:
+        return message.delivery.ts
     assert message.filling is not None
     return message.filling.ended_at
 

@@ -337,6 +337,29 @@ class RecordDateSettings(BaseModel):
         return datetime.now(UTC).date() + timedelta(days=self.future_tolerance_days)
 
 
+class PermitSettings(BaseModel):
+    """Fill permits (api/routes/permits.py) and filled_after_deny (alerts).
+
+    A permit is answered within `deadline_s` or answered "unknown, try again"
+    (503, Retry-After: `retry_after_s`): a station waiting at the valve is
+    better told to retry than kept waiting or told yes without a check.
+    Answers are kept by a batched writer every `flush_interval_s` (at most
+    `buffer_max` held while the database is away; beyond that the oldest are
+    dropped and counted). A filling whose cylinder the station was refused
+    within `deny_window_s` before it raises filled_after_deny.
+    """
+
+    deadline_s: float = 0.3
+    retry_after_s: int = 1
+    # The permits' own pool: autocommit and unchecked, one round trip a permit.
+    pool_max: int = 10
+    # A lookup abandoned at the deadline ends on the server by this at most.
+    statement_timeout_ms: int = 2000
+    flush_interval_s: float = 0.05
+    buffer_max: int = 100_000
+    deny_window_s: float = 3600.0
+
+
 class RescueSettings(BaseModel):
     """Rescue deadlines (README "Dispatch: rescues"): dispatched within 5 min
     of opening (Guangzhou's 96333 and the 2024 Hangzhou draft), the rescuers on
@@ -387,3 +410,4 @@ class Settings(BaseSettings):
     regulator: RegulatorSettings = RegulatorSettings()
     verification: VerificationSettings = VerificationSettings()
     scorecard: ScorecardSettings = ScorecardSettings()
+    permits: PermitSettings = PermitSettings()

@@ -45,6 +45,7 @@ AlertKind = Literal[
     "precheck_failed_but_filled",
     "postcheck_missing",
     "maintenance_unverified",
+    "filled_after_deny",
 ]
 Severity = Literal["critical", "major", "minor", "info"]
 AlertState = Literal["open", "acknowledged", "dispatched", "on_site", "resolved"]
@@ -79,6 +80,8 @@ KINDS: dict[AlertKind, tuple[Severity, RaisedBy]] = {
     "precheck_failed_but_filled": ("major", "filling"),
     "postcheck_missing": ("minor", "filling"),
     "maintenance_unverified": ("minor", "verification"),
+    # A station filled a cylinder its fill permit was denied for (v1.1 Stations).
+    "filled_after_deny": ("critical", "filling"),
 }
 SEVERITY: dict[str, Severity] = {kind: severity for kind, (severity, _) in KINDS.items()}
 

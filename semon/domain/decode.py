@@ -17,13 +17,14 @@ from semon.domain.common import EPOCH_BRANCH, TIMESTAMP_BRANCH, UTC_TEXT_BRANCH,
 from semon.domain.wire import (
     STATUS_BATCH,
     STATUS_SAMPLE,
+    Delivery,
     ElevatorEvent,
     Filling,
     ScaleSample,
     StatusSample,
 )
 
-MessageKind = Literal["status", "event", "filling", "scale"]
+MessageKind = Literal["status", "event", "filling", "scale", "delivery"]
 
 # Bounded set: these are the values of the rejection metric's `reason` label.
 RejectReason = Literal[
@@ -56,6 +57,7 @@ class Decoded:
     event: ElevatorEvent | None = None
     filling: Filling | None = None
     scale: ScaleSample | None = None
+    delivery: Delivery | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,7 @@ _SUFFIXES: dict[tuple[str, str], MessageKind] = {
     ("elevators", "event"): "event",
     ("stations", "filling"): "filling",
     ("stations", "scale"): "scale",
+    ("stations", "delivery"): "delivery",
 }
 
 
@@ -90,15 +93,17 @@ def event_topics(root: str) -> list[str]:
     return [f"{root.rstrip('/')}/elevators/+/event"]
 
 
-def device_topics(root: str) -> list[str]:
-    """The subscriptions that cover every device message."""
+def device_topics(root: str, *, deliveries: bool = True) -> list[str]:
+    """The subscriptions that cover every device message (``deliveries``:
+    with the stations' deliveries, which ingest stores and no rule judges)."""
     r = root.rstrip("/")
-    return [
+    topics = [
         f"{r}/elevators/+/status",
         f"{r}/elevators/+/event",
         f"{r}/stations/+/filling",
         f"{r}/stations/+/scale",
     ]
+    return [*topics, f"{r}/stations/+/delivery"] if deliveries else topics
 
 
 def _describe(err: ValidationError) -> tuple[RejectReason, str]:
@@ -179,6 +184,10 @@ def decode(
             # ended_at >= started_at: if either is ahead, ended_at is
             ahead = "ended_at" if filling.ended_at > latest else None
             out = Decoded(topic, kind, eid, filling=filling)
+        elif kind == "delivery":
+            delivery = Delivery.model_validate(data)
+            ahead = "ts" if delivery.ts > latest else None
+            out = Decoded(topic, kind, eid, delivery=delivery)
         else:
             scale = ScaleSample.model_validate(data)
             ahead = "ts" if scale.ts > latest else None

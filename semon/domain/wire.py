@@ -121,12 +121,42 @@ class ScaleSample(WireModel):
     pressure_mpa: Measure | None = None
 
 
+MAX_DELIVERY_CYLINDERS = 1000
+
+
+class Delivery(WireModel):
+    """`se/v1/stations/{station_id}/delivery`: cylinders out to a customer or
+    back from one (CONTRACT.md v1.1, Stations); key `delivery_id`."""
+
+    delivery_id: Identifier
+    ts: Timestamp
+    direction: Literal["out", "return"]
+    cylinder_ids: Annotated[
+        list[Identifier], Field(min_length=1, max_length=MAX_DELIVERY_CYLINDERS)
+    ]
+    customer: ShortText | None = None
+    address: Text | None = None
+    district: ShortText | None = None
+
+    @model_validator(mode="after")
+    def _each_cylinder_once(self) -> Delivery:
+        # A cylinder cannot travel twice in one delivery: the record is wrong,
+        # and which line is right is not ours to guess.
+        seen: set[str] = set()
+        for cid in self.cylinder_ids:
+            if cid in seen:
+                raise ValueError(f"cylinder_ids: {cid!r} is listed twice")
+            seen.add(cid)
+        return self
+
+
 __all__ = [
     "MAX_BATCH",
     "STATUS_BATCH",
     "STATUS_SAMPLE",
     "Check",
     "Counter",
+    "Delivery",
     "ElevatorEvent",
     "Filling",
     "FiniteFloat",

@@ -69,3 +69,57 @@ async def fetch_fillings(
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(_FILLINGS, params)
         return await cur.fetchall()
+
+
+# Deliveries of the cylinder with ts in (after, until], oldest first, from
+# delivery_items' (cylinder_id, ts) key.
+_DELIVERIES = """
+SELECT d.delivery_id, d.station_id, s.name AS station_name, d.ts, d.direction,
+       d.customer, d.address, d.district
+FROM delivery_items i
+JOIN deliveries d ON d.delivery_id = i.delivery_id
+LEFT JOIN stations s ON s.station_id = d.station_id
+WHERE i.cylinder_id = %(cylinder_id)s
+  AND (%(after)s::timestamptz IS NULL OR i.ts > %(after)s)
+  AND (%(until)s::timestamptz IS NULL OR i.ts <= %(until)s)
+ORDER BY i.ts, i.delivery_id
+LIMIT %(limit)s
+"""
+
+
+async def fetch_deliveries(
+    conn: AsyncConnection,
+    cylinder_id: str,
+    after: datetime | None,
+    until: datetime | None,
+    limit: int,
+) -> list[Row]:
+    params = {"cylinder_id": cylinder_id, "after": after, "until": until, "limit": limit}
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(_DELIVERIES, params)
+        return await cur.fetchall()
+
+
+_LAST_FILLING = """
+SELECT station_id, ended_at FROM fillings
+WHERE cylinder_id = %s AND result = 'filled'
+ORDER BY ended_at DESC LIMIT 1
+"""
+_LAST_DELIVERY = """
+SELECT d.delivery_id, d.station_id, d.ts, d.direction, d.customer, d.address, d.district
+FROM delivery_items i JOIN deliveries d ON d.delivery_id = i.delivery_id
+WHERE i.cylinder_id = %s
+ORDER BY i.ts DESC, i.delivery_id DESC LIMIT 1
+"""
+
+
+async def fetch_last_moves(
+    conn: AsyncConnection, cylinder_id: str
+) -> tuple[Row | None, Row | None]:
+    """The cylinder's last filling (filled) and last delivery, for where it is now."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(_LAST_FILLING, (cylinder_id,))
+        filling = await cur.fetchone()
+        await cur.execute(_LAST_DELIVERY, (cylinder_id,))
+        delivery = await cur.fetchone()
+    return filling, delivery

@@ -36,13 +36,16 @@ async def open_pool(
     name: str = "semon",
     statement_timeout_ms: int | None = None,
     check: bool = True,
+    autocommit: bool = False,
 ) -> AsyncIterator[AsyncConnectionPool[AsyncConnection]]:
     """A pool whose first connection is made before this returns, so a bad DSN
     fails at start rather than at the first request.
 
     ``check``: test each connection (a round trip) as it leaves the pool. A
     caller that treats any failed query as an outage and retries anyway can
-    do without it (the alerts writer: the round trip was a page's cost)."""
+    do without it (the alerts writer: the round trip was a page's cost).
+    ``autocommit``: each statement its own transaction, so a read costs one
+    round trip (no BEGIN, no rollback when the connection goes back)."""
 
     async def configure(conn: AsyncConnection) -> None:
         if statement_timeout_ms is not None:
@@ -58,7 +61,7 @@ async def open_pool(
         timeout=timeout,
         check=AsyncConnectionPool.check_connection if check else None,
         configure=configure,
-        kwargs={"autocommit": False},
+        kwargs={"autocommit": autocommit},
     )
     await pool.open()
     try:

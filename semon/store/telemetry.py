@@ -55,6 +55,10 @@ CREATE TEMP TABLE IF NOT EXISTS stage_fillings (
     temperature_c double precision, precheck text, postcheck text,
     received_at timestamptz
 ) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_deliveries (
+    delivery_id text, station_id text, ts timestamptz, direction text, cylinder_ids text,
+    customer text, address text, district text, received_at timestamptz
+) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_dead (
     received_at timestamptz, topic text, payload bytea, reason text, detail text,
     digest bytea
@@ -134,6 +138,38 @@ SELECT filling_id, station_id, cylinder_id, gas, operator_id, started_at, ended_
 FROM stage_fillings
 ON CONFLICT DO NOTHING
 """
+DELIVERY_COLUMNS = (
+    "delivery_id, station_id, ts, direction, cylinder_ids, customer, address, district, received_at"
+)
+DELIVERY_TYPES = [
+    "text",
+    "text",
+    "timestamptz",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "timestamptz",
+]
+# The deliveries new to the store, and an item row per cylinder of each; the
+# count is of deliveries (the rest were redeliveries).
+INSERT_DELIVERIES = f"""
+WITH ins AS (
+    INSERT INTO deliveries ({DELIVERY_COLUMNS})
+    SELECT delivery_id, station_id, ts, direction,
+           ARRAY(SELECT jsonb_array_elements_text(cylinder_ids::jsonb)),
+           customer, address, district, received_at
+    FROM stage_deliveries
+    ON CONFLICT DO NOTHING
+    RETURNING delivery_id, ts, cylinder_ids
+), items AS (
+    INSERT INTO delivery_items (cylinder_id, ts, delivery_id)
+    SELECT unnest(cylinder_ids), ts, delivery_id FROM ins
+    ON CONFLICT DO NOTHING
+)
+SELECT count(*) FROM ins
+"""
 INSERT_DEAD = f"""
 INSERT INTO dead_letters ({DEAD_COLUMNS})
 SELECT {DEAD_COLUMNS} FROM stage_dead
@@ -143,7 +179,7 @@ ON CONFLICT (digest) DO NOTHING
 if tuple(StatusSample.__annotations__) != tuple(c.strip() for c in STATUS_COLUMNS.split(","))[1:-1]:
     raise RuntimeError("StatusSample's fields must be elevator_status's columns, in order")
 
-TABLES = ("elevator_status", "elevator_events", "scale_samples", "fillings")
+TABLES = ("elevator_status", "elevator_events", "scale_samples", "fillings", "deliveries")
 # The high-volume tables, whose rows COPY as they are staged (no JSON casts):
 # tried straight into the table first (_copy_or_merge).
 DIRECT = frozenset({"elevator_status", "scale_samples"})
@@ -157,6 +193,7 @@ class Rows:
     events: list[tuple[Any, ...]] = field(default_factory=list)
     scale: list[tuple[Any, ...]] = field(default_factory=list)
     fillings: list[tuple[Any, ...]] = field(default_factory=list)
+    deliveries: list[tuple[Any, ...]] = field(default_factory=list)
     dead: list[tuple[Any, ...]] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -165,6 +202,7 @@ class Rows:
             + len(self.events)
             + len(self.scale)
             + len(self.fillings)
+            + len(self.deliveries)
             + len(self.dead)
         )
 
@@ -209,6 +247,21 @@ class Rows:
                     f.temperature_c,
                     orjson.dumps(f.precheck.model_dump()).decode(),
                     post,
+                    received_at,
+                )
+            )
+        elif message.delivery is not None:
+            d = message.delivery
+            self.deliveries.append(
+                (
+                    d.delivery_id,
+                    eid,
+                    d.ts,
+                    d.direction,
+                    orjson.dumps(d.cylinder_ids).decode(),
+                    d.customer,
+                    d.address,
+                    d.district,
                     received_at,
                 )
             )
@@ -319,6 +372,14 @@ def write_rows(conn: Connection[Any], rows: Rows) -> Written:
             INSERT_FILLINGS,
             rows.fillings,
         ),
+        (
+            "deliveries",
+            "stage_deliveries",
+            DELIVERY_COLUMNS,
+            DELIVERY_TYPES,
+            INSERT_DELIVERIES,
+            rows.deliveries,
+        ),
         # Rare; a redelivery meets the digest's unique index and is dropped.
         ("dead_letters", "stage_dead", DEAD_COLUMNS, DEAD_TYPES, INSERT_DEAD, rows.dead),
     )
@@ -330,5 +391,10 @@ def write_rows(conn: Connection[Any], rows: Rows) -> Written:
             out.inserted[table] = _copy_or_merge(conn, table, stage, columns, types, insert, data)
             continue
         _stage(conn, stage, columns, types, data)
-        out.inserted[table] = max(conn.execute(insert).rowcount, 0)
+        cur = conn.execute(insert)
+        if table == "deliveries":  # counted by its SELECT (the rowcount is the items')
+            counted = cur.fetchone()
+            out.inserted[table] = int(counted[0]) if counted else 0
+        else:
+            out.inserted[table] = max(cur.rowcount, 0)
     return out
