@@ -122,7 +122,16 @@ async def get_fill_permit(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     settings: SettingsDep,
     station_id: Annotated[str, Query(pattern=ID_PATTERN, description="the asking station")],
-    gas: Annotated[str, Query(max_length=32, description="the medium to fill, lower case")],
+    gas: Annotated[
+        str,
+        Query(
+            max_length=32,
+            description="the medium to fill, lower case",
+            # Checked in the handler, after the token (401 first); the
+            # document names the list all the same.
+            json_schema_extra={"enum": list(GASES)},
+        ),
+    ],
 ) -> Any:
     """Authenticated here rather than by the shared dependency: the token
     lookup is part of what must finish within the deadline (on a frozen
