@@ -56,7 +56,7 @@ class Elevator(RecordModel):
     # Liability insurance (CONTRACT.md v1.1 "Coverage"); null until = uninsured.
     insurer: Line | None = None
     insurance_policy: Line | None = None
-    insured_until: date | None = None
+    insured_until: Day | None = None
 
 
 class Cylinder(RecordModel):
@@ -72,7 +72,7 @@ class Cylinder(RecordModel):
     status: CylinderStatus = "in_service"
     # The electronic tag a station scans (v1.1 "Coverage"), and insurance.
     tag: CylinderTag = "none"
-    insured_until: date | None = None
+    insured_until: Day | None = None
 
 
 class Firm(RecordModel):
