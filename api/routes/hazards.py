@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Query
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field
 
 from api.auth import require_roles
 from api.deps import PoolDep, SettingsDep
@@ -35,16 +35,10 @@ class HazardIn(BaseModel):
     description: Text = Field(examples=["landing door gap over 6 mm"])
     found_on: Day = Field(examples=["2026-11-20"])
     deadline: Day | None = Field(
-        None, description="default: found_on plus the configured days (30)"
+        None,
+        description="default: found_on plus the configured days (30); not before found_on"
+        " (a 422 naming `deadline`)",
     )
-
-    @field_validator("deadline")
-    @classmethod
-    def _not_before_finding(cls, value: date | None, info: ValidationInfo) -> date | None:
-        found = info.data.get("found_on")
-        if value is not None and found is not None and value < found:
-            raise ValueError("deadline is before found_on")
-        return value
 
 
 class HazardOut(BaseModel):
@@ -76,7 +70,7 @@ class HazardOut(BaseModel):
 class HazardActionBody(BaseModel):
     note: Annotated[str, Field(max_length=2000)] | None = None
     # a reference to the proof (photo id, document number)
-    evidence: Text | None = None
+    evidence: AnyText | None = None
     by: Line | None = None
     # The day the work was done, where it is reported afterwards (default today);
     # not before the finding, not in the future.
@@ -129,6 +123,8 @@ async def post_hazard(
     body: HazardIn, scope: ScopeDep, pool: PoolDep, settings: SettingsDep
 ) -> HazardOut:
     """Record a hazard found on one piece of equipment in scope."""
+    if body.deadline is not None and body.deadline < body.found_on:
+        raise HTTPException(422, msg("regulator.problem.deadline_before_found"))
     where, params = _equipment_scope(scope, body.equipment_type)
     deadline = body.deadline or body.found_on + timedelta(
         days=settings.regulator.hazard_deadline_days

@@ -67,10 +67,6 @@ def _reader(request: Request, settings: SettingsDep) -> Reader:
     return reader_for(settings.i18n, request.headers.get("accept-language"))
 
 
-def _problem(status: int, detail: str, field: str) -> HTTPException:
-    return HTTPException(status, [{"loc": ["query", field], "msg": detail, "type": "value_error"}])
-
-
 @dataclass(frozen=True, slots=True)
 class _Asked:
     """What the lookup found: the token (None: unknown or revoked) and, for a
@@ -126,7 +122,7 @@ async def get_fill_permit(
         str,
         Query(
             max_length=32,
-            description="the medium to fill, lower case",
+            description="the medium to fill, lower case: " + ", ".join(GASES),
             # Checked in the handler, after the token (401 first); the
             # document names the list all the same.
             json_schema_extra={"enum": list(GASES)},
@@ -171,8 +167,9 @@ async def get_fill_permit(
         if token.role == "station" and station_id != token.scope[0]:
             raise HTTPException(403, msg("stations.permit.other_station", station_id=station_id))
     if gas not in GASES:
-        raise _problem(
-            422, t("stations.permit.unknown_gas", gas=gas, known=", ".join(GASES)), "gas"
+        # After the token (a stranger learns nothing); one sentence naming the field.
+        raise HTTPException(
+            422, msg("stations.permit.unknown_gas", gas=gas, known=", ".join(GASES))
         )
     facts = asked.facts if asked is not None else None
     if facts is None:
@@ -204,9 +201,8 @@ async def get_fill_permit(
             headers={"Retry-After": str(cfg.retry_after_s)},
         )
     if not facts.station_known:
-        raise _problem(
-            422, t("stations.permit.unknown_station", station_id=station_id), "station_id"
-        )
+        # A refusal by the data, not the schema: one sentence naming the field.
+        raise HTTPException(422, msg("stations.permit.unknown_station", station_id=station_id))
     breaches = before_fill(station_id, gas, facts.cylinder, asked_at.date())
     reasons = tuple(b.kind for b in breaches)
     log.add(
