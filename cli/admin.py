@@ -178,11 +178,14 @@ def token_create(
             reason = words.render(exc.message)
             typer.echo(words.t("cli.token.scope_unknown", reason=reason), err=True)
             raise typer.Exit(2) from None
-        # Field names as they are, in every language: scripts read these lines.
+        except TokenError as exc:  # a label or an expiry it cannot take
+            typer.echo(words.t("cli.error", error=words.render(exc.message)), err=True)
+            raise typer.Exit(2) from None
+        # Field names as they are: scripts read these two lines.
         typer.echo(f"token_id: {token_id}")
         typer.echo(f"secret:   {secret}")
         if expires_at is not None:
-            typer.echo(f"expires:  {expires_at.isoformat()}")
+            typer.echo(f"expires:  {expires_at.isoformat()}")  # read by scripts, as secret:
         typer.echo(words.t("cli.token.shown_once"))
 
     run(create())

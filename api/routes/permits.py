@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
@@ -66,12 +65,6 @@ class FillPermit(BaseModel):
 
 def _reader(request: Request, settings: SettingsDep) -> Reader:
     return reader_for(settings.i18n, request.headers.get("accept-language"))
-
-
-def _problem(detail: str, field: str) -> RequestValidationError:
-    """A 422 naming the query field, as FastAPI's validation errors are; the
-    text is already the reader's (its own type: passed through untranslated)."""
-    return RequestValidationError([{"loc": ("query", field), "msg": detail, "type": "permit"}])
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +118,16 @@ async def get_fill_permit(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     settings: SettingsDep,
     station_id: Annotated[str, Query(pattern=ID_PATTERN, description="the asking station")],
-    gas: Annotated[str, Query(max_length=32, description="the medium to fill, lower case")],
+    gas: Annotated[
+        str,
+        Query(
+            max_length=32,
+            description="the medium to fill, lower case: " + ", ".join(GASES),
+            # Checked in the handler, after the token (401 first); the
+            # document names the list all the same.
+            json_schema_extra={"enum": list(GASES)},
+        ),
+    ],
 ) -> Any:
     """Authenticated here rather than by the shared dependency: the token
     lookup is part of what must finish within the deadline (on a frozen
@@ -165,7 +167,10 @@ async def get_fill_permit(
         if token.role == "station" and station_id != token.scope[0]:
             raise HTTPException(403, msg("stations.permit.other_station", station_id=station_id))
     if gas not in GASES:
-        raise _problem(t("stations.permit.unknown_gas", gas=gas, known=", ".join(GASES)), "gas")
+        # After the token (a stranger learns nothing); one sentence naming the field.
+        raise HTTPException(
+            422, msg("stations.permit.unknown_gas", gas=gas, known=", ".join(GASES))
+        )
     facts = asked.facts if asked is not None else None
     if facts is None:
         answer = PermitAnswer(
@@ -196,7 +201,8 @@ async def get_fill_permit(
             headers={"Retry-After": str(cfg.retry_after_s)},
         )
     if not facts.station_known:
-        raise _problem(t("stations.permit.unknown_station", station_id=station_id), "station_id")
+        # A refusal by the data, not the schema: one sentence naming the field.
+        raise HTTPException(422, msg("stations.permit.unknown_station", station_id=station_id))
     breaches = before_fill(station_id, gas, facts.cylinder, asked_at.date())
     reasons = tuple(b.kind for b in breaches)
     log.add(

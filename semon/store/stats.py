@@ -25,16 +25,17 @@ RESCUE_GROUPS = {"district": "a.district", "firm_id": "a.firm_id"}
 MAINTENANCE_GROUPS = {"district": "e.district", "firm_id": "e.firm_id"}
 
 # CONTRACT.md: overdue at D when in service and base date + interval < D;
-# failed in use when the latest inspection failed (v1.1). The due date and
-# failed-in-use are the immutable functions of 0040 (the one definition of
-# the base date), which its covering indexes hold.
+# failed in use when the latest inspection failed (v1.1), on or before D (a
+# later fail was not known at D; the base date is the one known now). The
+# due date and failed-in-use are the immutable functions of 0040 (the one
+# definition of the base date), which its covering indexes hold.
 _ELEVATOR_OVERDUE = """
 SELECT {key} AS key, GROUPING({key}) AS overall, count(*) AS total,
        count(*) FILTER (WHERE semon_elevator_due(e.last_inspected_on, e.inspection_passed_on,
                                                  e.inspection_failed_on, e.installed_on,
                                                  e.inspection_interval_months) < %(at)s) AS overdue,
-       count(*) FILTER (WHERE semon_failed_in_use(e.inspection_failed_on, e.last_inspected_on))
-           AS failed_in_use
+       count(*) FILTER (WHERE semon_failed_in_use(e.inspection_failed_on, e.last_inspected_on)
+                          AND e.inspection_failed_on <= %(at)s) AS failed_in_use
   FROM elevators e
  WHERE e.status = 'in_service' AND ({scope})
  GROUP BY GROUPING SETS (({key}), ())
@@ -50,7 +51,8 @@ WITH per AS (
                                                      c.inspection_interval_years) < %(at)s)
                AS overdue,
            count(*) FILTER (WHERE semon_failed_in_use(c.inspection_failed_on,
-                                                      c.last_inspected_on)) AS failed_in_use
+                                                      c.last_inspected_on)
+                              AND c.inspection_failed_on <= %(at)s) AS failed_in_use
       FROM cylinders c
      WHERE c.status = 'in_service' AND ({scope})
      GROUP BY c.owner_station_id
@@ -172,10 +174,11 @@ async def illegal_fillings(
     }
 
 
-def _pct(q: float, start: str, end: str) -> str:
+def _pcts(name: str, start: str, end: str) -> str:
+    """Median and p90 of one leg from one sort (an array of both)."""
     return (
-        f"percentile_cont({q}) WITHIN GROUP "
-        f"(ORDER BY extract(epoch FROM a.{end} - a.{start})::float8)"
+        f"percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP "
+        f"(ORDER BY extract(epoch FROM a.{end} - a.{start})::float8) AS {name}"
     )
 
 
@@ -186,12 +189,9 @@ def _pct(q: float, start: str, end: str) -> str:
 _RESCUE = f"""
 SELECT {{key}} AS key, GROUPING({{key}}) AS overall,
        count(*) AS count,
-       {_pct(0.5, "raised_at", "acknowledged_at")} AS ack_median_s,
-       {_pct(0.9, "raised_at", "acknowledged_at")} AS ack_p90_s,
-       {_pct(0.5, "raised_at", "on_site_at")} AS on_site_median_s,
-       {_pct(0.9, "raised_at", "on_site_at")} AS on_site_p90_s,
-       {_pct(0.5, "raised_at", "resolved_at")} AS resolved_median_s,
-       {_pct(0.9, "raised_at", "resolved_at")} AS resolved_p90_s,
+       {_pcts("ack", "raised_at", "acknowledged_at")},
+       {_pcts("on_site", "raised_at", "on_site_at")},
+       {_pcts("resolved", "raised_at", "resolved_at")},
        count(*) FILTER (WHERE a.live) AS live,
        count(*) FILTER (WHERE a.live AND a.on_site_at <= a.raised_at + interval '30 minutes')
            AS on_site_30min,
@@ -201,15 +201,18 @@ SELECT {{key}} AS key, GROUPING({{key}}) AS overall,
    AND ({{scope}})
  GROUP BY GROUPING SETS (({{key}}), ())
 """
+# Sort memory for the percentiles: in memory, not on disk, for a year of a city.
+RESCUE_SORT_MEMORY = "128MB"
 
 
 def _rescue_figures(r: dict[str, Any]) -> dict[str, Any]:
     live, count = r.pop("live"), r["count"]
     r["on_site_within_30min_share"] = round(r.pop("on_site_30min") / live, 6) if live else None
     r["false_alarm_share"] = round(r.pop("false_alarms") / count, 6) if count else None
-    for k, v in r.items():
-        if k.endswith("_s") and v is not None:
-            r[k] = round(float(v), 3)
+    for leg in ("ack", "on_site", "resolved"):
+        pair = r.pop(leg, None) or (None, None)
+        for q, value in zip(("median", "p90"), pair, strict=True):
+            r[f"{leg}_{q}_s"] = None if value is None else round(float(value), 3)
     return r
 
 
@@ -222,12 +225,15 @@ async def rescue(
     scope: sql.Composable,
     params: dict[str, Any],
 ) -> dict[str, Any]:
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(
-        sql.SQL(_RESCUE).format(key=sql.SQL(RESCUE_GROUPS[group_by]), scope=scope),
-        {**params, "from": since, "to": until},
-    )
-    groups, overall = _split(await cur.fetchall())
+    async with conn.transaction():
+        await conn.execute(f"SET LOCAL work_mem = '{RESCUE_SORT_MEMORY}'")
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            sql.SQL(_RESCUE).format(key=sql.SQL(RESCUE_GROUPS[group_by]), scope=scope),
+            {**params, "from": since, "to": until},
+        )
+        rows = await cur.fetchall()
+    groups, overall = _split(rows)
     if not overall:  # no alerts at all: GROUPING SETS still yields the () row, but be safe
         overall = {"count": 0, "live": 0, "on_site_30min": 0, "false_alarms": 0}
     return {

@@ -201,9 +201,9 @@ def test_bad_input_is_refused_and_not_kept(
     _register(api_url, admin_headers, "cylinders", [_cylinder(f"{uid}-c", st)])
     cid = f"{uid}-c"
     r = _permit(api_url, admin_headers, cid, f"{uid}-nowhere", "lpg")
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "station_id"], r.text
+    assert r.status_code == 422 and r.json()["detail"].startswith("station_id"), r.text
     r = _permit(api_url, admin_headers, cid, st, "xenon")
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "gas"], r.text
+    assert r.status_code == 422 and r.json()["detail"].startswith("gas"), r.text
     r = _permit(api_url, admin_headers, cid, st, "LPG; drop")
     assert r.status_code == 422, r.text
     r = _permit(api_url, admin_headers, cid, "bad id!", "lpg")
