@@ -119,7 +119,14 @@ async def get_fill_permit(
     settings: SettingsDep,
     station_id: Annotated[str, Query(pattern=ID_PATTERN, description="the asking station")],
     gas: Annotated[
-        str, Query(max_length=32, description="the medium to fill, lower case: " + ", ".join(GASES))
+        str,
+        Query(
+            max_length=32,
+            description="the medium to fill, lower case: " + ", ".join(GASES),
+            # Checked in the handler, after the token (401 first); the
+            # document names the list all the same.
+            json_schema_extra={"enum": list(GASES)},
+        ),
     ],
 ) -> Any:
     """Authenticated here rather than by the shared dependency: the token
