@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import MAX_SECRET
 from api.deps import SettingsDep
+from api.limits import TEXT_PATTERN
 from api.permit_log import PermitLog
 from api.schemas import Problem
 from semon.domain.common import ID_PATTERN
@@ -119,7 +120,12 @@ async def get_fill_permit(
     settings: SettingsDep,
     station_id: Annotated[str, Query(pattern=ID_PATTERN, description="the asking station")],
     gas: Annotated[
-        str, Query(max_length=32, description="the medium to fill, lower case: " + ", ".join(GASES))
+        str,
+        Query(
+            max_length=32,
+            pattern=TEXT_PATTERN,
+            description="the medium to fill, lower case: " + ", ".join(GASES),
+        ),
     ],
 ) -> Any:
     """Authenticated here rather than by the shared dependency: the token

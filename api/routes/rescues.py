@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from api.auth import CurrentPrincipal, require_roles
 from api.deps import PoolDep, SettingsDep
+from api.limits import TEXT_PATTERN
 from api.paging import decode_cursor, encode_cursor
 from api.query_time import QueryTime
 from api.schemas import Problem
@@ -206,11 +207,11 @@ async def list_rescues(
 async def find_lifts(
     scope: ScopeDep,
     pool: PoolDep,
-    q: Annotated[str, Query(min_length=1, max_length=100, description="What was typed")],
+    q: Annotated[
+        str, Query(min_length=1, max_length=100, pattern=TEXT_PATTERN, description="What was typed")
+    ],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> list[LiftHit]:
-    if "\x00" in q:
-        raise _problem("q", "string_nul", "text contains a NUL character")
     where, params = scope.elevators("e")
     async with pool.connection() as conn:
         rows = await store.lookup_elevators(
