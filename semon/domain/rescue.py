@@ -11,14 +11,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from semon.domain.common import Identifier, Line, clean_line
+from semon.domain.common import NO_NUL_SCHEMA, ONE_LINE_SCHEMA, Identifier, Line, clean_line
 
 RescueState = Literal["open", "dispatched", "on_site", "freed", "closed"]
 RescueAction = Literal["dispatch", "arrive", "free", "callback", "close", "cause"]
 CauseCategory = Literal["external", "human", "door_system", "equipment", "power", "unknown"]
 Tier = Annotated[int, Field(ge=1, le=3)]
 Count = Annotated[int, Field(ge=0, le=10_000)]
-Phone = Annotated[str, Field(min_length=1, max_length=40), AfterValidator(clean_line)]
+Phone = Annotated[
+    str, Field(min_length=1, max_length=40), AfterValidator(clean_line), ONE_LINE_SCHEMA
+]
 
 
 def _no_nul(value: str) -> str:
@@ -28,7 +30,7 @@ def _no_nul(value: str) -> str:
     return value
 
 
-Note = Annotated[str, Field(max_length=2000), AfterValidator(_no_nul)]
+Note = Annotated[str, Field(max_length=2000), AfterValidator(_no_nul), NO_NUL_SCHEMA]
 RescueCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9\-]{1,32}$")]
 
 RESCUE_STATES: tuple[RescueState, ...] = ("open", "dispatched", "on_site", "freed", "closed")
