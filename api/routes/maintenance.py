@@ -41,17 +41,15 @@ def _named(value: str) -> str:
     return value
 
 
-# One line (no control characters) with at least one character that is not a
-# space: what `_named` checks, said in the document.
-NAME_PATTERN = (
-    r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+# The document says it too: one line (common.ONE_LINE_SCHEMA) with a character
+# that is not a space.
+NAME_SCHEMA = Field(
+    json_schema_extra={
+        "pattern": r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f]"
+        r"[^\u0000-\u001f\u007f-\u009f]*$"
+    }
 )
-Name = Annotated[
-    str,
-    StringConstraints(max_length=200),
-    AfterValidator(_named),
-    Field(json_schema_extra={"pattern": NAME_PATTERN}),
-]
+Name = Annotated[str, StringConstraints(max_length=200), AfterValidator(_named), NAME_SCHEMA]
 
 
 class Technician(BaseModel):

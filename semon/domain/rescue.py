@@ -11,13 +11,21 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from semon.domain.common import NO_NUL_SCHEMA, ONE_LINE_SCHEMA, Identifier, Line, clean_line
+from semon.domain.common import (
+    NO_NUL_SCHEMA,
+    ONE_LINE_SCHEMA,
+    Identifier,
+    Line,
+    NotBool,
+    clean_line,
+)
 
 RescueState = Literal["open", "dispatched", "on_site", "freed", "closed"]
 RescueAction = Literal["dispatch", "arrive", "free", "callback", "close", "cause"]
 CauseCategory = Literal["external", "human", "door_system", "equipment", "power", "unknown"]
 Tier = Annotated[int, Field(ge=1, le=3)]
-Count = Annotated[int, Field(ge=0, le=10_000)]
+# NotBool: JSON true/false is not a head count (pydantic's lax mode took it as 1/0).
+Count = Annotated[int, Field(ge=0, le=10_000), NotBool]
 Phone = Annotated[
     str, Field(min_length=1, max_length=40), AfterValidator(clean_line), ONE_LINE_SCHEMA
 ]
