@@ -36,11 +36,7 @@ ALL_CHECKS = list(checks.CHECKS.get_all())
 # depends on the action in the path). Each is a debt of the document, named
 # here rather than hidden; any other field refused on these routes still fails.
 BODY_RULES_NOT_IN_THE_SCHEMA: dict[tuple[str, str], set[str] | None] = {
-    ("POST", "/rescues"): {"body"},  # elevator_id or rescue_code, one of the two
-    ("POST", "/rescues/{rescue_id}/{action}"): None,  # `free` needs the counts, ...
     ("POST", "/hazards"): {"deadline"},  # not before found_on
-    # ended_at not before started_at; neither (nor done_on) ahead of the clock
-    ("POST", "/maintenance/records"): {"started_at", "ended_at", "done_on", "signed_at"},
     ("GET", "/cylinders/{cylinder_id}/fill-permit"): {"station_id"},  # a station not registered
 }
 # Error types that depend on the data or the clock, not on the request's form
