@@ -25,6 +25,9 @@ from semon.settings import ApiSettings, Settings
 # C0 and C1 controls: no query parameter of this API (ids, times, states,
 # cursors) holds one, and a NUL cannot be stored or compared in PostgreSQL.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# The same rule as a schema `pattern` for free-text query parameters, so the
+# OpenAPI document says what the check above refuses.
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
 
 
 def query_problem(query_string: bytes) -> tuple[str, Message] | None:

@@ -28,8 +28,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 Limit = Annotated[int | None, Query(ge=1, description="Page size (capped by the server)")]
 Cursor = Annotated[
-    str | None,
-    Query(max_length=400, pattern=CURSOR_PATTERN, description="From `next_cursor`"),
+    str | None, Query(max_length=400, pattern=CURSOR_PATTERN, description="From `next_cursor`")
 ]
 
 

@@ -7,7 +7,6 @@ window is checked against the terminal as it is filed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
@@ -19,7 +18,7 @@ from api.deps import PoolDep, SettingsDep
 from api.scope import ScopeDep
 from semon.domain.common import Day, Line, RecordTimestamp, clean_line
 from semon.domain.registry import future_dates
-from semon.i18n import Message, msg
+from semon.i18n import msg
 from semon.store.maintenance_records import file_records
 from semon.store.stats import elevators_in_scope
 from semon.store.verification import verify_records
@@ -101,41 +100,37 @@ class RecordsAccepted(BaseModel):
     records: list[FiledRecord] = Field(default=[], description="the new records")
 
 
-@dataclass(frozen=True)
-class Refusal:
-    """A record refused for what the document cannot say (two fields
-    together, the clock): one sentence naming the field and the record."""
-
-    message: Message
-
-
-def _refusal(
-    records: list[MaintenanceRecord], *, now: datetime, latest_day: date
-) -> Refusal | None:
-    latest = now + FUTURE_TOLERANCE
-    for n, r in enumerate(records, 1):
-        # A visit dated ahead would count as done (and silence an overdue
-        # alert); the day's rule is the registry's (future_dates).
-        for name, _ in future_dates(r, latest_day):
-            return Refusal(
+def _refuse_unstated(
+    records: list[MaintenanceRecord], *, single: bool, now: datetime, latest: date
+) -> None:
+    """422 for the first thing pydantic cannot see alone (the clock, two
+    fields together): one sentence naming the field (`[i].field` in a list).
+    The schema cannot state these, so the answer is not a field list (that
+    would say the document was wrong)."""
+    latest_time = now + FUTURE_TOLERANCE
+    for i, r in enumerate(records):
+        at = (lambda name: name) if single else (lambda name, i=i: f"[{i}].{name}")
+        # A visit dated ahead would count as done (and silence an overdue alert).
+        for name, _ in future_dates(r, latest):
+            value = getattr(r, name).isoformat()
+            raise HTTPException(
+                422,
                 msg(
-                    "firms.problem.future_date",
-                    field=name,
-                    record=n,
-                    value=getattr(r, name).isoformat(),
-                    latest=latest_day.isoformat(),
-                )
+                    "firms.problem.day_in_future",
+                    field=at(name),
+                    value=value,
+                    latest=latest.isoformat(),
+                ),
             )
         if (r.started_at is None) != (r.ended_at is None):
             missing = "ended_at" if r.ended_at is None else "started_at"
-            return Refusal(msg("firms.problem.window_incomplete", field=missing, record=n))
+            raise HTTPException(422, msg("firms.problem.window_incomplete", field=at(missing)))
         if r.started_at and r.ended_at and r.ended_at < r.started_at:
-            return Refusal(msg("firms.problem.window_reversed", field="ended_at", record=n))
+            raise HTTPException(422, msg("firms.problem.window_reversed", field=at("ended_at")))
         for name in ("started_at", "ended_at", "signed_at"):
             t = getattr(r, name)
-            if t is not None and t > latest:
-                return Refusal(msg("firms.problem.future_time", field=name, record=n))
-    return None
+            if t is not None and t > latest_time:
+                raise HTTPException(422, msg("firms.problem.future_time", field=at(name)))
 
 
 @router.post(
@@ -160,15 +155,14 @@ async def post_records(
 ) -> RecordsAccepted:
     """Record maintenance visits; idempotent on (elevator_id, done_on, kind).
     Each new record with a window is checked against the terminal."""
+    single = not isinstance(body, list)
     records = [body] if isinstance(body, MaintenanceRecord) else body
     if not records:
         raise HTTPException(422, msg("api.problem.no_records"))
     if len(records) > MAX_RECORDS:
         raise HTTPException(413, msg("api.problem.too_many_records", max=MAX_RECORDS))
     now = datetime.now(UTC)
-    refusal = _refusal(records, now=now, latest_day=settings.record_dates.latest())
-    if refusal is not None:
-        raise HTTPException(422, refusal.message)
+    _refuse_unstated(records, single=single, now=now, latest=settings.record_dates.latest())
     if scope.firm_id is not None:
         foreign = sorted({r.firm_id for r in records} - {scope.firm_id})
         if foreign:
