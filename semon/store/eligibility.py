@@ -16,7 +16,7 @@ from psycopg.rows import dict_row
 
 from semon.scoring import ELIGIBILITY, GRADES, VETOES, score_fleet
 from semon.settings import Settings
-from semon.store.scores import UNINSURED_SQL, has_insurance, load_metrics
+from semon.store.scores import load_metrics
 
 _FACTS = """
 SELECT e.firm_id, f.credit_grade, e.status, e.last_inspected_on,
@@ -25,7 +25,7 @@ SELECT e.firm_id, f.credit_grade, e.status, e.last_inspected_on,
        semon_elevator_due(e.last_inspected_on, e.inspection_passed_on, e.inspection_failed_on,
                           e.installed_on, e.inspection_interval_months) AS inspection_due_on,
        li.inspected_on AS latest_inspection_on, li.result AS latest_inspection_result,
-       {insurance}
+       e.insurer, e.insurance_policy, e.insured_until
   FROM elevators e
   LEFT JOIN firms f ON f.firm_id = e.firm_id
   LEFT JOIN LATERAL (SELECT i.inspected_on, i.result FROM inspections i
@@ -57,15 +57,9 @@ async def eligibility(
         return None
     s = score_fleet(m, settings.score)
     vetoed = {name for k, name in enumerate(VETOES) if s.vetoes[k, 0]}
-    insured = await has_insurance(conn)
-    insurance = (
-        f"e.insured_until, ({UNINSURED_SQL}) AS uninsured"
-        if insured
-        else "NULL::date AS insured_until, NULL::boolean AS uninsured"
-    )
     params = {"id": elevator_id, "today": now.date(), "now": now}
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(_FACTS.format(insurance=insurance), params)
+    await cur.execute(_FACTS, params)
     facts = await cur.fetchone() or {}
     last = await (await conn.execute(_LAST_SAMPLE, (elevator_id,))).fetchone()
     veto_from = now - timedelta(days=settings.score.veto_trap_window_days)
@@ -92,11 +86,11 @@ async def eligibility(
             "days_since_data": None if math.isinf(days) else round(days, 3),
             "limit_days": settings.score.veto_no_data_days,
         },
-        "insured": (
-            {"insured_until": facts.get("insured_until")}
-            if insured
-            else {"registry": "no insurance fields yet: not judged, counted as passed"}
-        ),
+        "insured": {
+            "insurer": facts.get("insurer"),
+            "insurance_policy": facts.get("insurance_policy"),
+            "insured_until": facts.get("insured_until"),
+        },
         "no_maintenance_trap_90d": {
             "since": veto_from,
             "traps": [dict(t) for t in traps],

@@ -111,19 +111,9 @@ SELECT fl.i,
  ORDER BY fl.i
 """
 
-# Insurance is in the registry once its fields are (CONTRACT.md v1.1,
-# "Coverage": insured_until, null = uninsured); before that nobody is vetoed.
-_HAS_INSURANCE = """
-SELECT EXISTS (SELECT 1 FROM information_schema.columns
-                WHERE table_schema = current_schema() AND table_name = 'elevators'
-                  AND column_name = 'insured_until')
-"""
+# Liability insurance in force today (CONTRACT.md v1.1 "Coverage":
+# insured_until, null = uninsured); eligibility reads the same expression.
 UNINSURED_SQL = "e.insured_until IS NULL OR e.insured_until < %(today)s::date"
-
-
-async def has_insurance(conn: AsyncConnection) -> bool:
-    row = await (await conn.execute(_HAS_INSURANCE)).fetchone()
-    return bool(row and row[0])
 
 
 # The fleet as ordinals: rows travel between the database and numpy as
@@ -259,10 +249,9 @@ async def _load(
         "trap_from": now - timedelta(days=cfg.trap_window_days),
         "veto_from": now - timedelta(days=cfg.veto_trap_window_days),
     }
-    uninsured = UNINSURED_SQL if await has_insurance(conn) else "false"
     query = (
         "COPY ("
-        + _METRICS.format(terminal=terminal, uninsured=uninsured)
+        + _METRICS.format(terminal=terminal, uninsured=UNINSURED_SQL)
         + ") TO STDOUT (FORMAT BINARY)"
     )
     buf = bytearray()
