@@ -30,8 +30,14 @@ class Elevator:
     alarm_at: datetime | None = None
     pending_faults: dict[str, ElevatorEvent] = field(default_factory=dict)
     last_alarm_test: datetime | None = None
-    # The trapped deadline this car has in ElevatorRules.deadlines, if any.
+    # The trapped deadline this car has in ElevatorRules.deadlines, if any
+    # (platform time: its device-time due plus clock_offset_s).
     due: datetime | None = None
+    # Its terminal's clock: seconds the platform is ahead of it (learned by
+    # ElevatorRules.observe_clock; 0 until its own messages agree on one),
+    # and the newest (received, delay) pairs that estimate it, as floats.
+    clock_offset_s: float = 0.0
+    delays: list[tuple[float, float]] = field(default_factory=list)
     # Its condition keys, made once: ElevatorRules.step looks them up for every sample.
     trapped_key: str = field(init=False)
     offline_key: str = field(init=False)
@@ -53,3 +59,8 @@ def trapped_due(car: Elevator) -> datetime:
     """When the car's standing episode meets its threshold (device time)."""
     assert car.episode_start is not None
     return car.episode_start + timedelta(seconds=car.episode_threshold_s)
+
+
+def device_now(car: Elevator, now: datetime) -> datetime:
+    """The platform's ``now`` read on the car's terminal clock."""
+    return now - timedelta(seconds=car.clock_offset_s) if car.clock_offset_s else now

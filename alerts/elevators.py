@@ -6,6 +6,11 @@ Fresh in-order samples are judged at once; late or out-of-order ones wait
 until the upload goes quiet and the car's buffer is judged again as a whole
 (``settle``). Why, and how recovery replays a car: README, "Alerts: rules on
 device time".
+
+Each terminal's clock offset is learned from its own messages (its recent
+delays, trusted once they agree: ``observe_clock``) and every rule of it
+reads the platform clock on the terminal's (README, "Wrong clocks, future
+dates and replay storms").
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from alerts.drafts import (
     offline_draft,
     trapped_draft,
 )
-from alerts.elevator_state import Elevator, trapped_due
+from alerts.elevator_state import Elevator, device_now, trapped_due
 from alerts.keys import OpenAlerts, alarm_test_key, fault_key
 from alerts.ops import Close, Op, Raise, Record
 from semon.domain.alerts import AlertDraft, late_alert_id
@@ -60,6 +65,9 @@ class ElevatorRules:
         # moment, and looking at each of them 20 times a second cost more than
         # judging the samples.
         self.deadlines: list[tuple[datetime, str]] = []
+        # Cars standing with someone inside, or with a trapped alert open: their
+        # samples are judged ahead of the queued telemetry too (alerts/service.py).
+        self.watched: set[str] = set()
         # The fleet-wide checks (offline, alarm tests) walk the cars a slice
         # per fast tick instead of all at once: no pause of tens of ms.
         self._scan: list[str] = []
@@ -115,7 +123,11 @@ class ElevatorRules:
         car.last_rx = mono
         ops: list[Op] = []
         backlog = timedelta(seconds=self.cfg.backlog_after_s)
-        for s in sorted(samples, key=_by_ts):
+        ordered = sorted(samples, key=_by_ts)
+        if ordered:
+            self.observe_clock(car, ordered[-1]["ts"], now)
+        now = device_now(car, now)  # what is fresh is judged on the terminal's clock
+        for s in ordered:
             if not car.samples or s["ts"] > car.samples[-1]["ts"]:
                 i = len(car.samples)  # the common case: in order, no search
             else:
@@ -142,7 +154,38 @@ class ElevatorRules:
         self.arm(car)
         return ops
 
+    def observe_clock(self, car: Elevator, ts: datetime, now: datetime) -> None:
+        """Learn the terminal's clock offset from a message whose newest device
+        time is ``ts``, received at ``now`` (README, "Wrong clocks, future dates
+        and replay storms")."""
+        cfg = self.cfg
+        if cfg.skew_samples <= 0:
+            return  # learning is off: every terminal's clock is taken as right
+        rx = now.timestamp()
+        delay = rx - ts.timestamp()
+        obs = car.delays
+        if obs and rx - obs[-1][0] < cfg.skew_confirm_s / max(1, cfg.skew_samples - 1):
+            # Messages close together count once (the least delayed): a burst
+            # is one look at the clock, and a terminal sending often must
+            # still span skew_confirm_s with skew_samples looks.
+            obs[-1] = (obs[-1][0], min(obs[-1][1], delay))
+        else:
+            obs.append((rx, delay))
+            if len(obs) > cfg.skew_samples:
+                del obs[0]
+        if len(obs) < cfg.skew_samples or rx - obs[0][0] < cfg.skew_confirm_s:
+            return
+        delays = [d for _, d in obs]
+        lo = min(delays)
+        if max(delays) - lo <= cfg.skew_jitter_s:
+            # The smallest delay: the clock's offset plus the least transport time.
+            car.clock_offset_s = lo if abs(lo) >= cfg.skew_ignore_s else 0.0
+
     def arm(self, car: Elevator) -> None:
+        if car.episode_start is not None or car.trapped_key in self.open:
+            self.watched.add(car.eid)
+        else:
+            self.watched.discard(car.eid)
         if car.dirty or car.pending_faults:
             self.armed.add(car.eid)
         else:
@@ -150,6 +193,8 @@ class ElevatorRules:
         # A dirty car is armed (looked at every tick) until its backlog settles.
         if car.episode_start is not None and not car.dirty and car.trapped_key not in self.open:
             due = trapped_due(car)
+            if car.clock_offset_s:  # the heap is on platform time
+                due += timedelta(seconds=car.clock_offset_s)
             # A later deadline waits for the earlier entry to come due (it is
             # then found not due and pushed again): one entry per car.
             if car.due is None or due < car.due:
@@ -163,6 +208,12 @@ class ElevatorRules:
     def step(self, car: Elevator, s: StatusSample, *, emit: bool, live: bool) -> list[Op]:
         ops: list[Op] = []
         key = car.trapped_key
+        started = self.open.get(key)
+        if started is not None and s["ts"] < started:
+            # Older than the open trapped alert (a terminal event is judged
+            # ahead of the samples queued before it): it neither ends nor
+            # restarts that episode; faults and offline still count it.
+            return self._step_rest(car, s, emit=emit)
         cond = self._condition(car, s)
         if cond is not None:
             thr, why = cond
@@ -183,7 +234,10 @@ class ElevatorRules:
                     d.alert_id = late_alert_id(key, car.episode_start)
                     ops.append(Record(d, "self_released"))
             car.episode_start = None
-        if key in self.open:
+        # Only what happens after the alert began releases it: a replay on
+        # start judges the window's earlier samples (ordinary door openings
+        # before the trap) with the alert already known open.
+        if key in self.open and s["ts"] >= self.open[key]:
             if s["door"] in ("open", "opening") and s["door_zone"]:
                 car.released_at = car.released_at or s["ts"]
             if car.released_at is not None and s["occupied"] is not True and emit:
@@ -202,6 +256,10 @@ class ElevatorRules:
                 car.released_at = None
                 if cond is None:
                     car.episode_start = None
+        return ops + self._step_rest(car, s, emit=emit)
+
+    def _step_rest(self, car: Elevator, s: StatusSample, *, emit: bool) -> list[Op]:
+        ops: list[Op] = []
         # faults that normal running or mains power end
         faults = self.open.faults.get(car.eid, ())
         for code in [*car.pending_faults, *sorted(faults)] if car.pending_faults or faults else ():
@@ -248,7 +306,8 @@ class ElevatorRules:
             return []
         car = self.car(eid)
         car.last_rx = mono
-        live = now - ev.ts <= timedelta(seconds=self.cfg.backlog_after_s)
+        self.observe_clock(car, ev.ts, now)
+        live = device_now(car, now) - ev.ts <= timedelta(seconds=self.cfg.backlog_after_s)
         ops: list[Op] = []
         code = ev.code
         if code == "alarm_button":
@@ -270,8 +329,20 @@ class ElevatorRules:
                 ops.append(Raise(fault_draft(car.eid, ev)))  # a repeat: updates the open alert
             elif code not in car.pending_faults or ev.ts < car.pending_faults[code].ts:
                 car.pending_faults[code] = ev
+                ops += self.ended_already(car, code, ev.ts)
         self.arm(car)
         return ops
+
+    def ended_already(self, car: Elevator, code: str, since: datetime) -> list[Op]:
+        """A fault event judged after samples newer than it (events come on
+        their own session, ahead of or behind the samples): the first of those
+        samples that ends the fault ends it, as in device-time order."""
+        if car.judged_until is None or since > car.judged_until:
+            return []
+        for s in car.samples:
+            if since <= s["ts"] <= car.judged_until and self.ends_fault(code, s):
+                return self.end_fault(car, code, s["ts"], fault_end_why(code), emit=True)
+        return []
 
     def alarm_pressed(self, car: Elevator, ev: ElevatorEvent, last: StatusSample | None) -> None:
         """Remember the press (someone is inside, where no sensor says so); a car
@@ -366,6 +437,7 @@ class ElevatorRules:
             ops += self.settle(car)
         if car.dirty:
             return ops
+        now = device_now(car, now)  # every rule below compares device times
         if (
             car.episode_start is not None
             and car.trapped_key not in self.open

@@ -1,6 +1,12 @@
 """The engine: decodes and judges device messages in arrival order, runs the
 clock rules every tick, and marks how far judging has gone (the checkpoint).
-What it decides goes to the writer's queue as ops.
+What it decides goes to the writer's queue as ops; pages (trapped passengers,
+faults) go to the writer's page queue, ahead of everything else.
+
+Terminal events come on their own MQTT session into their own inbox
+(``urgent``), judged before the next queued status message, and so do the
+samples of a car standing with someone inside (``rules.watched``): a page
+never waits behind telemetry (README, "Pages ahead of telemetry").
 
 A worker judges only the devices of its partition (a crc32 of the id).
 """
@@ -12,12 +18,13 @@ import gc
 import logging
 import time
 import zlib
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from alerts.elevators import ElevatorRules
 from alerts.filling_state import FillingState
-from alerts.metrics import MESSAGES, REJECTED
+from alerts.metrics import MESSAGES, REJECTED, SAMPLE_LAG
 from alerts.ops import Checkpoint, Op
 from alerts.writer import Writer
 from semon.clock import Clock
@@ -38,7 +45,14 @@ class Mark:
     at: datetime
 
 
-Inbox = asyncio.Queue[tuple[str, bytes] | Mark]
+class Wake:
+    """Put in the inbox after an urgent message: wakes an idle engine."""
+
+
+WAKE = Wake()
+
+Inbox = asyncio.Queue[tuple[str, bytes] | Mark | Wake]
+Urgent = deque[tuple[str, bytes]]
 
 
 class Engine:
@@ -51,12 +65,19 @@ class Engine:
         inbox: Inbox,
         fillings: FillingState,
         writer: Writer,
+        *,
+        urgent: Urgent | None = None,
+        watched: set[str] | None = None,
     ) -> None:
         self.settings = settings
         self.cfg = settings.alerts
         self.clock = clock
         self.inbox = inbox
+        # Terminal events (their own MQTT session): judged before the next sample.
+        self.urgent: Urgent = urgent if urgent is not None else deque()
         self.rules = ElevatorRules(self.cfg)
+        if watched is not None:  # shared with the MQTT handler that routes by it
+            self.rules.watched = watched
         self.fillings = fillings
         self.writer = writer
         self.handled = 0  # messages judged (tests wait on it)
@@ -64,7 +85,7 @@ class Engine:
 
     def emit(self, ops: list[Op]) -> None:
         for op in ops:
-            self.writer.queue.put_nowait(op)
+            self.writer.put(op)
 
     def mine(self, equipment_id: str) -> bool:
         n = self.cfg.partitions
@@ -91,12 +112,21 @@ class Engine:
         mono = time.monotonic()
         if got.kind == "status":
             self.emit(self.rules.on_samples(got.equipment_id, got.status, now=now, mono=mono))
+            if got.status:
+                SAMPLE_LAG.set((now - got.status[-1]["ts"]).total_seconds())
         elif got.kind == "event" and got.event is not None:
             self.emit(self.rules.on_event(got.equipment_id, got.event, now=now, mono=mono))
         elif got.kind == "scale" and got.scale is not None:
             self.emit(await self.fillings.on_scale(got.equipment_id, got.scale))
         elif got.kind == "filling" and got.filling is not None:
             self.emit(await self.fillings.on_filling(got.equipment_id, got.filling))
+
+    async def _judge(self, topic: str, payload: bytes) -> None:
+        try:
+            await self.handle(topic, payload)
+        except Exception:  # one bad message never stops the stream
+            log.exception("message on %s not judged", topic[:200])
+        self.handled += 1
 
     async def run(self) -> None:
         # Per-car state is many long-lived small objects: freeze what recovery
@@ -105,7 +135,15 @@ class Engine:
         gc.freeze()
         tick = self.cfg.tick_interval_s
         next_tick = next_mark = next_freeze = time.monotonic()
+        urgent = self.urgent
+        writer = self.writer
         while True:
+            while urgent:
+                # Events first: their page must not wait for the samples queued
+                # before them (a trapped passenger behind seconds of telemetry).
+                await self._judge(*urgent.popleft())
+                if self.handled % 256 == 0:
+                    await asyncio.sleep(0)  # a city of standing cars: MQTT still reads
             if self.inbox.empty():
                 # Wake at the next tick, or sooner when a standing car's
                 # threshold falls due (the page then waits for no tick).
@@ -119,16 +157,16 @@ class Engine:
             else:
                 item = self.inbox.get_nowait()  # under load: no timer per message
             if isinstance(item, Mark):
-                self.emit([Checkpoint(item.at)])  # behind the ops judged before it
-            elif item is not None:
-                topic, payload = item
-                try:
-                    await self.handle(topic, payload)
-                except Exception:  # one bad message never stops the stream
-                    log.exception("message on %s not judged", topic[:200])
-                self.handled += 1
-                if self.handled % 256 == 0:
-                    await asyncio.sleep(0)  # let the writer and MQTT run under a flood
+                # Behind the ops judged before it; the urgent inbox was empty
+                # a moment ago, so every event received before it is judged too.
+                self.emit([Checkpoint(item.at)])
+            elif isinstance(item, tuple):
+                await self._judge(*item)
+                if self.handled % 256 == 0 or writer.paging:
+                    # Let the writer and MQTT run under a flood; while a page is
+                    # on its way, after every message (its store and publish
+                    # must not wait for 256 samples at each step).
+                    await asyncio.sleep(0)
             mono = time.monotonic()
             if mono >= next_tick or self._due_in() <= 0:
                 next_tick = mono + tick
@@ -145,6 +183,17 @@ class Engine:
                 # Wall time, not the rules' clock: it is compared with the
                 # received_at ingest stamps from the system clock.
                 self.inbox.put_nowait(Mark(datetime.now(UTC)))
+
+    async def timers(self) -> None:
+        """Trapped deadlines on a task of their own: one that falls due while
+        the engine waits (a filling's registry lookup on a slow database) is
+        paged all the same. Elevator state changes only in synchronous code,
+        so this never runs in the middle of judging a message."""
+        tick = self.cfg.tick_interval_s
+        while True:
+            await asyncio.sleep(max(0.002, min(tick, self._due_in())))
+            if self._due_in() <= 0:
+                self.tick()
 
     def _due_in(self) -> float:
         """Seconds until the earliest trapped deadline (device time)."""

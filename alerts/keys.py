@@ -53,6 +53,20 @@ def inspection_key(kind: str, equipment_type: str, eid: str, due: date) -> str:
     return f"{kind}:{equipment_type}:{eid}:{due}"
 
 
+def failed_in_use_key(equipment_type: str, eid: str, failed_on: date) -> str:
+    """The failed inspection's date is in the key: a later fail is a new condition."""
+    return f"inspection_failed_in_use:{equipment_type}:{eid}:{failed_on}"
+
+
+def insurance_key(kind: str, equipment_type: str, eid: str, until: date) -> str:
+    """The insured-until date is in the key: a renewed policy ends the alert."""
+    return f"{kind}:{equipment_type}:{eid}:{until}"
+
+
+def hazard_key(hazard_id: str) -> str:
+    return f"hazard_overdue:{hazard_id}"
+
+
 def maintenance_key(eid: str, due: date) -> str:
     return f"maintenance_overdue:{eid}:{due}"
 

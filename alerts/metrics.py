@@ -20,3 +20,8 @@ SLOW_STORE = Counter(
     "semon_alerts_paged_before_stored_total",
     "Live pages published from memory because storing them took longer than page_store_wait_s",
 )
+SAMPLE_LAG = Gauge(
+    "semon_alerts_sample_lag_seconds",
+    "Platform time minus the device time of the newest status sample judged"
+    " (how far telemetry lags when the process is overloaded: pages do not wait for it)",
+)

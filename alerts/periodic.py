@@ -1,4 +1,5 @@
-"""The background work beside the engine: the inspection/maintenance sweep,
+"""The background work beside the engine: the inspection/maintenance sweep
+and the re-check of maintenance records against late telemetry,
 the registry refresh, forgetting conditions resolved by hand, publishing rows
 written elsewhere, escalation. Fleet-wide work runs on partition 0 only."""
 
@@ -17,6 +18,7 @@ from alerts.engine import Engine
 from alerts.registry import RegistryCache
 from alerts.rescue_deadlines import escalate_rescues
 from alerts.sweeps import sweep
+from alerts.verification import verification_ops
 from semon.domain.alerts import ELEVATOR_KINDS
 
 log = logging.getLogger(__name__)
@@ -63,7 +65,9 @@ class Periodic:
         try:
             if self.cfg.partition == 0:  # fleet-wide: one partition runs it
                 async with self.pool.connection(timeout=10) as conn:
-                    ops = await sweep(conn, self.cfg, now)
+                    ops = await sweep(conn, self.cfg, now, self.engine.settings.regulator)
+                    await conn.commit()
+                    ops += await verification_ops(conn, self.engine.settings.verification, now)
                     await conn.commit()
                 # Behind any judged change: thousands at once on a first start.
                 self.writer.put_bulk(ops)
@@ -75,13 +79,13 @@ class Periodic:
     async def sync_open(self) -> None:
         """Forget conditions someone resolved by hand (the API), so a new
         episode raises a new alert. Skipped while writes are queued."""
-        if self.writer.outbox or not self.writer.queue.empty():
+        if self.writer.outbox or self.writer.paging or not self.writer.queue.empty():
             return
         async with self.pool.connection(timeout=5) as conn:
             cur = await conn.execute(_OPEN_ELEVATOR_ALERTS, (list(ELEVATOR_KINDS),))
             rows = await cur.fetchall()
             await conn.commit()
-        if self.writer.outbox or not self.writer.queue.empty():
+        if self.writer.outbox or self.writer.paging or not self.writer.queue.empty():
             return
         mine = self.engine.mine
         self.engine.rules.open = {str(k): v for k, v, eid in rows if mine(eid)}

@@ -219,16 +219,22 @@ class Recovery:
         judged_until: datetime | None = None
         fresh = 0
         samples = []
+        arrivals = []
         for r in rows:
             received = r.pop("received_at")
             del r["elevator_id"]
             s = cast(StatusSample, r)  # the columns are the sample's keys, in order
             samples.append(s)
+            arrivals.append((s["ts"], received))
             if judged is None or received <= judged:
                 judged_until = s["ts"]  # rows come in ts order
             else:
                 fresh += 1
         car.samples = samples
+        # The terminal's clock as its last samples arrived (ingest's receive
+        # times): a slow or fast clock is known from the first message on.
+        for ts, received in arrivals[-4 * max(1, self.cfg.skew_samples) :]:
+            self.rules.observe_clock(car, ts, received)
         # replay() judges (emits for) the samples after judged_until only, as
         # settle() does for a late upload; None: all of them were never judged.
         car.judged_until = judged_until

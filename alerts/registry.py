@@ -54,7 +54,13 @@ _STATIONS = """
 SELECT station_id, name, district, address, updated_at AS changed FROM stations
 WHERE updated_at > %s OR station_id = %s
 """
-_CYLINDER = f"SELECT {', '.join(_CYLINDER_FIELDS)} FROM cylinders WHERE cylinder_id = %s"
+# The filling rules judge the base date of migration 0040 (a fail never renews it).
+_CYLINDER = f"""
+SELECT {", ".join("c." + f for f in _CYLINDER_FIELDS)},
+       semon_inspection_base(c.last_inspected_on, c.inspection_passed_on,
+                             c.inspection_failed_on, c.manufactured_on) AS inspection_base_on
+FROM cylinders c WHERE c.cylinder_id = %s
+"""
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -1,18 +1,23 @@
 """`semon alerts`: the process wired together. On start the registry cache
 is loaded and the engine's state recovered (alerts/recovery.py); then one
-TaskGroup runs the engine (alerts/engine.py), the writer (alerts/writer.py)
-and the periodic work (alerts/periodic.py) until cancelled.
+TaskGroup runs the engine (alerts/engine.py), the writer and its page task
+(alerts/writer.py) and the periodic work (alerts/periodic.py) until cancelled.
+
+Two MQTT sessions: terminal events on their own (``<client_id>-events``), so
+a trapped passenger is not delivered behind the broker's queue of samples.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections import deque
 from typing import Any
 
 from prometheus_client import start_http_server
 
-from alerts.engine import Engine, Inbox
+from alerts.engine import WAKE, Engine, Inbox, Urgent
 from alerts.filling_state import FillingState
 from alerts.periodic import Periodic
 from alerts.recovery import Recovery
@@ -20,7 +25,8 @@ from alerts.registry import RegistryCache
 from alerts.writer import Writer
 from semon import mqtt
 from semon.clock import Clock, SystemClock
-from semon.domain.decode import device_topics
+from semon.domain.decode import device_topics, event_topics
+from semon.loop_lag import watch_loop_lag
 from semon.settings import Settings
 from semon.store.pool import DB_UNAVAILABLE, open_pool
 
@@ -48,24 +54,54 @@ async def run(
     ) as pool:
         # Made before connecting: the broker's session may deliver at once.
         inbox: Inbox = asyncio.Queue()
+        urgent: Urgent = deque()
+        events = event_topics(settings.mqtt.topic_root)
+
+        watched: set[str] = set()  # cars standing with someone inside (the rules keep it)
+        cars = f"{settings.mqtt.topic_root.rstrip('/')}/elevators/"
+        status_at = len(cars)
 
         def on_message(topic: str, payload: bytes, qos: int, props: dict[str, Any]) -> int:
             # Inline in gmqtt's reader (no task per message), acknowledged at
             # once: recovery from the database (the checkpoint), not
             # redelivery, is what restores what a crash loses.
-            inbox.put_nowait((topic, payload))
+            if topic.endswith("/status"):
+                if watched and topic[status_at:-7] in watched and topic.startswith(cars):
+                    # a standing car's samples decide its page (or its release)
+                    urgent.append((topic, payload))
+                    inbox.put_nowait(WAKE)
+                else:
+                    inbox.put_nowait((topic, payload))
+            elif not topic.endswith("/event"):
+                inbox.put_nowait((topic, payload))
+            # (an event here is from a session subscribed before events had
+            # their own: the events session has its copy)
             return 0
 
-        async with mqtt.connect(
-            settings.mqtt_url,
-            cfg.client_id,
-            on_message_deferred=on_message,
-            clean_start=False,
-            session_expiry_s=settings.mqtt.session_expiry_s,
-            keepalive_s=settings.mqtt.keepalive_s,
-            reconnect_min_s=settings.mqtt.reconnect_min_s,
-            reconnect_max_s=settings.mqtt.reconnect_max_s,
-        ) as client:
+        def on_event(topic: str, payload: bytes, qos: int, props: dict[str, Any]) -> int:
+            urgent.append((topic, payload))
+            inbox.put_nowait(WAKE)  # an idle engine waits on the inbox
+            return 0
+
+        def session(client_id: str, handler: Any) -> Any:
+            return mqtt.connect(
+                settings.mqtt_url,
+                client_id,
+                on_message_deferred=handler,
+                clean_start=False,
+                session_expiry_s=settings.mqtt.session_expiry_s,
+                keepalive_s=settings.mqtt.keepalive_s,
+                reconnect_min_s=settings.mqtt.reconnect_min_s,
+                reconnect_max_s=settings.mqtt.reconnect_max_s,
+            )
+
+        async with contextlib.AsyncExitStack() as stack:
+            # The events session first: on a restart its queue is delivered
+            # while the samples' backlog is still coming in.
+            events_client = await stack.enter_async_context(
+                session(f"{cfg.client_id}-events", on_event)
+            )
+            client = await stack.enter_async_context(session(cfg.client_id, on_message))
             registry = RegistryCache(
                 pool,
                 refresh_s=cfg.registry_refresh_s,
@@ -79,12 +115,20 @@ async def run(
                 timeout_s=cfg.registry_timeout_s,
                 deny_window_s=settings.permits.deny_window_s,
             )
-            engine = Engine(settings, clock, inbox, fillings, writer)
+            engine = Engine(
+                settings, clock, inbox, fillings, writer, urgent=urgent, watched=watched
+            )
             await registry.refresh()
             engine.emit(await Recovery(engine, pool).run())
-            await client.subscribe(
-                *[(t, 1) for t in device_topics(settings.mqtt.topic_root, deliveries=False)]
-            )
+            await events_client.subscribe(*[(t, 1) for t in events])
+            samples = [
+                t
+                for t in device_topics(settings.mqtt.topic_root, deliveries=False)
+                if t not in events
+            ]
+            await client.subscribe(*[(t, 1) for t in samples])
+            # A session from before events had their own still has them.
+            client.unsubscribe(*events)
             await serve(engine, Periodic(engine, pool, registry), ready)
 
 
@@ -93,17 +137,24 @@ async def serve(engine: Engine, periodic: Periodic, ready: asyncio.Event | None)
     try:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(engine.run(), name="alerts-engine")
+            tg.create_task(engine.timers(), name="alerts-timers")
             tg.create_task(writer.run(), name="alerts-writer")
+            tg.create_task(writer.run_pages(), name="alerts-pages")
             tg.create_task(periodic.publishing(), name="alerts-publishing")
             tg.create_task(periodic.sweeps(), name="alerts-sweeps")
             tg.create_task(periodic.registry.probe(), name="alerts-registry-probe")
+            tg.create_task(watch_loop_lag(), name="alerts-loop-lag")
             if ready is not None:
                 ready.set()
     finally:
         # Flush what is queued (bounded: shutdown must not hang on a dead database).
         async def drain() -> None:
+            if writer.page_writing is not None and not writer.page_writing.done():
+                await writer.page_writing  # the page being stored when cancelled
+            while not writer.pages.empty():
+                await writer.page(*writer.pages.get_nowait())
             while not writer.queue.empty() and writer.db_ok:
-                await writer.apply(writer.queue.get_nowait())
+                await writer.apply(writer.take())
             await writer.publish_pending()
 
         try:

@@ -9,45 +9,54 @@ closed.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from psycopg import AsyncConnection
 
-from alerts.keys import inspection_key, maintenance_key
+from alerts.keys import (
+    failed_in_use_key,
+    hazard_key,
+    inspection_key,
+    insurance_key,
+    maintenance_key,
+)
 from alerts.ops import Close, Op, Raise
 from semon.domain.alerts import SWEEP_KINDS, AlertDraft
 from semon.i18n import msg
-from semon.settings import AlertSettings
+from semon.settings import AlertSettings, RegulatorSettings
+from semon.store import maintenance_due as mdue
+from semon.store.hazards import overdue_open
 
-# Base date: the later of the registry's last_inspected_on and any recorded
-# inspection; none: installed_on / manufactured_on (CONTRACT.md).
+# Due dates and failed-in-use from the one definition of the base date
+# (migration 0040: a `fail` never renews it).
 _ELEVATOR_DUE = """
-SELECT e.elevator_id,
-       (coalesce(greatest(e.last_inspected_on, i.d), e.installed_on)
-        + make_interval(months => e.inspection_interval_months::int))::date AS due
-FROM elevators e
-LEFT JOIN (SELECT equipment_id, max(inspected_on) AS d FROM inspections
-           WHERE equipment_type = 'elevator' AND result <> 'fail' GROUP BY 1) i
-       ON i.equipment_id = e.elevator_id
-WHERE e.status = 'in_service'
+SELECT equipment_id, due_on, failed_on, failed_in_use FROM inspection_state
+WHERE equipment_type = 'elevator' AND status = 'in_service'
 """
 _CYLINDER_DUE = """
-SELECT c.cylinder_id, c.owner_station_id, s.district,
-       (coalesce(greatest(c.last_inspected_on, i.d), c.manufactured_on)
-        + make_interval(years => c.inspection_interval_years::int))::date AS due
-FROM cylinders c
+SELECT c.cylinder_id, c.owner_station_id, s.district, i.due_on, i.failed_on, i.failed_in_use
+FROM inspection_state i
+JOIN cylinders c ON c.cylinder_id = i.equipment_id
 LEFT JOIN stations s ON s.station_id = c.owner_station_id
-LEFT JOIN (SELECT equipment_id, max(inspected_on) AS d FROM inspections
-           WHERE equipment_type = 'cylinder' AND result <> 'fail' GROUP BY 1) i
-       ON i.equipment_id = c.cylinder_id
-WHERE c.status = 'in_service'
+WHERE i.equipment_type = 'cylinder' AND i.status = 'in_service'
 """
-_MAINTENANCE = """
-SELECT e.elevator_id, m.last, e.installed_on, {interval} AS interval_days
+# Insurance running out within the horizon, or already lapsed (a null date
+# is "not recorded", not an alert: the coverage statistics count it).
+_INSURANCE = """
+SELECT 'elevator', e.elevator_id, e.insured_until, NULL::text, NULL::text
 FROM elevators e
-LEFT JOIN (SELECT elevator_id, max(done_on) AS last FROM maintenance_records GROUP BY 1) m
-       ON m.elevator_id = e.elevator_id
-{scores}
-WHERE e.status = 'in_service'
+WHERE e.status = 'in_service' AND e.insured_until <= %(horizon)s
+UNION ALL
+SELECT 'cylinder', c.cylinder_id, c.insured_until, c.owner_station_id, s.district
+FROM cylinders c LEFT JOIN stations s ON s.station_id = c.owner_station_id
+WHERE c.status = 'in_service' AND c.insured_until <= %(horizon)s
+"""
+# One definition with /stats/maintenance-overdue (semon/store/maintenance_due.py).
+_MAINTENANCE = f"""
+SELECT e.elevator_id, m.done_on, {mdue.DUE_ON} AS due, {mdue.INTERVAL_DAYS} AS interval_days
+FROM elevators e
+{mdue.JOINS}
+WHERE {mdue.IN_SERVICE} AND {mdue.OVERDUE}
 """
 _OPEN = "SELECT condition_key FROM alerts WHERE state <> 'resolved' AND kind = ANY(%s)"
 
@@ -86,16 +95,141 @@ def _inspection(
     )
 
 
+def _failed_in_use(
+    etype: str,
+    eid: str,
+    failed_on: date,
+    station_id: str | None = None,
+    district: str | None = None,
+) -> AlertDraft:
+    """Equipment in service whose latest inspection failed (until a later pass)."""
+    return AlertDraft(
+        condition_key=failed_in_use_key(etype, eid, failed_on),
+        kind="inspection_failed_in_use",
+        equipment_type=etype,
+        equipment_id=eid,
+        started_at=_midnight(failed_on),
+        summary=(
+            msg("alert.inspection_failed_in_use.summary.elevator", elevator_id=eid, on=failed_on)
+            if etype == "elevator"
+            else msg(
+                "alert.inspection_failed_in_use.summary.cylinder", cylinder_id=eid, on=failed_on
+            )
+        ),
+        details={"failed_on": failed_on.isoformat()},
+        station_id=station_id,
+        district=district,
+    )
+
+
+def _insurance(
+    etype: str,
+    eid: str,
+    until: date,
+    today: date,
+    station_id: str | None,
+    district: str | None,
+) -> AlertDraft:
+    """insurance_lapsed once `until` has passed, insurance_expiring before."""
+    lapsed = until < today
+    kind = "insurance_lapsed" if lapsed else "insurance_expiring"
+    if etype == "elevator":
+        summary = (
+            msg("alert.insurance_lapsed.summary.elevator", elevator_id=eid, until=until)
+            if lapsed
+            else msg("alert.insurance_expiring.summary.elevator", elevator_id=eid, until=until)
+        )
+    else:
+        summary = (
+            msg("alert.insurance_lapsed.summary.cylinder", cylinder_id=eid, until=until)
+            if lapsed
+            else msg("alert.insurance_expiring.summary.cylinder", cylinder_id=eid, until=until)
+        )
+    return AlertDraft(
+        condition_key=insurance_key(kind, etype, eid, until),
+        kind=kind,
+        equipment_type=etype,
+        equipment_id=eid,
+        started_at=_midnight(until + timedelta(days=1) if lapsed else today),
+        summary=summary,
+        details={"insured_until": until.isoformat()},
+        station_id=station_id,
+        district=district,
+    )
+
+
+# One literal key each (the catalog test finds keys in msg() calls).
+_HAZARD_SUMMARIES: dict[str, Any] = {
+    "alert.hazard_overdue.summary.elevator.serious": lambda h: msg(
+        "alert.hazard_overdue.summary.elevator.serious",
+        elevator_id=h["equipment_id"],
+        deadline=h["deadline"],
+        description=h["description"],
+    ),
+    "alert.hazard_overdue.summary.elevator.general": lambda h: msg(
+        "alert.hazard_overdue.summary.elevator.general",
+        elevator_id=h["equipment_id"],
+        deadline=h["deadline"],
+        description=h["description"],
+    ),
+    "alert.hazard_overdue.summary.cylinder.serious": lambda h: msg(
+        "alert.hazard_overdue.summary.cylinder.serious",
+        cylinder_id=h["equipment_id"],
+        deadline=h["deadline"],
+        description=h["description"],
+    ),
+    "alert.hazard_overdue.summary.cylinder.general": lambda h: msg(
+        "alert.hazard_overdue.summary.cylinder.general",
+        cylinder_id=h["equipment_id"],
+        deadline=h["deadline"],
+        description=h["description"],
+    ),
+}
+
+
+def _hazard_overdue(h: dict[str, Any]) -> AlertDraft:
+    """An open hazard past its deadline, until it is rectified."""
+    key = f"alert.hazard_overdue.summary.{h['equipment_type']}.{h['level']}"
+    return AlertDraft(
+        condition_key=hazard_key(h["hazard_id"]),
+        kind="hazard_overdue",
+        equipment_type=h["equipment_type"],
+        equipment_id=h["equipment_id"],
+        started_at=_midnight(h["deadline"] + timedelta(days=1)),
+        summary=_HAZARD_SUMMARIES[key](h),
+        details={
+            "hazard_id": h["hazard_id"],
+            "level": h["level"],
+            "found_on": h["found_on"].isoformat(),
+            "deadline": h["deadline"].isoformat(),
+        },
+        district=h["district"],
+        firm_id=h["firm_id"],
+        use_unit=h["use_unit"],
+        station_id=h["station_id"],
+        severity="major" if h["level"] == "serious" else "minor",
+    )
+
+
 def _midnight(d: date) -> datetime:
     return datetime(d.year, d.month, d.day, tzinfo=UTC)
 
 
-async def sweep(conn: AsyncConnection, cfg: AlertSettings, now: datetime) -> list[Op]:
+async def sweep(
+    conn: AsyncConnection,
+    cfg: AlertSettings,
+    now: datetime,
+    regulator: RegulatorSettings | None = None,
+) -> list[Op]:
     today = now.date()
+    regulator = regulator or RegulatorSettings()
     soon = today + timedelta(days=cfg.due_soon_days)
     want: dict[str, AlertDraft] = {}
     cur = await conn.execute(_ELEVATOR_DUE)
-    for eid, due in await cur.fetchall():
+    for eid, due, failed_on, failed_in_use in await cur.fetchall():
+        if failed_in_use:
+            d = _failed_in_use("elevator", eid, failed_on)
+            want[d.condition_key] = d
         if due < today:
             d = _inspection("inspection_overdue", "elevator", eid, due, today)
         elif due <= soon:
@@ -104,7 +238,10 @@ async def sweep(conn: AsyncConnection, cfg: AlertSettings, now: datetime) -> lis
             continue
         want[d.condition_key] = d
     cur = await conn.execute(_CYLINDER_DUE)
-    for cid, station_id, district, due in await cur.fetchall():
+    for cid, station_id, district, due, failed_on, failed_in_use in await cur.fetchall():
+        if failed_in_use:
+            d = _failed_in_use("cylinder", cid, failed_on, station_id, district)
+            want[d.condition_key] = d
         if due < today:
             d = _inspection("inspection_overdue", "cylinder", cid, due, today, station_id, district)
         elif due <= soon:
@@ -114,46 +251,46 @@ async def sweep(conn: AsyncConnection, cfg: AlertSettings, now: datetime) -> lis
         else:
             continue
         want[d.condition_key] = d
-    cur = await conn.execute("SELECT to_regclass('elevator_scores') IS NOT NULL")
-    row = await cur.fetchone()
-    has_scores = bool(row and row[0])
     default = int(cfg.default_maintenance_interval_days)
-    q = _MAINTENANCE.format(
-        interval=f"coalesce(s.interval_days, {default})" if has_scores else str(default),
-        scores="LEFT JOIN elevator_scores s ON s.elevator_id = e.elevator_id" if has_scores else "",
-    )
-    cur = await conn.execute(q)
-    for eid, last, installed, interval in await cur.fetchall():
-        due = (last or installed) + timedelta(days=int(interval))
-        if due < today:
-            key = maintenance_key(eid, due)
-            want[key] = AlertDraft(
-                condition_key=key,
-                kind="maintenance_overdue",
-                equipment_type="elevator",
-                equipment_id=eid,
-                started_at=_midnight(due),
-                summary=msg(
-                    "alert.maintenance_overdue.summary",
-                    elevator_id=eid,
-                    due_on=due,
-                    interval_days=int(interval),
-                ),
-                details={
-                    "last_maintenance_on": last.isoformat() if last else None,
-                    "interval_days": int(interval),
-                    "due_on": due.isoformat(),
-                },
-            )
+    cur = await conn.execute(_MAINTENANCE, {"at": today, "default_days": default})
+    for eid, last, due, interval in await cur.fetchall():
+        key = maintenance_key(eid, due)
+        want[key] = AlertDraft(
+            condition_key=key,
+            kind="maintenance_overdue",
+            equipment_type="elevator",
+            equipment_id=eid,
+            started_at=_midnight(due),
+            summary=msg(
+                "alert.maintenance_overdue.summary",
+                elevator_id=eid,
+                due_on=due,
+                interval_days=int(interval),
+            ),
+            details={
+                "last_maintenance_on": last.isoformat() if last else None,
+                "interval_days": int(interval),
+                "due_on": due.isoformat(),
+            },
+        )
+    horizon = today + timedelta(days=regulator.insurance_expiring_days)
+    cur = await conn.execute(_INSURANCE, {"horizon": horizon})
+    for etype, eid, until, station_id, district in await cur.fetchall():
+        d = _insurance(etype, eid, until, today, station_id, district)
+        want[d.condition_key] = d
+    for h in await overdue_open(conn, today):
+        d = _hazard_overdue(h)
+        want[d.condition_key] = d
     cur = await conn.execute(_OPEN, (list(SWEEP_KINDS),))
     open_keys = {str(r[0]) for r in await cur.fetchall()}
     ops: list[Op] = [Raise(d) for k, d in want.items() if k not in open_keys]
     for k in open_keys - want.keys():
         inspected = k.startswith("inspection_")
+        repaired = k.startswith("hazard_overdue:")
         ops.append(
             Close(
                 k,
-                "inspected" if inspected else "other",
+                "inspected" if inspected else "repaired" if repaired else "other",
                 ended_at=now,
                 details={"closed_by": "sweep: due date moved or no longer applies"},
             )

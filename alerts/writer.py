@@ -7,6 +7,11 @@ the sweep's ops through a bulk queue that yields to every judged change
 (README, "Alerts: rules on device time": database down, slow, sweep flood).
 Also here: publishing rows nobody published (``publish_pending``) and
 escalation.
+
+Pages (a live trapped passenger or fault raised) have their own queue and task
+(``paging``): they wait for no queued op, only for the write in progress, and
+a trapped passenger goes out from memory if its row is not stored within
+``page_store_wait_s`` of being judged, whatever held it up.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +28,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from alerts.metrics import OUTBOX, PUBLISHED, SLOW_STORE, STORED
-from alerts.ops import Checkpoint, Op, Raise, Record
+from alerts.ops import Checkpoint, Close, Op, Raise, Record
 from alerts.registry import RegistryCache
 from semon import mqtt
 from semon.clock import Clock
@@ -39,6 +44,8 @@ log = logging.getLogger(__name__)
 
 # Published from memory when the database is down (a life may depend on it).
 FROM_MEMORY = frozenset({"trapped_passenger"})
+# Raised ahead of every queued op, on the page queue.
+PAGES = frozenset({"trapped_passenger", "elevator_fault"})
 
 Stored = tuple[AlertMessage, int | None]
 
@@ -72,6 +79,15 @@ class Writer:
         self.registry = registry
         self.queue: asyncio.Queue[Op | BulkTurn] = asyncio.Queue()
         self.bulk: deque[Op] = deque()  # the sweep's ops, written when nothing else waits
+        # Pages, ahead of the queue (``paging``), and when each was judged (monotonic).
+        self.pages: asyncio.Queue[tuple[Op, float]] = asyncio.Queue()
+        self.paging = False  # a page is being stored or published now
+        self.page_writing: asyncio.Future[None] | None = None
+        # Condition keys of the ops in ``queue``: a raise whose condition has a
+        # change still queued keeps its place behind it (a close, then a new
+        # episode's raise, must be stored in that order).
+        self._queued: Counter[str] = Counter()
+        self._paged: Counter[str] = Counter()  # ... and of the ops in ``pages``
         self.outbox: list[tuple[Op, datetime | None]] = []
         self.db_ok = True
         self._next_try = 0.0
@@ -92,6 +108,40 @@ class Writer:
 
     # -- ops ---------------------------------------------------------------
 
+    def put(self, op: Op) -> None:
+        """Queue an op the engine judged; a page goes to the page queue, and
+        so does any later change of a condition whose page is still there
+        (its close must not be stored before its raise)."""
+        key = _key(op)
+        page = (
+            isinstance(op, Raise)
+            and op.draft.live
+            and op.draft.kind in PAGES
+            and not self._queued[op.draft.condition_key]
+        )
+        if page or (key is not None and self._paged[key]):
+            if key is not None:
+                self._paged[key] += 1
+            self.pages.put_nowait((op, time.monotonic()))
+            self.paging = True
+            return
+        if key is not None:
+            self._queued[key] += 1
+        self.queue.put_nowait(op)
+
+    def take(self) -> Op | BulkTurn:
+        """The next queued op (the queue is not empty)."""
+        op = self.queue.get_nowait()
+        self._unqueued(op)
+        return op
+
+    def _unqueued(self, op: Op | BulkTurn) -> None:
+        key = _key(op)
+        if key is not None:
+            self._queued[key] -= 1
+            if self._queued[key] <= 0:
+                del self._queued[key]
+
     async def run(self) -> None:
         while True:
             try:
@@ -99,9 +149,44 @@ class Writer:
             except TimeoutError:
                 op = None
             if op is not None:
-                await self.apply(op)
+                try:
+                    await self.apply(op)
+                finally:
+                    # Only now may a page of its condition go ahead of the queue.
+                    self._unqueued(op)
             if not self.db_ok and time.monotonic() >= self._next_try:
                 await self.flush_outbox()
+
+    async def run_pages(self) -> None:
+        """The page task: each page is stored and published as soon as the
+        write in progress (if any) is done, ahead of the queue."""
+        while True:
+            op, judged = await self.pages.get()
+            self.paging = True
+            try:
+                await self.page(op, judged)
+            finally:
+                # Only now may a later change of its condition take the queue.
+                key = _key(op)
+                if key is not None:
+                    self._paged[key] -= 1
+                    if self._paged[key] <= 0:
+                        del self._paged[key]
+                self.paging = not self.pages.empty()
+
+    async def page(self, op: Op, judged: float) -> None:
+        # Its own task, shielded: a shutdown while it is stored lets the
+        # store finish (the service's drain awaits ``page_writing``).
+        writing = self.page_writing = asyncio.ensure_future(self.apply(op))
+        if isinstance(op, Raise) and op.draft.kind in FROM_MEMORY and op.paged_at is None:
+            wait = self.cfg.page_store_wait_s - (time.monotonic() - judged)
+            done, _ = await asyncio.wait({writing}, timeout=max(0.0, wait))
+            if not done and op.paged_at is None:
+                # Held by the write in progress, the pool or the database:
+                # the row follows (it keeps the id published here).
+                SLOW_STORE.inc()
+                self._page_from_memory(op, self.clock.now())
+        await asyncio.shield(writing)
 
     def put_bulk(self, ops: list[Op]) -> None:
         if ops and not self.bulk:
@@ -171,7 +256,7 @@ class Writer:
             store.raise_alert(conn, d, now=now, worker=self.me, speaker=self.speaker)
         )
         done, _ = await asyncio.wait({storing}, timeout=self.cfg.page_store_wait_s)
-        if not done:
+        if not done and op.paged_at is None:  # the page task may have paged it already
             SLOW_STORE.inc()
             self._page_from_memory(op, now)
         return await storing
@@ -316,3 +401,11 @@ class Writer:
         except DB_UNAVAILABLE as exc:
             log.debug("escalation sweep failed: %s", exc)
         return done
+
+
+def _key(op: Op | BulkTurn) -> str | None:
+    if isinstance(op, Raise | Record):
+        return op.draft.condition_key
+    if isinstance(op, Close):
+        return op.condition_key
+    return None

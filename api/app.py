@@ -12,6 +12,8 @@ from typing import Any
 from fastapi import FastAPI
 
 from api import errors
+from api.allow import AllowHeader
+from api.limits import RequestLimits
 from api.metrics_mw import RequestMetrics
 from api.notify import AlertWaker
 from api.permit_log import permits_running
@@ -23,11 +25,16 @@ from api.routes import (
     cylinders,
     docs,
     elevators,
+    firms,
+    hazards,
     health,
+    lift_file,
     maintenance,
+    maps,
     metrics,
     permits,
     registry,
+    reports,
     rescues,
     scores,
     stats,
@@ -58,9 +65,17 @@ parameter. Times in answers are UTC.
 
 # Answers any authenticated route may give, documented once for all of them.
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "A body that cannot be read (not UTF-8 JSON)"},
     401: {"model": Problem, "description": "Missing, unknown or revoked token"},
     403: {"model": Problem, "description": "The token's role may not use this route"},
-    422: {"model": Rejected, "description": "Invalid parameters or body; `detail` says why"},
+    413: {"model": Problem, "description": "Body larger than the limit (16 MiB by default)"},
+    422: {
+        "model": Rejected,
+        "description": "Invalid parameters or body: `detail` lists each field"
+        " (`loc`, `msg`, `type`); or a request the schema allows but the data"
+        " refuses (a window too long, an unknown elevator, a cursor not handed"
+        " out): `detail` is then one sentence",
+    },
     503: {"model": Problem, "description": "Database unavailable or query timed out; retry"},
 }
 
@@ -84,6 +99,10 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.pool = pool
             app.state.settings = settings
             app.state.alert_waker = waker
+            # Streams read and send their batches a few at a time (api/routes/alerts.py).
+            app.state.stream_turns = asyncio.Semaphore(
+                min(settings.api.stream_turns, max(1, settings.storage.pool_max - 1))
+            )
             listener = asyncio.create_task(waker.listen(settings.database_url), name="alert-listen")
             try:
                 async with permits_running(app, settings):
@@ -102,6 +121,8 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     errors.install(app)
+    app.add_middleware(AllowHeader)
+    app.add_middleware(RequestLimits, settings=settings.api)
     app.add_middleware(RequestMetrics)
     app.add_middleware(VaryLanguage)
     # The open routes: liveness, and the console page (it asks for a token
@@ -121,7 +142,12 @@ def create_app(settings: Settings) -> FastAPI:
         scores,
         stats,
         maintenance,
+        lift_file,
+        firms,
         rescues,
+        hazards,
+        reports,
+        maps,
     ):
         app.include_router(module.router, responses=COMMON_RESPONSES)
     return app

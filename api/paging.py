@@ -11,6 +11,9 @@ from fastapi import HTTPException
 
 from semon.i18n import msg
 
+# What a cursor is made of (unpadded base64url); anything else is not one of ours.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+
 
 def encode_cursor(ts: datetime, ident: str) -> str:
     raw = json.dumps([ts.isoformat(), ident], separators=(",", ":")).encode()

@@ -12,22 +12,18 @@ zone the API answers in. Routes that take a day (`at=2026-12-01`) take a
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
-# RFC 3339 section 5.6 `date-time` (letters case-insensitive, as it allows).
-_RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII
-)
+from semon.domain.common import RFC3339_DATETIME
 
 
 def parse_query_time(value: Any) -> datetime:
     """An RFC 3339 date-time with an offset, as an aware UTC datetime."""
-    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+    if not isinstance(value, str) or not RFC3339_DATETIME.fullmatch(value):
         raise PydanticCustomError(
             "rfc3339_datetime",
             "expected an RFC 3339 date-time with an offset, like 2026-11-21T08:00:00+08:00"

@@ -18,9 +18,11 @@ from pydantic import (
     model_validator,
 )
 
+from api.query_time import QueryTime
 from semon.domain.alerts import AlertMessage, stored_summary
+from semon.domain.common import Identifier, Line
 from semon.domain.journey import Place
-from semon.domain.registry import Cylinder, Elevator, Firm, Station
+from semon.domain.registry import Cylinder, District, Elevator, Firm, Station
 from semon.i18n import Message, Reader
 
 
@@ -201,7 +203,20 @@ ELEVATOR_EXAMPLE: dict[str, Any] = {
 }
 
 
-class ElevatorOut(Elevator):
+class InspectionStanding(BaseModel):
+    """Where the equipment stands with its periodic inspection (migration 0040:
+    the one definition of the base date; a fail never renews it)."""
+
+    inspection_base_on: date | None = Field(
+        None, description="latest pass or conditional inspection, else installed/manufactured"
+    )
+    inspection_due_on: date | None = Field(None, description="base date plus the interval")
+    failed_in_use: bool = Field(
+        False, description="in service with its latest inspection failed (no later pass)"
+    )
+
+
+class ElevatorOut(Elevator, InspectionStanding):
     updated_at: UtcDatetime | None = None
 
 
@@ -312,7 +327,7 @@ class InspectionOut(BaseModel):
     recorded_at: UtcDatetime
 
 
-class CylinderOut(Cylinder):
+class CylinderOut(Cylinder, InspectionStanding):
     updated_at: UtcDatetime | None = None
 
 
@@ -401,7 +416,35 @@ class Problem(BaseModel):
     detail: str
 
 
-class TokenRequest(BaseModel):
+class _TokenRequest(BaseModel):
+    label: Line | None = None
+    # The same RFC 3339 rule as times in query strings (api.query_time).
+    expires_at: QueryTime | None = Field(
+        default=None,
+        description="When the token stops working (RFC 3339 with an offset, in the"
+        " future); null: never. An expired token answers 401 like a revoked one.",
+        examples=["2027-01-01T00:00:00+08:00"],
+    )
+    allow_unknown_scope: bool = Field(
+        default=False,
+        strict=True,  # true or false, not 0 or "yes"
+        description="Issue the token even when its scope names no firm, station or"
+        " district in the registry (otherwise 422).",
+    )
+
+
+# One model per kind of grant, told apart by `role`, so the document says what
+# each role's scope is (semon.tokens.check_grant applies the same rules).
+class AdminTokenRequest(_TokenRequest):
+    """Everything; no scope."""
+
+    role: Literal["admin"]
+    scope: Annotated[list[Identifier], Field(max_length=0)] = []
+
+
+class SingleScopeTokenRequest(_TokenRequest):
+    """One firm (`maintenance`) or one filling station (`station`)."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -409,16 +452,28 @@ class TokenRequest(BaseModel):
             ]
         }
     )
-    role: Literal["admin", "dispatcher", "maintenance", "regulator", "station"]
-    scope: Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=1000)
-    ] = []
-    label: Annotated[str, Field(max_length=200)] | None = None
-    allow_unknown_scope: bool = Field(
-        default=False,
-        description="Issue the token even when its scope names no firm, station or"
-        " district in the registry (otherwise 422).",
-    )
+    role: Literal["maintenance", "station"]
+    scope: Annotated[list[Identifier], Field(min_length=1, max_length=1)]
+
+
+class UseUnitTokenRequest(_TokenRequest):
+    """One use unit (`use_unit`), named as the registry writes it."""
+
+    role: Literal["use_unit"]
+    scope: Annotated[list[Line], Field(min_length=1, max_length=1)]
+
+
+class DistrictTokenRequest(_TokenRequest):
+    """A set of districts (`dispatcher`, `regulator`); none: all of them."""
+
+    role: Literal["dispatcher", "regulator"]
+    scope: Annotated[list[District], Field(max_length=1000)] = []
+
+
+TokenRequest = Annotated[
+    AdminTokenRequest | SingleScopeTokenRequest | UseUnitTokenRequest | DistrictTokenRequest,
+    Field(discriminator="role"),
+]
 
 
 class TokenIssued(BaseModel):
@@ -427,6 +482,7 @@ class TokenIssued(BaseModel):
     role: str
     scope: list[str]
     label: str | None = None
+    expires_at: UtcDatetime | None = None
 
 
 class TokenInfo(BaseModel):
@@ -436,6 +492,7 @@ class TokenInfo(BaseModel):
     label: str | None = None
     created_at: UtcDatetime
     revoked_at: UtcDatetime | None = None
+    expires_at: UtcDatetime | None = None
 
 
 class Health(BaseModel):

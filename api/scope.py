@@ -44,7 +44,8 @@ def _equals(alias: str, column: str, param: str, value: str) -> Predicate:
 @dataclass(frozen=True)
 class Scope:
     """A role and what it is limited to: districts (dispatcher, regulator;
-    none = all), one firm (maintenance), one station (station); admin sees all."""
+    none = all), one firm (maintenance), one station (station), one use unit
+    (use_unit: the owner of the equipment); admin sees all."""
 
     role: Role
     items: tuple[str, ...]
@@ -54,9 +55,14 @@ class Scope:
         """The firm a maintenance principal is limited to."""
         return self.items[0] if self.role == "maintenance" else None
 
+    @property
+    def use_unit(self) -> str | None:
+        """The use unit a use_unit principal is limited to."""
+        return self.items[0] if self.role == "use_unit" else None
+
     def elevators(self, alias: str = "e") -> Predicate:
         """On an `elevators` row: dispatcher/regulator by district,
-        maintenance by firm, station none, admin all."""
+        maintenance by firm, use unit by owner, station none, admin all."""
         role, items = self.role, list(self.items)
         if role == "admin":
             return _TRUE, {}
@@ -66,6 +72,8 @@ class Scope:
             return _in_districts(alias, "district", items)
         if role == "maintenance":
             return _equals(alias, "firm_id", "scope_firm", items[0])
+        if role == "use_unit":
+            return _equals(alias, "use_unit", "scope_use_unit", items[0])
         return _FALSE, {}
 
     def cylinders(self, alias: str = "c") -> Predicate:
@@ -110,6 +118,8 @@ class Scope:
             return _in_districts(alias, "district", items)
         if role == "maintenance":
             return _equals(alias, "firm_id", "scope_firm", items[0])
+        if role == "use_unit":
+            return _equals(alias, "use_unit", "scope_use_unit", items[0])
         # A station sees alerts filed under it and every alert about a cylinder it owns.
         return sql.SQL(
             "({sid} = %(scope_station)s OR ({etype} = 'cylinder' AND EXISTS (SELECT 1 FROM"
@@ -120,6 +130,21 @@ class Scope:
             etype=_col(alias, "equipment_type"),
             eid=_col(alias, "equipment_id"),
         ), {"scope_station": items[0]}
+
+    def hazards(self, alias: str = "h") -> Predicate:
+        """On a `hazards` row, from the scope columns copied when it was found."""
+        role, items = self.role, list(self.items)
+        if role == "admin":
+            return _TRUE, {}
+        if role in ("dispatcher", "regulator"):
+            if not items:
+                return _TRUE, {}
+            return _in_districts(alias, "district", items)
+        if role == "maintenance":
+            return _equals(alias, "firm_id", "scope_firm", items[0])
+        if role == "use_unit":
+            return _equals(alias, "use_unit", "scope_use_unit", items[0])
+        return _equals(alias, "station_id", "scope_station", items[0])
 
 
 async def current_scope(principal: CurrentPrincipal) -> Scope:

@@ -16,6 +16,22 @@ it). Device clocks are this machine's clock.
 `--per-message 10` sends the background load in batches of ten samples (the
 ingest benchmark's second shape); `--with-ingest` runs `semon ingest` beside
 the alerts process, both consuming every message, as a city deploys them.
+
+Both kinds of trap are measured, alternately (`--trap-kind`): a terminal's
+`trapped` event (latency from the event's time) and a car standing between
+floors with someone inside (from the moment its timer falls due). Before the
+run the load generator publishes unthrottled for `--ceiling-s` seconds and
+prints its own ceiling, so a reader can see it was not the bottleneck.
+`--hog` keeps one of the cores busy with a spinning process during the run
+and the bench reports how far the alerts process's judging of samples lagged
+(its `semon_alerts_sample_lag_seconds`); pages must not lag with it.
+
+    python bench/alerts_bench.py --elevators 10000 --rate 50000 --per-message 10 \
+        --traps 120 --with-ingest --hog
+
+`--soak-minutes 60` runs the load that long (traps spread over it) and
+prints, every `--window-s` (300) seconds, each process's RSS, open file
+descriptors and event-loop lag p99.
 """
 
 from __future__ import annotations
@@ -94,11 +110,23 @@ async def _load(
     threshold: float,
     warmup: float,
     per_message: int,
+    trap_kind: str = "both",
+    duration: float = 0.0,
+    counter: Any = None,
 ) -> None:
+    """Publish the background load at ``rate`` samples/s, inject ``traps``
+    (every ``spacing`` s after ``warmup``), and go on for at least ``duration``
+    seconds; prints what it published, and leaves the number of status
+    samples published (each a distinct key) in ``counter`` (a shared value)."""
     rng = random.Random(1)
     ids = [f"bench-el-{i:05d}" for i in range(elevators)]
     trapped: dict[str, float] = {}  # elevator -> wall time it stopped
-    async with mqtt.connect(url, f"bench-load-{uuid.uuid4().hex[:6]}") as client:
+    # The trapped cars' terminals publish on a connection of their own, as a
+    # real terminal does: not queued behind the fleet's flood in this process.
+    async with (
+        mqtt.connect(url, f"bench-load-{uuid.uuid4().hex[:6]}") as client,
+        mqtt.connect(url, f"bench-traps-{uuid.uuid4().hex[:6]}") as terminals,
+    ):
         start = time.monotonic()
         sent = 0
         next_trap = start + warmup
@@ -107,7 +135,9 @@ async def _load(
         # newest device time (epoch ms) sent per car: a batch starts after it
         newest: dict[str, int] = {}
         step_ms = 100  # between the samples of a batch
-        while made < traps or trapped:
+        published = 0
+        kinds = {"both": ("event", "timer"), "event": ("event",), "timer": ("timer",)}[trap_kind]
+        while made < traps or trapped or time.monotonic() - start < duration:
             now_m = time.monotonic()
             due = (int((now_m - start) * rate) - sent) // per_message
             wall = datetime.now(UTC)
@@ -121,28 +151,52 @@ async def _load(
                 template = _BACKGROUND[moving, rng.random() < 0.5]
                 now_ms = int(wall.timestamp() * 1000)
                 if per_message == 1:
-                    body = template % now_ms
+                    ts = now_ms if newest.get(eid, -1) < now_ms else newest[eid] + 1
+                    newest[eid] = ts  # every sample its own key: lost ones count
+                    body = template % ts
                 else:
-                    first = now_ms - step_ms * (per_message - 1)
+                    step = step_ms
+                    first = now_ms - step * (per_message - 1)
                     if eid in newest and first <= newest[eid]:
-                        first = newest[eid] + step_ms
+                        # the car sent a batch a moment ago: this one fills the
+                        # time since, never ahead of the clock (1 ms apart at least)
+                        step = max(1, (now_ms - newest[eid]) // per_message)
+                        first = newest[eid] + step
                     body = b'{"samples":[%s]}' % b",".join(
-                        template % (first + step_ms * k) for k in range(per_message)
+                        template % (first + step * k) for k in range(per_message)
                     )
-                    newest[eid] = first + step_ms * (per_message - 1)
+                    newest[eid] = first + step * (per_message - 1)
+                # QoS 1 with the broker's window: a publisher at its ceiling
+                # would otherwise run out of packet ids
+                await client.wait_window(4000)
                 client.publish(f"{root}/elevators/{eid}/status", body, qos=1)
                 sent += per_message
+                published += per_message
+            # more than one round can send: the generator is at its ceiling
             sent += max(0, due - 5000) * per_message
             if made < traps and now_m >= next_trap:
                 eid = ids[rng.randrange(elevators)]
                 if eid not in trapped:
                     trapped[eid] = now_m
-                    last_stuck[eid] = 0.0
                     made += 1
+                    if kinds[made % len(kinds)] == "event":
+                        # the terminal's own detection: paged at once; the
+                        # car is then released like the others
+                        terminals.publish(
+                            f"{root}/elevators/{eid}/event",
+                            orjson.dumps({"ts": wall.isoformat(), "code": "trapped"}),
+                            qos=1,
+                        )
+                        last_stuck[eid] = float("inf")
+                    else:
+                        last_stuck[eid] = 0.0
                 next_trap = now_m + spacing
             for eid, t in list(trapped.items()):
+                # the terminal's samples are microseconds apart from the fleet's
+                # (which are whole ms): a key of their own
                 if now_m - last_stuck[eid] >= 2.0 and now_m - t < threshold + 1.0:
-                    client.publish(
+                    published += 1
+                    terminals.publish(
                         f"{root}/elevators/{eid}/status",
                         _sample(wall, door_zone=False, occupied=True),
                         qos=1,
@@ -150,22 +204,51 @@ async def _load(
                     last_stuck[eid] = now_m
                 elif now_m - t >= threshold + 1.0:
                     # released: doors open at a landing, car empties
-                    client.publish(
+                    published += 1
+                    terminals.publish(
                         f"{root}/elevators/{eid}/status",
                         _sample(wall + timedelta(milliseconds=1), door="open"),
                         qos=1,
                     )
                     del trapped[eid]
             await asyncio.sleep(0.01)
+        took = time.monotonic() - start
+        if counter is not None:
+            counter.value = published
         print(
-            f"load: {sent} samples in {time.monotonic() - start:.1f}s "
-            f"({sent / (time.monotonic() - start):.0f}/s), {made} traps",
+            f"load: {published} samples published in {took:.1f}s "
+            f"({published / took:.0f}/s of {rate:.0f}/s asked), {made} traps",
             flush=True,
         )
 
 
 def _load_main(*args: Any) -> None:
     asyncio.run(_load(*args))
+
+
+def _ceiling(url: str, root: str, elevators: int, per_message: int, seconds: float) -> None:
+    """The load generator unthrottled for ``seconds``: its own ceiling on this
+    machine (to a broker with no subscriber of the samples)."""
+    print("load generator ceiling (unthrottled, nobody subscribed):", flush=True)
+    p = mp.get_context("spawn").Process(
+        target=_load_main,
+        args=(
+            url,
+            f"{root}/ceiling",
+            elevators,
+            1e9,
+            0,
+            1.0,
+            5.0,
+            0.0,
+            per_message,
+            "both",
+            seconds,
+        ),
+    )
+    p.start()
+    p.join(seconds + 60)
+    _stop_load(p)
 
 
 class Leg:
@@ -177,6 +260,7 @@ class Leg:
         self.threshold = threshold
         self.changed = changed
         self.lat: dict[str, float] = {}
+        self.kind: dict[str, str] = {}  # alert id -> "event" or "timer"
         self.unlocated = 0  # pages without the registry's address or firm
 
     def saw(self, msg: dict[str, Any], arrived: datetime) -> None:
@@ -184,6 +268,7 @@ class Leg:
         if ms is None or msg["alert_id"] in self.lat:  # not a page, or a redelivery
             return
         self.lat[msg["alert_id"]] = ms
+        self.kind[msg["alert_id"]] = "event" if "event" in msg["details"] else "timer"
         if not (msg.get("location") or {}).get("address") or "firm" not in msg["details"]:
             self.unlocated += 1
         if ms > 250:
@@ -249,6 +334,7 @@ async def _console(
     wait_s: float,
     api: tuple[str, str] | None,
     start_load: Callable[[], None],
+    monitor: Monitor | None = None,
 ) -> list[Leg]:
     lag: list[float] = []
     changed = asyncio.Event()
@@ -290,6 +376,7 @@ async def _console(
                 sse_task.result()  # raises what went wrong
             if not connected.is_set():
                 raise TimeoutError("the SSE stream did not open in 15 s")
+        watching = asyncio.create_task(monitor.run()) if monitor is not None else None
         try:
             start_load()
             deadline = time.monotonic() + wait_s
@@ -317,6 +404,8 @@ async def _console(
                             flush=True,
                         )
         finally:
+            if watching is not None:
+                watching.cancel()
             if sse_task is not None:
                 sse_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -329,6 +418,116 @@ async def _console(
             flush=True,
         )
     return legs
+
+
+def _metric_lines(url: str) -> list[tuple[str, dict[str, str], float]]:
+    """A Prometheus text page as (name, labels, value)."""
+    out: list[tuple[str, dict[str, str], float]] = []
+    for line in httpx.get(url, timeout=2.0).text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        head, _, value = line.rpartition(" ")
+        name, _, rest = head.partition("{")
+        labels = dict(
+            (kv.split("=", 1)[0], kv.split("=", 1)[1].strip('"'))
+            for kv in rest.rstrip("}").split(",")
+            if "=" in kv
+        )
+        out.append((name, labels, float(value)))
+    return out
+
+
+def _lag_buckets(url: str) -> dict[float, float]:
+    return {
+        float(labels["le"]): v
+        for name, labels, v in _metric_lines(url)
+        if name == "semon_event_loop_lag_seconds_bucket"
+    }
+
+
+def _p99_ms(now: dict[float, float], before: dict[float, float]) -> str:
+    """The 99th percentile of the loop-lag histogram between two readings
+    (the upper bound of the bucket it falls in)."""
+    delta = {le: now[le] - before.get(le, 0.0) for le in now}
+    total = delta.get(float("inf"), 0.0)
+    if total <= 0:
+        return "-"
+    for le in sorted(delta):
+        if delta[le] >= 0.99 * total:
+            return f"<={le * 1000:.0f} ms" if le != float("inf") else ">5000 ms"
+    return "-"
+
+
+class Monitor:
+    """Reads the processes while the load runs: the alerts processes' sample
+    lag every half second, and per window each process's RSS, open file
+    descriptors and event-loop lag p99."""
+
+    def __init__(self, window_s: float) -> None:
+        self.window_s = window_s
+        self.procs: dict[str, tuple[subprocess.Popen[bytes], str | None]] = {}
+        self.sample_lag: list[float] = []
+
+    def add(self, name: str, proc: subprocess.Popen[bytes], metrics: str | None) -> None:
+        self.procs[name] = (proc, metrics)
+
+    @staticmethod
+    def _rss_mb(pid: int) -> float:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def _window(self, minute: float, before: dict[str, dict[float, float]]) -> None:
+        parts = []
+        for name, (proc, metrics) in self.procs.items():
+            if proc.poll() is not None:
+                parts.append(f"{name} exited {proc.returncode}")
+                continue
+            fds = len(os.listdir(f"/proc/{proc.pid}/fd"))
+            lag = "-"
+            if metrics is not None:
+                with contextlib.suppress(httpx.HTTPError):
+                    now = _lag_buckets(metrics)
+                    lag = _p99_ms(now, before.get(name, {}))
+                    before[name] = now
+            parts.append(
+                f"{name} RSS {self._rss_mb(proc.pid):.0f} MB, {fds} fds, loop lag p99 {lag}"
+            )
+        print(f"[{minute:5.1f} min] " + "; ".join(parts), flush=True)
+
+    async def run(self) -> None:
+        start = time.monotonic()
+        next_window = start + self.window_s
+        before: dict[str, dict[float, float]] = {}
+        for name, (_, metrics) in self.procs.items():
+            if metrics is not None:
+                with contextlib.suppress(httpx.HTTPError):
+                    before[name] = await asyncio.to_thread(_lag_buckets, metrics)
+        while True:
+            await asyncio.sleep(0.5)
+            for name, (_, metrics) in self.procs.items():
+                if metrics is None or not name.startswith("alerts"):
+                    continue
+                with contextlib.suppress(httpx.HTTPError):
+                    lines = await asyncio.to_thread(_metric_lines, metrics)
+                    self.sample_lag += [
+                        v for n, _, v in lines if n == "semon_alerts_sample_lag_seconds"
+                    ]
+            if time.monotonic() >= next_window:
+                next_window += self.window_s
+                await asyncio.to_thread(self._window, (time.monotonic() - start) / 60, before)
+
+    def summary(self) -> str:
+        lag = sorted(self.sample_lag)
+        if not lag:
+            return "sample lag of the alerts process: not measured"
+        p99 = lag[min(len(lag) - 1, int(len(lag) * 0.99))]
+        return (
+            f"sample lag of the alerts process (platform time - device time of the newest "
+            f"sample judged, every 0.5 s): p50 {statistics.median(lag):.2f} s, "
+            f"p99 {p99:.2f} s, max {lag[-1]:.2f} s"
+        )
 
 
 async def _register(dsn: str, elevators: int) -> None:
@@ -405,19 +604,52 @@ def _stop_load(load: BaseProcess) -> None:
         load.join(5)
 
 
-def _summary(leg: Leg, args: argparse.Namespace) -> str:
-    path = {"MQTT": "MQTT subscriber", "SSE": "SSE client of /alerts/stream"}[leg.name]
-    head = (
-        f"trapped-passenger page latency to an {path} over {len(leg.lat)} alerts "
-        f"({args.elevators} elevators, {args.rate:.0f} samples/s"
-        f"{f' in messages of {args.per_message}' if args.per_message > 1 else ''}"
-        f"{', ingest running' if args.ingest else ''})"
+def _stored_report(dsn: str, published: int, wait_s: float = 120.0) -> str:
+    """Nothing lost, counted by key: the distinct (elevator, ts) stored of
+    the status samples the load published (every one its own key)."""
+    deadline = time.monotonic() + wait_s
+    stored = 0
+    while time.monotonic() < deadline:
+        with psycopg.connect(dsn) as conn:
+            row = conn.execute(
+                "SELECT count(DISTINCT (elevator_id, ts)) FROM elevator_status"
+                " WHERE elevator_id LIKE 'bench-el-%'"
+            ).fetchone()
+        stored = int(row[0]) if row else 0
+        if stored >= published:
+            break
+        time.sleep(1.0)
+    lost = published - stored
+    return (
+        f"ingest stored {stored} of the {published} status samples published"
+        f" (distinct keys): {'nothing lost' if lost <= 0 else f'{lost} LOST'}"
     )
-    if not leg.lat:
-        return f"{head}: no alerts measured"
-    lat = sorted(leg.lat.values())
-    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-    return f"{head}: p50 {statistics.median(lat):.0f} ms, p99 {p99:.0f} ms, max {lat[-1]:.0f} ms"
+
+
+def _summary(leg: Leg, args: argparse.Namespace) -> list[str]:
+    path = {"MQTT": "MQTT subscriber", "SSE": "SSE client of /alerts/stream"}[leg.name]
+    out = []
+    for kind, what in (("event", "trapped event"), ("timer", "trapped timer due")):
+        lat = sorted(ms for a, ms in leg.lat.items() if leg.kind[a] == kind)
+        head = (
+            f"{what} -> {path}, {len(lat)} alerts "
+            f"({args.elevators} elevators, {args.rate:.0f} samples/s"
+            f"{f' in messages of {args.per_message}' if args.per_message > 1 else ''}"
+            f"{f', {args.partitions} alert partitions' if args.partitions > 1 else ''}"
+            f"{', ingest running' if args.ingest else ''}"
+            f"{', a CPU hog on one core' if args.hog else ''})"
+        )
+        if not lat:
+            out.append(f"{head}: none measured")
+            continue
+        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+        out.append(
+            f"{head}: p50 {statistics.median(lat):.0f} ms, p99 {p99:.0f} ms, max {lat[-1]:.0f} ms"
+        )
+    return out
+
+
+_HOG = "import os\nos.sched_setaffinity(0, {0})\nwhile True:\n    pass\n"
 
 
 def main() -> None:
@@ -449,7 +681,40 @@ def main() -> None:
         action="store_false",
         help="measure the MQTT leg only (no `semon api` process, no SSE client)",
     )
+    ap.add_argument(
+        "--trap-kind",
+        choices=("both", "event", "timer"),
+        default="both",
+        help="terminal trapped events, cars whose timer falls due, or both alternately",
+    )
+    ap.add_argument(
+        "--ceiling-s",
+        type=float,
+        default=3.0,
+        help="seconds the load generator runs unthrottled first (0: skip)",
+    )
+    ap.add_argument(
+        "--hog", action="store_true", help="a process spinning on core 0 during the run"
+    )
+    ap.add_argument(
+        "--soak-minutes",
+        type=float,
+        default=0.0,
+        help="run the load this long, traps spread over it (0: until the traps are done)",
+    )
+    ap.add_argument(
+        "--window-s", type=float, default=300.0, help="RSS/fds/loop-lag report interval"
+    )
+    ap.add_argument(
+        "--ingest-workers",
+        type=int,
+        default=1,
+        help="with --with-ingest: this many `semon ingest` sharing the subscription",
+    )
     args = ap.parse_args()
+    if args.soak_minutes and args.traps:
+        args.spacing = max(args.spacing, args.soak_minutes * 60 / args.traps)
+    monitor = Monitor(args.window_s)
 
     root = f"bench/{uuid.uuid4().hex[:8]}/se/v1"
     with (
@@ -459,6 +724,8 @@ def main() -> None:
     ):
         asyncio.run(migrate_database(dsn, Settings(database_url=dsn)))
         asyncio.run(_register(dsn, args.elevators))
+        if args.ceiling_s > 0:
+            _ceiling(url, root, args.elevators, args.per_message, args.ceiling_s)
         procs: list[subprocess.Popen[bytes]] = []
         load: BaseProcess | None = None
         try:
@@ -472,19 +739,27 @@ def main() -> None:
                     SEMON_ALERTS__TRAPPED_OFF_LANDING_S=str(args.threshold),
                     SEMON_ALERTS__PARTITIONS=str(args.partitions),
                     SEMON_ALERTS__PARTITION=str(part),
+                    SEMON_ALERTS__METRICS_PORT=str(mport := services.free_port()),
                     SEMON_LOG_LEVEL="WARNING",
                 )
                 procs.append(subprocess.Popen([sys.executable, "-m", "cli", "alerts"], env=env))
-            if args.ingest:
+                monitor.add(f"alerts-{part}", procs[-1], f"http://127.0.0.1:{mport}/metrics")
+            for worker in range(args.ingest_workers if args.ingest else 0):
                 env = dict(
                     os.environ,
                     DATABASE_URL=dsn,
                     MQTT_URL=url,
                     SEMON_MQTT__TOPIC_ROOT=root,
-                    SEMON_INGEST__CLIENT_ID=f"bench-ingest-{uuid.uuid4().hex[:6]}",
+                    SEMON_INGEST__CLIENT_ID=f"bench-ingest-{worker}-{uuid.uuid4().hex[:6]}",
+                    SEMON_INGEST__METRICS_PORT=str(mport := services.free_port()),
+                    # two or more share the subscription (MQTT 5 shared subscription)
+                    SEMON_MQTT__SHARE_GROUP="bench-ingest" if args.ingest_workers > 1 else "",
+                    # only the first runs the storage maintenance round
+                    SEMON_INGEST__MAINTENANCE_INTERVAL_S="300" if worker == 0 else "0",
                     SEMON_LOG_LEVEL="WARNING",
                 )
                 procs.append(subprocess.Popen([sys.executable, "-m", "cli", "ingest"], env=env))
+                monitor.add(f"ingest-{worker}", procs[-1], f"http://127.0.0.1:{mport}/metrics")
             api: tuple[str, str] | None = None
             if args.sse:
                 port = services.free_port()
@@ -497,12 +772,15 @@ def main() -> None:
                 )
                 api_proc = subprocess.Popen([sys.executable, "-m", "cli", "api"], env=env)
                 procs.append(api_proc)
+                monitor.add("api", api_proc, None)
                 api_url = f"http://127.0.0.1:{port}"
                 token = asyncio.run(_make_token(dsn))
                 _wait_api(api_url, api_proc)
                 api = (api_url, token)
             time.sleep(2.0)  # the alerts process connects and subscribes
-            load = mp.get_context("spawn").Process(
+            spawn = mp.get_context("spawn")
+            published = spawn.Value("q", 0)
+            load = spawn.Process(
                 target=_load_main,
                 args=(
                     url,
@@ -514,20 +792,33 @@ def main() -> None:
                     args.threshold,
                     args.warmup,
                     args.per_message,
+                    args.trap_kind,
+                    args.soak_minutes * 60,
+                    published,
                 ),
             )
-            total = args.warmup + args.traps * args.spacing + args.threshold + 30
+            if args.hog:
+                hog = subprocess.Popen([sys.executable, "-c", _HOG])
+                procs.append(hog)
+                print("a CPU hog spins on core 0 for the run", flush=True)
+            total = max(
+                args.warmup + args.traps * args.spacing + args.threshold + 30,
+                args.soak_minutes * 60 + 30,
+            )
             legs = asyncio.run(
-                _console(url, root, args.threshold, args.traps, total, api, load.start)
+                _console(url, root, args.threshold, args.traps, total, api, load.start, monitor)
             )
             load.join(60)
+            if args.ingest:
+                print(_stored_report(dsn, published.value), flush=True)
         finally:
             if load is not None and load.pid is not None:
                 _stop_load(load)
             for proc in procs:
                 _stop(proc)
     for leg in legs:
-        print(_summary(leg, args))
+        print("\n".join(_summary(leg, args)))
+    print(monitor.summary())
     for leg in legs:
         if leg.unlocated:
             print(f"warning: {leg.unlocated} {leg.name} pages came without address or firm")

@@ -4,6 +4,7 @@ what it did on the console; a refusal goes to stderr with a non-zero exit."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -114,9 +115,27 @@ def registry_import(
     run(import_())
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _expiry(text: str | None) -> datetime | None:
+    """`--expires-in` as an instant: 90d, 12h, 30m, 45s or plain seconds."""
+    if text is None:
+        return None
+    number, unit = (text[:-1], text[-1]) if text[-1:] in _UNITS else (text, "s")
+    if not number.isdigit() or int(number) <= 0:
+        raise ValueError(f"{text!r} is not a duration like 90d, 12h, 30m or 3600")
+    seconds = int(number) * _UNITS[unit]
+    if seconds > 20 * 365 * 86400:
+        raise ValueError(f"{text!r} is longer than 20 years")
+    return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
 @token_app.command("create")
 def token_create(
-    role: Annotated[str, typer.Option(help="admin, dispatcher, maintenance, regulator, station")],
+    role: Annotated[
+        str, typer.Option(help="admin, dispatcher, maintenance, regulator, station, use_unit")
+    ],
     scope: Annotated[
         list[str] | None, typer.Option(help="District(s), a firm_id or a station_id; none = all.")
     ] = None,
@@ -124,11 +143,19 @@ def token_create(
     allow_unknown_scope: Annotated[
         bool, typer.Option(help="Issue it even if the scope names nothing in the registry.")
     ] = False,
+    expires_in: Annotated[
+        str | None,
+        typer.Option(help="Stop working after this long: 90d, 12h, 30m or seconds; none = never."),
+    ] = None,
 ) -> None:
     """Issue an API token; the secret is printed once."""
     settings = _database_settings()
     words = speaker(settings)
     items = scope or []
+    try:
+        expires_at = _expiry(expires_in)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--expires-in'") from None
     try:
         check_grant(role, items)
     except TokenError as exc:
@@ -139,7 +166,12 @@ def token_create(
         try:
             async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
                 token_id, secret = await create_token(
-                    conn, role, items, label, allow_unknown_scope=allow_unknown_scope
+                    conn,
+                    role,
+                    items,
+                    label,
+                    allow_unknown_scope=allow_unknown_scope,
+                    expires_at=expires_at,
                 )
                 await conn.commit()
         except UnknownScope as exc:
@@ -149,6 +181,8 @@ def token_create(
         # Field names as they are: scripts read these two lines.
         typer.echo(f"token_id: {token_id}")
         typer.echo(f"secret:   {secret}")
+        if expires_at is not None:
+            typer.echo(words.t("cli.token.expires", at=expires_at.isoformat()))
         typer.echo(words.t("cli.token.shown_once"))
 
     run(create())

@@ -8,12 +8,18 @@ from typing import Annotated
 import typer
 
 from cli.admin import broker_app, db_app, registry_app, token_app
+from cli.failures import check_database
 from cli.process import load_settings, need_database, run
 
 # Each service is imported inside its own subcommand, not up here: every
 # container runs one process, and importing the others' stacks too (FastAPI
 # and uvicorn, numpy, amqtt, the simulators) would cost each start time and
 # memory for nothing, and slow `semon --help` and the one-off commands down.
+# Bounds of the simulated city's options: a negative fleet used to run as an
+# empty one, silently; far past these the simulator only exhausts the machine.
+MAX_ELEVATORS = 1_000_000
+MAX_STATIONS = 100_000
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 app.add_typer(db_app, name="db")
 app.add_typer(registry_app, name="registry")
@@ -24,9 +30,13 @@ app.add_typer(broker_app, name="broker")
 @app.command()
 def up(
     simulate: Annotated[bool, typer.Option(help="Feed a simulated city into the platform.")] = True,
-    elevators: Annotated[int, typer.Option(help="Simulated elevators.")] = 300,
-    stations: Annotated[int, typer.Option(help="Simulated filling stations.")] = 4,
-    seed: Annotated[int, typer.Option(help="Seed of the simulated city.")] = 1,
+    elevators: Annotated[
+        int, typer.Option(min=1, max=MAX_ELEVATORS, help="Simulated elevators.")
+    ] = 300,
+    stations: Annotated[
+        int, typer.Option(min=0, max=MAX_STATIONS, help="Simulated filling stations.")
+    ] = 4,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the simulated city.")] = 1,
 ) -> None:
     """Run everything in one process: embedded database and broker unless
     DATABASE_URL / MQTT_URL are set, then ingest, alerts, API (and a city)."""
@@ -53,6 +63,7 @@ def alerts() -> None:
 
     settings = load_settings()
     need_database(settings)
+    run(check_database(settings.database_url))
     run(run_alerts(settings))
 
 
@@ -63,17 +74,22 @@ def api() -> None:
 
     settings = load_settings()
     need_database(settings)
+    run(check_database(settings.database_url))
     run(run_api(settings))
 
 
 @app.command()
 def simulate(
-    elevators: Annotated[int, typer.Option(help="Fleet size.")] = 1000,
-    stations: Annotated[int, typer.Option(help="Filling stations.")] = 10,
-    seed: Annotated[int, typer.Option(help="City seed.")] = 1,
-    rate: Annotated[float, typer.Option(help="Target messages per second; 0 = realistic.")] = 0.0,
-    processes: Annotated[int, typer.Option(help="Publisher processes.")] = 1,
-    duration: Annotated[float, typer.Option(help="Seconds to run; 0 = until stopped.")] = 0.0,
+    elevators: Annotated[int, typer.Option(min=1, max=MAX_ELEVATORS, help="Fleet size.")] = 1000,
+    stations: Annotated[int, typer.Option(min=0, max=MAX_STATIONS, help="Filling stations.")] = 10,
+    seed: Annotated[int, typer.Option(min=0, help="City seed.")] = 1,
+    rate: Annotated[
+        float, typer.Option(min=0, help="Target messages per second; 0 = realistic.")
+    ] = 0.0,
+    processes: Annotated[int, typer.Option(min=1, max=64, help="Publisher processes.")] = 1,
+    duration: Annotated[
+        float, typer.Option(min=0, help="Seconds to run; 0 = until stopped.")
+    ] = 0.0,
     ground_truth: Annotated[
         Path | None, typer.Option(help="Write injected incidents here.")
     ] = None,

@@ -38,5 +38,18 @@ def need_database(settings: Settings) -> None:
 
 
 def run(coro: Coroutine[Any, Any, object]) -> None:
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(coro)
+    """Run a command's coroutine; a database or broker that cannot be reached
+    is one line on stderr and exit status 1, not a traceback."""
+    from cli.failures import failure_line
+    from semon.i18n import reader_for
+
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(coro)
+    except Exception as exc:
+        settings = Settings()
+        line = failure_line(exc, reader_for(settings.i18n), settings.database_url)
+        if line is None:
+            raise
+        typer.echo(line, err=True)
+        raise typer.Exit(1) from None

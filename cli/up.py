@@ -21,7 +21,9 @@ from pathlib import Path
 import psycopg
 import typer
 
+from cli.failures import check_broker, check_database, without_password
 from cli.process import speaker
+from semon.broker_files import MIN_SECRET_CHARS
 from semon.embedded import (
     EmbeddedPostgresError,
     embedded_broker,
@@ -47,6 +49,14 @@ ServiceRun = Callable[..., Awaitable[None]]
 
 class ServiceMissing(RuntimeError):
     """A part of the platform `semon up` needs is not installed."""
+
+
+class BrokerNotSafe(RuntimeError):
+    """The embedded broker was asked to listen beyond loopback without logins."""
+
+
+def _loopback(host: str) -> bool:
+    return host in ("127.0.0.1", "::1", "localhost")
 
 
 class ServiceStopped(RuntimeError):
@@ -105,11 +115,24 @@ async def ensure_admin_secret(settings: Settings) -> str:
     return secret
 
 
+def api_base(settings: Settings) -> str:
+    return f"http://{settings.api.host}:{settings.api.port}"
+
+
+def _write_state(settings: Settings, name: str, text: str) -> None:
+    path = settings.state_dir / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text + "\n")
+
+
 def banner(settings: Settings, token_file: Path, secret: str, *, simulate: bool) -> str:
     """What `semon up` prints once every service is ready, in the operator's
     language; the first line starts with READY_LINE in every language."""
     t = speaker(settings).t
-    base = f"http://{settings.api.host}:{settings.api.port}"
+    base = api_base(settings)
+    state = settings.state_dir
     lines = [
         t("cli.up.ready", ready=READY_LINE),
         t("cli.up.api", url=base),
@@ -117,16 +140,21 @@ def banner(settings: Settings, token_file: Path, secret: str, *, simulate: bool)
         t("cli.up.console", url=base),
         t("cli.up.metrics", url=base),
         t("cli.up.database", url=settings.database_url),
-        t("cli.up.broker", url=settings.mqtt_url, topics=f"{settings.mqtt.topic_root}/#"),
+        t(
+            "cli.up.broker",
+            url=without_password(settings.mqtt_url),
+            topics=f"{settings.mqtt.topic_root}/#",
+        ),
         t("cli.up.admin_token", secret=secret, file=str(token_file)),
         "",
         t("cli.up.try"),
         f"  export TOKEN=$(cat {token_file})",
-        f'  curl -H "Authorization: Bearer $TOKEN" "{base}/alerts?state=open"',
-        f'  curl -N -H "Authorization: Bearer $TOKEN" {base}/alerts/stream',
-        f'  curl -H "Authorization: Bearer $TOKEN" "{base}/maintenance/scores"',
-        f'  curl -H "Authorization: Bearer $TOKEN" '
-        f'"{base}/stats/overdue-inspections?equipment=elevator&group_by=district"',
+        f"  export API=$(cat {state / 'api-url'})",
+        '  curl -H "Authorization: Bearer $TOKEN" "$API/alerts?state=open"',
+        '  curl -N -H "Authorization: Bearer $TOKEN" "$API/alerts/stream"',
+        '  curl -H "Authorization: Bearer $TOKEN" "$API/maintenance/scores"',
+        '  curl -H "Authorization: Bearer $TOKEN" '
+        '"$API/stats/overdue-inspections?equipment=elevator&group_by=district"',
     ]
     if simulate:
         lines.append(t("cli.up.simulated"))
@@ -225,7 +253,12 @@ async def run_up(
     try:
         async with AsyncExitStack() as stack:
             services = load_services(simulate)
-            if not settings.database_url:
+            embedded_database = not settings.database_url
+            if settings.database_url:
+                # The user's database, tried before anything starts: a bad
+                # DATABASE_URL is then the one line cli.failures prints.
+                await check_database(settings.database_url)
+            else:
                 server = await stack.enter_async_context(
                     running_postgres(
                         settings.state_dir / "pgdata",
@@ -235,7 +268,19 @@ async def run_up(
                 )
                 await ensure_database(server.dsn("postgres"), settings.embedded.database)
                 settings.database_url = server.dsn(settings.embedded.database)
-            if not settings.mqtt_url:
+            if settings.mqtt_url:
+                # A broker of the user's that is away: say so now, in one line
+                # (cli.failures), not as a service retrying in the log.
+                await check_broker(settings.mqtt_url)
+            else:
+                broker_host = settings.embedded.broker_host
+                secret = settings.broker.device_secret
+                if not _loopback(broker_host) and len(secret) < MIN_SECRET_CHARS:
+                    raise BrokerNotSafe(
+                        f"the embedded broker would listen on {broker_host} without logins:"
+                        f" set SEMON_BROKER__DEVICE_SECRET (at least {MIN_SECRET_CHARS}"
+                        " characters), or SEMON_EMBEDDED__BROKER_HOST=127.0.0.1"
+                    )
                 port = pick_port(LOOPBACK, settings.embedded.broker_port)
                 if port != settings.embedded.broker_port:
                     log.warning(
@@ -243,12 +288,24 @@ async def run_up(
                         settings.embedded.broker_port,
                         port,
                     )
-                settings.mqtt_url = await stack.enter_async_context(embedded_broker(LOOPBACK, port))
+                settings.mqtt_url = await stack.enter_async_context(
+                    embedded_broker(
+                        broker_host,
+                        port,
+                        device_secret=secret,
+                        topic_root=settings.mqtt.topic_root,
+                    )
+                )
             flavour, applied = await migrate_database(settings.database_url, settings)
             done = ", ".join(f"{v:04d}" for v in applied) or "none (up to date)"
             log.info("database schema (%s flavour): applied %s", flavour, done)
             secret = await ensure_admin_secret(settings)
             _free_api_port(settings)
+            # Where this run listens, for scripts and the README's tour (the
+            # port may have fallen back from 8000; the database's from 54329).
+            _write_state(settings, "api-url", api_base(settings))
+            if embedded_database:
+                _write_state(settings, "database-url", settings.database_url)
             await _serve(
                 settings,
                 services,
@@ -266,7 +323,7 @@ async def run_up(
         reason = speaker(settings).render(exc.message)
         typer.echo(speaker(settings).t("cli.refused", command="semon up", reason=reason), err=True)
         raise typer.Exit(1) from None
-    except (EmbeddedPostgresError, ServiceMissing) as exc:
+    except (EmbeddedPostgresError, ServiceMissing, BrokerNotSafe) as exc:
         reason = str(exc)
         typer.echo(speaker(settings).t("cli.refused", command="semon up", reason=reason), err=True)
         raise typer.Exit(1) from None

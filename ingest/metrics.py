@@ -43,3 +43,11 @@ WRITE_FAILURES = Counter(
     "semon_ingest_write_failures_total", "Batch writes that failed and were retried"
 )
 DATABASE_UP = Gauge("semon_ingest_database_up", "1 while the last write succeeded")
+PENDING_BYTES = Gauge(
+    "semon_ingest_pending_bytes",
+    "Payload bytes received and not yet committed (bounded by ingest.max_pending_bytes)",
+)
+PENDING_BYTES_LIMIT = Gauge(
+    "semon_ingest_pending_bytes_limit",
+    "ingest.max_pending_bytes: reading from the broker pauses while this much waits",
+)

@@ -57,12 +57,13 @@ def _device_time(message: Decoded) -> datetime:
 
 
 class Batch:
-    __slots__ = ("committed", "first_at", "items", "messages", "newest", "rows")
+    __slots__ = ("bytes", "committed", "first_at", "items", "messages", "newest", "rows")
 
     def __init__(self) -> None:
         self.rows = Rows()
         self.items: list[tuple[str, bytes, datetime]] = []  # topic, payload, received at
         self.messages = 0
+        self.bytes = 0  # payload bytes
         self.first_at = 0.0
         self.newest: datetime | None = None  # the newest device time in the batch
         # Its result (0, success) acknowledges every message of the batch.
@@ -116,6 +117,8 @@ class Pipeline:
         self._down_since: float | None = None
         self._problems = ProblemLog()
         self.pending = 0
+        self.pending_bytes = 0
+        metrics.PENDING_BYTES_LIMIT.set(self._cfg.max_pending_bytes)
         self.committed = 0  # messages committed (and so acknowledged) by this process
 
     # -- the MQTT side -------------------------------------------------------
@@ -149,7 +152,10 @@ class Pipeline:
             batch.first_at = time.monotonic()
             self._wake.set()
         batch.messages += 1
+        batch.bytes += len(payload)
         self.pending += 1
+        self.pending_bytes += len(payload)
+        metrics.PENDING_BYTES.set(self.pending_bytes)  # live: it is what an outage grows
         if len(batch.rows) >= self._cfg.batch_rows:
             self._full.set()
         return batch.committed
@@ -193,10 +199,13 @@ class Pipeline:
                     return
                 metrics.RECEIVED.inc(batch.messages)
                 metrics.PENDING.set(self.pending)
+                metrics.PENDING_BYTES.set(self.pending_bytes)
                 await self._write(batch)
                 self.pending -= batch.messages
+                self.pending_bytes -= batch.bytes
                 self.committed += batch.messages
                 metrics.PENDING.set(self.pending)
+                metrics.PENDING_BYTES.set(self.pending_bytes)
                 batch.committed.set_result(0)
                 if self._closing and self._batch.messages == 0:
                     return

@@ -21,6 +21,7 @@ from prometheus_client import start_http_server
 from ingest.pipeline import Pipeline
 from semon import mqtt
 from semon.domain.decode import device_topics
+from semon.loop_lag import watch_loop_lag
 from semon.settings import Settings
 from semon.store.maintenance import maintenance_loop
 from semon.store.migrate import current_flavour
@@ -86,6 +87,7 @@ async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> None
     stop = asyncio.Event()
     pipeline = Pipeline(settings)
     writer = asyncio.create_task(pipeline.run(), name="ingest-writer")
+    lag = asyncio.create_task(watch_loop_lag(), name="ingest-loop-lag")
     maintenance = (
         asyncio.create_task(_maintenance(settings), name="ingest-maintenance")
         if cfg.maintenance_interval_s > 0
@@ -101,6 +103,7 @@ async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> None
                 session_expiry_s=settings.mqtt.session_expiry_s,
                 keepalive_s=settings.mqtt.keepalive_s,
                 receive_maximum=cfg.receive_maximum,
+                receive_maximum_bytes=cfg.max_pending_bytes,
                 reconnect_min_s=settings.mqtt.reconnect_min_s,
                 reconnect_max_s=settings.mqtt.reconnect_max_s,
                 subscriptions=subscriptions(settings),
@@ -125,12 +128,13 @@ async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> None
             pipeline.committed,
             pipeline.pending,
         )
+        lag.cancel()
         if maintenance is not None:
             maintenance.cancel()
         if not writer.done():
             writer.cancel()
         await asyncio.gather(
-            writer, *([maintenance] if maintenance else []), return_exceptions=True
+            writer, lag, *([maintenance] if maintenance else []), return_exceptions=True
         )
 
 

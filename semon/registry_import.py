@@ -12,6 +12,7 @@ import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,12 @@ import psycopg
 from psycopg import AsyncConnection
 from pydantic import BaseModel, ValidationError
 
+from semon.domain.registry import future_dates
 from semon.i18n import Message, Reader, msg, reader, validation_message
-from semon.settings import Settings
+from semon.settings import RecordDateSettings, Settings
 from semon.store.registry import (
     KINDS,
     SPECS,
-    bump_last_inspected,
     dedupe,
     missing_ids,
     rescue_codes_taken,
@@ -191,38 +192,48 @@ def _check_text(rows: Sequence[BaseModel]) -> None:
         raise RegistryRejected(failures)
 
 
-async def upsert_models(conn: AsyncConnection, kind: str, rows: Sequence[BaseModel]) -> int:
-    """Write already-validated records, all or nothing; returns how many were given."""
+def _check_dates(rows: Sequence[BaseModel], latest: date) -> None:
+    """No record of something done may be dated after ``latest``."""
+    failures = [
+        Failure(index, name, reason)
+        for index, row in enumerate(rows)
+        for name, reason in future_dates(row, latest)
+    ]
+    if failures:
+        raise RegistryRejected(failures)
+
+
+async def upsert_models(
+    conn: AsyncConnection, kind: str, rows: Sequence[BaseModel], *, latest: date | None = None
+) -> int:
+    """Write already-validated records, all or nothing; returns how many were
+    given. ``latest``: the latest date a record may carry (default: today and
+    the default tolerance, RecordDateSettings)."""
     if not rows:
         return 0
     _check_text(rows)
+    _check_dates(rows, latest or RecordDateSettings().latest())
     spec = SPECS[kind]
     async with conn.transaction():
         await _check_references(conn, kind, rows)
         await _check_rescue_codes(conn, kind, rows)
         unique = dedupe(spec, rows)
+        # Inspections reach the equipment's base date through the triggers
+        # of migration 0040 (a fail never renews it), not from here.
         await upsert_rows(conn, kind, unique)
-        if kind == "inspections":
-            for equipment in ("elevator", "cylinder"):
-                chosen = [r for r in unique if getattr(r, "equipment_type") == equipment]  # noqa: B009
-                if chosen:
-                    await bump_last_inspected(
-                        conn,
-                        equipment,
-                        [getattr(r, "equipment_id") for r in chosen],  # noqa: B009
-                        [getattr(r, "inspected_on") for r in chosen],  # noqa: B009
-                    )
     return len(rows)
 
 
-async def upsert_records(conn: AsyncConnection, kind: str, records: list[dict[str, Any]]) -> int:
+async def upsert_records(
+    conn: AsyncConnection, kind: str, records: list[dict[str, Any]], *, latest: date | None = None
+) -> int:
     """Validate and write records of `kind`, all or nothing.
 
-    Raises RegistryRejected(failures) when any record is invalid or names
-    unknown equipment; nothing is written then.
+    Raises RegistryRejected(failures) when any record is invalid, dated in
+    the future or names unknown equipment; nothing is written then.
     """
     rows = validate_records(kind, records)
-    return await upsert_models(conn, kind, rows)
+    return await upsert_models(conn, kind, rows, latest=latest)
 
 
 def guess_kind(path: Path) -> str:
@@ -274,5 +285,7 @@ async def import_files(settings: Settings, files: Sequence[tuple[Path, str]]) ->
         conn.transaction(),
     ):
         for path, kind in files:
-            counts[kind] = await upsert_records(conn, kind, read_records(path))
+            counts[kind] = await upsert_records(
+                conn, kind, read_records(path), latest=settings.record_dates.latest()
+            )
     return counts

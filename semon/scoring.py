@@ -27,7 +27,15 @@ D 15 days (15 days is the statutory default of TSG T5002). Vetoes force 15
 days whatever the score: an overdue inspection, no terminal data for more
 than 3 days (or never), a firm graded C or D, a trapped-passenger alert in
 the last 90 days attributable to maintenance (resolved ``repaired`` or with
-``details.cause = "maintenance"``).
+``details.cause = "maintenance"``), no liability insurance in force
+(``insured_until`` null or past), or a latest inspection that failed
+(failed in use, migration 0040).
+
+The vetoes are the on-demand conditions of SAMR's pilots read the other way
+round: ``ELIGIBILITY`` (semon/domain/eligibility.py) names each condition
+and its veto, and
+``GET /elevators/{id}/eligibility`` reports them from this same computation,
+so the conditions a lift is told it fails are exactly the vetoes on its score.
 
 Unknown inputs (NaN) count as average rather than as worst: a missing
 registry field is a data problem for the registry, not evidence against the
@@ -41,6 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from semon.domain.eligibility import ELIGIBILITY as ELIGIBILITY  # re-exported: one table
 from semon.settings import ScoreSettings
 
 F64 = npt.NDArray[np.float64]
@@ -64,6 +73,8 @@ VETOES: tuple[str, ...] = (
     "no_terminal_data",
     "firm_credit_c_or_d",
     "maintenance_trap_90d",
+    "uninsured",
+    "inspection_failed_in_use",
 )
 GRADES: tuple[str, ...] = ("A", "B", "C", "D")
 
@@ -89,6 +100,9 @@ class FleetMetrics:
     inspection_overdue: Bools
     days_since_data: F64
     maintenance_trap: Bools
+    # None: all False (a registry without these records)
+    uninsured: Bools | None = None  # no liability insurance in force today (v1.1 "Coverage")
+    failed_in_use: Bools | None = None  # in service with its latest inspection failed
 
 
 @dataclass(frozen=True)
@@ -187,12 +201,15 @@ def score_fleet(m: FleetMetrics, cfg: ScoreSettings) -> FleetScores:
             overdue,
         ]
     )
+    none = np.zeros(len(m.age_years), dtype=np.bool_)
     vetoes = np.vstack(
         [
             m.inspection_overdue,
             ~(m.days_since_data <= cfg.veto_no_data_days),
             m.firm_credit >= 2,
             m.maintenance_trap,
+            none if m.uninsured is None else m.uninsured,
+            none if m.failed_in_use is None else m.failed_in_use,
         ]
     )
     grade = grade_of(score, cfg)

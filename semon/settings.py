@@ -9,12 +9,15 @@ is what every deployment tool sets.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from semon.settings_firms import ScorecardSettings, VerificationSettings
 
 
 class MqttSettings(BaseModel):
@@ -48,6 +51,11 @@ class IngestSettings(BaseModel):
     # Messages are acknowledged only after commit, so this bounds both our
     # memory during a database outage and the throughput (window / commit time).
     receive_maximum: int = 5000
+    # ... and in bytes: reading from the broker pauses while the payloads not
+    # yet committed add up to this, so a database outage with large messages
+    # holds at most this much (plus one message) rather than receive_maximum
+    # times max_payload_bytes (5 GiB). Exported as semon_ingest_pending_bytes_limit.
+    max_pending_bytes: int = 64 * 2**20
     # Partition upkeep and hourly roll-ups (semon.store.maintenance); 0 = off.
     maintenance_interval_s: float = 300.0
     # On SIGTERM: how long to wait for the batch in hand to commit.
@@ -90,6 +98,18 @@ class AlertSettings(BaseModel):
     # three moving-sample intervals: longer than any broker hiccup.
     backlog_after_s: float = 30.0
     backlog_quiet_s: float = 2.0
+    # Terminal clocks drift (minutes, on cheap terminals without NTP). Each
+    # terminal's offset (receive time minus device time of its newest sample)
+    # is learned from its own recent messages and its deadlines are kept on
+    # its clock: trusted once the last skew_samples messages, received over at
+    # least skew_confirm_s, agree within skew_jitter_s (a live stream; a
+    # backlog upload catching up does not), and taken as their smallest
+    # delay. Offsets under skew_ignore_s are transport time: taken as 0.
+    # skew_samples 0 turns learning off (every clock is taken as right).
+    skew_samples: int = 3
+    skew_confirm_s: float = 2.0
+    skew_jitter_s: float = 2.0
+    skew_ignore_s: float = 1.0
     # Samples kept per elevator (sorted) to re-judge shuffled input; a late
     # upload is kept whole until judged. Small on purpose: a city's cars times
     # this many objects is what the garbage collector walks (latency).
@@ -171,8 +191,20 @@ class ApiSettings(BaseModel):
     # keep the connection open.
     stream_poll_s: float = 1.0
     stream_ping_s: float = 15.0
+    # Streams read and send their events a batch (stream_batch) per turn, and
+    # only stream_turns streams have a turn at once: 100 consoles resuming
+    # with ?after=0 then take turns instead of taking every pooled connection
+    # and the whole event loop, and an ack, the alert list and /healthz are
+    # served meanwhile. A turn ends after its batch or stream_turn_s (a slow
+    # client finishes its batch without holding one).
+    stream_turns: int = Field(default=2, ge=1)
+    stream_turn_s: float = Field(default=0.25, gt=0)
+    stream_batch: int = Field(default=200, ge=1, le=5000)
     # Token for the first admin; never defaulted (empty means none is made).
     bootstrap_admin_token: str = ""
+    # Largest request body read (413 past it): a registry batch of 10,000
+    # records is a few MB; nothing else comes near.
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
 
 
 class StorageSettings(BaseModel):
@@ -263,6 +295,10 @@ class EmbeddedSettings(BaseModel):
     # is taken `semon up` falls back to a free port and says so.
     postgres_port: int = 54329
     broker_port: int = 18830
+    # Where the embedded broker listens. Loopback by default; another address
+    # (0.0.0.0 for every interface) lets real terminals in and needs
+    # broker.device_secret: clients then log in (semon/broker_auth.py).
+    broker_host: str = "127.0.0.1"
     database: str = "semon"
 
 
@@ -287,6 +323,18 @@ class I18nSettings(BaseModel):
                 f"unknown time zone {value!r} (an IANA name, e.g. Asia/Shanghai)"
             ) from None
         return value
+
+
+class RecordDateSettings(BaseModel):
+    """Dates of things that happened (installed, manufactured, inspected,
+    maintained): one after today is refused. A day's tolerance: a record's
+    local date runs up to a day ahead of UTC's."""
+
+    future_tolerance_days: int = Field(default=1, ge=0, le=31)
+
+    def latest(self) -> date:
+        """The latest date a record of something done may carry today."""
+        return datetime.now(UTC).date() + timedelta(days=self.future_tolerance_days)
 
 
 class PermitSettings(BaseModel):
@@ -322,6 +370,18 @@ class RescueSettings(BaseModel):
     arrival_deadline_s: float = 900.0
 
 
+class RegulatorSettings(BaseModel):
+    """The regulator's book (issue 16): hazards, self-checks, coverage."""
+
+    # Days to rectify a hazard posted without a deadline. (A `conditional`
+    # inspection's hazard gets the contract's 30 days from migration 0041.)
+    hazard_deadline_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    # insurance_expiring is raised this many days before insured_until.
+    insurance_expiring_days: Annotated[int, Field(ge=1, le=365)] = 30
+    # Most hazards one GET /hazards answers.
+    hazards_page: Annotated[int, Field(ge=1, le=10_000)] = 500
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SEMON_",
@@ -346,4 +406,8 @@ class Settings(BaseSettings):
     broker: BrokerSettings = BrokerSettings()
     rescue: RescueSettings = RescueSettings()
     i18n: I18nSettings = I18nSettings()
+    record_dates: RecordDateSettings = RecordDateSettings()
+    regulator: RegulatorSettings = RegulatorSettings()
+    verification: VerificationSettings = VerificationSettings()
+    scorecard: ScorecardSettings = ScorecardSettings()
     permits: PermitSettings = PermitSettings()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, get_args
 
 from psycopg import AsyncConnection
@@ -16,12 +17,15 @@ from psycopg import AsyncConnection
 from semon.domain.common import clean_line, is_identifier
 from semon.i18n import Message, msg, reader
 
-Role = Literal["admin", "dispatcher", "maintenance", "regulator", "station"]
+Role = Literal["admin", "dispatcher", "maintenance", "regulator", "station", "use_unit"]
 ROLES: tuple[Role, ...] = get_args(Role)
 
-# Roles whose scope is exactly one object (a firm, a station); the others take
-# a set of districts, empty meaning all.
-SINGLE_SCOPE: frozenset[str] = frozenset({"maintenance", "station"})
+# Roles whose scope is exactly one object (a firm, a station, a use unit); the
+# others take a set of districts, empty meaning all.
+SINGLE_SCOPE: frozenset[str] = frozenset({"maintenance", "station", "use_unit"})
+# Single-scope roles whose object is named by registry text, not an identifier
+# (a use unit is the owner's name as the registry writes it).
+_TEXT_SCOPE: frozenset[str] = frozenset({"use_unit"})
 
 
 class TokenError(ValueError):
@@ -44,6 +48,8 @@ class UnknownScope(TokenError):
             message = msg("token.scope_unknown.firm", names=names)
         elif what == "station":
             message = msg("token.scope_unknown.station", names=names)
+        elif what == "use unit":
+            message = msg("token.scope_unknown.use_unit", names=names)
         else:
             message = msg("token.scope_unknown.district", names=names)
         super().__init__(message)
@@ -55,6 +61,7 @@ class TokenRecord:
     role: Role
     scope: tuple[str, ...]
     label: str | None
+    expires_at: datetime | None = None
 
 
 def hash_secret(secret: str) -> bytes:
@@ -77,7 +84,7 @@ def check_grant(role: str, scope: list[str]) -> Role:
 def _check_scope_item(role: str, item: str) -> None:
     # A firm or station id is an identifier, matched whole; a district is a
     # registry text field (registry.District), so the same rules hold.
-    if role in SINGLE_SCOPE:
+    if role in SINGLE_SCOPE and role not in _TEXT_SCOPE:
         if not is_identifier(item):
             raise TokenError(msg("token.scope_not_id", item=repr(item), role=role))
         return
@@ -85,6 +92,10 @@ def _check_scope_item(role: str, item: str) -> None:
         clean_line(item)
     except ValueError as exc:
         raise TokenError(msg("token.scope_bad_text", item=repr(item), error=str(exc))) from None
+    if role in _TEXT_SCOPE:
+        if not 1 <= len(item) <= 200:
+            raise TokenError(msg("token.scope_not_use_unit", item=repr(item)))
+        return
     if not 1 <= len(item) <= 64:
         raise TokenError(msg("token.scope_not_district", item=repr(item)))
 
@@ -110,6 +121,7 @@ _KNOWN: dict[str, tuple[str, str]] = {
     ),
 }
 _KNOWN["regulator"] = _KNOWN["dispatcher"]
+_KNOWN["use_unit"] = ("use unit", "EXISTS (SELECT 1 FROM elevators WHERE use_unit = s)")
 
 
 async def unknown_scope(conn: AsyncConnection, role: str, scope: list[str]) -> list[str]:
@@ -138,8 +150,8 @@ async def check_scope_known(conn: AsyncConnection, role: str, scope: list[str]) 
 
 
 _INSERT = """
-INSERT INTO api_tokens (token_id, token_hash, role, scope, label)
-VALUES (%s, %s, %s, %s, %s)
+INSERT INTO api_tokens (token_id, token_hash, role, scope, label, expires_at)
+VALUES (%s, %s, %s, %s, %s, %s)
 """
 
 
@@ -150,17 +162,26 @@ async def create_token(
     label: str | None,
     *,
     allow_unknown_scope: bool = False,
+    expires_at: datetime | None = None,
 ) -> tuple[str, str]:
     """Store a new token; returns (token_id, secret). The caller commits.
 
-    TokenError for a grant that makes no sense, UnknownScope for a scope that
-    names nothing in the registry unless ``allow_unknown_scope``."""
+    TokenError for a grant that makes no sense or an expiry not in the
+    future, UnknownScope for a scope that names nothing in the registry
+    unless ``allow_unknown_scope``. ``expires_at`` None: never expires."""
     checked = check_grant(role, scope)
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            raise TokenError(msg("token.expiry_naive"))
+        cur = await conn.execute("SELECT %s::timestamptz > now()", (expires_at,))
+        row = await cur.fetchone()
+        if not (row and row[0]):
+            raise TokenError(msg("token.expiry_past"))
     if not allow_unknown_scope:
         await check_scope_known(conn, checked, scope)
     token_id = "tok_" + secrets.token_hex(8)
     secret = "semon_" + secrets.token_urlsafe(32)
-    await conn.execute(_INSERT, (token_id, hash_secret(secret), checked, scope, label))
+    await conn.execute(_INSERT, (token_id, hash_secret(secret), checked, scope, label, expires_at))
     return token_id, secret
 
 
@@ -182,9 +203,10 @@ async def ensure_admin_token(conn: AsyncConnection, secret: str) -> str:
     return str(row[0])
 
 
+# An expired token is refused like a revoked one (401), on the database's clock.
 _LOOKUP = """
-SELECT token_id, role, scope, label FROM api_tokens
-WHERE token_hash = %s AND revoked_at IS NULL
+SELECT token_id, role, scope, label, expires_at FROM api_tokens
+WHERE token_hash = %s AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
 """
 
 
@@ -193,7 +215,9 @@ async def lookup_token(conn: AsyncConnection, secret: str) -> TokenRecord | None
     row = await cur.fetchone()
     if row is None:
         return None
-    return TokenRecord(token_id=row[0], role=row[1], scope=tuple(row[2]), label=row[3])
+    return TokenRecord(
+        token_id=row[0], role=row[1], scope=tuple(row[2]), label=row[3], expires_at=row[4]
+    )
 
 
 _REVOKE = """
@@ -208,7 +232,7 @@ async def revoke_token(conn: AsyncConnection, token_id: str) -> bool:
 
 
 _LIST = """
-SELECT token_id, role, scope, label, created_at, revoked_at FROM api_tokens
+SELECT token_id, role, scope, label, created_at, revoked_at, expires_at FROM api_tokens
 ORDER BY created_at, token_id
 """
 

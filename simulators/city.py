@@ -369,11 +369,16 @@ def generate_city(
                     ),
                 }
             )
+            # A scrapped cylinder failed the inspection after its last pass
+            # (the registry's date): a fail renews no base date, so it lies
+            # after the date the due date is counted from.
             inspections.append(
                 {
                     "equipment_type": "cylinder",
                     "equipment_id": cylinder_id,
-                    "inspected_on": last_inspected,
+                    "inspected_on": (last + timedelta(days=1)).isoformat()
+                    if category == "scrapped"
+                    else last_inspected,
                     "result": "fail" if category == "scrapped" else "pass",
                     "inspector": f"CIS-{rng.randint(100, 999)}",
                 }

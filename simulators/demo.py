@@ -15,7 +15,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -25,6 +25,7 @@ from simulators.city import generate_city
 from simulators.incidents import FAULT_CODES, GroundTruth, Incident
 from simulators.player import load_city, play_realtime
 from simulators.publisher import open_publisher
+from simulators.regulator import Book, add_book, store_book
 from simulators.world import World, WorldOptions
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,15 @@ async def _report_visits(settings: Settings, world: World) -> None:
         log.warning("maintenance visits not recorded: %s", exc)
 
 
+async def _store_book(settings: Settings, book: Book) -> None:
+    try:
+        async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+            await store_book(conn, book)
+            await conn.commit()
+    except (psycopg.Error, OSError) as exc:
+        log.warning("regulator's book not stored: %s", exc)
+
+
 async def run_demo(
     settings: Settings,
     *,
@@ -160,7 +170,13 @@ async def run_demo(
         reference_day=datetime.now(UTC).date(),
         cylinders_per_station=80,
     )
+    # Last month's regulator's book: insurance, tags, failed inspections
+    # (into the registry files), hazards and self-checks (into the store).
+    today = city.reference_day
+    month_end = today.replace(day=1)
+    book = add_book(city, (month_end - timedelta(days=1)).replace(day=1), month_end)
     await load_city(settings, city, settings.state_dir / "demo-city")
+    await _store_book(settings, book)
     start = time.time()
     truth = GroundTruth(settings.state_dir / "demo-ground-truth.jsonl")
     options = WorldOptions(rates=None, station_hours=(0.0, 24.0), fills_scale=2.0)

@@ -2,7 +2,9 @@
 
 Ground truth is the incidents file (simulators/incidents.py) plus what the
 registry itself should raise over the simulated span (overdue inspections,
-inspections due soon, late maintenance). An alert matches a truth record of
+inspections due soon, late maintenance; the regulator's book: a conditional
+inspection's hazard left open past its 30 days, equipment failed in use,
+insurance expiring or lapsed). An alert matches a truth record of
 the same kind on the same equipment (for fillings: the cylinder or its
 station) whose device-time window, widened by a slack, holds the alert's
 `started_at`; for `elevator_fault` the fault code must agree too.
@@ -56,6 +58,7 @@ def registry_truth(
                     "due": due.isoformat(),
                 }
             )
+    truth += _book_truth(city, end, cylinders=cylinders)
     status = {r["elevator_id"]: r.get("status", "in_service") for r in city.records["elevators"]}
     latest: dict[str, date] = {}
     for visit in city.records["maintenance"]:
@@ -73,6 +76,54 @@ def registry_truth(
                     "last_done": done.isoformat(),
                 }
             )
+    return truth
+
+
+# Days a conditional inspection's hazard has (migration 0041) and the
+# insurance_expiring horizon (RegulatorSettings).
+CONDITIONAL_DEADLINE_DAYS = 30
+INSURANCE_EXPIRING_DAYS = 30
+
+
+def _book_truth(city: City, end: date, *, cylinders: bool) -> list[dict[str, Any]]:
+    """The regulator's alerts the records call for by `end` (CONTRACT.md v1.1)."""
+    truth: list[dict[str, Any]] = []
+    records: dict[tuple[str, str], dict[str, Any]] = {
+        ("elevator", r["elevator_id"]): r for r in city.records["elevators"]
+    }
+    if cylinders:
+        records.update({("cylinder", r["cylinder_id"]): r for r in city.records["cylinders"]})
+    in_service = {k for k, r in records.items() if r.get("status", "in_service") == "in_service"}
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for i in city.records["inspections"]:
+        key = (i["equipment_type"], i["equipment_id"])
+        if key not in in_service:
+            continue
+        if key not in latest or i["inspected_on"] > latest[key]["inspected_on"]:
+            latest[key] = i
+        deadline = date.fromisoformat(i["inspected_on"]) + timedelta(days=CONDITIONAL_DEADLINE_DAYS)
+        if i["result"] == "conditional" and deadline < end:
+            truth.append(
+                {"kind": "hazard_overdue", "equipment_id": i["equipment_id"], "injected": "book"}
+            )
+    for key, i in latest.items():
+        registry_last = records[key].get("last_inspected_on")
+        if i["result"] == "fail" and (not registry_last or registry_last <= i["inspected_on"]):
+            truth.append(
+                {
+                    "kind": "inspection_failed_in_use",
+                    "equipment_id": key[1],
+                    "injected": "book",
+                }
+            )
+    for key in sorted(in_service):
+        until = records[key].get("insured_until")
+        if not until:
+            continue
+        day = date.fromisoformat(until)
+        if day < end or day <= end + timedelta(days=INSURANCE_EXPIRING_DAYS):
+            kind = "insurance_lapsed" if day < end else "insurance_expiring"
+            truth.append({"kind": kind, "equipment_id": key[1], "injected": "book"})
     return truth
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -13,13 +15,26 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from api.auth import require_roles
 from api.deps import PoolDep, ReaderDep, SettingsDep
 from api.notify import AlertWaker
-from api.paging import decode_cursor, encode_cursor
+from api.paging import CURSOR_PATTERN, decode_cursor, encode_cursor
 from api.query_time import QueryTime
 from api.schemas import ALERT_EXAMPLE, AlertOut, AlertPage, Problem, speaking
 from api.scope import Scope, ScopeDep
-from semon.domain.alerts import Action, ActionBody, AlertKind, AlertState, stored_summary
+from semon.domain.alerts import (
+    Action,
+    ActionBody,
+    AlertKind,
+    AlertState,
+    ResolveBody,
+    stored_summary,
+)
 from semon.i18n import Message, Reader, msg
-from semon.store.alert_reads import alert_in_scope, events_after, last_event_id, list_alerts
+from semon.store.alert_reads import (
+    FeedRow,
+    alert_in_scope,
+    event_texts_after,
+    last_event_id,
+    list_alerts,
+)
 from semon.store.alerts import AlertNotFound, IllegalTransition, apply_action
 from semon.store.event_feed import RESCUE_EVENT
 
@@ -30,7 +45,6 @@ AlertId = Annotated[str, Path(pattern=ALERT_ID_PATTERN, examples=["al_01HZX3K9TR
 # Who may move an alert along: dispatch centres, and maintenance firms (their
 # technicians report arrival and resolution); regulators and stations read.
 CHANGERS = require_roles("admin", "dispatcher", "maintenance")
-STREAM_BATCH = 500
 
 
 @router.get(
@@ -56,7 +70,10 @@ async def get_alerts(
     limit: Annotated[
         int | None, Query(ge=1, description="Page size (capped by the server)")
     ] = None,
-    cursor: Annotated[str | None, Query(max_length=400, description="From `next_cursor`")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=400, pattern=CURSOR_PATTERN, description="From `next_cursor`"),
+    ] = None,
 ) -> AlertPage:
     page = min(limit or settings.api.page_size_default, settings.api.page_size_max)
     before = decode_cursor(cursor)
@@ -122,8 +139,18 @@ async def stream_alerts(
         async with pool.connection() as conn:
             start = await last_event_id(conn)
     waker: AlertWaker = request.app.state.alert_waker
+    api = settings.api
+    feed = _Feed(pool, request.app.state.stream_turns, api.stream_turn_s, scope, api.stream_batch)
     return EventSourceResponse(
-        _events(pool, waker, scope, start, settings.api.stream_poll_s, speaker),
+        _events(
+            feed,
+            waker,
+            start,
+            settings.api.stream_poll_s,
+            # Stored messages speak the platform's language: re-rendered only
+            # for a reader of another (a replay otherwise sends the rows' text).
+            None if speaker.language == settings.i18n.language else speaker,
+        ),
         ping=settings.api.stream_ping_s,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -141,54 +168,140 @@ def _resume_point(header: str | None, after: int | None) -> int | None:
     return after
 
 
+@dataclass(frozen=True, slots=True)
+class _Feed:
+    """What one stream reads from: the pool, a batch at a time, in its scope,
+    and the turns all streams share (``stream_turns``)."""
+
+    pool: PoolDep
+    turns: asyncio.Semaphore
+    turn_s: float
+    scope: Scope
+    batch: int
+
+    async def after(self, event_id: int) -> list[FeedRow]:
+        where, params = self.scope.alerts("a")
+        async with self.pool.connection() as conn:
+            return await event_texts_after(conn, event_id, where, params, self.batch)
+
+
+class _Turn:
+    """One stream's turn among the streams' shared turns. Given back after
+    its batch, when the stream ends, or by a timer ``turn_s`` after the read:
+    a client that stops reading (its send never returns) keeps no turn."""
+
+    __slots__ = ("_held", "_timer", "_turns")
+
+    def __init__(self, turns: asyncio.Semaphore) -> None:
+        self._turns = turns
+        self._held = False
+        self._timer: asyncio.TimerHandle | None = None
+
+    async def take(self) -> None:
+        await self._turns.acquire()
+        self._held = True
+
+    def limit(self, turn_s: float) -> None:
+        self._timer = asyncio.get_running_loop().call_later(turn_s, self.give)
+
+    def give(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._held:
+            self._held = False
+            self._turns.release()
+
+
+# Within a turn, events sent in a row before other work runs (sending does not
+# wait for a fast client): short stretches of the loop keep an ack's awaits quick.
+_YIELD_EVERY = 16
+
+
+def _spoken(row: FeedRow, speaker: Reader) -> str:
+    """The event's JSON with its summary in the reader's language."""
+    stored = stored_summary({"summary_key": row.summary_key, "summary_args": row.summary_args})
+    if stored is None:
+        return row.data
+    message = json.loads(row.data)
+    message["summary"] = speaker.render(Message.from_json(stored), fallback=message.get("summary"))
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+
+
 async def _events(
-    pool: PoolDep, waker: AlertWaker, scope: Scope, after: int, poll_s: float, speaker: Reader
+    feed: _Feed, waker: AlertWaker, after: int, poll_s: float, speaker: Reader | None
 ) -> AsyncIterator[ServerSentEvent]:
-    where, params = scope.alerts("a")
+    """A stream reads and sends one batch per turn: 100 consoles replaying at
+    once take turns (a few at a time) instead of taking every pooled
+    connection and every turn of the loop, so acks, the alert list and
+    /healthz are served meanwhile. A turn ends after its batch or ``turn_s``
+    after its read (a slow client then finishes its batch without one)."""
+    turn = _Turn(feed.turns)
     while True:
         ticket = waker.ticket()
-        async with pool.connection() as conn:
-            rows = await events_after(conn, after, where, params, STREAM_BATCH)
-        for row in rows:
-            after = row["event_id"]
-            message: dict[str, Any] = dict(row["message"])
-            message.setdefault("event_id", after)
-            message.setdefault("action", row["action"])
-            # Rescue changes share the feed (and so the ids and the resume).
-            event = "rescue" if row["action"] == RESCUE_EVENT else "alert"
-            # Published in the platform's language; shown in the reader's.
-            stored = stored_summary(row) if event == "alert" else None
-            if stored is not None:
-                message["summary"] = speaker.render(
-                    Message.from_json(stored), fallback=message.get("summary")
-                )
-            yield ServerSentEvent(
-                data=json.dumps(message, separators=(",", ":")), event=event, id=str(after)
-            )
-        if len(rows) < STREAM_BATCH:
+        await turn.take()
+        try:
+            rows = await feed.after(after)
+            turn.limit(feed.turn_s)
+            for i, row in enumerate(rows, 1):
+                after = row.event_id
+                # Rescue changes share the feed (and so the ids and the resume).
+                event = "rescue" if row.action == RESCUE_EVENT else "alert"
+                data = row.data if speaker is None or event != "alert" else _spoken(row, speaker)
+                yield ServerSentEvent(data=data, event=event, id=str(after))
+                if i % _YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+        finally:
+            # Also when the client goes away mid-batch (the generator is closed).
+            turn.give()
+        if len(rows) < feed.batch:
             await waker.wait(poll_s, ticket)
+
+
+_ACTION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "No such alert in your scope"},
+    409: {"model": Problem, "description": "Illegal transition from the alert's state"},
+}
+
+
+# Resolve first: its body needs `resolution`, which the schema can then say
+# (one route with the action as a parameter could only refuse it in code).
+@router.post(
+    "/{alert_id}/resolve",
+    response_model=AlertOut,
+    responses=_ACTION_RESPONSES,
+    summary="Resolve an alert, saying how it ended",
+    dependencies=[CHANGERS],
+)
+async def resolve_alert(
+    alert_id: AlertId, body: ResolveBody, scope: ScopeDep, pool: PoolDep, speaker: ReaderDep
+) -> AlertOut:
+    return await _act(alert_id, "resolve", body, scope, pool, speaker)
 
 
 @router.post(
     "/{alert_id}/{action}",
     response_model=AlertOut,
-    responses={
-        404: {"model": Problem, "description": "No such alert in your scope"},
-        409: {"model": Problem, "description": "Illegal transition from the alert's state"},
-    },
-    summary="Acknowledge, dispatch, arrive or resolve an alert",
+    responses=_ACTION_RESPONSES,
+    summary="Acknowledge, dispatch or arrive at an alert",
     dependencies=[CHANGERS],
 )
 async def act_on_alert(
     alert_id: AlertId,
-    action: Annotated[Action, Path(description="ack, dispatch, arrive or resolve")],
+    action: Annotated[
+        Literal["ack", "dispatch", "arrive"], Path(description="ack, dispatch or arrive")
+    ],
     body: ActionBody,
     scope: ScopeDep,
     pool: PoolDep,
     speaker: ReaderDep,
 ) -> AlertOut:
-    if action == "resolve" and body.resolution is None:
-        raise HTTPException(422, msg("api.problem.resolution_required"))
+    return await _act(alert_id, action, body, scope, pool, speaker)
+
+
+async def _act(
+    alert_id: str, action: Action, body: ActionBody, scope: Scope, pool: PoolDep, speaker: Reader
+) -> AlertOut:
     where, params = scope.alerts("a")
     async with pool.connection() as conn, conn.transaction():
         if not await alert_in_scope(conn, alert_id, where, params):

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body
 from pydantic import BaseModel
 
 from api.auth import Principal, require_roles
-from api.deps import PoolDep
+from api.deps import PoolDep, SettingsDep
 from api.schemas import ELEVATOR_EXAMPLE, Rejected, UpsertResult
 from semon.domain.registry import Cylinder, Elevator, Firm, Inspection, RescueOrg, Station
 from semon.registry_import import upsert_models
@@ -31,9 +31,11 @@ def _route(kind: str, model: type[BaseModel], path: str, example: dict[str, Any]
         Body(min_length=1, max_length=MAX_RECORDS, examples=[[example]]),
     ]
 
-    async def upsert(records: Records, pool: PoolDep, admin: Admin) -> UpsertResult:
+    async def upsert(
+        records: Records, pool: PoolDep, admin: Admin, settings: SettingsDep
+    ) -> UpsertResult:
         async with pool.connection() as conn:
-            count = await upsert_models(conn, kind, records)
+            count = await upsert_models(conn, kind, records, latest=settings.record_dates.latest())
         return UpsertResult(kind=kind, upserted=count)
 
     handler: Callable[..., Awaitable[UpsertResult]] = upsert

@@ -88,7 +88,9 @@ async def fleet_scores(
     scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
-    firm_id: Annotated[str | None, Query(max_length=64, description="only this firm's")] = None,
+    firm_id: Annotated[
+        str | None, Query(pattern=ID_PATTERN, max_length=64, description="only this firm's")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> ScorePage:

@@ -4,19 +4,37 @@ overdue maintenance. Role and scope go into each query's WHERE clause."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import Response
+from psycopg import AsyncConnection
 from pydantic import BaseModel, Field
 
 from api.deps import PoolDep, SettingsDep
 from api.query_time import QueryTime
-from api.scope import ScopeDep
+from api.scope import Scope, ScopeDep
+from semon.domain.common import Day
 from semon.i18n import msg
+from semon.store import coverage as coverage_store
+from semon.store import hazards as hazard_store
 from semon.store import stats as store
 from semon.store.rescue_stats import rescue_figures
 
 router = APIRouter(prefix="/stats", tags=["statistics"])
+
+
+def as_json(result: dict[str, Any]) -> Response:
+    """A statistics answer as the store shaped it (the response model's
+    fields), encoded once by orjson. By use unit a city has 20,000 groups:
+    validating and serializing them through pydantic cost several times the
+    query."""
+    return Response(
+        orjson.dumps(result, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS),
+        media_type="application/json",
+    )
+
 
 # Windows longer than this are refused: statistics read alerts by started_at.
 MAX_WINDOW_DAYS = 3660
@@ -34,12 +52,25 @@ class RateGroup(Rate):
     )
 
 
+class InspectionRate(Rate):
+    failed_in_use: int = Field(
+        description="in service with its latest inspection failed (no later pass)", examples=[1]
+    )
+    failed_in_use_rate: float = Field(description="failed_in_use / total", examples=[0.008])
+
+
+class InspectionRateGroup(InspectionRate):
+    key: str | None = Field(
+        description="the group's value (null: not recorded)", examples=["Tianhe"]
+    )
+
+
 class OverdueInspections(BaseModel):
     equipment: Literal["elevator", "cylinder"]
     group_by: str
     at: date
-    groups: list[RateGroup]
-    overall: Rate
+    groups: list[InspectionRateGroup]
+    overall: InspectionRate
 
 
 class MaintenanceOverdue(BaseModel):
@@ -136,10 +167,14 @@ async def overdue_inspections(
     pool: PoolDep,
     equipment: Literal["elevator", "cylinder"] = "elevator",
     group_by: Literal["district", "firm_id", "use_unit", "station_id"] = "district",
-    at: Annotated[date | None, Query(description="the date judged; default today (UTC)")] = None,
-) -> OverdueInspections:
-    """In-service equipment in scope whose base date (last inspection, else
-    installation or manufacture) plus its interval is before `at`."""
+    at: Annotated[
+        Day | None, Query(description="the date judged (YYYY-MM-DD); default today (UTC)")
+    ] = None,
+) -> Response:
+    """In-service equipment in scope whose base date (latest pass or
+    conditional inspection, else installation or manufacture; a fail never
+    renews it) plus its interval is before `at`; and those whose latest
+    inspection failed (`failed_in_use`)."""
     day = at or datetime.now(UTC).date()
     if equipment == "elevator":
         if group_by not in store.ELEVATOR_GROUPS:
@@ -157,7 +192,7 @@ async def overdue_inspections(
         result = await store.overdue_inspections(
             conn, equipment=equipment, group_by=group_by, at=day, scope=where, params=params
         )
-    return OverdueInspections.model_validate(result)
+    return as_json(result)
 
 
 @router.get("/illegal-fillings", response_model=IllegalFillings)
@@ -214,7 +249,9 @@ async def maintenance_overdue(
     pool: PoolDep,
     settings: SettingsDep,
     group_by: Literal["district", "firm_id"] = "district",
-    at: Annotated[date | None, Query(description="the date judged; default today (UTC)")] = None,
+    at: Annotated[
+        Day | None, Query(description="the date judged (YYYY-MM-DD); default today (UTC)")
+    ] = None,
 ) -> MaintenanceOverdue:
     """In-service elevators whose last maintenance (installation where none)
     plus their current interval (elevator_scores; 15 days unscored) is before `at`."""
@@ -231,3 +268,159 @@ async def maintenance_overdue(
             params=params,
         )
     return MaintenanceOverdue.model_validate(result)
+
+
+class HazardFigures(BaseModel):
+    found: int = Field(description="hazards found in the window")
+    rectified: int = Field(description="of those, rectified or verified")
+    overdue: int = Field(description="of those, deadline passed before rectification")
+    serious_found: int
+    serious_rectified: int
+    serious_rectification_rate: float | None = Field(
+        description="serious_rectified / serious_found (null: none found)", examples=[1.0]
+    )
+    use_units: int = Field(description="use units with an elevator in service")
+    use_units_complete: int = Field(
+        description="of those, with every daily, weekly and monthly check of the window"
+    )
+    self_check_rate: float | None = Field(
+        description="use_units_complete / use_units (null: no use units)", examples=[0.975]
+    )
+
+
+class HazardGroup(HazardFigures):
+    key: str | None
+
+
+class HazardStats(BaseModel):
+    group_by: str
+    from_: date = Field(alias="from")
+    to: date
+    groups: list[HazardGroup]
+    overall: HazardFigures
+
+
+def date_window(since: date | None, until: date | None) -> tuple[date, date]:
+    """[from, to) in days; default the 30 days up to today."""
+    until = until or datetime.now(UTC).date() + timedelta(days=1)
+    since = since or until - timedelta(days=30)
+    if since >= until:
+        raise HTTPException(422, msg("api.problem.window_reversed"))
+    if until - since > timedelta(days=MAX_WINDOW_DAYS):
+        raise HTTPException(422, msg("api.problem.window_too_long", days=MAX_WINDOW_DAYS))
+    return since, until
+
+
+@router.get("/hazards", response_model=HazardStats)
+async def hazards(
+    scope: ScopeDep,
+    pool: PoolDep,
+    group_by: Literal["district", "use_unit", "firm_id"] = "district",
+    since: Annotated[
+        date | None, Query(alias="from", description="first day (default: 30 days before to)")
+    ] = None,
+    until: Annotated[
+        date | None, Query(alias="to", description="day after the last (default: tomorrow)")
+    ] = None,
+) -> Response:
+    """Hazards found in [from, to) per group: found, rectified, overdue, the
+    serious-rectification rate; and the self-check rate (use units with every
+    daily, weekly and monthly check of the window recorded)."""
+    start, end = date_window(since, until)
+    async with pool.connection() as conn:
+        result = await hazard_stats_for(conn, scope, group_by, start, end)
+    return as_json(result)
+
+
+async def hazard_stats_for(
+    conn: AsyncConnection, scope: Scope, group_by: str, start: date, end: date
+) -> dict[str, Any]:
+    """The store's figures under the caller's scope (the monthly report uses it too)."""
+    h_where, h_params = scope.hazards("h")
+    e_where, e_params = scope.elevators("e")
+    return await hazard_store.hazard_stats(
+        conn,
+        group_by=group_by,
+        since=start,
+        until=end,
+        today=datetime.now(UTC).date(),
+        hazard_scope=h_where,
+        elevator_scope=e_where,
+        params={**h_params, **e_params},
+    )
+
+
+class Coverage(BaseModel):
+    total: int = Field(description="in-service equipment in the group", examples=[120])
+    covered: int = Field(examples=[112])
+    rate: float = Field(description="covered / total (0 when total is 0)", examples=[0.933])
+
+
+class CoverageGroup(Coverage):
+    key: str | None
+
+
+class CoverageStats(BaseModel):
+    metric: Literal["insurance", "tag", "iot"]
+    equipment: Literal["elevator", "cylinder"]
+    group_by: str
+    at: datetime
+    groups: list[CoverageGroup]
+    overall: Coverage
+
+
+def coverage_moment(at: date | None) -> datetime:
+    """The moment judged: the start of `at` (UTC), or now."""
+    if at is None:
+        return datetime.now(UTC)
+    return datetime(at.year, at.month, at.day, tzinfo=UTC)
+
+
+@router.get("/coverage", response_model=CoverageStats)
+async def coverage(
+    scope: ScopeDep,
+    pool: PoolDep,
+    metric: Literal["insurance", "tag", "iot"] = "insurance",
+    equipment: Literal["elevator", "cylinder"] = "elevator",
+    group_by: Literal["district", "firm_id", "use_unit", "station_id"] = "district",
+    at: Annotated[
+        date | None, Query(description="the day judged, from its start (UTC); default now")
+    ] = None,
+) -> Response:
+    """In-service equipment in scope covered by insurance (insured on `at`),
+    a tag (cylinders: `qr` or `rfid`) or IoT (elevators whose terminal was
+    heard from in the 24 h before `at`)."""
+    async with pool.connection() as conn:
+        result = await coverage_for(conn, scope, metric, equipment, group_by, coverage_moment(at))
+    return as_json(result)
+
+
+async def coverage_for(
+    conn: AsyncConnection, scope: Scope, metric: str, equipment: str, group_by: str, at: datetime
+) -> dict[str, Any]:
+    """The store's coverage figures under the caller's scope (the report uses it too)."""
+    if metric not in coverage_store.METRICS[equipment]:
+        raise HTTPException(
+            422, msg("regulator.problem.metric", metric=metric, equipment=equipment)
+        )
+    if equipment == "elevator":
+        if group_by not in store.ELEVATOR_GROUPS:
+            raise HTTPException(422, msg("regulator.problem.elevator_groups"))
+        if scope.role == "station":
+            raise HTTPException(403, msg("api.problem.station_sees_no_elevators"))
+        where, params = scope.elevators("e")
+    else:
+        if group_by not in store.CYLINDER_GROUPS:
+            raise HTTPException(422, msg("regulator.problem.cylinder_groups"))
+        if scope.role in ("maintenance", "use_unit"):
+            raise HTTPException(403, msg("regulator.problem.no_cylinders", role=scope.role))
+        where, params = scope.cylinders("c")
+    return await coverage_store.coverage(
+        conn,
+        metric=metric,
+        equipment=equipment,
+        group_by=group_by,
+        at=at,
+        scope=where,
+        params=params,
+    )

@@ -22,7 +22,6 @@ TokenId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,64}$", examples=["tok_1a
     "",
     response_model=TokenIssued,
     status_code=201,
-    responses={422: {"model": Problem}},
     summary="Issue a token; the secret is in this answer only",
 )
 async def issue_token(
@@ -36,6 +35,7 @@ async def issue_token(
                 body.scope,
                 body.label,
                 allow_unknown_scope=body.allow_unknown_scope,
+                expires_at=body.expires_at,
             )
         except UnknownScope as exc:
             reason = speaker.render(exc.message)
@@ -43,7 +43,12 @@ async def issue_token(
         except TokenError as exc:
             raise HTTPException(422, exc.message) from None
     return TokenIssued(
-        token_id=token_id, secret=secret, role=body.role, scope=body.scope, label=body.label
+        token_id=token_id,
+        secret=secret,
+        role=body.role,
+        scope=body.scope,
+        label=body.label,
+        expires_at=body.expires_at,
     )
 
 
@@ -51,7 +56,7 @@ async def issue_token(
 async def get_tokens(pool: PoolDep, admin: Admin) -> list[TokenInfo]:
     async with pool.connection() as conn:
         rows = await list_tokens(conn)
-    keys = ("token_id", "role", "scope", "label", "created_at", "revoked_at")
+    keys = ("token_id", "role", "scope", "label", "created_at", "revoked_at", "expires_at")
     return [TokenInfo.model_validate(dict(zip(keys, row, strict=True))) for row in rows]
 
 

@@ -7,12 +7,14 @@
 //   js/board.js   the cards and the actions on them
 //   js/alarm.js   banner, beep, tab title and toasts for critical alerts
 //   js/rescue.js  rescues: the call-intake form and the rescue cards
+//   js/regulator.js  the month's report and the map of the lifts
 
 import { enableSound, showMute, toggleMute } from "./js/alarm.js";
 import { forgetToken, saveSession, session } from "./js/api.js";
 import { board, clear, merge, render, translateCards } from "./js/board.js";
 import { chosenLanguage, loadLanguage, rememberLanguage, t, translatePage } from "./js/i18n.js";
 import { clearRescues, loadRescues, rescueChanged, setupRescues, translateRescues } from "./js/rescue.js";
+import { loadReport, setUpRegulator } from "./js/regulator.js";
 import { AlertStream } from "./js/stream.js";
 
 const $ = (id) => document.getElementById(id);
@@ -35,6 +37,8 @@ function setConn(kind, text) {
 function showLogin(message) {
   $("login").hidden = false;
   $("board").hidden = true;
+  $("regulator").hidden = true;
+  $("pages").hidden = true;
   $("logout").hidden = true;
   $("mute").hidden = true;
   $("who").textContent = "";
@@ -44,10 +48,21 @@ function showLogin(message) {
 
 function showBoard() {
   $("login").hidden = true;
-  $("board").hidden = false;
+  showPage("board");
+  $("pages").hidden = false;
   $("logout").hidden = false;
   $("mute").hidden = false;
   $("who").textContent = session.operator;
+}
+
+// The alert board or the regulator's page (its report is read when opened).
+function showPage(page) {
+  $("board").hidden = page !== "board";
+  $("regulator").hidden = page !== "regulator";
+  for (const button of document.querySelectorAll("button.page")) {
+    button.setAttribute("aria-pressed", String(button.dataset.page === page));
+  }
+  if (page === "regulator") loadReport();
 }
 
 function login(event) {
@@ -112,6 +127,10 @@ async function main() {
   }
   setupRescues({ authError: () => logout(t("console.login.refused")) });
   $("show-others").addEventListener("click", () => setFilter({ view: "all" }));
+  for (const button of document.querySelectorAll("button.page")) {
+    button.addEventListener("click", () => showPage(button.dataset.page));
+  }
+  setUpRegulator();
   $("district").addEventListener("change", (e) => setFilter({ district: e.target.value }));
   $("kind").addEventListener("change", (e) => setFilter({ kind: e.target.value }));
   $("show-resolved").addEventListener("change", (e) => setFilter({ showResolved: e.target.checked }));

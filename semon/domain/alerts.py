@@ -16,7 +16,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from semon.domain.common import Line, Text
 
 if TYPE_CHECKING:
     # Only for types: semon.i18n's vocabulary reads the kinds from this module.
@@ -28,6 +30,10 @@ AlertKind = Literal[
     "terminal_offline",
     "inspection_overdue",
     "inspection_due_soon",
+    "inspection_failed_in_use",
+    "hazard_overdue",
+    "insurance_expiring",
+    "insurance_lapsed",
     "alarm_test_missed",
     "maintenance_overdue",
     "overfill",
@@ -38,6 +44,7 @@ AlertKind = Literal[
     "gas_mismatch",
     "precheck_failed_but_filled",
     "postcheck_missing",
+    "maintenance_unverified",
     "filled_after_deny",
 ]
 Severity = Literal["critical", "major", "minor", "info"]
@@ -46,16 +53,22 @@ EquipmentType = Literal["elevator", "cylinder", "station"]
 Resolution = Literal["rescued", "self_released", "false_alarm", "repaired", "inspected", "other"]
 Action = Literal["ack", "dispatch", "arrive", "resolve"]
 
-RaisedBy = Literal["elevator", "sweep", "filling"]
+RaisedBy = Literal["elevator", "sweep", "filling", "verification"]
 
 # Each kind's severity, and which rules raise it: the elevator engine, the
-# clock-driven sweep (inspections, maintenance), the filling rules.
+# clock-driven sweep (inspections, maintenance), the filling rules, the check
+# of maintenance records against the terminal (alerts/verification.py).
 KINDS: dict[AlertKind, tuple[Severity, RaisedBy]] = {
     "trapped_passenger": ("critical", "elevator"),
     "elevator_fault": ("major", "elevator"),
     "terminal_offline": ("minor", "elevator"),
     "inspection_overdue": ("major", "sweep"),
     "inspection_due_soon": ("info", "sweep"),
+    "inspection_failed_in_use": ("major", "sweep"),
+    # major for a serious hazard; a general one's draft says minor (severity)
+    "hazard_overdue": ("major", "sweep"),
+    "insurance_expiring": ("info", "sweep"),
+    "insurance_lapsed": ("minor", "sweep"),
     "alarm_test_missed": ("major", "elevator"),
     "maintenance_overdue": ("minor", "sweep"),
     "overfill": ("critical", "filling"),
@@ -66,6 +79,7 @@ KINDS: dict[AlertKind, tuple[Severity, RaisedBy]] = {
     "gas_mismatch": ("critical", "filling"),
     "precheck_failed_but_filled": ("major", "filling"),
     "postcheck_missing": ("minor", "filling"),
+    "maintenance_unverified": ("minor", "verification"),
     # A station filled a cylinder its fill permit was denied for (v1.1 Stations).
     "filled_after_deny": ("critical", "filling"),
 }
@@ -79,6 +93,7 @@ def _raised_by(rules: RaisedBy) -> tuple[str, ...]:
 ELEVATOR_KINDS = _raised_by("elevator")
 SWEEP_KINDS = _raised_by("sweep")
 FILLING_KINDS = _raised_by("filling")  # the illegal or unsafe fillings of the statistics
+VERIFICATION_KINDS = _raised_by("verification")
 
 # Which state each action leads to, and from which states it is legal.
 # `resolve` is legal from any state but resolved (a false alarm is closed
@@ -147,9 +162,19 @@ class AlertMessage(BaseModel):
 
 
 class ActionBody(BaseModel):
-    by: str
-    note: str | None = None
+    """Who moved an alert along, and why: one line for the person, a note of
+    bounded length; neither may hold what PostgreSQL text cannot (NUL, a lone
+    surrogate), so a bad one is a 422 naming the field, never a 500."""
+
+    by: Line = Field(min_length=1, examples=["dispatcher 7"])
+    note: Text | None = None
     resolution: Resolution | None = None
+
+
+class ResolveBody(ActionBody):
+    """Resolving says how it ended."""
+
+    resolution: Resolution
 
 
 @dataclass
@@ -171,6 +196,9 @@ class AlertDraft:
     ended_at: datetime | None = None
     live: bool = True
     alert_id: str | None = None
+    # Where one kind's severity depends on the condition (hazard_overdue:
+    # major for serious, minor for general); None: the kind's own.
+    severity: Severity | None = None
 
 
 def new_alert_id() -> str:
@@ -241,7 +269,7 @@ def draft_message(
         {
             "alert_id": alert_id,
             "kind": d.kind,
-            "severity": SEVERITY[d.kind],
+            "severity": d.severity or SEVERITY[d.kind],
             "state": state,
             "equipment_type": d.equipment_type,
             "equipment_id": d.equipment_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import (
@@ -42,6 +42,14 @@ def is_identifier(text: str) -> bool:
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_EPOCH_MS = 253_402_300_799_000  # 9999-12-31T23:59:59Z
 _RFC3339_UTC = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|\+00:00)$"
+# RFC 3339 section 5.6 `date-time` with its offset (letters in either case, as
+# it allows). `datetime.fromisoformat` alone takes far more: a space for the
+# `T`, ISO week and ordinal dates, the basic format, no seconds, no offset.
+RFC3339_DATETIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+# RFC 3339 `full-date`, the contract's form of a day.
+_FULL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
 def _parse_timestamp(value: Any) -> datetime:
@@ -57,13 +65,17 @@ def _parse_timestamp(value: Any) -> datetime:
             raise ValueError("epoch milliseconds out of range")
         return datetime.fromtimestamp(value / 1000, tz=UTC)
     if isinstance(value, str):
-        text = value.strip()
-        if len(text) > 40:
+        if len(value) > 40:
             raise ValueError("timestamp too long")
+        if not RFC3339_DATETIME.fullmatch(value):
+            raise ValueError(
+                "timestamp is not RFC 3339 (like 2026-11-21T08:00:00+08:00 or"
+                " 2026-11-21T00:00:00Z) nor integer epoch milliseconds"
+            )
         try:
-            parsed = datetime.fromisoformat(text.replace("z", "Z"))
+            parsed = datetime.fromisoformat(value.upper())
         except ValueError:
-            raise ValueError("timestamp is not RFC 3339") from None
+            raise ValueError("timestamp is not a valid date-time") from None
         if parsed.tzinfo is None or parsed.utcoffset() is None:
             raise ValueError("timestamp needs an offset (Z or +hh:mm)")
         try:
@@ -148,6 +160,25 @@ RecordTimestamp = Annotated[datetime, BeforeValidator(_parse_timestamp)]
 """A time in a registry record or API body: same forms, no future check."""
 
 
+def _parse_day(value: Any) -> date:
+    if isinstance(value, datetime):  # a datetime is a date in Python; not a day
+        raise ValueError("expected a date as YYYY-MM-DD, not a date-time")
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _FULL_DATE.fullmatch(value):
+        raise ValueError("expected a date as YYYY-MM-DD (RFC 3339 full-date)")
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:  # the right shape, but no such day (2026-02-30)
+        raise ValueError(f"not a valid date: {exc}") from None
+
+
+Day = Annotated[date, BeforeValidator(_parse_day)]
+"""A day as the contract writes it: `YYYY-MM-DD` only (pydantic's `date` also
+takes a date-time at midnight and epoch seconds, which would mean a day in
+some unstated time zone)."""
+
+
 def clean_text(value: str) -> str:
     # PostgreSQL text cannot hold NUL, and a lone surrogate cannot be encoded
     # as UTF-8: both would fail a whole batch at write time, so refuse them here.
@@ -193,15 +224,38 @@ def clean_line(value: str) -> str:
     raise ValueError(f"text contains a control character (U+{code:04X})")
 
 
-Text = Annotated[str, StringConstraints(max_length=2000), AfterValidator(clean_text)]
-ShortText = Annotated[str, StringConstraints(max_length=200), AfterValidator(clean_text)]
-Line = Annotated[str, StringConstraints(max_length=200), AfterValidator(clean_line)]
+# What the OpenAPI document says of these texts, so that a client (or a
+# schema-driven fuzzer) knows what is refused before sending it. Only the
+# document: the validators give the better message (which character, where).
+# ECMAScript and Python both read `\uXXXX` in a pattern.
+NO_NUL_SCHEMA = Field(json_schema_extra={"pattern": r"^[^\u0000]*$"})
+ONE_LINE_SCHEMA = Field(json_schema_extra={"pattern": r"^[^\u0000-\u001f\u007f-\u009f]*$"})
+
+Text = Annotated[str, StringConstraints(max_length=2000), AfterValidator(clean_text), NO_NUL_SCHEMA]
+ShortText = Annotated[
+    str, StringConstraints(max_length=200), AfterValidator(clean_text), NO_NUL_SCHEMA
+]
+Line = Annotated[
+    str, StringConstraints(max_length=200), AfterValidator(clean_line), ONE_LINE_SCHEMA
+]
 """A registry text field: at most 200 characters on one line, no control characters."""
 JsonObject = Annotated[dict[str, Any], AfterValidator(_clean_json)]
 
 NonNegFloat = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
 FiniteFloat = Annotated[float, Field(ge=-1e9, le=1e9, allow_inf_nan=False)]
 Counter = Annotated[int, Field(ge=0, le=2**63 - 1)]
+
+
+def _not_bool(value: Any) -> Any:
+    # pydantic takes JSON true/false for 1/0 where a number is expected (lax
+    # mode, kept for CSV text); a boolean is never a count or a coordinate.
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not true or false")
+    return value
+
+
+NotBool = BeforeValidator(_not_bool)
+"""In a number's ``Annotated[...]``: refuse JSON true/false."""
 
 
 # Device messages: unknown fields ignored, types strict enough that a string

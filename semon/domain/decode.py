@@ -88,6 +88,11 @@ def parse_topic(topic: str, root: str) -> Topic | str:
     return Topic(kind=_SUFFIXES[(parts[0], parts[2])], equipment_id=parts[1])
 
 
+def event_topics(root: str) -> list[str]:
+    """The subscription of terminal events (alerts judges them first)."""
+    return [f"{root.rstrip('/')}/elevators/+/event"]
+
+
 def device_topics(root: str, *, deliveries: bool = True) -> list[str]:
     """The subscriptions that cover every device message (``deliveries``:
     with the stations' deliveries, which ingest stores and no rule judges)."""

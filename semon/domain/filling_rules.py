@@ -66,8 +66,10 @@ def add_years(d: date, years: int) -> date:
 
 
 def inspection_due_on(cylinder: dict[str, Any]) -> date:
-    base = cylinder["last_inspected_on"] or cylinder["manufactured_on"]
-    return add_years(base, int(cylinder["inspection_interval_years"]))
+    """From the base date of migration 0040 (`inspection_base_on`, computed by
+    `semon_inspection_base` where the row is read: a failed inspection never
+    renews it)."""
+    return add_years(cylinder["inspection_base_on"], int(cylinder["inspection_interval_years"]))
 
 
 def end_of_life_on(cylinder: dict[str, Any]) -> date:
@@ -89,8 +91,9 @@ def registry_evidence(cylinder: dict[str, Any]) -> dict[str, Any]:
 def before_fill(
     station_id: str, gas: str, cylinder: dict[str, Any] | None, day: date
 ) -> list[Breach]:
-    """The conditions a filling of ``gas`` into ``cylinder`` (its registry row,
-    None if unregistered) at ``station_id`` on ``day`` breaks: a permit's
+    """The conditions a filling of ``gas`` into ``cylinder`` (its registry row
+    with `inspection_base_on`, None if unregistered) at ``station_id`` on
+    ``day`` breaks: a permit's
     reasons, and the registry half of a filling record's alerts."""
     if cylinder is None:
         return [Breach("filling_unregistered_cylinder")]

@@ -57,7 +57,10 @@ VALIDATION: Final[Mapping[str, Message]] = {
 
 
 def validation_message(speaker: Reader, error: Mapping[str, Any]) -> str:
-    """One pydantic error's `msg` in the reader's language."""
+    """One pydantic error's `msg` in the reader's language (a ``Message`` the
+    raiser put there is rendered as it is)."""
+    if isinstance(error.get("msg"), Message):
+        return speaker.render(error["msg"])
     found = VALIDATION.get(str(error.get("type")))
     original = str(error.get("msg", ""))
     if found is None:

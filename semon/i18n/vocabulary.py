@@ -14,8 +14,11 @@ from collections.abc import Mapping
 from typing import Final, get_args
 
 from semon.domain.alerts import AlertKind, AlertState, EquipmentType, Resolution, Severity
+from semon.domain.eligibility import CONDITIONS
 from semon.domain.gov_codes import KNOWN_EVENT_CODES
+from semon.domain.report import FIGURE_KEYS, SECTIONS
 from semon.domain.rescue import CauseCategory, RescueState
+from semon.domain.scorecard import DEDUCTIONS, UNITS
 from semon.store.registry import KINDS as REGISTRY_KINDS
 
 VOCABULARIES: Final[Mapping[str, tuple[str, ...]]] = {
@@ -28,8 +31,13 @@ VOCABULARIES: Final[Mapping[str, tuple[str, ...]]] = {
     "elevator.event": tuple(sorted(KNOWN_EVENT_CODES)),
     # What a registry file holds (`semon registry import`).
     "registry.kind": REGISTRY_KINDS,
+    "scorecard.deduction": DEDUCTIONS,
+    "scorecard.unit": UNITS,
+    "eligibility.condition": CONDITIONS,
     "rescue.state": get_args(RescueState),
     "rescue.cause": get_args(CauseCategory),
+    "report.figure": FIGURE_KEYS,
+    "report.section": SECTIONS,
 }
 
 

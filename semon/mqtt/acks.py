@@ -26,13 +26,24 @@ class DeferredAcks:
     handler runs inline and one future (a batch's commit, say) can carry the
     acknowledgements of thousands of messages. A cancelled or failed future is
     never acknowledged: the broker keeps the message and delivers it again.
-    Reading from the socket pauses while ``window`` messages wait, so memory is
-    bounded even on a broker that enforces no receive maximum (MQTT 3.1.1).
+    Reading from the socket pauses while ``window`` messages wait, or while
+    the payloads waiting add up to ``window_bytes`` (if given), so memory is
+    bounded even on a broker that enforces no receive maximum (MQTT 3.1.1) and
+    whatever the payloads' size: what waits is at most the window plus the one
+    message that filled it.
     """
 
-    def __init__(self, client: gmqtt.Client, handler: DeferredHandler, window: int) -> None:
+    def __init__(
+        self,
+        client: gmqtt.Client,
+        handler: DeferredHandler,
+        window: int,
+        window_bytes: int | None = None,
+    ) -> None:
         self.client, self.handler, self.window = client, handler, window
+        self.window_bytes = window_bytes or float("inf")
         self.waiting = 0
+        self.waiting_bytes = 0
         self.paused: Any = None  # the transport we paused, if any
         # Acknowledgements made in one turn of the event loop leave in one
         # write: a PUBACK each was a system call each (a tenth of the alerts
@@ -58,8 +69,10 @@ class DeferredAcks:
             self.send(mid, qos, got)
             return
         self.waiting += 1
-        got.add_done_callback(partial(self.done, mid, qos))
-        if self.waiting >= self.window:
+        size = len(packet)
+        self.waiting_bytes += size
+        got.add_done_callback(partial(self.done, mid, qos, size))
+        if self.waiting >= self.window or self.waiting_bytes >= self.window_bytes:
             t = self.transport()
             if t is not None and t.is_reading():
                 t.pause_reading()
@@ -71,9 +84,14 @@ class DeferredAcks:
                 if reader is not None:
                     reader._paused = False
 
-    def done(self, mid: int, qos: int, fut: asyncio.Future[int]) -> None:
+    def done(self, mid: int, qos: int, size: int, fut: asyncio.Future[int]) -> None:
         self.waiting -= 1
-        if self.paused is not None and self.waiting < self.window:
+        self.waiting_bytes -= size
+        if (
+            self.paused is not None
+            and self.waiting < self.window
+            and self.waiting_bytes < self.window_bytes
+        ):
             paused, self.paused = self.paused, None
             if paused is self.transport() and not paused.is_closing():
                 paused.resume_reading()

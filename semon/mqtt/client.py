@@ -88,6 +88,12 @@ class Client:
             raise ValueError("subscribe() needs at least one (filter, qos)")
         return await asyncio.wait_for(self._send_subscribe(subscriptions), timeout_s)
 
+    def unsubscribe(self, *filters: str) -> None:
+        """Drop subscriptions from the session (sent; the broker's answer is not
+        awaited: messages already on their way may still arrive)."""
+        if filters and self._raw.is_connected:
+            self._raw.unsubscribe(list(filters))
+
     def publish(self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False) -> None:
         """Queue one message; QoS 1/2 are kept until acknowledged (and sent again
         after a reconnect). Past the broker's receive maximum they wait here, in
@@ -274,6 +280,7 @@ async def connect(
     keepalive_s: int = 30,
     manual_ack: bool = False,
     receive_maximum: int | None = None,
+    receive_maximum_bytes: int | None = None,
     connect_timeout_s: float = 10.0,
     retry_connect: bool = True,
     reconnect_min_s: float = 0.2,
@@ -292,7 +299,8 @@ async def connect(
 
     ``on_message_deferred`` (instead of ``on_message``): called inline, the
     message acknowledged when the future it returns is done (``semon.mqtt.acks``);
-    at most ``receive_maximum`` (default 1000) wait at once.
+    at most ``receive_maximum`` (default 1000) wait at once, and reading pauses
+    while their payloads add up to ``receive_maximum_bytes`` (if given).
 
     ``retry_connect=False``: a broker that is away raises ``OSError`` or
     ``TimeoutError``, one that refuses raises ``MqttConnectError``.
@@ -329,7 +337,7 @@ async def connect(
 
         raw.on_message = _on_message
     if on_message_deferred is not None:
-        DeferredAcks(raw, on_message_deferred, receive_maximum or 1000)
+        DeferredAcks(raw, on_message_deferred, receive_maximum or 1000, receive_maximum_bytes)
 
     delays = backoff_delays(reconnect_min_s, reconnect_max_s)
     while True:

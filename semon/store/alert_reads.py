@@ -7,7 +7,7 @@ principal may not see is never read.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
@@ -121,8 +121,16 @@ async def alert_in_scope(
     return await cur.fetchone() is not None
 
 
-_FEED = """
-SELECT e.event_id, e.action, e.message, a.summary_key, a.summary_args FROM alert_events e
+# The stream's rows as the text it sends: the message with its event id and
+# action (the message's own win), serialised by the server, so the API
+# neither parses nor re-encodes the JSON of every event of a replay; with the
+# summary's key and arguments for a reader in another language than the
+# platform's (the stored message speaks the platform's).
+_FEED_TEXT = """
+SELECT e.event_id, e.action, (jsonb_build_object('event_id', e.event_id, 'action', e.action)
+                               || e.message)::text AS data,
+       a.summary_key, a.summary_args
+FROM alert_events e
 JOIN alerts a ON a.alert_id = e.alert_id
 WHERE e.event_id > %(after)s AND ({scope})
 ORDER BY e.event_id
@@ -130,18 +138,22 @@ LIMIT %(limit)s
 """
 
 
-async def events_after(
-    conn: AsyncConnection,
-    after: int,
-    scope: sql.Composable,
-    params: dict[str, Any],
-    limit: int = 500,
-) -> list[Row]:
-    """alert_events rows in scope with ids above `after`, in id order."""
-    query = sql.SQL(_FEED).format(scope=scope)
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(query, {**params, "after": after, "limit": limit})
-        return await cur.fetchall()
+class FeedRow(NamedTuple):
+    event_id: int
+    action: str
+    data: str  # the message as JSON text, with event_id and action
+    summary_key: str | None
+    summary_args: dict[str, Any] | None
+
+
+async def event_texts_after(
+    conn: AsyncConnection, after: int, scope: sql.Composable, params: dict[str, Any], limit: int
+) -> list[FeedRow]:
+    """The alert_events in scope with ids above `after`, in id order, as text."""
+    cur = await conn.execute(
+        sql.SQL(_FEED_TEXT).format(scope=scope), {**params, "after": after, "limit": limit}
+    )
+    return [FeedRow(int(r[0]), str(r[1]), str(r[2]), r[3], r[4]) for r in await cur.fetchall()]
 
 
 _LAST_EVENT = "SELECT COALESCE(max(event_id), 0) FROM alert_events"

@@ -150,7 +150,7 @@ def _params(
         "alert_id": alert_id,
         "condition_key": d.condition_key,
         "kind": d.kind,
-        "severity": SEVERITY[d.kind],
+        "severity": d.severity or SEVERITY[d.kind],
         "state": "open",
         "equipment_type": d.equipment_type,
         "equipment_id": d.equipment_id,

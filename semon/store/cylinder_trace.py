@@ -11,8 +11,10 @@ from psycopg.rows import dict_row
 Row = dict[str, Any]
 
 _CYLINDER = """
-SELECT c.*, to_jsonb(s) - 'updated_at' AS owner_station
+SELECT c.*, to_jsonb(s) - 'updated_at' AS owner_station,
+       i.base_on AS inspection_base_on, i.due_on AS inspection_due_on, i.failed_in_use
 FROM cylinders c LEFT JOIN stations s ON s.station_id = c.owner_station_id
+JOIN inspection_state i ON i.equipment_type = 'cylinder' AND i.equipment_id = c.cylinder_id
 WHERE c.cylinder_id = %(cylinder_id)s AND ({scope})
 """
 

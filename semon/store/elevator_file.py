@@ -16,8 +16,10 @@ from psycopg.rows import dict_row
 Row = dict[str, Any]
 
 _ELEVATOR = """
-SELECT e.*, to_jsonb(f) - 'updated_at' AS firm
+SELECT e.*, to_jsonb(f) - 'updated_at' AS firm,
+       i.base_on AS inspection_base_on, i.due_on AS inspection_due_on, i.failed_in_use
 FROM elevators e LEFT JOIN firms f ON f.firm_id = e.firm_id
+JOIN inspection_state i ON i.equipment_type = 'elevator' AND i.equipment_id = e.elevator_id
 WHERE e.elevator_id = %(elevator_id)s AND ({scope})
 """
 

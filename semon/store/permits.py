@@ -13,9 +13,13 @@ from psycopg.rows import dict_row
 
 Row = dict[str, Any]
 
-# One round trip: the station's existence and the cylinder's row (or NULLs).
+# One round trip: the station's existence and the cylinder's row (or NULLs),
+# with the inspection base date exactly as the alerts service reads it
+# (alerts/registry.py; migration 0040).
 _LOOKUP = """
-SELECT s.station_id AS known_station, c.*
+SELECT s.station_id AS known_station, c.*,
+       semon_inspection_base(c.last_inspected_on, c.inspection_passed_on,
+                             c.inspection_failed_on, c.manufactured_on) AS inspection_base_on
 FROM (SELECT 1) one
 LEFT JOIN stations s ON s.station_id = %(station_id)s
 LEFT JOIN cylinders c ON c.cylinder_id = %(cylinder_id)s

@@ -58,6 +58,9 @@ SPECS: dict[str, TableSpec] = {
             ("status", "text"),
             ("contact_phone", "text"),
             ("rescue_code", "text"),
+            ("insurer", "text"),
+            ("insurance_policy", "text"),
+            ("insured_until", "date"),
         ),
         # An inspection recorded through the API must not be undone by a
         # re-import of an older registry file; a file without rescue codes
@@ -82,6 +85,8 @@ SPECS: dict[str, TableSpec] = {
             ("last_inspected_on", "date"),
             ("owner_station_id", "text"),
             ("status", "text"),
+            ("tag", "text"),
+            ("insured_until", "date"),
         ),
         (("last_inspected_on", "GREATEST(t.last_inspected_on, EXCLUDED.last_inspected_on)"),),
     ),
@@ -207,24 +212,6 @@ async def missing_ids(conn: AsyncConnection, equipment: str, ids: list[str]) -> 
     query = sql.SQL(_MISSING).format(table=sql.Identifier(table), key=sql.Identifier(key))
     cur = await conn.execute(query, (ids,))
     return {r[0] for r in await cur.fetchall()}
-
-
-# An inspection moves the equipment's last_inspected_on forward, never back.
-_BUMP_INSPECTED = """
-UPDATE {table} t SET last_inspected_on = i.d, updated_at = now()
-FROM (SELECT x.id, max(x.d) AS d FROM unnest(%s::text[], %s::date[]) AS x(id, d) GROUP BY x.id) i
-WHERE t.{key} = i.id AND (t.last_inspected_on IS NULL OR t.last_inspected_on < i.d)
-"""
-
-
-async def bump_last_inspected(
-    conn: AsyncConnection, equipment: str, ids: list[str], dates: list[Any]
-) -> None:
-    table, key = (
-        ("elevators", "elevator_id") if equipment == "elevator" else ("cylinders", "cylinder_id")
-    )
-    query = sql.SQL(_BUMP_INSPECTED).format(table=sql.Identifier(table), key=sql.Identifier(key))
-    await conn.execute(query, (ids, dates))
 
 
 _CODES_TAKEN = """

@@ -34,7 +34,9 @@ SELECT to_regclass('elevator_hourly_rollup') IS NOT NULL,
        to_regclass('elevator_hourly_status') IS NOT NULL
 """
 
-# The terminal's counters over the load window, from hourly figures.
+# The terminal's counters over the load window, from hourly figures. Both
+# aggregates read only the lifts being scored (``score_fleet``): the whole
+# fleet for a refresh, one lift for its eligibility.
 _TERMINAL_HOURLY = """
 SELECT elevator_id,
        sum(trips)::float8 AS trips,
@@ -42,6 +44,7 @@ SELECT elevator_id,
        max(bucket) + interval '1 hour' AS last_seen
   FROM {table}
  WHERE bucket >= %(load_from)s AND bucket < %(now)s AND samples > 0
+   AND elevator_id IN (SELECT elevator_id FROM score_fleet)
  GROUP BY elevator_id
 """
 
@@ -69,6 +72,7 @@ al AS (
                AS maintenance_trap
       FROM alerts
      WHERE equipment_type = 'elevator'
+       AND equipment_id IN (SELECT elevator_id FROM score_fleet)
        AND kind IN ('elevator_fault', 'trapped_passenger', 'terminal_offline')
        AND started_at <= %(now)s
        AND (started_at >= %(trap_from)s
@@ -89,12 +93,16 @@ SELECT fl.i,
        coalesce(CASE WHEN t.door_cycles >= 0 THEN t.door_cycles / %(load_days)s END,
                 'NaN')::float8 AS door_per_day,
        (e.status = 'in_service'
-        AND semon_elevator_due(e.last_inspected_on, e.installed_on, e.inspection_interval_months)
-            < %(today)s::date) AS overdue,
+        AND semon_elevator_due(e.last_inspected_on, e.inspection_passed_on,
+                               e.inspection_failed_on, e.installed_on,
+                               e.inspection_interval_months) < %(today)s::date) AS overdue,
        coalesce(extract(epoch FROM %(now)s - coalesce(t.last_seen, al.offline_since)) / 86400.0,
                 'Infinity')::float8
            AS days_since_data,
-       coalesce(al.maintenance_trap, false) AS maintenance_trap
+       coalesce(al.maintenance_trap, false) AS maintenance_trap,
+       ({uninsured}) AS uninsured,
+       (e.status = 'in_service'
+        AND semon_failed_in_use(e.inspection_failed_on, e.last_inspected_on)) AS failed_in_use
   FROM score_fleet fl
   JOIN elevators e ON e.elevator_id = fl.elevator_id
   LEFT JOIN firms fi ON fi.firm_id = e.firm_id
@@ -102,6 +110,20 @@ SELECT fl.i,
   LEFT JOIN al ON al.elevator_id = e.elevator_id
  ORDER BY fl.i
 """
+
+# Insurance is in the registry once its fields are (CONTRACT.md v1.1,
+# "Coverage": insured_until, null = uninsured); before that nobody is vetoed.
+_HAS_INSURANCE = """
+SELECT EXISTS (SELECT 1 FROM information_schema.columns
+                WHERE table_schema = current_schema() AND table_name = 'elevators'
+                  AND column_name = 'insured_until')
+"""
+UNINSURED_SQL = "e.insured_until IS NULL OR e.insured_until < %(today)s::date"
+
+
+async def has_insurance(conn: AsyncConnection) -> bool:
+    row = await (await conn.execute(_HAS_INSURANCE)).fetchone()
+    return bool(row and row[0])
 
 
 # The fleet as ordinals: rows travel between the database and numpy as
@@ -132,6 +154,8 @@ _METRIC_FIELDS: tuple[tuple[str, str], ...] = (
     ("inspection_overdue", "?"),
     ("days_since_data", ">f8"),
     ("maintenance_trap", "?"),
+    ("uninsured", "?"),
+    ("failed_in_use", "?"),
 )
 _BATCH_FIELDS: tuple[tuple[str, str], ...] = (
     ("i", ">i4"),
@@ -235,7 +259,12 @@ async def _load(
         "trap_from": now - timedelta(days=cfg.trap_window_days),
         "veto_from": now - timedelta(days=cfg.veto_trap_window_days),
     }
-    query = "COPY (" + _METRICS.format(terminal=terminal) + ") TO STDOUT (FORMAT BINARY)"
+    uninsured = UNINSURED_SQL if await has_insurance(conn) else "false"
+    query = (
+        "COPY ("
+        + _METRICS.format(terminal=terminal, uninsured=uninsured)
+        + ") TO STDOUT (FORMAT BINARY)"
+    )
     buf = bytearray()
     async with conn.cursor().copy(query, params) as copy:
         async for chunk in copy:
@@ -259,16 +288,29 @@ async def _load(
         inspection_overdue=col("inspection_overdue", np.bool_),
         days_since_data=col("days_since_data", np.float64),
         maintenance_trap=col("maintenance_trap", np.bool_),
+        uninsured=col("uninsured", np.bool_),
+        failed_in_use=col("failed_in_use", np.bool_),
     )
 
 
+_FLEET_OF = """
+CREATE TEMP TABLE score_fleet ON COMMIT DROP AS
+SELECT row_number() OVER (ORDER BY elevator_id)::int4 AS i, elevator_id FROM elevators
+ WHERE elevator_id = ANY(%(ids)s)
+"""
+
+
 async def load_metrics(
-    conn: AsyncConnection, settings: Settings, *, now: datetime
+    conn: AsyncConnection, settings: Settings, *, now: datetime, ids: list[str] | None = None
 ) -> tuple[npt.NDArray[np.int32], FleetMetrics]:
     """The fleet's ordinals and metrics (``score_fleet`` stays in the
-    transaction to map ordinals back to elevator ids)."""
+    transaction to map ordinals back to elevator ids); ``ids``: only these
+    elevators (one lift's eligibility), by the very same query."""
     await conn.execute("DROP TABLE IF EXISTS score_fleet")
-    await conn.execute(_FLEET)
+    if ids is None:
+        await conn.execute(_FLEET)
+    else:
+        await conn.execute(_FLEET_OF, {"ids": ids})
     # temp tables are never auto-analyzed; the metrics query joins this one
     # to everything, so give the planner its real size
     await conn.execute("ANALYZE score_fleet")

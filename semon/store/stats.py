@@ -15,6 +15,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
 from semon.domain.alerts import FILLING_KINDS
+from semon.store import maintenance_due as due
 
 Equipment = Literal["elevator", "cylinder"]
 
@@ -23,12 +24,17 @@ CYLINDER_GROUPS = ("station_id", "district")
 RESCUE_GROUPS = {"district": "a.district", "firm_id": "a.firm_id"}
 MAINTENANCE_GROUPS = {"district": "e.district", "firm_id": "e.firm_id"}
 
-# CONTRACT.md: overdue at D when in service and base date + interval < D.
-# The due date is the immutable function the covering indexes of 0012 hold.
+# CONTRACT.md: overdue at D when in service and base date + interval < D;
+# failed in use when the latest inspection failed (v1.1). The due date and
+# failed-in-use are the immutable functions of 0040 (the one definition of
+# the base date), which its covering indexes hold.
 _ELEVATOR_OVERDUE = """
 SELECT {key} AS key, GROUPING({key}) AS overall, count(*) AS total,
-       count(*) FILTER (WHERE semon_elevator_due(e.last_inspected_on, e.installed_on,
-                                                 e.inspection_interval_months) < %(at)s) AS overdue
+       count(*) FILTER (WHERE semon_elevator_due(e.last_inspected_on, e.inspection_passed_on,
+                                                 e.inspection_failed_on, e.installed_on,
+                                                 e.inspection_interval_months) < %(at)s) AS overdue,
+       count(*) FILTER (WHERE semon_failed_in_use(e.inspection_failed_on, e.last_inspected_on))
+           AS failed_in_use
   FROM elevators e
  WHERE e.status = 'in_service' AND ({scope})
  GROUP BY GROUPING SETS (({key}), ())
@@ -39,16 +45,20 @@ SELECT {key} AS key, GROUPING({key}) AS overall, count(*) AS total,
 _CYLINDER_OVERDUE = """
 WITH per AS (
     SELECT c.owner_station_id, count(*) AS total,
-           count(*) FILTER (WHERE semon_cylinder_due(c.last_inspected_on, c.manufactured_on,
+           count(*) FILTER (WHERE semon_cylinder_due(c.last_inspected_on, c.inspection_passed_on,
+                                                     c.inspection_failed_on, c.manufactured_on,
                                                      c.inspection_interval_years) < %(at)s)
-               AS overdue
+               AS overdue,
+           count(*) FILTER (WHERE semon_failed_in_use(c.inspection_failed_on,
+                                                      c.last_inspected_on)) AS failed_in_use
       FROM cylinders c
      WHERE c.status = 'in_service' AND ({scope})
      GROUP BY c.owner_station_id
 )
 SELECT {key} AS key, GROUPING({key}) AS overall,
        coalesce(sum(per.total), 0)::bigint AS total,
-       coalesce(sum(per.overdue), 0)::bigint AS overdue
+       coalesce(sum(per.overdue), 0)::bigint AS overdue,
+       coalesce(sum(per.failed_in_use), 0)::bigint AS failed_in_use
   FROM per LEFT JOIN stations st ON st.station_id = per.owner_station_id
  GROUP BY GROUPING SETS (({key}), ())
 """
@@ -73,17 +83,19 @@ def _split(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, 
     return groups, overall
 
 
-def _rated(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """`groups` and `overall` of a total/overdue GROUPING SETS query, each with its rate."""
+def _rated(rows: list[dict[str, Any]], extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """`groups` and `overall` of a total/overdue GROUPING SETS query, each with
+    its rate (and the `extra` counts, with theirs as `<name>_rate`)."""
     groups, overall = _split(rows)
     for g in [*groups, overall]:
         g.setdefault("total", 0)
         g.setdefault("overdue", 0)
         g["rate"] = _rate(g["overdue"], g["total"])
-    return {
-        "groups": groups,
-        "overall": {k: overall[k] for k in ("total", "overdue", "rate")},
-    }
+        for name in extra:
+            g.setdefault(name, 0)
+            g[f"{name}_rate"] = _rate(g[name], g["total"])
+    keys = ("total", "overdue", "rate", *extra, *(f"{n}_rate" for n in extra))
+    return {"groups": groups, "overall": {k: overall[k] for k in keys}}
 
 
 async def overdue_inspections(
@@ -111,7 +123,12 @@ async def overdue_inspections(
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(query, {**params, "at": at})
         rows = await cur.fetchall()
-    return {"equipment": equipment, "group_by": group_by, "at": at, **_rated(rows)}
+    return {
+        "equipment": equipment,
+        "group_by": group_by,
+        "at": at,
+        **_rated(rows, ("failed_in_use",)),
+    }
 
 
 _ILLEGAL = """
@@ -222,20 +239,14 @@ async def rescue(
     }
 
 
-# An elevator's maintenance is overdue at D when its last visit on or before
-# D (its installation where none was recorded) plus its current interval
-# (elevator_scores, the default where unscored) is before D.
-_MAINT_OVERDUE = """
-SELECT {key} AS key, GROUPING({key}) AS overall, count(*) AS total,
-       count(*) FILTER (WHERE coalesce(m.done_on, e.installed_on)
-                              + coalesce(s.interval_days, %(default_days)s) < %(at)s) AS overdue
+# One definition with the alerts sweep: semon/store/maintenance_due.py.
+_MAINT_OVERDUE = f"""
+SELECT {{key}} AS key, GROUPING({{key}}) AS overall, count(*) AS total,
+       count(*) FILTER (WHERE {due.OVERDUE}) AS overdue
   FROM elevators e
-  LEFT JOIN elevator_scores s ON s.elevator_id = e.elevator_id
-  LEFT JOIN LATERAL (SELECT mr.done_on FROM maintenance_records mr
-                      WHERE mr.elevator_id = e.elevator_id AND mr.done_on <= %(at)s
-                      ORDER BY mr.done_on DESC LIMIT 1) m ON true
- WHERE e.status = 'in_service' AND ({scope})
- GROUP BY GROUPING SETS (({key}), ())
+  {due.JOINS}
+ WHERE {due.IN_SERVICE} AND ({{scope}})
+ GROUP BY GROUPING SETS (({{key}}), ())
 """
 
 

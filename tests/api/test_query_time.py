@@ -127,3 +127,51 @@ def test_days_stay_dates(api_url: str, admin_headers: Headers) -> None:
     )
     assert r.status_code == 200, r.text
     assert r.json()["at"] == "2026-12-01"
+
+
+NOT_DAYS = ["2026-12-01T00:00:00Z", "2026-12-01T00:00:00", "1764547200", "2026-W49-1"]
+
+
+@pytest.mark.parametrize("value", NOT_DAYS)
+def test_days_in_queries_and_bodies_are_yyyy_mm_dd(
+    api_url: str, admin_headers: Headers, world: World, value: str
+) -> None:
+    """A day elsewhere than YYYY-MM-DD (a date-time, epoch seconds, a week)
+    is refused with 422 naming the field, and nothing is stored."""
+    r = httpx.get(
+        f"{api_url}/stats/overdue-inspections", params={"at": value}, headers=admin_headers
+    )
+    assert r.status_code == 422, r.text
+    assert [e["loc"] for e in r.json()["detail"]] == [["query", "at"]]
+
+    r = httpx.post(
+        f"{api_url}/maintenance/records",
+        json={
+            "elevator_id": world.a.elevator,
+            "done_on": value,
+            "kind": "routine",
+            "firm_id": world.a.firm,
+        },
+        headers=admin_headers,
+    )
+    assert r.status_code == 422, r.text
+    # One record or a list: the single record's error names the field.
+    assert ["body", "MaintenanceRecord", "done_on"] in [e["loc"] for e in r.json()["detail"]]
+
+    r = httpx.post(
+        f"{api_url}/inspections",
+        json=[
+            {
+                "equipment_type": "elevator",
+                "equipment_id": world.a.elevator,
+                "inspected_on": value,
+                "result": "pass",
+                "inspector": "qtime",
+            }
+        ],
+        headers=admin_headers,
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["failures"][0]["reason"].startswith("inspected_on: "), r.text
+    r = httpx.get(f"{api_url}/elevators/{world.a.elevator}", headers=admin_headers)
+    assert r.json()["elevator"].get("last_inspected_on") != "2026-12-01"

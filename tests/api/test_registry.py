@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -81,13 +82,15 @@ def test_inspection_of_unknown_equipment_rejects_the_batch(
     r = httpx.post(f"{api_url}/inspections", json=batch, headers=english)
     assert r.json()["failures"] == [{"index": 1, "reason": f"unknown elevator '{uid}-nope'"}]
     assert count(database_url, "inspections", "equipment_id", uid) == 0
-    # The good half alone lands and moves last_inspected_on forward, never back.
+    # The good half alone lands and moves the base date forward, never back
+    # (inspections keep it beside the registry's own last_inspected_on: 0040).
     assert httpx.post(f"{api_url}/inspections", json=batch[:1], headers=admin_headers).is_success
     older = [{**batch[0], "inspected_on": "2025-01-05"}]
     assert httpx.post(f"{api_url}/inspections", json=older, headers=admin_headers).is_success
     with psycopg.connect(database_url) as conn:
         row = conn.execute(
-            "SELECT last_inspected_on::text FROM elevators WHERE elevator_id = %s", (f"{uid}-E0",)
+            "SELECT inspection_passed_on::text FROM elevators WHERE elevator_id = %s",
+            (f"{uid}-E0",),
         ).fetchone()
     assert row == ("2026-01-05",)
 
@@ -187,7 +190,7 @@ def test_import_command_csv_and_json(database_url: str, tmp_path: Path, uid: str
     assert done.returncode == 0, done.stderr
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(
-            "SELECT elevator_id, firm_id, floors, lat, last_inspected_on::text FROM elevators"
+            "SELECT elevator_id, firm_id, floors, lat, inspection_passed_on::text FROM elevators"
             " WHERE elevator_id LIKE %s ORDER BY 1",
             (uid + "%",),
         ).fetchall()
@@ -340,3 +343,44 @@ def test_import_command_refuses_control_characters(
     assert "record 0: inspector: Value error, text contains a control character (U+000A)" in (
         done.stderr
     )
+
+
+def test_dates_in_the_future_are_refused_naming_the_field(
+    api_url: str, admin_headers: Headers, database_url: str, uid: str, tmp_path: Path
+) -> None:
+    """Installed 9999-01-01 gave an age of -7,971 years; an inspection or a
+    cylinder made after today is a typo too. Tomorrow is inside the tolerance
+    (a local date runs ahead of UTC's)."""
+    tomorrow = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
+    records = [elevator(uid, 0), elevator(uid, 1, installed_on="9999-01-01")]
+    records.append(elevator(uid, 2, last_inspected_on="2099-05-01"))
+    english = {**admin_headers, "Accept-Language": "en"}
+    r = httpx.post(f"{api_url}/registry/elevators", json=records, headers=english)
+    assert r.status_code == 422, r.text
+    failures = {f["index"]: f["reason"] for f in r.json()["failures"]}
+    assert failures.keys() == {1, 2}
+    assert failures[1].startswith("installed_on: 9999-01-01 is in the future")
+    assert failures[2].startswith("last_inspected_on: 2099-05-01 is in the future")
+    assert count(database_url, "elevators", "elevator_id", uid) == 0
+    ok = [elevator(uid, 0, installed_on=tomorrow)]
+    r = httpx.post(f"{api_url}/registry/elevators", json=ok, headers=admin_headers)
+    assert r.status_code == 200, r.text
+    inspection = {
+        "equipment_type": "elevator",
+        "equipment_id": f"{uid}-E0",
+        "inspected_on": "2099-01-01",
+        "result": "pass",
+        "inspector": "GZ-SEI 17",
+    }
+    r = httpx.post(f"{api_url}/inspections", json=[inspection], headers=admin_headers)
+    assert r.status_code == 422 and "inspected_on" in r.json()["failures"][0]["reason"]
+    # the import command refuses the same, naming the field
+    cylinders = tmp_path / "cylinders.csv"
+    cylinders.write_text(
+        "cylinder_id,gas,manufactured_on,max_fill_kg,design_life_years,inspection_interval_years\n"
+        f"{uid}-C1,lpg,9999-01-01,15,12,4\n"
+    )
+    done = run_cli(database_url, "registry", "import", str(cylinders))
+    assert done.returncode == 1, done.stdout
+    assert "manufactured_on: 9999-01-01 is in the future" in done.stderr
+    assert count(database_url, "cylinders", "cylinder_id", uid) == 0

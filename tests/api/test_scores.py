@@ -34,13 +34,35 @@ def seed(dsn: str) -> None:
         )
         cur.executemany(
             "INSERT INTO elevators (elevator_id, address, district, firm_id, use_unit,"
-            " use_unit_level, installed_on, last_inspected_on)"
-            " VALUES (%s, 'a', %s, %s, 'u', %s, %s, %s)",
+            " use_unit_level, installed_on, last_inspected_on, insured_until)"
+            " VALUES (%s, 'a', %s, %s, 'u', %s, %s, %s, %s::date + 365)",
             [
-                ("G1", "P", "FA", 5, today - timedelta(days=730), today - timedelta(days=30)),
-                ("G2", "P", "FD", None, today - timedelta(days=int(22 * 365.25)), None),
-                ("G3", "Q", "FA", 4, today - timedelta(days=8 * 365), today - timedelta(days=30)),
+                (
+                    "G1",
+                    "P",
+                    "FA",
+                    5,
+                    today - timedelta(days=730),
+                    today - timedelta(days=30),
+                    today,
+                ),
+                # G2 is uninsured and failed its last inspection (every veto)
+                ("G2", "P", "FD", None, today - timedelta(days=int(22 * 365.25)), None, None),
+                (
+                    "G3",
+                    "Q",
+                    "FA",
+                    4,
+                    today - timedelta(days=8 * 365),
+                    today - timedelta(days=30),
+                    today,
+                ),
             ],
+        )
+        cur.execute(
+            "INSERT INTO inspections (equipment_type, equipment_id, inspected_on, result,"
+            " inspector) VALUES ('elevator', 'G2', %s, 'fail', 'i')",
+            (today - timedelta(days=10),),
         )
         # 47 reporting hours in the 48-hour load window for G1 and G3; none for G2
         cur.executemany(
@@ -165,7 +187,8 @@ def test_refresh_scores_the_fleet(dsn: str) -> None:
         "contribution": -10.0,
     }
     assert g2["grade"] == "D" and g2["interval_days"] == 15
-    assert sorted(g2["vetoes"]) == sorted(VETOES)
+    # every veto but a failed inspection and insurance, which G2 does not have
+    assert sorted(g2["vetoes"]) == sorted(set(VETOES) - {"uninsured", "inspection_failed_in_use"})
 
     g3 = rows["G3"]  # 8 years old (-4.5), use unit 4 (-2.5)
     assert g3["score"] == 93.0 and g3["grade"] == "A" and g3["interval_days"] == 90

@@ -382,8 +382,8 @@ def test_maintenance_records_and_overdue(
 
     rec = {"elevator_id": "E1", "done_on": "2026-06-10", "kind": "routine", "firm_id": "F1"}
     r = post(f1, rec)
-    assert r.status_code == 200 and r.json() == {"received": 1, "inserted": 1}
-    assert post(f1, rec).json() == {"received": 1, "inserted": 0}  # idempotent
+    assert r.status_code == 200 and r.json()["received"] == r.json()["inserted"] == 1
+    assert post(f1, rec).json()["inserted"] == 0  # idempotent
     r = post(
         f1,
         [
@@ -391,7 +391,7 @@ def test_maintenance_records_and_overdue(
             {"elevator_id": "E5", "done_on": "2026-06-12", "kind": "quarterly", "firm_id": "F1"},
         ],
     )
-    assert r.json() == {"received": 2, "inserted": 2}
+    assert r.json()["received"] == r.json()["inserted"] == 2
     # another firm's elevator answers 404 as if missing, and the batch stores nothing
     foreign = {"elevator_id": "E3", "done_on": "2026-06-10", "kind": "routine", "firm_id": "F1"}
     assert post(f1, foreign).status_code == 404
@@ -429,3 +429,33 @@ def test_maintenance_records_and_overdue(
     assert overdue("2026-06-17") == {"X": (3, 0), "Y": (1, 0), "*": (4, 0)}
     assert date(2026, 6, 1) + timedelta(days=30) == date(2026, 7, 1)
     assert overdue("2026-07-02") == {"X": (3, 3), "Y": (1, 1), "*": (4, 4)}
+
+
+def test_maintenance_record_dated_in_the_future_is_refused(
+    server: tuple[str, Settings], token: Callable[..., Headers]
+) -> None:
+    """A visit dated 2099 would count as done and silence an overdue alert:
+    422 naming done_on (and the record by index in a list), nothing stored.
+    Tomorrow is within the tolerance: a firm's local date runs ahead of UTC's."""
+    url = server[0] + "/maintenance/records"
+    admin = token("admin")
+    rec = {"elevator_id": "E3", "done_on": "2099-01-01", "kind": "repair", "firm_id": "F2"}
+    r = httpx.post(url, json=rec, headers={**admin, "Accept-Language": "en"}, timeout=30)
+    assert r.status_code == 422, r.text
+    [err] = r.json()["detail"]
+    assert err["loc"] == ["body", "done_on"] and "2099-01-01 is in the future" in err["msg"]
+    fine = {**rec, "done_on": "2026-06-03"}
+    r = httpx.post(url, json=[fine, rec], headers=admin, timeout=30)
+    assert r.status_code == 422, r.text
+    assert r.json()["failures"][0]["index"] == 1
+    assert "done_on" in r.json()["failures"][0]["reason"]
+    with psycopg.connect(server[1].database_url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM maintenance_records WHERE elevator_id = 'E3' AND kind = 'repair'"
+        ).fetchone()
+    assert row == (0,)
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    r = httpx.post(url, json={**rec, "done_on": tomorrow.isoformat()}, headers=admin, timeout=30)
+    assert r.status_code == 200, r.text
+    with psycopg.connect(server[1].database_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM maintenance_records WHERE elevator_id = 'E3' AND kind = 'repair'")

@@ -108,6 +108,20 @@ def seed(conn: psycopg.Connection[Any], now: datetime) -> None:
         "INSERT INTO maintenance_records (elevator_id, done_on, kind, firm_id) VALUES"
         " ('E2', current_date - 3, 'routine', 'F2'), ('E1', current_date - 60, 'routine', 'F1')"
     )
+    # the regulator's book: E2 insured, E1 failed in use, hazards open and fixed
+    x("UPDATE elevators SET insured_until = current_date + 100 WHERE elevator_id = 'E2'")
+    x(
+        "INSERT INTO inspections (equipment_type, equipment_id, inspected_on, result, inspector)"
+        " VALUES ('elevator', 'E1', current_date - 5, 'fail', 'SEI-1')"
+    )
+    x(
+        "INSERT INTO hazards (hazard_id, equipment_type, equipment_id, source, level, description,"
+        " found_on, deadline, state, district) VALUES"
+        " ('h1', 'elevator', 'E1', 'supervision', 'serious', 'brake', current_date - 3,"
+        "  current_date - 1, 'open', 'd1'),"
+        " ('h2', 'elevator', 'E2', 'supervision', 'serious', 'door', current_date - 2,"
+        "  current_date + 5, 'rectified', 'd1')"
+    )
     x(
         "INSERT INTO elevator_scores (elevator_id, score, grade, interval_days, factor_names,"
         " factor_values, factor_weights, factor_contributions, vetoes, computed_at) VALUES"

@@ -24,6 +24,8 @@ def fleet(n: int, **over: object) -> FleetMetrics:
         "inspection_overdue": np.zeros(n, dtype=np.bool_),
         "days_since_data": np.full(n, 0.01),
         "maintenance_trap": np.zeros(n, dtype=np.bool_),
+        "uninsured": np.zeros(n, dtype=np.bool_),
+        "failed_in_use": np.zeros(n, dtype=np.bool_),
     }
     for k, v in over.items():
         base[k] = np.asarray(v)
@@ -123,18 +125,23 @@ def test_grade_boundaries_and_intervals() -> None:
 def test_vetoes_force_the_default_interval() -> None:
     cfg = ScoreSettings()
     m = fleet(
-        5,
-        inspection_overdue=[True, False, False, False, False],
-        days_since_data=[0.0, 3.5, np.inf, 0.0, 0.0],
-        firm_credit=[0, 0, 0, 2, 0],
-        maintenance_trap=[False, False, False, False, True],
+        8,
+        inspection_overdue=[True, False, False, False, False, False, False, False],
+        days_since_data=[0.0, 3.5, np.inf, 0.0, 0.0, 0.0, 0.0, 0.0],
+        firm_credit=[0, 0, 0, 2, 0, 0, 0, 0],
+        maintenance_trap=[False, False, False, False, True, False, False, False],
+        uninsured=[False, False, False, False, False, True, False, False],
+        failed_in_use=[False, False, False, False, False, False, True, False],
     )
     s = score_fleet(m, cfg)
-    assert s.interval_days.tolist() == [15, 15, 15, 15, 15]
-    assert s.vetoes[VETOES.index("inspection_overdue")].tolist() == [1, 0, 0, 0, 0]
-    assert s.vetoes[VETOES.index("no_terminal_data")].tolist() == [0, 1, 1, 0, 0]
-    assert s.vetoes[VETOES.index("firm_credit_c_or_d")].tolist() == [0, 0, 0, 1, 0]
-    assert s.vetoes[VETOES.index("maintenance_trap_90d")].tolist() == [0, 0, 0, 0, 1]
+    assert s.interval_days.tolist()[:7] == [15] * 7
+    assert s.interval_days[7] > 15  # the healthy one is granted its grade's interval
+    assert s.vetoes[VETOES.index("uninsured")].tolist() == [0, 0, 0, 0, 0, 1, 0, 0]
+    assert s.vetoes[VETOES.index("inspection_failed_in_use")].tolist() == [0, 0, 0, 0, 0, 0, 1, 0]
+    assert s.vetoes[VETOES.index("inspection_overdue")].tolist() == [1, 0, 0, 0, 0, 0, 0, 0]
+    assert s.vetoes[VETOES.index("no_terminal_data")].tolist() == [0, 1, 1, 0, 0, 0, 0, 0]
+    assert s.vetoes[VETOES.index("firm_credit_c_or_d")].tolist() == [0, 0, 0, 1, 0, 0, 0, 0]
+    assert s.vetoes[VETOES.index("maintenance_trap_90d")].tolist() == [0, 0, 0, 0, 1, 0, 0, 0]
     # the score itself still reflects only the sheet: a data veto costs no points
     assert s.score[1] == 100.0 and GRADES[s.grade[1]] == "A"
 

@@ -53,7 +53,13 @@ def test_registry_truth_follows_the_city() -> None:
     city = generate_city(9, elevators=400, stations=2, reference_day=date(2026, 11, 22))
     truth = registry_truth(city, date(2026, 11, 22), date(2026, 11, 23), cylinders=True)
     kinds = {t["kind"] for t in truth}
-    assert kinds == {"inspection_overdue", "inspection_due_soon", "maintenance_overdue"}
+    # conditional inspections open hazards, long overdue by the city's day
+    assert kinds == {
+        "inspection_overdue",
+        "inspection_due_soon",
+        "maintenance_overdue",
+        "hazard_overdue",
+    }
     overdue = [
         t for t in truth if t["kind"] == "inspection_overdue" and t["equipment_id"][0] == "E"
     ]

@@ -1,0 +1,187 @@
+"""The lift's file, readable: its maintenance records (with the terminal's
+verdict) and its inspections, newest first, paged; and its eligibility for
+on-demand maintenance. Scoped like every elevator read: out of scope is 404."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Path, Query
+from pydantic import BaseModel, Field
+
+from api.auth import require_roles
+from api.deps import PoolDep, ReaderDep, SettingsDep
+from api.paging import decode_cursor, encode_cursor
+from api.routes.maintenance import Technician, Verification
+from api.scope import ScopeDep
+from semon.domain.common import ID_PATTERN
+from semon.i18n import msg
+from semon.store.elevator_file import fetch_elevator
+from semon.store.eligibility import eligibility
+from semon.store.maintenance_records import inspections_page, records_page
+
+router = APIRouter(prefix="/elevators", tags=["elevators"])
+ElevatorId = Annotated[str, Path(pattern=ID_PATTERN, examples=["EL-000123"])]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such elevator in your scope"}
+}
+Limit = Annotated[int | None, Query(ge=1, description="Page size (capped by the server)")]
+Cursor = Annotated[str | None, Query(max_length=400, description="From `next_cursor`")]
+
+
+class MaintenanceRecordOut(BaseModel):
+    record_id: int
+    elevator_id: str
+    done_on: date
+    kind: str
+    firm_id: str
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    items: list[str] = []
+    technicians: list[Technician] = []
+    signed_by: str | None = None
+    signed_at: datetime | None = None
+    verification: Verification | None = Field(
+        default=None, description="the terminal's verdict on the window; null: no window"
+    )
+    verified_at: datetime | None = None
+    verification_evidence: dict[str, Any] | None = Field(
+        default=None,
+        description="what the verdict rests on: samples in the window, normal ones, "
+        "maintenance/inspection ones (with slack), coverage",
+    )
+    recorded_at: datetime
+
+
+class MaintenancePage(BaseModel):
+    items: list[MaintenanceRecordOut]
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next (older) page")
+
+
+class InspectionOut(BaseModel):
+    inspection_id: int
+    equipment_type: str
+    equipment_id: str
+    inspected_on: date
+    result: Literal["pass", "fail", "conditional"]
+    inspector: str
+    recorded_at: datetime
+
+
+class InspectionPage(BaseModel):
+    items: list[InspectionOut]
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next (older) page")
+
+
+def _after(cursor: str | None) -> tuple[date, int] | None:
+    pair = decode_cursor(cursor)
+    if pair is None:
+        return None
+    if not pair[1].isdigit():
+        raise HTTPException(422, msg("firms.problem.invalid_cursor"))
+    return pair[0].date(), int(pair[1])
+
+
+def _cursor(d: date, ident: int) -> str:
+    return encode_cursor(datetime(d.year, d.month, d.day, tzinfo=UTC), str(ident))
+
+
+async def _in_scope(conn: Any, scope: Any, elevator_id: str) -> None:
+    where, params = scope.elevators("e")
+    if await fetch_elevator(conn, elevator_id, where, params) is None:
+        raise HTTPException(404, msg("firms.problem.elevator_not_found", elevator_id=elevator_id))
+
+
+@router.get(
+    "/{elevator_id}/maintenance",
+    response_model=MaintenancePage,
+    responses=NOT_FOUND,
+    summary="The elevator's maintenance records with the terminal's verdicts, newest first",
+)
+async def get_maintenance(
+    elevator_id: ElevatorId,
+    scope: ScopeDep,
+    pool: PoolDep,
+    settings: SettingsDep,
+    limit: Limit = None,
+    cursor: Cursor = None,
+) -> MaintenancePage:
+    page = min(limit or settings.api.page_size_default, settings.api.page_size_max)
+    after = _after(cursor)
+    async with pool.connection() as conn:
+        await _in_scope(conn, scope, elevator_id)
+        rows = await records_page(conn, elevator_id, after=after, limit=page + 1)
+    more = len(rows) > page
+    rows = rows[:page]
+    return MaintenancePage(
+        items=[MaintenanceRecordOut.model_validate(r) for r in rows],
+        next_cursor=_cursor(rows[-1]["done_on"], rows[-1]["record_id"]) if more else None,
+    )
+
+
+@router.get(
+    "/{elevator_id}/inspections",
+    response_model=InspectionPage,
+    responses=NOT_FOUND,
+    summary="The elevator's periodic inspections, newest first",
+)
+async def get_inspections(
+    elevator_id: ElevatorId,
+    scope: ScopeDep,
+    pool: PoolDep,
+    settings: SettingsDep,
+    limit: Limit = None,
+    cursor: Cursor = None,
+) -> InspectionPage:
+    page = min(limit or settings.api.page_size_default, settings.api.page_size_max)
+    after = _after(cursor)
+    async with pool.connection() as conn:
+        await _in_scope(conn, scope, elevator_id)
+        rows = await inspections_page(conn, elevator_id, after=after, limit=page + 1)
+    more = len(rows) > page
+    rows = rows[:page]
+    return InspectionPage(
+        items=[InspectionOut.model_validate(r) for r in rows],
+        next_cursor=_cursor(rows[-1]["inspected_on"], rows[-1]["inspection_id"]) if more else None,
+    )
+
+
+class Condition(BaseModel):
+    name: str = Field(examples=["terminal_connected"])
+    label: str = Field(default="", description="the condition in the reader's language")
+    passed: bool
+    veto: str = Field(description="the score's veto this condition's failure is")
+    evidence: dict[str, Any] = Field(description="what the condition was judged on")
+
+
+class Eligibility(BaseModel):
+    elevator_id: str
+    eligible: bool = Field(description="every condition passed")
+    interval_days: int = Field(description="the maintenance interval granted", examples=[60])
+    score: float
+    grade: str = Field(pattern="^[ABCD]$")
+    conditions: list[Condition]
+    computed_at: datetime
+
+
+@router.get(
+    "/{elevator_id}/eligibility",
+    response_model=Eligibility,
+    responses=NOT_FOUND,
+    summary="Each on-demand maintenance condition with its evidence, and the interval granted",
+    dependencies=[require_roles("admin", "maintenance", "regulator")],
+)
+async def get_eligibility(
+    elevator_id: ElevatorId, scope: ScopeDep, pool: PoolDep, settings: SettingsDep, say: ReaderDep
+) -> Eligibility:
+    """Computed now by the score's own sheet (semon/scoring.py): a condition
+    fails exactly when the score carries its veto, which forces 15 days."""
+    async with pool.connection() as conn:
+        await _in_scope(conn, scope, elevator_id)
+        out = await eligibility(conn, settings, elevator_id, now=datetime.now(UTC))
+    if out is None:
+        raise HTTPException(404, msg("firms.problem.elevator_not_found", elevator_id=elevator_id))
+    for c in out["conditions"]:
+        c["label"] = say.label("eligibility.condition", c["name"])
+    return Eligibility.model_validate(out)
