@@ -76,6 +76,10 @@ def end_of_life_on(cylinder: dict[str, Any]) -> date:
     return add_years(cylinder["manufactured_on"], int(cylinder["design_life_years"]))
 
 
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d is not None else None
+
+
 def registry_evidence(cylinder: dict[str, Any]) -> dict[str, Any]:
     """What the registry said, as alerts and permits show it."""
     return {
@@ -85,6 +89,9 @@ def registry_evidence(cylinder: dict[str, Any]) -> dict[str, Any]:
         "end_of_life_on": end_of_life_on(cylinder).isoformat(),
         "status": cylinder["status"],
         "max_fill_kg": cylinder["max_fill_kg"],
+        # What a scan shows besides (v1.1 Coverage; absent from older reads).
+        "tag": cylinder.get("tag"),
+        "insured_until": _iso(cylinder.get("insured_until")),
     }
 
 

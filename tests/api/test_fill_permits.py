@@ -102,7 +102,10 @@ def test_permit_and_alerts_agree_on_every_condition(
     cases: dict[str, tuple[dict[str, Any] | None, list[str]]] = {
         "ok": (_cylinder(f"{uid}-ok", st), []),
         "unreg": (None, ["filling_unregistered_cylinder"]),
-        "scrap": (_cylinder(f"{uid}-scrap", st, status="scrapped"), ["filling_scrapped_cylinder"]),
+        "scrap": (
+            _cylinder(f"{uid}-scrap", st, status="scrapped", tag="rfid"),
+            ["filling_scrapped_cylinder"],
+        ),
         "old": (
             _cylinder(
                 f"{uid}-old", st, manufactured_on=_years_ago(9), last_inspected_on=_years_ago(1)
@@ -144,6 +147,8 @@ def test_permit_and_alerts_agree_on_every_condition(
         body = r.json()
         assert body["reasons"] == expected, name
         assert body["allow"] is (not expected)
+        if row is not None:  # the registry facts a scan shows, tag type among them
+            assert body["registry"]["tag"] == row.get("tag", "none")
         answers[name] = body
     # The alerts' side: a fill of the same cylinder, gas and station, judged
     # by the alerts service's own function against the registry as the alerts
