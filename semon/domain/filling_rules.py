@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 # The media a station may ask a permit for (CONTRACT.md, the filling
 # record's `gas`); a name outside this list is refused with a 4xx.
-GASES: Final[tuple[str, ...]] = (
+GasName = Literal[
     "lpg",
     "oxygen",
     "nitrogen",
@@ -31,7 +31,8 @@ GASES: Final[tuple[str, ...]] = (
     "nitrous_oxide",
     "ammonia",
     "chlorine",
-)
+]
+GASES: Final[tuple[str, ...]] = get_args(GasName)
 
 # The conditions a permit is judged on, in the order reasons are listed.
 BeforeFillKind = Literal[
