@@ -33,6 +33,8 @@ async def escalate_rescues(writer: Writer) -> int:
             )
             await conn.commit()
             for rescue_id in due:
+                if not await writer.room():
+                    break  # the broker is behind: the rest on the next round
                 # Under the writer's lock, like its own pages: publish_pending
                 # must not publish the row this task is about to publish.
                 async with writer.lock:

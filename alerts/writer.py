@@ -42,6 +42,11 @@ from semon.store.pool import DB_UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
+# Unacknowledged pages at most when publishing a backlog of rows (capped by
+# the broker's receive maximum in semon.mqtt), and how long to wait for room.
+PUBLISH_WINDOW = 100
+ROOM_WAIT_S = 5.0
+
 # Published from memory when the database is down (a life may depend on it).
 FROM_MEMORY = frozenset({"trapped_passenger"})
 # Raised ahead of every queued op, on the page queue.
@@ -105,6 +110,17 @@ class Writer:
         topic = f"{self.root}/alerts/{message['kind']}/{message['equipment_id']}"
         self.client.publish(topic, orjson.dumps(message), qos=1)
         PUBLISHED.labels(message.get("event", "raise")).inc()
+
+    async def room(self) -> bool:
+        """Wait until the broker's window (its receive maximum, 20 by default
+        in Mosquitto) has room: a burst of pending rows published at once would
+        run out of packet ids. False if none came within ROOM_WAIT_S; the
+        caller leaves the rest for its next round."""
+        try:
+            await self.client.wait_window(PUBLISH_WINDOW, timeout_s=ROOM_WAIT_S)
+        except TimeoutError:
+            return False
+        return True
 
     # -- ops ---------------------------------------------------------------
 
@@ -363,6 +379,8 @@ class Writer:
                             seen = waiting[event_id] = self._others.get(event_id, mono)
                             if mono - seen < self.cfg.publish_grace_s:
                                 continue
+                        if not await self.room():
+                            break
                         self.publish(message)
                         mine.append(event_id)
                     self._others = waiting
@@ -389,6 +407,8 @@ class Writer:
                 )
                 await conn.commit()
                 for alert_id in ids:
+                    if not await self.room():
+                        break  # the broker is behind: the rest on the next round
                     async with self.lock:
                         got = await store.escalate(conn, alert_id, now=now, worker=self.me)
                         if got is None:

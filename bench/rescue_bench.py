@@ -7,7 +7,8 @@ Makes a fresh database (dropped afterwards), migrates it, generates
 trapped-passenger alerts and their rescues with SQL generate_series (step
 times, counts, causes, tiers and escalations drawn from the row number),
 VACUUM ANALYZEs, then times what the route runs (semon.store.stats.rescue
-and semon.store.rescue_stats.rescue_figures, result building included) as an
+and semon.store.rescue_stats.rescue_figures side by side on two
+connections, as the route does; result building included) as an
 admin (whole city) and as a regulator of three districts, by district and by
 firm, for the whole span and for 30 days: median and worst of --runs runs.
 Goal: under 300 ms with 1,000,000 rescues.
@@ -82,7 +83,10 @@ async def bench(dsn: str, n: int, days: int, runs: int) -> None:
     print(f"generated {n:,} rescues over {days} days in {time.perf_counter() - t:.1f} s")
     end = START + timedelta(days=days + 1)
     windows = {f"{days} days": (START, end), "30 days": (end - timedelta(days=31), end)}
-    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+    async with (
+        await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn,
+        await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn2,
+    ):
         for who in ("admin", "regulator of 3 districts"):
             if who == "admin":
                 a_scope: sql.Composable = sql.SQL("TRUE")
@@ -97,21 +101,24 @@ async def bench(dsn: str, n: int, days: int, runs: int) -> None:
                     times = []
                     for _ in range(runs + 1):  # the first run warms the cache and is dropped
                         t = time.perf_counter()
-                        await rescue(
-                            conn,
-                            group_by=group_by,
-                            since=since,
-                            until=until,
-                            scope=a_scope,
-                            params=params,
-                        )
-                        groups, overall = await rescue_figures(
-                            conn,
-                            group_by=group_by,
-                            since=since,
-                            until=until,
-                            scope=r_scope,
-                            params=params,
+                        # as the route runs them: side by side on two connections
+                        _, (groups, overall) = await asyncio.gather(
+                            rescue(
+                                conn,
+                                group_by=group_by,
+                                since=since,
+                                until=until,
+                                scope=a_scope,
+                                params=params,
+                            ),
+                            rescue_figures(
+                                conn2,
+                                group_by=group_by,
+                                since=since,
+                                until=until,
+                                scope=r_scope,
+                                params=params,
+                            ),
                         )
                         times.append(time.perf_counter() - t)
                     times = times[1:]

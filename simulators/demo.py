@@ -5,7 +5,8 @@ so besides the city's ordinary life the demo injects a trapped passenger
 about every four minutes (the first at once), a fault every two, an
 illegal filling every three, a terminal going silent now and then, and
 maintenance work (which must page no one); the firms report their visits
-through the registry import path.
+through the registry import path, and a simulated rescue desk works every
+rescue the platform opens (simulators/rescues.py, RescueDesk).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from simulators.incidents import FAULT_CODES, GroundTruth, Incident
 from simulators.player import load_city, play_realtime
 from simulators.publisher import open_publisher
 from simulators.regulator import Book, add_book, store_book
+from simulators.rescues import RescueDesk
 from simulators.world import World, WorldOptions
 
 log = logging.getLogger(__name__)
@@ -145,6 +147,14 @@ async def _report_visits(settings: Settings, world: World) -> None:
         log.warning("maintenance visits not recorded: %s", exc)
 
 
+async def _work_rescues(settings: Settings, desk: RescueDesk) -> None:
+    try:
+        async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+            await desk.tick(conn, datetime.now(UTC))
+    except (psycopg.Error, OSError) as exc:
+        log.warning("the rescue desk could not work: %s", exc)
+
+
 async def _store_book(settings: Settings, book: Book) -> None:
     try:
         async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
@@ -182,16 +192,21 @@ async def run_demo(
     options = WorldOptions(rates=None, station_hours=(0.0, 24.0), fills_scale=2.0)
     world = World(city, start=start, seed=seed, options=options, truth=truth)
     director = DemoDirector(world, start, seed)
-    last_visits = time.monotonic()
+    # The rescue centre works every trap the platform opens a rescue for.
+    desk = RescueDesk(seed, truth=truth)
+    last_visits = last_desk = time.monotonic()
 
     async def on_tick(now: float) -> None:
-        nonlocal last_visits
+        nonlocal last_visits, last_desk
         for incident in director.due(now):
             log.info("demo: injecting %s on %s", incident.kind, incident.equipment_id)
             world.inject(incident)
         if time.monotonic() - last_visits >= 30.0:
             last_visits = time.monotonic()
             await _report_visits(settings, world)
+        if time.monotonic() - last_desk >= 2.0:
+            last_desk = time.monotonic()
+            await _work_rescues(settings, desk)
 
     try:
         async with open_publisher(settings, name="demo") as publisher:

@@ -168,10 +168,10 @@ def truth(script: RescueScript, options: DeskOptions) -> dict[str, Any]:
 
 def _steps(s: RescueScript, options: DeskOptions) -> list[tuple[datetime, int, str]]:
     """The script's steps in time order (the int breaks ties: the order they must run)."""
-    # Not `t`: the catalog check reads t(...) and t[...] as message keys.
-    known = truth(s, options)
-    dispatched = datetime.fromisoformat(known["dispatched_at"])
-    freed = datetime.fromisoformat(known["freed_at"])
+    # (not `t`: the catalog check reads t[...] as a message key)
+    record = truth(s, options)
+    dispatched = datetime.fromisoformat(record["dispatched_at"])
+    freed = datetime.fromisoformat(record["freed_at"])
     callback = freed + timedelta(seconds=s.callback_after_s)
     steps = [(s.opened, 0, "open"), (dispatched, 2, "dispatch")]
     if s.call_after_s is not None:
@@ -180,7 +180,7 @@ def _steps(s: RescueScript, options: DeskOptions) -> list[tuple[datetime, int, s
         due = dispatched + timedelta(seconds=options.arrival_deadline_s)
         steps.append((due + timedelta(seconds=s.tier2_after_s), 3, "dispatch2"))
     steps += [
-        (datetime.fromisoformat(known["on_site_at"]), 4, "arrive"),
+        (datetime.fromisoformat(record["on_site_at"]), 4, "arrive"),
         (freed, 5, "free"),
         (callback, 6, "callback"),
         (callback + timedelta(seconds=s.close_after_s), 7, "close"),
@@ -295,3 +295,184 @@ async def _open(conn: AsyncConnection, s: RescueScript, at: datetime) -> str:
     row = await cur.fetchone()
     assert row is not None
     return str(row[0])
+
+
+# -- the live desk (the demo) ----------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    steps: list[tuple[datetime, str]]
+    script: RescueScript
+    state: str = "open"  # the state the desk's own last step left
+
+
+class RescueDesk:
+    """The 96333 desk and its crews, live beside the demo: every rescue the
+    platform opens gets a script (travel scaled by ``time_scale`` so a demo
+    shows whole rescues in minutes), whose steps run when due, stamped with
+    the real time. It works the rescues terminals open, and lets go of one
+    that someone else moved on (its state is not what the desk's own last step
+    left) or whose step the platform refuses: that rescue is the console's.
+    Each rescue the desk closes is a ground-truth record with its timings as
+    stored."""
+
+    def __init__(
+        self,
+        seed: int,
+        *,
+        options: DeskOptions | None = None,
+        time_scale: float = 0.1,
+        truth: Any | None = None,
+    ) -> None:
+        self.seed = seed
+        self.options = options or DeskOptions()
+        self.scale = time_scale
+        self.truth = truth
+        self.rng = random.Random(f"desk-{seed}")  # noqa: S311 - simulation
+        self.plans: dict[str, _Plan] = {}
+        self.done: set[str] = set()
+
+    def _plan(self, rescue_id: str, row: dict[str, Any]) -> _Plan:
+        o, rng, k = self.options, self.rng, self.scale
+        opened: datetime = row["opened_at"]
+        late = rng.random() < o.late_dispatch_share
+        stuck = rng.random() < o.stuck_share
+        script = RescueScript(
+            elevator_id=row["elevator_id"],
+            district=row["district"] or "",
+            firm_id=row["firm_id"],
+            opened=opened,
+            phone_only=False,
+            call_after_s=rng.uniform(5, 30) if rng.random() < o.call_share else None,
+            dispatch_after_s=o.dispatch_deadline_s + rng.uniform(5, 60)
+            if late
+            else rng.uniform(10, 60),
+            travel_s=district_travel(self.seed, row["district"] or "") * k,
+            tier2_after_s=rng.uniform(10, 60),
+            tier2_travel_s=rng.uniform(300, 800) * k,
+            stuck=stuck,
+            free_after_s=rng.uniform(20, 90),
+            callback_after_s=rng.uniform(10, 30),
+            close_after_s=rng.uniform(10, 60),
+            trapped=rng.choices((1, 2, 3, 4), weights=(60, 25, 10, 5))[0],
+            injured=1 if rng.random() < 0.03 else 0,
+            cause=rng.choices(CAUSES, weights=CAUSE_WEIGHTS)[0],
+        )
+        at = opened + timedelta(seconds=script.dispatch_after_s)
+        steps = [(at, "dispatch")]
+        if script.call_after_s is not None:
+            steps.append((opened + timedelta(seconds=script.call_after_s), "call"))
+        if stuck:  # tier 1 never arrives: tier 2 once the platform escalates
+            due = at + timedelta(seconds=o.arrival_deadline_s + script.tier2_after_s)
+            steps.append((due, "dispatch2"))
+            at = due + timedelta(seconds=script.tier2_travel_s)
+        else:
+            at += timedelta(seconds=script.travel_s)
+        steps.append((at, "arrive"))
+        at += timedelta(seconds=script.free_after_s)
+        steps.append((at, "free"))
+        at += timedelta(seconds=script.callback_after_s)
+        steps.append((at, "callback"))
+        steps.append((at + timedelta(seconds=script.close_after_s), "close"))
+        steps.sort()
+        return _Plan(steps, script)
+
+    async def tick(self, conn: AsyncConnection, now: datetime) -> int:
+        """Take on new rescues and run every step due by ``now``; returns how many ran."""
+        # Rescues a terminal opened (a call's rescue is the person's at the console).
+        cur = await conn.execute(
+            "SELECT rescue_id, elevator_id, district, firm_id, opened_at, tier, state"
+            " FROM rescues WHERE state <> 'closed' AND source = 'terminal' ORDER BY opened_at"
+        )
+        names = ("elevator_id", "district", "firm_id", "opened_at", "tier", "state")
+        rows = {str(r[0]): dict(zip(names, r[1:], strict=True)) for r in await cur.fetchall()}
+        await conn.commit()
+        for rescue_id, row in rows.items():
+            if rescue_id not in self.plans and rescue_id not in self.done:
+                self.plans[rescue_id] = self._plan(rescue_id, row)
+        ran = 0
+        for rescue_id, plan in list(self.plans.items()):
+            current = rows.get(rescue_id)
+            if current is None or current["state"] != plan.state:
+                plan.steps.clear()  # closed, or someone else moved it on: theirs now
+            while plan.steps and plan.steps[0][0] <= now:
+                _at, what = plan.steps[0]
+                if what == "dispatch2" and (current is None or int(current["tier"]) < 2):
+                    break  # the platform has not escalated yet: tier 2 is not due
+                plan.steps.pop(0)
+                try:
+                    plan.state = await self._run(conn, rescue_id, plan.script, what, now)
+                    await conn.commit()
+                    ran += 1
+                except (store.IllegalStep, store.RescueNotFound):
+                    await conn.rollback()
+                    plan.steps.clear()  # a person took it over
+            if not plan.steps:
+                del self.plans[rescue_id]
+                self.done.add(rescue_id)
+        return ran
+
+    async def _run(
+        self, conn: AsyncConnection, rescue_id: str, s: RescueScript, what: str, now: datetime
+    ) -> str:
+        """Run one step; returns the rescue's state after it."""
+        if what == "call":
+            lift = await _lift(conn, s.elevator_id)
+            rescue, _ = await store.take_call(
+                conn,
+                lift,
+                CallIn(elevator_id=s.elevator_id, caller_name="caller"),
+                now=now,
+                by="demo-desk",
+                key=None,
+                request_hash=None,
+            )
+            return str(rescue["state"])
+        body: Any = {
+            "dispatch": DispatchIn(tier=1, assignee="firm crew", phone="020-1"),
+            "dispatch2": DispatchIn(tier=2, assignee="rescue station", phone="020-2"),
+            "arrive": NoBody(),
+            "free": FreeIn(trapped_count=s.trapped, injured_count=s.injured),
+            "callback": CallbackIn(note="called back"),
+            "close": CloseIn(cause_category=s.cause),  # type: ignore[arg-type]
+        }[what]
+        action = cast(RescueAction, "dispatch" if what == "dispatch2" else what)
+        rescue = await store.act(
+            conn, rescue_id, action, body, now=now, by="demo-desk", scope=store._ALL, params={}
+        )
+        if action == "close" and self.truth is not None:
+            self.truth.write(recorded(rescue))
+        return str(rescue["state"])
+
+
+def recorded(rescue: dict[str, Any]) -> dict[str, Any]:
+    """A closed rescue as a ground-truth record: its timings as stored."""
+
+    def iso(value: Any) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {
+        "kind": "rescue",
+        "rescue_id": rescue["rescue_id"],
+        "elevator_id": rescue["elevator_id"],
+        "district": rescue["district"],
+        "firm_id": rescue["firm_id"],
+        **{
+            k: iso(rescue[k])
+            for k in (
+                "opened_at",
+                "dispatched_at",
+                "on_site_at",
+                "freed_at",
+                "callback_at",
+                "closed_at",
+            )
+        },
+        "on_site_tier": rescue["on_site_tier"],
+        "trapped": rescue["trapped_count"],
+        "injured": rescue["injured_count"],
+        "cause": rescue["cause_category"],
+        "calls": len(rescue["calls"]),
+        "escalations": len(rescue["escalations"]),
+    }

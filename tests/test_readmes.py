@@ -6,6 +6,7 @@ either can run what the other shows."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,18 @@ def test_both_readmes_name_the_same_commands() -> None:
 )
 def test_the_extraction(text: str, expected: set[str]) -> None:
     assert commands(text) == expected
+
+
+def _table_folders(text: str, heading: str) -> set[str]:
+    section = text.split(heading, 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\| `([a-z_]+)/` \|", section, flags=re.MULTILINE))
+
+
+def test_the_where_table_names_every_folder_of_the_tree() -> None:
+    listed = subprocess.run(
+        ["git", "-C", str(REPO), "ls-files"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    tree = {f.split("/", 1)[0] for f in listed if "/" in f and not f.startswith(".")}
+    assert {"alerts", "api", "cli", "semon"} <= tree
+    assert _table_folders(ENGLISH.read_text("utf-8"), "## What is where") == tree
+    assert _table_folders(CHINESE.read_text("utf-8"), "## 目录结构") == tree

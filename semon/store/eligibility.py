@@ -21,8 +21,9 @@ from semon.store.scores import UNINSURED_SQL, has_insurance, load_metrics
 _FACTS = """
 SELECT e.firm_id, f.credit_grade, e.status, e.last_inspected_on,
        e.inspection_interval_months,
-       (coalesce(greatest(e.last_inspected_on, lp.inspected_on), e.installed_on)
-        + make_interval(months => e.inspection_interval_months::int))::date AS inspection_due_on,
+       -- the contract's base date, defined once (migration 0040): a fail never renews it
+       semon_elevator_due(e.last_inspected_on, e.inspection_passed_on, e.inspection_failed_on,
+                          e.installed_on, e.inspection_interval_months) AS inspection_due_on,
        li.inspected_on AS latest_inspection_on, li.result AS latest_inspection_result,
        {insurance}
   FROM elevators e
@@ -31,11 +32,6 @@ SELECT e.firm_id, f.credit_grade, e.status, e.last_inspected_on,
                       WHERE i.equipment_type = 'elevator' AND i.equipment_id = e.elevator_id
                         AND i.inspected_on <= %(today)s::date
                       ORDER BY i.inspected_on DESC LIMIT 1) li ON true
-  -- the base date of the contract: a fail never renews it
-  LEFT JOIN LATERAL (SELECT i.inspected_on FROM inspections i
-                      WHERE i.equipment_type = 'elevator' AND i.equipment_id = e.elevator_id
-                        AND i.inspected_on <= %(today)s::date AND i.result <> 'fail'
-                      ORDER BY i.inspected_on DESC LIMIT 1) lp ON true
  WHERE e.elevator_id = %(id)s
 """
 _LAST_SAMPLE = "SELECT max(ts) FROM elevator_status WHERE elevator_id = %s"

@@ -69,9 +69,21 @@ async def rescue_event(
     return int(got[0])
 
 
+# Bookkeeping columns that are not part of the rescue as read.
+_NOT_SHOWN = frozenset(
+    {
+        "cause_by",
+        "escalation_count",
+        "open_to_dispatch_s",
+        "dispatch_to_on_site_s",
+        "on_site_to_freed_s",
+    }
+)
+
+
 def bare_rescue(row: dict[str, Any]) -> dict[str, Any]:
     """A just-opened rescue as read: the row, no assignments, calls or escalations."""
-    out = {k: v for k, v in row.items() if not k.startswith("due_") and k != "cause_by"}
+    out = {k: v for k, v in row.items() if not k.startswith("due_") and k not in _NOT_SHOWN}
     out.update(assignments=[], calls=[], escalations=[])
     return out
 

@@ -370,14 +370,15 @@ async def take_call(
                 "SELECT rescue_id FROM rescues WHERE alert_id = %s", (msg.alert_id,)
             )
             got = await cur.fetchone()
+            # A new alert opened its rescue with it; a repeat (the lift's trap
+            # alert was already open) has its rescue, or, for an alert raised
+            # before rescues existed, gets it from this call.
+            opened = event_id is not None
             if got is None:
-                # The lift's trap alert is open without a rescue (raised before
-                # rescues existed): this call opens it.
                 made = await open_for_alert(conn, msg.alert_id, source="call", by=by)
                 assert made is not None
-                got = (made["rescue_id"],)
+                got, opened = (made["rescue_id"],), True
             rescue_id = str(got[0])
-            opened = event_id is not None or active is None
         await conn.execute(
             _INSERT_CALL,
             {
@@ -617,8 +618,9 @@ async def escalate_rescue(
         recorded = await cur3.fetchone() is not None
         await conn.execute(
             "UPDATE rescues SET tier = greatest(tier, %s), due_kind = %s, due_ref = %s,"
-            " due_from = %s, updated_at = %s WHERE rescue_id = %s",
-            (to_tier, *nxt, now, rescue_id),
+            " due_from = %s, updated_at = %s, escalation_count = escalation_count + %s"
+            " WHERE rescue_id = %s",
+            (to_tier, *nxt, now, int(recorded), rescue_id),
         )
         if not recorded:
             return None

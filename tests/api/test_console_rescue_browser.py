@@ -5,7 +5,8 @@ ladder, countdown, dispatch, call-back, on site, freed, close); every step
 reaches the database. A rescue opened elsewhere (another desk's call)
 arrives on the card list through `event: rescue` on the stream.
 
-Screenshots go to the test's tmp dir."""
+Screenshots go to the test's tmp dir; with SEMON_UPDATE_SCREENSHOTS=1 to
+docs/rescue.zh-CN.png and docs/rescue.en.png (the README's)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from semon.settings import Settings
 from semon.tokens import create_token
 from tests.api.conftest import LiveServer, make_settings
 from tests.api.test_console_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS
+from tests.support.screenshots import screenshot_path
 
 pytestmark = pytest.mark.slow
 
@@ -118,6 +120,7 @@ async def test_rescue_desk_in_the_browser(
             await page.wait_for_selector(
                 f'{selector} .r-countdown:has-text("1 级到场剩余")', timeout=WAIT_MS
             )
+            await page.screenshot(path=str(screenshot_path("rescue.zh-CN.png", tmp_path)))
             await page.fill(f"{selector} .r-note", "已告知救援人员 12 分钟内到达")
             await page.click(f'{selector} button[data-step="callback"]')
             await page.wait_for_selector(f'{selector} .r-steps:has-text("已回访")', timeout=WAIT_MS)
@@ -178,7 +181,7 @@ async def test_rescue_desk_in_the_browser(
             assert "open" in text and "1 call(s)" in text
             countdown = await page.inner_text(f"{other} .r-countdown")
             assert countdown.startswith("Tier 1 dispatch due in 4 min"), countdown
-            await page.screenshot(path=str(tmp_path / "rescue-open.en.png"))
+            await page.screenshot(path=str(screenshot_path("rescue.en.png", tmp_path)))
             assert errors == []
             await browser.close()
     finally:

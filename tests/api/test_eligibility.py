@@ -30,6 +30,7 @@ LIFTS = {
     "L4": ("FA", 200, "inspection_not_failed"),
     "L5": ("FA", 30, "terminal_connected"),
     "L6": ("FA", 30, "no_maintenance_trap_90d"),
+    "L7": ("FA", 30, "insured"),
 }
 
 
@@ -43,9 +44,15 @@ def seed(dsn: str) -> None:
         for eid, (firm, inspected, _) in LIFTS.items():
             cur.execute(
                 "INSERT INTO elevators (elevator_id, address, district, firm_id, use_unit,"
-                " use_unit_level, installed_on, last_inspected_on)"
-                " VALUES (%s, 'a', 'P', %s, 'u', 5, %s, %s)",
-                (eid, firm, today - timedelta(days=730), today - timedelta(days=inspected)),
+                " use_unit_level, installed_on, last_inspected_on, insured_until)"
+                " VALUES (%s, 'a', 'P', %s, 'u', 5, %s, %s, %s)",
+                (
+                    eid,
+                    firm,
+                    today - timedelta(days=730),
+                    today - timedelta(days=inspected),
+                    None if eid == "L7" else today + timedelta(days=200),
+                ),
             )
             if eid != "L5":
                 cur.executemany(

@@ -73,6 +73,10 @@ def store_rescue(
             opened,
         ),
     )
+    # the store counts each escalation it records on the rescue
+    conn.execute(
+        "UPDATE rescues SET escalation_count = %s WHERE rescue_id = %s", (len(escalations), rid)
+    )
     for n, reason in enumerate(escalations, 1):
         conn.execute(
             "INSERT INTO rescue_escalations (rescue_id, reason, ref, at, due_at, from_tier,"

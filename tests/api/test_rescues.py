@@ -407,3 +407,43 @@ def test_rescue_events_stream_and_resume(
         ("alert", "resolve"),
         ("rescue", "free"),
     ]
+
+
+def test_concurrent_first_calls_open_one_rescue(
+    api_url: str,
+    admin_headers: Headers,
+    token_for: Callable[..., Headers],
+    uid: str,
+    database_url: str,
+) -> None:
+    """Five desks take a first call about one lift at the same moment, two of
+    them sending the same Idempotency-Key: one rescue, one alert, four calls."""
+    import concurrent.futures
+
+    w = lift_setup(api_url, admin_headers, uid, n=1)
+    desk = token_for("dispatcher", w["district"])
+    same_key = {"Idempotency-Key": f"{uid}-dup"}
+    headers = [desk, desk, desk, {**desk, **same_key}, {**desk, **same_key}]
+    with concurrent.futures.ThreadPoolExecutor(5) as pool:
+        answers = list(
+            pool.map(
+                lambda h: _post(f"{api_url}/rescues", h, {"rescue_code": w["codes"][0]}), headers
+            )
+        )
+    assert all(r.status_code in (200, 201) for r in answers), [r.text for r in answers]
+    assert len({r.json()["rescue_id"] for r in answers}) == 1
+    opened = [i for i, r in enumerate(answers) if r.status_code == 201]
+    # one request opened it; when it was a keyed one, its repeat answers 201 too
+    assert opened in ([0], [1], [2], [3, 4]), opened
+    eid = w["lifts"][0]
+    assert count(database_url, "SELECT count(*) FROM rescues WHERE elevator_id = %s", eid) == 1
+    assert count(database_url, "SELECT count(*) FROM alerts WHERE equipment_id = %s", eid) == 1
+    assert (
+        count(
+            database_url,
+            "SELECT count(*) FROM rescue_calls c JOIN rescues r USING (rescue_id)"
+            " WHERE r.elevator_id = %s",
+            eid,
+        )
+        == 4
+    )

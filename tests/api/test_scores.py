@@ -187,8 +187,7 @@ def test_refresh_scores_the_fleet(dsn: str) -> None:
         "contribution": -10.0,
     }
     assert g2["grade"] == "D" and g2["interval_days"] == 15
-    # every veto but a failed inspection and insurance, which G2 does not have
-    assert sorted(g2["vetoes"]) == sorted(set(VETOES) - {"uninsured", "inspection_failed_in_use"})
+    assert sorted(g2["vetoes"]) == sorted(VETOES)
 
     g3 = rows["G3"]  # 8 years old (-4.5), use unit 4 (-2.5)
     assert g3["score"] == 93.0 and g3["grade"] == "A" and g3["interval_days"] == 90

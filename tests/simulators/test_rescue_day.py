@@ -13,7 +13,9 @@ from typing import Any
 import httpx
 import psycopg
 
+from semon.domain.rescue import DispatchIn
 from semon.settings import Settings
+from semon.store import rescues
 from simulators.city import generate_city
 from simulators.player import load_city
 from simulators.rescues import DeskOptions, draw_scripts, play, truth
@@ -128,3 +130,90 @@ async def test_a_simulated_day_matches_the_ground_truth(
     assert [g["key"] for g in body["groups"]] == districts
     for g in body["groups"]:
         same(g, expected([r for r in records if r["district"] == g["key"]]))
+
+
+async def test_the_live_desk_works_every_rescue_to_its_close(fresh_database_url: str) -> None:
+    """The demo's desk on a simulated clock: it takes on each rescue the
+    platform opens, calls, dispatches, and (for a stuck crew, once the
+    platform has escalated) sends tier 2; every rescue ends closed, and its
+    ground-truth record is what the store says."""
+    from semon import i18n
+    from semon.domain.alerts import AlertDraft
+    from semon.store.alerts import raise_alert
+    from simulators.incidents import GroundTruth
+    from simulators.rescues import RescueDesk, _escalate_due
+
+    t0 = DAY + timedelta(hours=9)
+    lifts = [f"desk-E{i}" for i in range(6)]
+    truth_ = GroundTruth(None)
+    desk = RescueDesk(
+        5,
+        options=DeskOptions(call_share=0.5, stuck_share=0.5, late_dispatch_share=0.3),
+        truth=truth_,
+    )
+    async with await psycopg.AsyncConnection.connect(fresh_database_url) as conn:
+        for i, eid in enumerate(lifts):
+            await conn.execute(
+                "INSERT INTO elevators (elevator_id, address, district, use_unit, installed_on)"
+                " VALUES (%s, 'x', %s, 'u', '2015-01-01')",
+                (eid, f"D{i % 2}"),
+            )
+            await raise_alert(
+                conn,
+                AlertDraft(
+                    f"trapped_passenger:{eid}",
+                    "trapped_passenger",
+                    "elevator",
+                    eid,
+                    t0 + timedelta(seconds=i),
+                    i18n.msg("alert.trapped_passenger.summary.unplaced", elevator_id=eid),
+                    district=f"D{i % 2}",
+                ),
+                now=t0 + timedelta(seconds=i),
+            )
+        await conn.commit()
+        # a dispatcher takes the first one over before the desk acts on it
+        await desk.tick(conn, t0 + timedelta(seconds=6))
+        cur = await conn.execute(
+            "SELECT rescue_id FROM rescues WHERE elevator_id = %s", (lifts[0],)
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        taken = str(row[0])
+        await rescues.act(
+            conn,
+            taken,
+            "dispatch",
+            DispatchIn(tier=1, assignee="person", phone="9"),
+            now=t0 + timedelta(seconds=7),
+            by="desk-li",
+            scope=rescues._ALL,
+            params={},
+        )
+        await conn.commit()
+        now = t0
+        while now < t0 + timedelta(hours=1):
+            now += timedelta(seconds=5)
+            await _escalate_due(conn, now, 300.0, 900.0)  # the alerts process's part
+            await desk.tick(conn, now)
+        cur = await conn.execute(
+            "SELECT count(*) FILTER (WHERE state = 'closed'), count(*) FROM rescues"
+        )
+        assert await cur.fetchone() == (5, 6)  # the one taken over is the dispatcher's
+        cur = await conn.execute(
+            "SELECT r.state, array_agg(a.by) FROM rescues r JOIN rescue_assignments a"
+            " USING (rescue_id) WHERE r.rescue_id = %s GROUP BY r.state",
+            (taken,),
+        )
+        assert await cur.fetchone() == ("dispatched", ["desk-li"])
+        stuck = [r for r in truth_.records if r["on_site_tier"] == 2]
+        assert stuck and all(r["escalations"] >= 1 for r in stuck)
+        assert len(truth_.records) == 5 and any(r["calls"] for r in truth_.records)
+        for r in truth_.records:
+            cur = await conn.execute(
+                "SELECT opened_at, on_site_at, freed_at FROM rescues WHERE rescue_id = %s",
+                (r["rescue_id"],),
+            )
+            row = await cur.fetchone()
+            assert row is not None
+            assert [x.isoformat() for x in row] == [r["opened_at"], r["on_site_at"], r["freed_at"]]
