@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
+
+from semon.loop_lag import BUCKETS as LOOP_LAG_BUCKETS
+from semon.loop_lag import HELP as LOOP_LAG_HELP
 
 MESSAGES = Counter("semon_alerts_messages_total", "Device messages judged", ["kind"])
 REJECTED = Counter(
@@ -25,3 +28,4 @@ SAMPLE_LAG = Gauge(
     "Platform time minus the device time of the newest status sample judged"
     " (how far telemetry lags when the process is overloaded: pages do not wait for it)",
 )
+LOOP_LAG = Histogram("semon_alerts_event_loop_lag_seconds", LOOP_LAG_HELP, buckets=LOOP_LAG_BUCKETS)

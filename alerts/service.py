@@ -19,6 +19,7 @@ from prometheus_client import start_http_server
 
 from alerts.engine import WAKE, Engine, Inbox, Urgent
 from alerts.filling_state import FillingState
+from alerts.metrics import LOOP_LAG
 from alerts.periodic import Periodic
 from alerts.recovery import Recovery
 from alerts.registry import RegistryCache
@@ -143,7 +144,7 @@ async def serve(engine: Engine, periodic: Periodic, ready: asyncio.Event | None)
             tg.create_task(periodic.publishing(), name="alerts-publishing")
             tg.create_task(periodic.sweeps(), name="alerts-sweeps")
             tg.create_task(periodic.registry.probe(), name="alerts-registry-probe")
-            tg.create_task(watch_loop_lag(), name="alerts-loop-lag")
+            tg.create_task(watch_loop_lag(LOOP_LAG), name="alerts-loop-lag")
             if ready is not None:
                 ready.set()
     finally:

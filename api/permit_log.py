@@ -30,9 +30,11 @@ from semon.store.pool import DB_UNAVAILABLE, open_pool
 log = logging.getLogger(__name__)
 
 ANSWERS = Counter(
-    "semon_fill_permits_total", "Fill-permit answers given", ["answer"]
+    "semon_api_fill_permits_total", "Fill-permit answers given", ["answer"]
 )  # answer: allow, deny, unknown
-DROPPED = Counter("semon_fill_permits_dropped_total", "Permit answers dropped unkept (buffer full)")
+DROPPED = Counter(
+    "semon_api_fill_permits_dropped_total", "Permit answers dropped unkept (buffer full)"
+)
 
 
 class PermitLog:

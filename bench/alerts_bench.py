@@ -60,6 +60,7 @@ from httpx_sse import aconnect_sse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import semon.i18n  # noqa: F401  (first: semon.registry_import alone hits an import cycle)
 from semon import mqtt
 from semon.registry_import import upsert_records
 from semon.settings import Settings
@@ -441,7 +442,7 @@ def _lag_buckets(url: str) -> dict[float, float]:
     return {
         float(labels["le"]): v
         for name, labels, v in _metric_lines(url)
-        if name == "semon_event_loop_lag_seconds_bucket"
+        if name.endswith("_event_loop_lag_seconds_bucket")
     }
 
 

@@ -182,7 +182,7 @@ def token_create(
         typer.echo(f"token_id: {token_id}")
         typer.echo(f"secret:   {secret}")
         if expires_at is not None:
-            typer.echo(words.t("cli.token.expires", at=expires_at.isoformat()))
+            typer.echo(f"expires:  {expires_at.isoformat()}")  # read by scripts, as secret:
         typer.echo(words.t("cli.token.shown_once"))
 
     run(create())

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from semon.loop_lag import BUCKETS as LOOP_LAG_BUCKETS
+from semon.loop_lag import HELP as LOOP_LAG_HELP
+
 RECEIVED = Counter("semon_ingest_messages_received_total", "MQTT messages received")
 STORED = Counter("semon_ingest_rows_stored_total", "Rows inserted", ["table"])
 REJECTED = Counter(
@@ -51,3 +54,4 @@ PENDING_BYTES_LIMIT = Gauge(
     "semon_ingest_pending_bytes_limit",
     "ingest.max_pending_bytes: reading from the broker pauses while this much waits",
 )
+LOOP_LAG = Histogram("semon_ingest_event_loop_lag_seconds", LOOP_LAG_HELP, buckets=LOOP_LAG_BUCKETS)

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import psycopg
 from prometheus_client import start_http_server
 
+from ingest.metrics import LOOP_LAG
 from ingest.pipeline import Pipeline
 from semon import mqtt
 from semon.domain.decode import device_topics
@@ -87,7 +88,7 @@ async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> None
     stop = asyncio.Event()
     pipeline = Pipeline(settings)
     writer = asyncio.create_task(pipeline.run(), name="ingest-writer")
-    lag = asyncio.create_task(watch_loop_lag(), name="ingest-loop-lag")
+    lag = asyncio.create_task(watch_loop_lag(LOOP_LAG), name="ingest-loop-lag")
     maintenance = (
         asyncio.create_task(_maintenance(settings), name="ingest-maintenance")
         if cfg.maintenance_interval_s > 0

@@ -221,7 +221,7 @@ def truth(city: City, book: Book, *, as_of: date, today: date) -> dict[str, Any]
 
     def failed(kind: str, r: dict[str, Any], key: str) -> bool:
         last = latest.get((kind, r[key]))
-        if last is None or last["result"] != "fail":
+        if last is None or last["result"] != "fail" or last["inspected_on"] > as_of.isoformat():
             return False
         return not r.get("last_inspected_on") or r["last_inspected_on"] <= last["inspected_on"]
 

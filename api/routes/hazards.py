@@ -7,12 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Query
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field
 
 from api.auth import require_roles
 from api.deps import PoolDep, SettingsDep
 from api.scope import Scope, ScopeDep
-from semon.domain.common import Line
+from semon.domain.common import Day, Line
 from semon.i18n import msg
 from semon.store import hazards as store
 
@@ -31,18 +31,12 @@ class HazardIn(BaseModel):
     source: Source
     level: Level
     description: Text = Field(examples=["landing door gap over 6 mm"])
-    found_on: date = Field(examples=["2026-11-20"])
-    deadline: date | None = Field(
-        None, description="default: found_on plus the configured days (30)"
+    found_on: Day = Field(examples=["2026-11-20"])
+    deadline: Day | None = Field(
+        None,
+        description="default: found_on plus the configured days (30); not before found_on"
+        " (a 422 naming `deadline`)",
     )
-
-    @field_validator("deadline")
-    @classmethod
-    def _not_before_finding(cls, value: date | None, info: ValidationInfo) -> date | None:
-        found = info.data.get("found_on")
-        if value is not None and found is not None and value < found:
-            raise ValueError("deadline is before found_on")
-        return value
 
 
 class HazardOut(BaseModel):
@@ -78,7 +72,7 @@ class HazardActionBody(BaseModel):
     by: Annotated[str, Field(max_length=200)] | None = None
     # The day the work was done, where it is reported afterwards (default today);
     # not before the finding, not in the future.
-    rectified_on: date | None = None
+    rectified_on: Day | None = None
 
 
 class Finding(BaseModel):
@@ -90,7 +84,7 @@ class Finding(BaseModel):
 class SelfCheckIn(BaseModel):
     use_unit: Line = Field(examples=["Jiefang Mansions"])
     kind: Literal["daily", "weekly", "monthly"]
-    done_on: date
+    done_on: Day
     by: Annotated[str, Field(min_length=1, max_length=200)]
     equipment_ids: list[Id] | None = Field(None, max_length=10_000)
     findings: list[Finding] | None = Field(None, max_length=1000)
@@ -127,6 +121,8 @@ async def post_hazard(
     body: HazardIn, scope: ScopeDep, pool: PoolDep, settings: SettingsDep
 ) -> HazardOut:
     """Record a hazard found on one piece of equipment in scope."""
+    if body.deadline is not None and body.deadline < body.found_on:
+        raise HTTPException(422, msg("regulator.problem.deadline_before_found"))
     where, params = _equipment_scope(scope, body.equipment_type)
     deadline = body.deadline or body.found_on + timedelta(
         days=settings.regulator.hazard_deadline_days

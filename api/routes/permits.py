@@ -27,7 +27,7 @@ from api.deps import SettingsDep
 from api.permit_log import PermitLog
 from api.schemas import Problem
 from semon.domain.common import ID_PATTERN
-from semon.domain.filling_rules import GasName, before_fill, registry_evidence
+from semon.domain.filling_rules import GASES, before_fill, registry_evidence
 from semon.i18n import Reader, msg, reader_for
 from semon.store.permits import PermitAnswer, PermitFacts, permit_facts
 from semon.store.pool import DB_UNAVAILABLE
@@ -118,7 +118,9 @@ async def get_fill_permit(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     settings: SettingsDep,
     station_id: Annotated[str, Query(pattern=ID_PATTERN, description="the asking station")],
-    gas: Annotated[GasName, Query(description="the medium to fill, lower case")],
+    gas: Annotated[
+        str, Query(max_length=32, description="the medium to fill, lower case: " + ", ".join(GASES))
+    ],
 ) -> Any:
     """Authenticated here rather than by the shared dependency: the token
     lookup is part of what must finish within the deadline (on a frozen
@@ -156,6 +158,11 @@ async def get_fill_permit(
             raise HTTPException(403, msg("api.problem.role_forbidden", role=token.role))
         if token.role == "station" and station_id != token.scope[0]:
             raise HTTPException(403, msg("stations.permit.other_station", station_id=station_id))
+    if gas not in GASES:
+        # After the token (a stranger learns nothing); one sentence naming the field.
+        raise HTTPException(
+            422, msg("stations.permit.unknown_gas", gas=gas, known=", ".join(GASES))
+        )
     facts = asked.facts if asked is not None else None
     if facts is None:
         answer = PermitAnswer(
@@ -186,8 +193,7 @@ async def get_fill_permit(
             headers={"Retry-After": str(cfg.retry_after_s)},
         )
     if not facts.station_known:
-        # A sentence, not a schema error: the request was well formed, the
-        # registry does not know the station.
+        # A refusal by the data, not the schema: one sentence naming the field.
         raise HTTPException(422, msg("stations.permit.unknown_station", station_id=station_id))
     breaches = before_fill(station_id, gas, facts.cylinder, asked_at.date())
     reasons = tuple(b.kind for b in breaches)

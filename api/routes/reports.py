@@ -314,7 +314,9 @@ async def monthly(
     pool: PoolDep,
     settings: SettingsDep,
     month: Annotated[str, Query(description="YYYY-MM", examples=["2026-11"])],
-    district: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    district: Annotated[
+        str | None, Query(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")
+    ] = None,
     format: Format | None = None,  # the contract's parameter name
 ) -> Any:
     """The month's figures for the districts in scope (or one of them)."""

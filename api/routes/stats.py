@@ -346,10 +346,10 @@ async def hazards(
     pool: PoolDep,
     group_by: Literal["district", "use_unit", "firm_id"] = "district",
     since: Annotated[
-        date | None, Query(alias="from", description="first day (default: 30 days before to)")
+        Day | None, Query(alias="from", description="first day (default: 30 days before to)")
     ] = None,
     until: Annotated[
-        date | None, Query(alias="to", description="day after the last (default: tomorrow)")
+        Day | None, Query(alias="to", description="day after the last (default: tomorrow)")
     ] = None,
 ) -> Response:
     """Hazards found in [from, to) per group: found, rectified, overdue, the
@@ -413,7 +413,7 @@ async def coverage(
     equipment: Literal["elevator", "cylinder"] = "elevator",
     group_by: Literal["district", "firm_id", "use_unit", "station_id"] = "district",
     at: Annotated[
-        date | None, Query(description="the day judged, from its start (UTC); default now")
+        Day | None, Query(description="the day judged, from its start (UTC); default now")
     ] = None,
 ) -> Response:
     """In-service equipment in scope covered by insurance (insured on `at`),

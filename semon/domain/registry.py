@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
@@ -16,7 +16,9 @@ from semon.domain.common import (
     RecordModel,
     clean_line,
 )
-from semon.i18n import Message, msg
+
+if TYPE_CHECKING:
+    from semon.i18n import Message
 
 Latitude = Annotated[float, Field(ge=-90, le=90), NotBool]
 Longitude = Annotated[float, Field(ge=-180, le=180), NotBool]
@@ -56,7 +58,7 @@ class Elevator(RecordModel):
     # Liability insurance (CONTRACT.md v1.1 "Coverage"); null until = uninsured.
     insurer: Line | None = None
     insurance_policy: Line | None = None
-    insured_until: date | None = None
+    insured_until: Day | None = None
 
 
 class Cylinder(RecordModel):
@@ -72,7 +74,7 @@ class Cylinder(RecordModel):
     status: CylinderStatus = "in_service"
     # The electronic tag a station scans (v1.1 "Coverage"), and insurance.
     tag: CylinderTag = "none"
-    insured_until: date | None = None
+    insured_until: Day | None = None
 
 
 class Firm(RecordModel):
@@ -132,7 +134,10 @@ PAST_DATE_FIELDS = (
 
 def future_dates(record: BaseModel, latest: date) -> list[tuple[str, Message]]:
     """(field, reason) of each date of the record that is after ``latest``."""
-    out = []
+    # Here, not at the top: semon.i18n's vocabularies import the registry.
+    from semon.i18n import msg
+
+    out: list[tuple[str, Message]] = []
     for name in PAST_DATE_FIELDS:
         value = getattr(record, name, None)
         if isinstance(value, date) and value > latest:

@@ -25,16 +25,17 @@ RESCUE_GROUPS = {"district": "a.district", "firm_id": "a.firm_id"}
 MAINTENANCE_GROUPS = {"district": "e.district", "firm_id": "e.firm_id"}
 
 # CONTRACT.md: overdue at D when in service and base date + interval < D;
-# failed in use when the latest inspection failed (v1.1). The due date and
-# failed-in-use are the immutable functions of 0040 (the one definition of
-# the base date), which its covering indexes hold.
+# failed in use when the latest inspection failed (v1.1), on or before D (a
+# later fail was not known at D; the base date is the one known now). The
+# due date and failed-in-use are the immutable functions of 0040 (the one
+# definition of the base date), which its covering indexes hold.
 _ELEVATOR_OVERDUE = """
 SELECT {key} AS key, GROUPING({key}) AS overall, count(*) AS total,
        count(*) FILTER (WHERE semon_elevator_due(e.last_inspected_on, e.inspection_passed_on,
                                                  e.inspection_failed_on, e.installed_on,
                                                  e.inspection_interval_months) < %(at)s) AS overdue,
-       count(*) FILTER (WHERE semon_failed_in_use(e.inspection_failed_on, e.last_inspected_on))
-           AS failed_in_use
+       count(*) FILTER (WHERE semon_failed_in_use(e.inspection_failed_on, e.last_inspected_on)
+                          AND e.inspection_failed_on <= %(at)s) AS failed_in_use
   FROM elevators e
  WHERE e.status = 'in_service' AND ({scope})
  GROUP BY GROUPING SETS (({key}), ())
@@ -50,7 +51,8 @@ WITH per AS (
                                                      c.inspection_interval_years) < %(at)s)
                AS overdue,
            count(*) FILTER (WHERE semon_failed_in_use(c.inspection_failed_on,
-                                                      c.last_inspected_on)) AS failed_in_use
+                                                      c.last_inspected_on)
+                              AND c.inspection_failed_on <= %(at)s) AS failed_in_use
       FROM cylinders c
      WHERE c.status = 'in_service' AND ({scope})
      GROUP BY c.owner_station_id

@@ -215,9 +215,9 @@ def test_bad_input_is_refused_and_not_kept(
     _register(api_url, admin_headers, "cylinders", [_cylinder(f"{uid}-c", st)])
     cid = f"{uid}-c"
     r = _permit(api_url, admin_headers, cid, f"{uid}-nowhere", "lpg")
-    assert r.status_code == 422 and f"station_id {uid}-nowhere" in r.json()["detail"], r.text
+    assert r.status_code == 422 and r.json()["detail"].startswith("station_id"), r.text
     r = _permit(api_url, admin_headers, cid, st, "xenon")
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "gas"], r.text
+    assert r.status_code == 422 and r.json()["detail"].startswith("gas"), r.text
     r = _permit(api_url, admin_headers, cid, st, "LPG; drop")
     assert r.status_code == 422, r.text
     r = _permit(api_url, admin_headers, cid, "bad id!", "lpg")
@@ -229,8 +229,8 @@ def test_bad_input_is_refused_and_not_kept(
     assert r.status_code == 403, r.text
     r = _permit(api_url, {}, cid, st, "lpg")
     assert r.status_code == 401, r.text
-    r = _permit(api_url, {"Authorization": "Bearer semon_no_such_token"}, cid, st, "lpg")
-    assert r.status_code == 401, r.text
+    r = _permit(api_url, {"Authorization": "Bearer semon_no_such_token"}, cid, st, "xenon")
+    assert r.status_code == 401, r.text  # who asks, before what is asked
     ok = _permit(api_url, admin_headers, cid, st, "lpg")
     assert ok.status_code == 200 and ok.json()["allow"] is True
     assert len(_kept(database_url, [ok.json()["permit_id"]])) == 1

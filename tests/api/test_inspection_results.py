@@ -63,6 +63,8 @@ def test_fail_keeps_overdue_and_is_failed_in_use_until_a_pass(
     after = _overdue(api_url, admin_headers, unit, at)
     assert (after["total"], after["overdue"], after["failed_in_use"]) == (3, 1, 1)
     assert after["failed_in_use_rate"] == round(1 / 3, 6)
+    # judged on a day before the fail, the lift was not yet failed in use
+    assert _overdue(api_url, admin_headers, unit, "2026-02-19")["failed_in_use"] == 0
     file = httpx.get(f"{api_url}/elevators/{uid}-E0", headers=admin_headers).json()
     record = file["elevator"]
     assert record["failed_in_use"] is True

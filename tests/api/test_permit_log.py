@@ -19,7 +19,7 @@ from tests.alerts.helpers import private_postgres
 
 
 def _dropped() -> float:
-    return REGISTRY.get_sample_value("semon_fill_permits_dropped_total") or 0.0
+    return REGISTRY.get_sample_value("semon_api_fill_permits_dropped_total") or 0.0
 
 
 def _answer(i: int) -> PermitAnswer:

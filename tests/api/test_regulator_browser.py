@@ -45,7 +45,8 @@ async def test_regulator_page_report_and_map(database_url: str, tmp_path: Path) 
             )
         await conn.execute(
             "INSERT INTO inspections (equipment_type, equipment_id, inspected_on, result,"
-            " inspector) VALUES ('elevator', %s, current_date - 3, 'fail', 'SEI-1')",
+            " inspector) VALUES ('elevator', %s, date_trunc('month', current_date)::date - 5,"
+            " 'fail', 'SEI-1')",
             (lifts[7][0],),
         )
         _, secret = await create_token(conn, "regulator", [district], "regulator browser test")

@@ -267,7 +267,10 @@ async def test_metrics_of_every_process(
         part = "ingest" if name.startswith("ingest") else name
         assert fams, f"{name} exports no semon_ metric"
         # each process serves its own part's metrics, not another process's
-        assert all(f.startswith(f"semon_{part}_") for f in fams), (name, sorted(fams))
+        assert all(f.startswith(f"semon_{part}_") for f in fams), (
+            name,
+            sorted(fams),
+        )
         for fam, (kind, doc, samples, labels) in fams.items():
             assert doc.strip(), f"{fam} has no help text"
             assert not OFF_UNITS.search(fam), f"{fam}: use base units (_seconds, _bytes)"
