@@ -119,7 +119,13 @@ async def get_fill_permit(
     settings: SettingsDep,
     station_id: Annotated[str, Query(pattern=ID_PATTERN, description="the asking station")],
     gas: Annotated[
-        str, Query(max_length=32, description="the medium to fill, lower case: " + ", ".join(GASES))
+        str,
+        Query(
+            # The form in the schema (a name, lower case); which names are
+            # known is the data's answer, a sentence after the token check.
+            pattern=r"^[a-z0-9_]{1,32}$",
+            description="the medium to fill, lower case: " + ", ".join(GASES),
+        ),
     ],
 ) -> Any:
     """Authenticated here rather than by the shared dependency: the token
