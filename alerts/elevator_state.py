@@ -37,7 +37,10 @@ class Elevator:
     # ElevatorRules.observe_clock; 0 until its own messages agree on one),
     # and the newest (received, delay) pairs that estimate it, as floats.
     clock_offset_s: float = 0.0
+    clock_known: bool = False  # its messages have agreed on clock_offset_s
     delays: list[tuple[float, float]] = field(default_factory=list)
+    # Platform time its newest message arrived (None: none since start).
+    heard_at: datetime | None = None
     # Its condition keys, made once: ElevatorRules.step looks them up for every sample.
     trapped_key: str = field(init=False)
     offline_key: str = field(init=False)

@@ -124,6 +124,7 @@ class ElevatorRules:
         ops: list[Op] = []
         backlog = timedelta(seconds=self.cfg.backlog_after_s)
         ordered = sorted(samples, key=_by_ts)
+        car.heard_at = now
         if ordered:
             self.observe_clock(car, ordered[-1]["ts"], now)
         now = device_now(car, now)  # what is fresh is judged on the terminal's clock
@@ -180,6 +181,7 @@ class ElevatorRules:
         if max(delays) - lo <= cfg.skew_jitter_s:
             # The smallest delay: the clock's offset plus the least transport time.
             car.clock_offset_s = lo if abs(lo) >= cfg.skew_ignore_s else 0.0
+            car.clock_known = True
 
     def arm(self, car: Elevator) -> None:
         if car.episode_start is not None or car.trapped_key in self.open:
@@ -306,6 +308,7 @@ class ElevatorRules:
             return []
         car = self.car(eid)
         car.last_rx = mono
+        car.heard_at = now
         self.observe_clock(car, ev.ts, now)
         live = device_now(car, now) - ev.ts <= timedelta(seconds=self.cfg.backlog_after_s)
         ops: list[Op] = []
@@ -437,6 +440,7 @@ class ElevatorRules:
             ops += self.settle(car)
         if car.dirty:
             return ops
+        heard = now - car.heard_at if car.heard_at is not None else None
         now = device_now(car, now)  # every rule below compares device times
         if (
             car.episode_start is not None
@@ -457,6 +461,10 @@ class ElevatorRules:
             last_ts is not None
             and car.offline_key not in self.open
             and now - last_ts > offline_after
+            # A terminal whose clock is not known yet (its first messages) and
+            # that was heard from lately is not silent, whatever its samples'
+            # times say (one 290 s slow looked silent on first contact).
+            and (car.clock_known or heard is None or heard > offline_after or not cfg.skew_samples)
         ):
             d = offline_draft(
                 car.eid,

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.allow import AllowHeader
-from api.limits import RequestLimits
+from api.limits import RequestLimits, document_query_text
 from api.metrics_mw import RequestMetrics
 from api.notify import AlertWaker
 from api.permit_log import permits_running
@@ -121,6 +121,14 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     errors.install(app)
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_query_text(build_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(AllowHeader)
     app.add_middleware(RequestLimits, settings=settings.api)
     app.add_middleware(RequestMetrics)

@@ -10,7 +10,6 @@ anything about it.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -19,12 +18,16 @@ from fastapi import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
+from api.errors import problem
 from semon.i18n import Message, Reader, msg, reader_for
 from semon.settings import ApiSettings, Settings
 
 # C0 and C1 controls: no query parameter of this API (ids, times, states,
 # cursors) holds one, and a NUL cannot be stored or compared in PostgreSQL.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# The same rule as a schema `pattern` for free-text query parameters, so the
+# OpenAPI document says what the check above refuses.
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
 
 
 def query_problem(query_string: bytes) -> tuple[str, Message] | None:
@@ -56,22 +59,6 @@ def _reader(scope: Scope) -> Reader:
     return reader_for(settings.i18n, accept)
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
-    payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
-
-
 class RequestLimits:
     """ASGI middleware: the body size limit and the query text check."""
 
@@ -85,14 +72,16 @@ class RequestLimits:
             return
         bad = query_problem(scope.get("query_string", b""))
         if bad is not None:
-            name, problem = bad
-            text = _reader(scope).render(problem)
-            detail = [{"loc": ["query", name], "msg": text, "type": "value_error"}]
-            await _send_json(send, 422, {"detail": detail})
+            name, wrong = bad
+            speaker = _reader(scope)
+            detail = [{"loc": ["query", name], "msg": speaker.render(wrong), "type": "value_error"}]
+            await problem(speaker, 422, detail)(scope, receive, send)
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body:
-            await self._too_large(scope, send)
+            speaker = _reader(scope)
+            too_large = msg("api.problem.body_too_large", limit=self.max_body)
+            await problem(speaker, 413, too_large)(scope, receive, send)
             return
         seen = 0
         limit = self.max_body
@@ -111,10 +100,6 @@ class RequestLimits:
 
         await self.app(scope, limited_receive, send)
 
-    async def _too_large(self, scope: Scope, send: Send) -> None:
-        text = _reader(scope).t("api.problem.body_too_large", limit=self.max_body)
-        await _send_json(send, 413, {"detail": text})
-
 
 def _content_length(scope: Scope) -> int | None:
     for key, value in scope.get("headers", ()):
@@ -124,3 +109,26 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+# What RequestLimits refuses in a query parameter, as a JSON Schema pattern.
+QUERY_TEXT_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+
+
+def document_query_text(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Say in the OpenAPI document what RequestLimits refuses: every string
+    query parameter without a pattern, enum or format of its own gets
+    QUERY_TEXT_PATTERN, so a client (or a fuzzer) knows before sending."""
+    for operations in openapi.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if parameter.get("in") == "query":
+                    _pattern_strings(parameter.get("schema", {}))
+    return openapi
+
+
+def _pattern_strings(schema: dict[str, Any]) -> None:
+    for option in schema.get("anyOf", []):
+        _pattern_strings(option)
+    if schema.get("type") == "string" and not {"pattern", "enum", "format", "const"} & set(schema):
+        schema["pattern"] = QUERY_TEXT_PATTERN

@@ -460,7 +460,7 @@ class UseUnitTokenRequest(_TokenRequest):
     """One use unit (`use_unit`), named as the registry writes it."""
 
     role: Literal["use_unit"]
-    scope: Annotated[list[Line], Field(min_length=1, max_length=1)]
+    scope: Annotated[list[Annotated[Line, Field(min_length=1)]], Field(min_length=1, max_length=1)]
 
 
 class DistrictTokenRequest(_TokenRequest):

@@ -63,18 +63,7 @@ class Scope:
     def elevators(self, alias: str = "e") -> Predicate:
         """On an `elevators` row: dispatcher/regulator by district,
         maintenance by firm, use unit by owner, station none, admin all."""
-        role, items = self.role, list(self.items)
-        if role == "admin":
-            return _TRUE, {}
-        if role in ("dispatcher", "regulator"):
-            if not items:
-                return _TRUE, {}
-            return _in_districts(alias, "district", items)
-        if role == "maintenance":
-            return _equals(alias, "firm_id", "scope_firm", items[0])
-        if role == "use_unit":
-            return _equals(alias, "use_unit", "scope_use_unit", items[0])
-        return _FALSE, {}
+        return self._own_columns(alias, use_unit=True) or (_FALSE, {})
 
     def cylinders(self, alias: str = "c") -> Predicate:
         """On a `cylinders` row: station by owner, dispatcher/regulator by the
@@ -96,19 +85,12 @@ class Scope:
     def rescues(self, alias: str = "r") -> Predicate:
         """On a `rescues` row, read from its own scope columns: dispatcher and
         regulator by district, maintenance by firm, station none, admin all."""
-        role, items = self.role, list(self.items)
-        if role == "admin":
-            return _TRUE, {}
-        if role in ("dispatcher", "regulator"):
-            if not items:
-                return _TRUE, {}
-            return _in_districts(alias, "district", items)
-        if role == "maintenance":
-            return _equals(alias, "firm_id", "scope_firm", items[0])
-        return _FALSE, {}
+        return self._own_columns(alias, use_unit=False) or (_FALSE, {})
 
-    def alerts(self, alias: str = "a") -> Predicate:
-        """On an `alerts` row, read from its own scope columns."""
+    def _own_columns(self, alias: str, *, use_unit: bool) -> Predicate | None:
+        """The predicate on a row that carries its own scope columns
+        (district, firm_id, use_unit); None for a station, whose rule each
+        kind of row states itself."""
         role, items = self.role, list(self.items)
         if role == "admin":
             return _TRUE, {}
@@ -119,7 +101,17 @@ class Scope:
         if role == "maintenance":
             return _equals(alias, "firm_id", "scope_firm", items[0])
         if role == "use_unit":
+            if not use_unit:
+                return _FALSE, {}
             return _equals(alias, "use_unit", "scope_use_unit", items[0])
+        return None
+
+    def alerts(self, alias: str = "a") -> Predicate:
+        """On an `alerts` row, read from its own scope columns."""
+        own = self._own_columns(alias, use_unit=True)
+        if own is not None:
+            return own
+        items = list(self.items)
         # A station sees alerts filed under it and every alert about a cylinder it owns.
         return sql.SQL(
             "({sid} = %(scope_station)s OR ({etype} = 'cylinder' AND EXISTS (SELECT 1 FROM"
@@ -133,18 +125,10 @@ class Scope:
 
     def hazards(self, alias: str = "h") -> Predicate:
         """On a `hazards` row, from the scope columns copied when it was found."""
-        role, items = self.role, list(self.items)
-        if role == "admin":
-            return _TRUE, {}
-        if role in ("dispatcher", "regulator"):
-            if not items:
-                return _TRUE, {}
-            return _in_districts(alias, "district", items)
-        if role == "maintenance":
-            return _equals(alias, "firm_id", "scope_firm", items[0])
-        if role == "use_unit":
-            return _equals(alias, "use_unit", "scope_use_unit", items[0])
-        return _equals(alias, "station_id", "scope_station", items[0])
+        own = self._own_columns(alias, use_unit=True)
+        if own is not None:
+            return own
+        return _equals(alias, "station_id", "scope_station", self.items[0])
 
 
 async def current_scope(principal: CurrentPrincipal) -> Scope:

@@ -178,6 +178,9 @@ def token_create(
             reason = words.render(exc.message)
             typer.echo(words.t("cli.token.scope_unknown", reason=reason), err=True)
             raise typer.Exit(2) from None
+        except TokenError as exc:  # a label or an expiry it cannot take
+            typer.echo(words.t("cli.error", error=words.render(exc.message)), err=True)
+            raise typer.Exit(2) from None
         # Field names as they are: scripts read these two lines.
         typer.echo(f"token_id: {token_id}")
         typer.echo(f"secret:   {secret}")

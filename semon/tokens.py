@@ -170,6 +170,15 @@ async def create_token(
     future, UnknownScope for a scope that names nothing in the registry
     unless ``allow_unknown_scope``. ``expires_at`` None: never expires."""
     checked = check_grant(role, scope)
+    if label is not None:
+        # One line a person reads in the token list (the API's TokenRequest
+        # checks the same; the CLI comes here directly).
+        try:
+            clean_line(label)
+        except ValueError as exc:
+            raise TokenError(msg("token.label_bad_text", error=str(exc))) from None
+        if len(label) > 200:
+            raise TokenError(msg("token.label_too_long"))
     if expires_at is not None:
         if expires_at.tzinfo is None:
             raise TokenError(msg("token.expiry_naive"))

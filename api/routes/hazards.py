@@ -13,13 +13,15 @@ from api.auth import require_roles
 from api.deps import PoolDep, SettingsDep
 from api.scope import Scope, ScopeDep
 from semon.domain.common import Day, Line
+from semon.domain.common import Text as AnyText
 from semon.i18n import msg
 from semon.store import hazards as store
 
 router = APIRouter(tags=["hazards"])
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
-Text = Annotated[str, Field(min_length=1, max_length=2000)]
+# At most 2,000 characters, no NUL (PostgreSQL cannot store one), not empty.
+Text = Annotated[AnyText, Field(min_length=1)]
 Level = Literal["general", "serious"]
 Source = Literal["inspection", "supervision", "self_check", "alert", "maintenance"]
 State = Literal["open", "rectified", "verified"]
@@ -68,8 +70,8 @@ class HazardOut(BaseModel):
 class HazardActionBody(BaseModel):
     note: Annotated[str, Field(max_length=2000)] | None = None
     # a reference to the proof (photo id, document number)
-    evidence: Annotated[str, Field(max_length=2000)] | None = None
-    by: Annotated[str, Field(max_length=200)] | None = None
+    evidence: AnyText | None = None
+    by: Line | None = None
     # The day the work was done, where it is reported afterwards (default today);
     # not before the finding, not in the future.
     rectified_on: Day | None = None
@@ -85,7 +87,7 @@ class SelfCheckIn(BaseModel):
     use_unit: Line = Field(examples=["Jiefang Mansions"])
     kind: Literal["daily", "weekly", "monthly"]
     done_on: Day
-    by: Annotated[str, Field(min_length=1, max_length=200)]
+    by: Annotated[Line, Field(min_length=1)]
     equipment_ids: list[Id] | None = Field(None, max_length=10_000)
     findings: list[Finding] | None = Field(None, max_length=1000)
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import require_roles
 from api.deps import PoolDep, ReaderDep, SettingsDep
-from api.paging import decode_cursor, encode_cursor
+from api.paging import CURSOR_PATTERN, decode_cursor, encode_cursor
 from api.routes.maintenance import Technician, Verification
 from api.scope import ScopeDep
 from semon.domain.common import ID_PATTERN
@@ -27,7 +27,9 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such elevator in your scope"}
 }
 Limit = Annotated[int | None, Query(ge=1, description="Page size (capped by the server)")]
-Cursor = Annotated[str | None, Query(max_length=400, description="From `next_cursor`")]
+Cursor = Annotated[
+    str | None, Query(max_length=400, pattern=CURSOR_PATTERN, description="From `next_cursor`")
+]
 
 
 class MaintenanceRecordOut(BaseModel):

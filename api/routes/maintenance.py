@@ -8,10 +8,9 @@ window is checked against the terminal as it is filed.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, HTTPException
-from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from api.auth import require_roles
@@ -42,7 +41,15 @@ def _named(value: str) -> str:
     return value
 
 
-Name = Annotated[str, StringConstraints(max_length=200), AfterValidator(_named)]
+# The document says it too: one line (common.ONE_LINE_SCHEMA) with a character
+# that is not a space.
+NAME_SCHEMA = Field(
+    json_schema_extra={
+        "pattern": r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f]"
+        r"[^\u0000-\u001f\u007f-\u009f]*$"
+    }
+)
+Name = Annotated[str, StringConstraints(max_length=200), AfterValidator(_named), NAME_SCHEMA]
 
 
 class Technician(BaseModel):
@@ -93,32 +100,37 @@ class RecordsAccepted(BaseModel):
     records: list[FiledRecord] = Field(default=[], description="the new records")
 
 
-def _problems(
+def _refuse_unstated(
     records: list[MaintenanceRecord], *, single: bool, now: datetime, latest: date
-) -> list[dict[str, Any]]:
-    """Errors pydantic cannot see alone (the clock, two fields together), in
-    FastAPI's shape so the 422 names the field; texts from the catalogs."""
-    out: list[dict[str, Any]] = []
-
-    def err(i: int, field: str, text: object, kind: str = "value_error") -> None:
-        loc = ("body", field) if single else ("body", i, field)
-        out.append({"loc": loc, "msg": text, "type": kind})
-
+) -> None:
+    """422 for the first thing pydantic cannot see alone (the clock, two
+    fields together): one sentence naming the field (`[i].field` in a list).
+    The schema cannot state these, so the answer is not a field list (that
+    would say the document was wrong)."""
     latest_time = now + FUTURE_TOLERANCE
     for i, r in enumerate(records):
+        at = (lambda name: name) if single else (lambda name, i=i: f"[{i}].{name}")
         # A visit dated ahead would count as done (and silence an overdue alert).
-        for name, reason in future_dates(r, latest):
-            err(i, name, reason, "date_in_future")
+        for name, _ in future_dates(r, latest):
+            value = getattr(r, name).isoformat()
+            raise HTTPException(
+                422,
+                msg(
+                    "firms.problem.day_in_future",
+                    field=at(name),
+                    value=value,
+                    latest=latest.isoformat(),
+                ),
+            )
         if (r.started_at is None) != (r.ended_at is None):
             missing = "ended_at" if r.ended_at is None else "started_at"
-            err(i, missing, msg("firms.problem.window_incomplete"))
+            raise HTTPException(422, msg("firms.problem.window_incomplete", field=at(missing)))
         if r.started_at and r.ended_at and r.ended_at < r.started_at:
-            err(i, "ended_at", msg("firms.problem.window_reversed"))
+            raise HTTPException(422, msg("firms.problem.window_reversed", field=at("ended_at")))
         for name in ("started_at", "ended_at", "signed_at"):
             t = getattr(r, name)
             if t is not None and t > latest_time:
-                err(i, name, msg("firms.problem.future_time"), "date_in_future")
-    return out
+                raise HTTPException(422, msg("firms.problem.future_time", field=at(name)))
 
 
 @router.post(
@@ -150,9 +162,7 @@ async def post_records(
     if len(records) > MAX_RECORDS:
         raise HTTPException(413, msg("api.problem.too_many_records", max=MAX_RECORDS))
     now = datetime.now(UTC)
-    problems = _problems(records, single=single, now=now, latest=settings.record_dates.latest())
-    if problems:
-        raise RequestValidationError(problems[:200])
+    _refuse_unstated(records, single=single, now=now, latest=settings.record_dates.latest())
     if scope.firm_id is not None:
         foreign = sorted({r.firm_id for r in records} - {scope.firm_id})
         if foreign:

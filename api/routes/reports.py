@@ -313,7 +313,16 @@ async def monthly(
     scope: ScopeDep,
     pool: PoolDep,
     settings: SettingsDep,
-    month: Annotated[str, Query(description="YYYY-MM", examples=["2026-11"])],
+    month: Annotated[
+        str,
+        Query(
+            description="YYYY-MM",
+            examples=["2026-11"],
+            # What month_window accepts, said in the document (checked there,
+            # with the catalog's message).
+            json_schema_extra={"pattern": r"^(19|[2-9][0-9])[0-9]{2}-(0[1-9]|1[0-2])$"},
+        ),
+    ],
     district: Annotated[
         str | None, Query(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")
     ] = None,

@@ -8,16 +8,16 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, HTTPException, Path, Query, Response
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query, Response
+from pydantic import BaseModel
 
-from api.auth import CurrentPrincipal, require_roles
+from api.auth import CurrentPrincipal, Principal, require_roles
 from api.deps import PoolDep, SettingsDep
+from api.limits import TEXT_PATTERN
 from api.paging import decode_cursor, encode_cursor
 from api.query_time import QueryTime
 from api.schemas import Problem
-from api.scope import ScopeDep
+from api.scope import Scope, ScopeDep
 from semon.domain.rescue import (
     CallbackIn,
     CallIn,
@@ -50,14 +50,6 @@ ACTION_ROLES: dict[RescueAction, frozenset[str]] = {
     "close": frozenset({"admin", "dispatcher"}),
     "cause": frozenset({"admin", "maintenance"}),
 }
-BODIES: dict[RescueAction, type[BaseModel]] = {
-    "dispatch": DispatchIn,
-    "arrive": NoBody,
-    "free": FreeIn,
-    "callback": CallbackIn,
-    "close": CloseIn,
-    "cause": CauseIn,
-}
 
 
 class RescuePage(BaseModel):
@@ -83,13 +75,6 @@ def _out(rescue: dict[str, Any], settings: Settings) -> RescueOut:
     )
     data = {k: v for k, v in rescue.items() if k != "due"}
     return RescueOut.model_validate({**data, "next_deadline": deadline})
-
-
-def _problem(name: str, kind: str, text: str, **ctx: Any) -> RequestValidationError:
-    """A 422 naming the field, as FastAPI's validation errors are: `kind` is
-    the error type its text is translated by (semon/i18n/validation.py)."""
-    where = "query" if name == "q" else "body"
-    return RequestValidationError([{"loc": (where, name), "msg": text, "type": kind, "ctx": ctx}])
 
 
 @router.post(
@@ -134,9 +119,7 @@ async def take_call(
         )
         if lift is None:
             field = "elevator_id" if body.elevator_id is not None else "rescue_code"
-            raise _problem(
-                field, "lift_not_found", f"no elevator with that {field} in your scope", field=field
-            )
+            raise HTTPException(422, msg("rescue.problem.lift_not_found", field=field))
         try:
             rescue, opened = await store.take_call(
                 conn,
@@ -206,11 +189,11 @@ async def list_rescues(
 async def find_lifts(
     scope: ScopeDep,
     pool: PoolDep,
-    q: Annotated[str, Query(min_length=1, max_length=100, description="What was typed")],
+    q: Annotated[
+        str, Query(min_length=1, max_length=100, pattern=TEXT_PATTERN, description="What was typed")
+    ],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> list[LiftHit]:
-    if "\x00" in q:
-        raise _problem("q", "string_nul", "text contains a NUL character")
     where, params = scope.elevators("e")
     async with pool.connection() as conn:
         rows = await store.lookup_elevators(
@@ -236,42 +219,35 @@ async def get_rescue(
     return _out(rescue, settings)
 
 
-@router.post(
-    "/rescues/{rescue_id}/{action}",
-    response_model=RescueOut,
-    responses={
-        404: {"model": Problem, "description": "No such rescue in your scope"},
-        409: {"model": Problem, "description": "Illegal step from the rescue's state"},
-    },
-    summary="A step: dispatch, arrive, free, callback, close, cause",
-)
-async def act(
-    rescue_id: RescueId,
-    action: Annotated[RescueAction, Path(description="dispatch arrive free callback close cause")],
-    principal: CurrentPrincipal,
-    scope: ScopeDep,
+def _actor(action: RescueAction) -> Any:
+    """`Depends` yielding the principal, 403 for a role that may not take
+    ``action`` (checked before the body, as one route per action has it)."""
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in ACTION_ROLES[action]:
+            raise HTTPException(
+                403, msg("api.problem.rescue_role_forbidden", role=principal.role, action=action)
+            )
+        return principal
+
+    return Depends(check)
+
+
+_STEP_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "No such rescue in your scope"},
+    409: {"model": Problem, "description": "Illegal step from the rescue's state"},
+}
+
+
+async def _act(
+    rescue_id: str,
+    action: RescueAction,
+    body: BaseModel,
+    principal: Principal,
+    scope: Scope,
     pool: PoolDep,
-    settings: SettingsDep,
-    body: Annotated[
-        dict[str, Any] | None,
-        Body(
-            description="dispatch `{tier, assignee, phone, eta_min?}`; free `{trapped_count, "
-            "injured_count}`; callback `{note?}`; close `{cause_category, cause_note?}`; "
-            "cause `{cause_category, cause_note}`; arrive `{}`",
-            examples=[{"tier": 1, "assignee": "Pearl Lifts crew 3", "phone": "020-5555"}],
-        ),
-    ] = None,
+    settings: Settings,
 ) -> RescueOut:
-    if principal.role not in ACTION_ROLES[action]:
-        raise HTTPException(
-            403, msg("api.problem.rescue_role_forbidden", role=principal.role, action=action)
-        )
-    try:
-        parsed = BODIES[action].model_validate(body or {})
-    except ValidationError as exc:
-        raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
-        ) from None
     where, params = scope.rescues("r")
     async with pool.connection() as conn:
         try:
@@ -279,7 +255,7 @@ async def act(
                 conn,
                 rescue_id,
                 action,
-                parsed,
+                body,
                 now=datetime.now(UTC),
                 by=principal.token_id,
                 scope=where,
@@ -290,3 +266,120 @@ async def act(
         except store.IllegalStep as exc:
             raise HTTPException(409, exc.message) from None
     return _out(rescue, settings)
+
+
+# One route per step, each with its own body model, so the document says
+# what each step needs (one route with the step as a parameter could only
+# refuse a missing field in code).
+@router.post(
+    "/rescues/{rescue_id}/dispatch",
+    response_model=RescueOut,
+    responses=_STEP_RESPONSES,
+    summary="Dispatch the tier due (a second dispatch sends the next tier)",
+)
+async def dispatch(
+    rescue_id: RescueId,
+    body: DispatchIn,
+    principal: Annotated[Principal, _actor("dispatch")],
+    scope: ScopeDep,
+    pool: PoolDep,
+    settings: SettingsDep,
+) -> RescueOut:
+    return await _act(rescue_id, "dispatch", body, principal, scope, pool, settings)
+
+
+@router.post(
+    "/rescues/{rescue_id}/arrive",
+    response_model=RescueOut,
+    responses=_STEP_RESPONSES,
+    summary="The crew is on site",
+)
+async def arrive(
+    rescue_id: RescueId,
+    principal: Annotated[Principal, _actor("arrive")],
+    scope: ScopeDep,
+    pool: PoolDep,
+    settings: SettingsDep,
+    body: Annotated[NoBody | None, Body(description="no fields: `{}` or no body")] = None,
+) -> RescueOut:
+    return await _act(rescue_id, "arrive", body or NoBody(), principal, scope, pool, settings)
+
+
+@router.post(
+    "/rescues/{rescue_id}/free",
+    response_model=RescueOut,
+    responses={
+        **_STEP_RESPONSES,
+        422: {"model": Problem, "description": "injured_count exceeds trapped_count"},
+    },
+    summary="Those trapped are out: how many, how many injured",
+)
+async def free(
+    rescue_id: RescueId,
+    body: FreeIn,
+    principal: Annotated[Principal, _actor("free")],
+    scope: ScopeDep,
+    pool: PoolDep,
+    settings: SettingsDep,
+) -> RescueOut:
+    if body.injured_count > body.trapped_count:
+        raise HTTPException(422, msg("rescue.problem.injured_exceed_trapped"))
+    return await _act(rescue_id, "free", body, principal, scope, pool, settings)
+
+
+@router.post(
+    "/rescues/{rescue_id}/callback",
+    response_model=RescueOut,
+    responses=_STEP_RESPONSES,
+    summary="The centre called those inside back",
+)
+async def callback(
+    rescue_id: RescueId,
+    principal: Annotated[Principal, _actor("callback")],
+    scope: ScopeDep,
+    pool: PoolDep,
+    settings: SettingsDep,
+    body: Annotated[CallbackIn | None, Body(description="`{note?}` or no body")] = None,
+) -> RescueOut:
+    parsed = body or CallbackIn()
+    return await _act(rescue_id, "callback", parsed, principal, scope, pool, settings)
+
+
+@router.post(
+    "/rescues/{rescue_id}/close",
+    response_model=RescueOut,
+    responses=_STEP_RESPONSES,
+    summary="Close the rescue with its cause",
+)
+async def close(
+    rescue_id: RescueId,
+    body: CloseIn,
+    principal: Annotated[Principal, _actor("close")],
+    scope: ScopeDep,
+    pool: PoolDep,
+    settings: SettingsDep,
+) -> RescueOut:
+    return await _act(rescue_id, "close", body, principal, scope, pool, settings)
+
+
+@router.post(
+    "/rescues/{rescue_id}/cause",
+    response_model=RescueOut,
+    responses=_STEP_RESPONSES,
+    summary="The firm's cause report, within days of closing",
+)
+async def cause(
+    rescue_id: RescueId,
+    body: CauseIn,
+    principal: Annotated[Principal, _actor("cause")],
+    scope: ScopeDep,
+    pool: PoolDep,
+    settings: SettingsDep,
+) -> RescueOut:
+    return await _act(rescue_id, "cause", body, principal, scope, pool, settings)
+
+
+@router.post("/rescues/{rescue_id}/{action}", include_in_schema=False)
+async def unknown_step(rescue_id: RescueId, action: str, principal: CurrentPrincipal) -> None:
+    """A step that is not one: 422 naming it (the steps above are the routes)."""
+    raise HTTPException(422, msg("rescue.problem.unknown_step", action=action[:40]))

@@ -18,7 +18,7 @@ from pydantic import (
     StringConstraints,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import core_schema
+from pydantic_core import PydanticCustomError, core_schema
 
 ID_CHARS = r"[A-Za-z0-9_.\-]{1,64}"
 # For pydantic fields and the OpenAPI document only: pydantic-core's Rust
@@ -52,47 +52,58 @@ RFC3339_DATETIME = re.compile(
 _FULL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
+_TIMESTAMP_FORM = (
+    "timestamp is not RFC 3339 (like 2026-11-21T08:00:00+08:00 or"
+    " 2026-11-21T00:00:00Z) nor integer epoch milliseconds"
+)
+_DAY_FORM = "expected a date as YYYY-MM-DD (RFC 3339 full-date)"
+
+
+def _error(kind: str, text: str, **context: str) -> PydanticCustomError:
+    """A refusal with its own error type, so the API says it in the reader's
+    language (semon/i18n/validation.py, `api.validation.<type>`); ``text`` is
+    the English kept in dead letters and logs."""
+    return PydanticCustomError(kind, text, context or None)
+
+
 def _parse_timestamp(value: Any) -> datetime:
     if type(value) is int:  # the common case first: epoch milliseconds
         if not 0 <= value <= _MAX_EPOCH_MS:
-            raise ValueError("epoch milliseconds out of range")
+            raise _error("timestamp_range", "epoch milliseconds out of range")
         return datetime.fromtimestamp(value / 1000, tz=UTC)
     # bool is an int in Python; a JSON true is not a timestamp.
     if isinstance(value, bool):
-        raise ValueError("timestamp must be RFC 3339 with an offset or integer epoch milliseconds")
+        raise _error("timestamp_form", _TIMESTAMP_FORM)
     if isinstance(value, int):
         if not 0 <= value <= _MAX_EPOCH_MS:
-            raise ValueError("epoch milliseconds out of range")
+            raise _error("timestamp_range", "epoch milliseconds out of range")
         return datetime.fromtimestamp(value / 1000, tz=UTC)
     if isinstance(value, str):
         if len(value) > 40:
-            raise ValueError("timestamp too long")
+            raise _error("timestamp_form", "timestamp too long")
         if not RFC3339_DATETIME.fullmatch(value):
-            raise ValueError(
-                "timestamp is not RFC 3339 (like 2026-11-21T08:00:00+08:00 or"
-                " 2026-11-21T00:00:00Z) nor integer epoch milliseconds"
-            )
+            raise _error("timestamp_form", _TIMESTAMP_FORM)
         try:
             parsed = datetime.fromisoformat(value.upper())
         except ValueError:
-            raise ValueError("timestamp is not a valid date-time") from None
+            raise _error("timestamp_form", "timestamp is not a valid date-time") from None
         if parsed.tzinfo is None or parsed.utcoffset() is None:
-            raise ValueError("timestamp needs an offset (Z or +hh:mm)")
+            raise _error("timestamp_offset", "timestamp needs an offset (Z or +hh:mm)")
         try:
             return parsed.astimezone(UTC)
         except OverflowError:
-            raise ValueError("timestamp out of range") from None
+            raise _error("timestamp_range", "timestamp out of range") from None
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            raise ValueError("timestamp needs an offset")
+            raise _error("timestamp_offset", "timestamp needs an offset (Z or +hh:mm)")
         return value.astimezone(UTC)
-    raise ValueError("timestamp must be RFC 3339 with an offset or integer epoch milliseconds")
+    raise _error("timestamp_form", _TIMESTAMP_FORM)
 
 
 def _parse_device_time(value: Any) -> datetime:
     ts = _parse_timestamp(value)
     if ts < _EARLIEST:
-        raise ValueError("timestamp before 1970")
+        raise _error("timestamp_range", "timestamp before 1970")
     return ts
 
 
@@ -162,15 +173,15 @@ RecordTimestamp = Annotated[datetime, BeforeValidator(_parse_timestamp)]
 
 def _parse_day(value: Any) -> date:
     if isinstance(value, datetime):  # a datetime is a date in Python; not a day
-        raise ValueError("expected a date as YYYY-MM-DD, not a date-time")
+        raise _error("day_form", _DAY_FORM)
     if isinstance(value, date):
         return value
     if not isinstance(value, str) or not _FULL_DATE.fullmatch(value):
-        raise ValueError("expected a date as YYYY-MM-DD (RFC 3339 full-date)")
+        raise _error("day_form", _DAY_FORM)
     try:
         return date.fromisoformat(value)
     except ValueError as exc:  # the right shape, but no such day (2026-02-30)
-        raise ValueError(f"not a valid date: {exc}") from None
+        raise _error("day_invalid", "not a valid date: {reason}", reason=str(exc)) from None
 
 
 Day = Annotated[date, BeforeValidator(_parse_day)]
@@ -183,11 +194,11 @@ def clean_text(value: str) -> str:
     # PostgreSQL text cannot hold NUL, and a lone surrogate cannot be encoded
     # as UTF-8: both would fail a whole batch at write time, so refuse them here.
     if "\x00" in value:
-        raise ValueError("text contains a NUL character")
+        raise _error("string_nul", "text contains a NUL character")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError("text is not valid UTF-8") from None
+        raise _error("string_not_utf8", "text is not valid UTF-8") from None
     return value
 
 
@@ -220,8 +231,14 @@ def clean_line(value: str) -> str:
         return value
     code = ord(found.group())
     if 0xD800 <= code <= 0xDFFF:
-        raise ValueError(f"text is not valid UTF-8 (a lone surrogate, U+{code:04X})")
-    raise ValueError(f"text contains a control character (U+{code:04X})")
+        raise _error(
+            "string_not_utf8",
+            "text is not valid UTF-8 (a lone surrogate, U+{code})",
+            code=f"{code:04X}",
+        )
+    raise _error(
+        "string_control", "text contains a control character (U+{code})", code=f"{code:04X}"
+    )
 
 
 # What the OpenAPI document says of these texts, so that a client (or a
@@ -250,7 +267,7 @@ def _not_bool(value: Any) -> Any:
     # pydantic takes JSON true/false for 1/0 where a number is expected (lax
     # mode, kept for CSV text); a boolean is never a count or a coordinate.
     if isinstance(value, bool):
-        raise ValueError("expected a number, not true or false")
+        raise _error("number_not_bool", "expected a number, not true or false")
     return value
 
 

@@ -11,14 +11,24 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from semon.domain.common import Identifier, Line, clean_line
+from semon.domain.common import (
+    NO_NUL_SCHEMA,
+    ONE_LINE_SCHEMA,
+    Identifier,
+    Line,
+    NotBool,
+    clean_line,
+)
 
 RescueState = Literal["open", "dispatched", "on_site", "freed", "closed"]
 RescueAction = Literal["dispatch", "arrive", "free", "callback", "close", "cause"]
 CauseCategory = Literal["external", "human", "door_system", "equipment", "power", "unknown"]
 Tier = Annotated[int, Field(ge=1, le=3)]
-Count = Annotated[int, Field(ge=0, le=10_000)]
-Phone = Annotated[str, Field(min_length=1, max_length=40), AfterValidator(clean_line)]
+# NotBool: JSON true/false is not a head count (pydantic's lax mode took it as 1/0).
+Count = Annotated[int, Field(ge=0, le=10_000), NotBool]
+Phone = Annotated[
+    str, Field(min_length=1, max_length=40), AfterValidator(clean_line), ONE_LINE_SCHEMA
+]
 
 
 def _no_nul(value: str) -> str:
@@ -28,7 +38,7 @@ def _no_nul(value: str) -> str:
     return value
 
 
-Note = Annotated[str, Field(max_length=2000), AfterValidator(_no_nul)]
+Note = Annotated[str, Field(max_length=2000), AfterValidator(_no_nul), NO_NUL_SCHEMA]
 RescueCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9\-]{1,32}$")]
 
 RESCUE_STATES: tuple[RescueState, ...] = ("open", "dispatched", "on_site", "freed", "closed")
@@ -70,7 +80,17 @@ def new_rescue_id() -> str:
 class CallIn(BaseModel):
     """A phone call to the centre: the lift by id or by the code in its car."""
 
-    model_config = ConfigDict(extra="ignore")
+    # The document says one of the two is given (and not null), so a
+    # schema-valid call always names a lift.
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["elevator_id"], "properties": {"elevator_id": {"type": "string"}}},
+                {"required": ["rescue_code"], "properties": {"rescue_code": {"type": "string"}}},
+            ]
+        },
+    )
 
     elevator_id: Identifier | None = None
     rescue_code: RescueCode | None = None
@@ -94,14 +114,11 @@ class DispatchIn(BaseModel):
 
 
 class FreeIn(BaseModel):
+    """Those freed; `injured_count` > `trapped_count` is refused by the route
+    (a rule between two fields the schema cannot state)."""
+
     trapped_count: Count
     injured_count: Count
-
-    @model_validator(mode="after")
-    def _injured_were_trapped(self) -> FreeIn:
-        if self.injured_count > self.trapped_count:
-            raise ValueError("injured_count cannot exceed trapped_count")
-        return self
 
 
 class CallbackIn(BaseModel):

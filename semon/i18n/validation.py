@@ -53,6 +53,15 @@ VALIDATION: Final[Mapping[str, Message]] = {
     # The project's own refusals in the same shape (api/routes/rescues.py).
     "lift_not_found": msg("api.validation.lift_not_found"),
     "string_nul": msg("api.validation.string_nul"),
+    # The shared validators' refusals (semon/domain/common.py).
+    "string_control": msg("api.validation.string_control"),
+    "string_not_utf8": msg("api.validation.string_not_utf8"),
+    "timestamp_form": msg("api.validation.timestamp_form"),
+    "timestamp_offset": msg("api.validation.timestamp_offset"),
+    "timestamp_range": msg("api.validation.timestamp_range"),
+    "day_form": msg("api.validation.day_form"),
+    "day_invalid": msg("api.validation.day_invalid"),
+    "number_not_bool": msg("api.validation.number_not_bool"),
 }
 
 

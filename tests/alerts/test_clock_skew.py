@@ -5,6 +5,7 @@ when the same car with a correct clock would be, within 2 s."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -14,6 +15,7 @@ from tests.alerts.helpers import (
     STUCK,
     Console,
     Device,
+    alerts_for,
     alerts_process,
     console,
     device,
@@ -22,6 +24,7 @@ from tests.alerts.helpers import (
     tune,
     uid,
     wait_checkpoint,
+    wait_db,
 )
 
 # Platform minus device time: slow terminals are positive. -290 s is inside
@@ -136,3 +139,55 @@ async def test_a_restart_knows_each_terminals_clock_from_the_start(
             clock.set(t0 + timedelta(seconds=10))
             await _judged(dev, con, clock.now())
     assert _trapped(con, eid) == []
+
+
+async def test_a_slow_terminals_late_backlog_is_still_recorded_not_paged(
+    settings: Settings, database_url: str
+) -> None:
+    """Learning a terminal's clock does not turn its late uploads into live
+    data: 60 s slow and known to be, it uploads (after an outage) a stretch
+    that ended 70 s before, on its clock, with a whole trap in it: recorded
+    resolved and not live, never paged."""
+    tune(settings)
+    clock = start_clock()
+    t0 = clock.now()
+    off = timedelta(seconds=60)
+    eid = uid("slow")
+    async with console(settings) as con, device(settings) as dev, alerts_process(settings, clock):
+        for k in range(4):
+            clock.set(t0 + timedelta(seconds=k))
+            dev.status(eid, sample(t0 + timedelta(seconds=k) - off, **MOVING))
+            await _judged(dev, con, clock.now())
+        clock.set(t0 + timedelta(seconds=150))  # silent 147 s on its clock: not offline
+        start = t0 + timedelta(seconds=40) - off  # device time
+        dev.status(
+            eid,
+            *[sample(start + timedelta(seconds=s), **STUCK) for s in (0, 10, 20, 30)],
+            sample(start + timedelta(seconds=40), door="open", occupied=False),
+        )
+        [row] = await wait_db(database_url, eid, lambda r: len(r) == 1)  # nothing else either
+        await _judged(dev, con, clock.now())
+    assert (row["kind"], row["state"], row["live"]) == ("trapped_passenger", "resolved", False)
+    assert row["details"]["held_s"] == 40.0
+    assert _trapped(con, eid) == []
+
+
+async def test_a_slow_terminal_heard_from_is_not_offline_on_first_contact(
+    settings: Settings, database_url: str
+) -> None:
+    """A terminal 290 s slow, new to the platform: its first sample looks 290 s
+    old (silent for longer than 180 s) before its clock is known, yet it was
+    just heard from: not offline. Silent for 181 s by the platform's clock,
+    it is."""
+    tune(settings)
+    clock = start_clock()
+    t0 = clock.now()
+    eid = uid("slow")
+    async with console(settings) as con, device(settings) as dev, alerts_process(settings, clock):
+        dev.status(eid, sample(t0 - timedelta(seconds=290)))
+        await _judged(dev, con, clock.now())
+        await asyncio.sleep(1.0)  # the upload settles (0.3 s) and full scans run (0.2 s)
+        await _judged(dev, con, clock.now())
+        assert await alerts_for(database_url, eid) == []
+        clock.set(t0 + timedelta(seconds=181))
+        await con.wait(lambda m: m["equipment_id"] == eid and m["kind"] == "terminal_offline")

@@ -59,10 +59,15 @@ async def test_offline_terminal_and_alarm_test(settings: Settings, database_url:
     async with console(settings) as con, device(settings) as dev, alerts_process(settings, clock):
         dev.status(quiet, sample(t0))
         dev.event(tested, t0, "alarm_test")
-        await wait_db(database_url, quiet, lambda r: True)
+        # Judged before the clock moves: heard at t0 (a terminal whose clock
+        # is not known yet is offline by when it was last heard from).
+        first = uid("probe")
+        dev.event(first, t0, "trapped")
+        await con.wait(lambda m: m["equipment_id"] == first)
         clock.set(t0 + timedelta(seconds=179))
-        dev.event(uid("probe"), clock.now(), "trapped")
-        await con.wait(lambda m: m["kind"] == "trapped_passenger")
+        probe = uid("probe")
+        dev.event(probe, clock.now(), "trapped")
+        await con.wait(lambda m: m["equipment_id"] == probe)
         assert not [m for m in con.messages if m["equipment_id"] == quiet]
         clock.set(t0 + timedelta(seconds=181))
         [off] = await con.wait(lambda m: m["equipment_id"] == quiet)

@@ -151,3 +151,52 @@ def test_resolving_needs_a_resolution_named_in_the_schema(
     assert r.status_code == 422, r.text
     assert _locs(r) == [["body", "resolution"]]
     assert _alert(api_url, admin_headers, world) == before
+
+
+def test_true_or_false_is_not_a_number(api_url: str, admin_headers: Headers) -> None:
+    """pydantic's lax mode took JSON false for 0 (an elevator stored at lon 0)."""
+    elevator = {
+        "elevator_id": "badin-bool",
+        "address": "1 Road",
+        "district": "badin-d",
+        "use_unit": "u",
+        "installed_on": "2012-05-01",
+        "lon": False,
+    }
+    r = httpx.post(f"{api_url}/registry/elevators", json=[elevator], headers=admin_headers)
+    assert r.status_code == 422, r.text
+    assert _locs(r) == [["body", 0, "lon"]]
+    r = httpx.post(
+        f"{api_url}/rescues",
+        json={"elevator_id": "badin-bool", "trapped_reported": False},
+        headers=admin_headers | {"Idempotency-Key": "badin-bool-1"},
+    )
+    assert r.status_code == 422, r.text
+    assert ["body", "trapped_reported"] in _locs(r)
+
+
+def test_hazards_and_self_checks_refuse_nul_and_non_days(
+    api_url: str, admin_headers: Headers, world: World
+) -> None:
+    hazard = {
+        "equipment_type": "elevator",
+        "equipment_id": world.a.elevator,
+        "source": "inspection",
+        "level": "general",
+        "description": "gap\x00",
+        "found_on": "2026-11-20",
+    }
+    r = httpx.post(f"{api_url}/hazards", json=hazard, headers=admin_headers)
+    assert r.status_code == 422, r.text
+    assert _locs(r) == [["body", "description"]]
+    r = httpx.post(
+        f"{api_url}/hazards",
+        json=hazard | {"description": "gap", "found_on": "2026-11-20T00:00:00Z"},
+        headers=admin_headers,
+    )
+    assert r.status_code == 422, r.text
+    assert _locs(r) == [["body", "found_on"]]
+    check = {"use_unit": "u", "kind": "daily", "done_on": 0, "by": "x"}
+    r = httpx.post(f"{api_url}/self-checks", json=check, headers=admin_headers)
+    assert r.status_code == 422, r.text
+    assert ["body", "done_on"] in _locs(r)

@@ -199,8 +199,12 @@ def test_bad_input_names_the_field_and_stores_nothing(
         r = post(server, f1, body)
         assert r.status_code == status, r.text
         if field is not None:
-            locs = [e["loc"] for e in r.json()["detail"]]
-            assert any(field in loc for loc in locs), locs
+            detail = r.json()["detail"]
+            if isinstance(detail, str):  # what the schema cannot state: a sentence naming it
+                assert field in detail.split(":")[0], detail
+            else:
+                locs = [e["loc"] for e in detail]
+                assert any(field in loc for loc in locs), locs
 
     fails({**good, "ended_at": (T + timedelta(hours=19)).isoformat()}, 422, "ended_at")
     fails({**good, "technicians": [{"name": "  ", "cert_no": "T-9"}]}, 422, "name")
@@ -286,7 +290,10 @@ def test_problems_speak_the_readers_language(
         headers = {**token("maintenance", "F1"), "Accept-Language": lang}
         r = post(server, headers, bad)
         assert r.status_code == 422
-        said[lang] = r.json()["detail"][0]["msg"]
+        said[lang] = r.json()["detail"]
         r = httpx.get(f"{server[0]}/elevators/E2/maintenance", headers=headers, timeout=30)
         assert r.status_code == 404 and "E2" in r.json()["detail"]
-    assert said == {"en": "the window ends before it starts", "zh-CN": "时间窗的结束早于开始"}
+    assert said == {
+        "en": "ended_at: the window ends before it starts",
+        "zh-CN": "ended_at：时间窗的结束早于开始",
+    }

@@ -113,3 +113,20 @@ def test_every_http_exception_carries_a_catalog_message() -> None:
     assert found == [], "HTTPException with text not from the catalogs (use msg(...)):\n" + (
         "\n".join(found)
     )
+
+
+def test_the_shared_validators_speak_the_readers_language(
+    api_url: str, world: World, token_for: Callable[..., Headers]
+) -> None:
+    """A control character in an action's `by`, refused by the shared
+    validators (semon/domain/common.py), is said in the reader's language
+    (it was "值错误：text contains a control character" before)."""
+    headers = token_for("dispatcher", world.a.district)
+    url = f"{api_url}/alerts/{world.a.alerts[-1]}/ack"
+    zh = httpx.post(url, json={"by": "a\x01b"}, headers=headers)
+    en = httpx.post(url, json={"by": "a\x01b"}, headers={**headers, **EN})
+    assert zh.status_code == en.status_code == 422
+    [z], [e] = zh.json()["detail"], en.json()["detail"]
+    assert z["loc"] == e["loc"] == ["body", "by"]
+    assert z["msg"] == "文本含有控制字符（U+0001）", z
+    assert e["msg"] == "text contains a control character (U+0001)", e

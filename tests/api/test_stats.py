@@ -435,20 +435,19 @@ def test_maintenance_record_dated_in_the_future_is_refused(
     server: tuple[str, Settings], token: Callable[..., Headers]
 ) -> None:
     """A visit dated 2099 would count as done and silence an overdue alert:
-    422 naming done_on (and the record by index in a list), nothing stored.
+    422 naming done_on (and the record by index in a list: `[1].done_on`), nothing stored.
     Tomorrow is within the tolerance: a firm's local date runs ahead of UTC's."""
     url = server[0] + "/maintenance/records"
     admin = token("admin")
     rec = {"elevator_id": "E3", "done_on": "2099-01-01", "kind": "repair", "firm_id": "F2"}
     r = httpx.post(url, json=rec, headers={**admin, "Accept-Language": "en"}, timeout=30)
     assert r.status_code == 422, r.text
-    [err] = r.json()["detail"]
-    assert err["loc"] == ["body", "done_on"] and "2099-01-01 is in the future" in err["msg"]
+    detail = r.json()["detail"]  # one sentence: the schema cannot state the clock
+    assert detail.startswith("done_on: ") and "2099-01-01 is in the future" in detail
     fine = {**rec, "done_on": "2026-06-03"}
     r = httpx.post(url, json=[fine, rec], headers=admin, timeout=30)
     assert r.status_code == 422, r.text
-    assert r.json()["failures"][0]["index"] == 1
-    assert "done_on" in r.json()["failures"][0]["reason"]
+    assert r.json()["detail"].startswith("[1].done_on")
     with psycopg.connect(server[1].database_url) as conn:
         row = conn.execute(
             "SELECT count(*) FROM maintenance_records WHERE elevator_id = 'E3' AND kind = 'repair'"

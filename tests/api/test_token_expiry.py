@@ -55,13 +55,19 @@ def test_an_expiry_must_be_a_future_rfc3339_time(api_url: str, admin_headers: He
         )
         assert r.status_code == 422, (value, r.text)
         if loc is None:
-            assert "future" in r.json()["detail"]
+            assert "expires_at" in r.json()["detail"]
         else:
             assert [e["loc"] for e in r.json()["detail"]] == [loc]
 
 
 def _cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_url, "SEMON_LOG_LEVEL": "WARNING"}
+    # English: the expiry line is a catalog text ("过期时间：" in zh-CN).
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SEMON_LOG_LEVEL": "WARNING",
+        "SEMON_I18N__LANGUAGE": "en",
+    }
     return subprocess.run(
         [sys.executable, "-m", "cli", "token", "create", "--role", "dispatcher", *args],
         env=env,
@@ -83,3 +89,10 @@ def test_cli_expires_in(api_url: str, database_url: str) -> None:
     assert httpx.get(f"{api_url}/alerts", headers=mine).status_code == 200
     _wait_past(expires)
     assert httpx.get(f"{api_url}/alerts", headers=mine).status_code == 401
+
+
+def test_cli_label_is_one_line(database_url: str) -> None:
+    for label in ("two\nlines", "x" * 201):
+        made = _cli(database_url, "--label", label)
+        assert made.returncode == 2, (made.stdout, made.stderr)
+        assert "token_id" not in made.stdout

@@ -57,7 +57,7 @@ def test_commands_speak_the_setting(database_url: str) -> None:
 
 
 # Lines scripts read, kept as they are in every language.
-FIXED_LINES = ("token_id: ", "secret:   ")
+FIXED_LINES = ("token_id: ", "secret:   ", "expires:  ")
 
 
 def test_no_operator_text_is_written_in_code() -> None:

@@ -278,7 +278,11 @@ async function act(alertId, action, card) {
     } else {
       let detail = `${resp.status}`;
       try {
-        detail = (await resp.json()).detail || detail;
+        // A problem's detail, in the console's language (Accept-Language);
+        // a 422 lists its errors.
+        const body = await resp.json();
+        const d = body.detail;
+        detail = (Array.isArray(d) ? d.map((e) => e.msg).join("; ") : d) || body.title || detail;
       } catch (_) {
         /* not JSON */
       }
