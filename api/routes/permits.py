@@ -138,7 +138,6 @@ async def get_fill_permit(
             401, msg("api.problem.token_missing"), headers={"WWW-Authenticate": "Bearer"}
         )
     reader = _reader(request, settings)
-    t = reader.t
     cfg = settings.permits
     log: PermitLog = request.app.state.permit_log
     asked_at = datetime.now(UTC)
@@ -193,7 +192,7 @@ async def get_fill_permit(
             gas=gas,
             asked_at=asked_at,
             retry_after_s=cfg.retry_after_s,
-            detail=t("stations.permit.unknown"),
+            detail=reader.t("stations.permit.unknown"),
         )
         return JSONResponse(
             body.model_dump(mode="json"),

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 # The media a station may ask a permit for (CONTRACT.md, the filling
 # record's `gas`); a name outside this list is refused with a 4xx.
-GASES: Final[tuple[str, ...]] = (
+GasName = Literal[
     "lpg",
     "oxygen",
     "nitrogen",
@@ -31,7 +31,8 @@ GASES: Final[tuple[str, ...]] = (
     "nitrous_oxide",
     "ammonia",
     "chlorine",
-)
+]
+GASES: Final[tuple[str, ...]] = get_args(GasName)
 
 # The conditions a permit is judged on, in the order reasons are listed.
 BeforeFillKind = Literal[
@@ -66,15 +67,18 @@ def add_years(d: date, years: int) -> date:
 
 
 def inspection_due_on(cylinder: dict[str, Any]) -> date:
-    """From the row's ``inspection_base_on``: the one SQL definition of the
-    base date (migration 0040's ``semon_inspection_base``), which both
-    readers (the alerts' registry cache and the permit lookup) select."""
-    base = cylinder["inspection_base_on"]
-    return add_years(base, int(cylinder["inspection_interval_years"]))
+    """From the base date of migration 0040 (`inspection_base_on`, computed by
+    `semon_inspection_base` where the row is read: a failed inspection never
+    renews it)."""
+    return add_years(cylinder["inspection_base_on"], int(cylinder["inspection_interval_years"]))
 
 
 def end_of_life_on(cylinder: dict[str, Any]) -> date:
     return add_years(cylinder["manufactured_on"], int(cylinder["design_life_years"]))
+
+
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d is not None else None
 
 
 def registry_evidence(cylinder: dict[str, Any]) -> dict[str, Any]:
@@ -86,14 +90,18 @@ def registry_evidence(cylinder: dict[str, Any]) -> dict[str, Any]:
         "end_of_life_on": end_of_life_on(cylinder).isoformat(),
         "status": cylinder["status"],
         "max_fill_kg": cylinder["max_fill_kg"],
+        # What a scan shows besides (v1.1 Coverage; absent from older reads).
+        "tag": cylinder.get("tag"),
+        "insured_until": _iso(cylinder.get("insured_until")),
     }
 
 
 def before_fill(
     station_id: str, gas: str, cylinder: dict[str, Any] | None, day: date
 ) -> list[Breach]:
-    """The conditions a filling of ``gas`` into ``cylinder`` (its registry row,
-    None if unregistered) at ``station_id`` on ``day`` breaks: a permit's
+    """The conditions a filling of ``gas`` into ``cylinder`` (its registry row
+    with `inspection_base_on`, None if unregistered) at ``station_id`` on
+    ``day`` breaks: a permit's
     reasons, and the registry half of a filling record's alerts."""
     if cylinder is None:
         return [Breach("filling_unregistered_cylinder")]

@@ -14,8 +14,8 @@ from psycopg.rows import dict_row
 Row = dict[str, Any]
 
 # One round trip: the station's existence and the cylinder's row (or NULLs),
-# with the base date of migration 0040 (a fail never renews it), as the
-# alerts' registry reads it.
+# with the inspection base date exactly as the alerts service reads it
+# (alerts/registry.py; migration 0040).
 _LOOKUP = """
 SELECT s.station_id AS known_station, c.*,
        semon_inspection_base(c.last_inspected_on, c.inspection_passed_on,

@@ -19,7 +19,9 @@ import psycopg
 from psycopg.rows import dict_row
 
 from alerts.fillings import filling_drafts
+from alerts.registry import RegistryCache
 from semon.domain.wire import Filling
+from semon.store.pool import open_pool
 from tests.alerts.helpers import private_postgres
 from tests.api.conftest import LiveServer, make_settings
 
@@ -71,6 +73,15 @@ def _kept(dsn: str, permit_ids: list[str], timeout: float = 10.0) -> list[dict[s
         time.sleep(0.05)
 
 
+async def _as_alerts_read(
+    dsn: str, station_id: str, cylinder_ids: list[str]
+) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any] | None]]:
+    async with open_pool(dsn, name="t") as pool:
+        registry = RegistryCache(pool, refresh_s=3600)
+        station = await registry.station(station_id)
+        return station, {cid: await registry.cylinder(cid) for cid in cylinder_ids}
+
+
 def test_permit_and_alerts_agree_on_every_condition(
     api_url: str,
     admin_headers: Headers,
@@ -91,7 +102,10 @@ def test_permit_and_alerts_agree_on_every_condition(
     cases: dict[str, tuple[dict[str, Any] | None, list[str]]] = {
         "ok": (_cylinder(f"{uid}-ok", st), []),
         "unreg": (None, ["filling_unregistered_cylinder"]),
-        "scrap": (_cylinder(f"{uid}-scrap", st, status="scrapped"), ["filling_scrapped_cylinder"]),
+        "scrap": (
+            _cylinder(f"{uid}-scrap", st, status="scrapped", tag="rfid"),
+            ["filling_scrapped_cylinder"],
+        ),
         "old": (
             _cylinder(
                 f"{uid}-old", st, manufactured_on=_years_ago(9), last_inspected_on=_years_ago(1)
@@ -133,36 +147,36 @@ def test_permit_and_alerts_agree_on_every_condition(
         body = r.json()
         assert body["reasons"] == expected, name
         assert body["allow"] is (not expected)
+        if row is not None:  # the registry facts a scan shows, tag type among them
+            assert body["registry"]["tag"] == row.get("tag", "none")
         answers[name] = body
     # The alerts' side: a fill of the same cylinder, gas and station, judged
-    # by the alerts service's own function against the same registry rows.
-    with psycopg.connect(database_url, row_factory=dict_row) as conn:
-        station_row = conn.execute("SELECT * FROM stations WHERE station_id = %s", (st,)).fetchone()
-        for name, body in answers.items():
-            # as the alerts' registry cache reads it (alerts/registry.py)
-            cylinder = conn.execute(
-                "SELECT c.*, semon_inspection_base(c.last_inspected_on, c.inspection_passed_on,"
-                " c.inspection_failed_on, c.manufactured_on) AS inspection_base_on"
-                " FROM cylinders c WHERE cylinder_id = %s",
-                (body["cylinder_id"],),
-            ).fetchone()
-            now = datetime.now(UTC)
-            fill = Filling.model_validate(
-                {
-                    "filling_id": f"{uid}-f-{name}",
-                    "cylinder_id": body["cylinder_id"],
-                    "gas": "lpg",
-                    "operator_id": "op-1",
-                    "started_at": now.isoformat(),
-                    "ended_at": now.isoformat(),
-                    "result": "filled",
-                    "net_kg": 14.0,
-                    "precheck": {"passed": True, "failed_items": []},
-                    "postcheck": {"passed": True, "failed_items": []},
-                }
-            )
-            drafts = filling_drafts(st, fill, cylinder, station_row, overfill_raised=False)
-            assert [d.kind for d in drafts] == body["reasons"], name
+    # by the alerts service's own function against the registry as the alerts
+    # service reads it (its RegistryCache).
+    rows = asyncio.run(
+        _as_alerts_read(database_url, st, [a["cylinder_id"] for a in answers.values()])
+    )
+    station_row, cylinder_rows = rows
+    for name, body in answers.items():
+        now = datetime.now(UTC)
+        fill = Filling.model_validate(
+            {
+                "filling_id": f"{uid}-f-{name}",
+                "cylinder_id": body["cylinder_id"],
+                "gas": "lpg",
+                "operator_id": "op-1",
+                "started_at": now.isoformat(),
+                "ended_at": now.isoformat(),
+                "result": "filled",
+                "net_kg": 14.0,
+                "precheck": {"passed": True, "failed_items": []},
+                "postcheck": {"passed": True, "failed_items": []},
+            }
+        )
+        drafts = filling_drafts(
+            st, fill, cylinder_rows[body["cylinder_id"]], station_row, overfill_raised=False
+        )
+        assert [d.kind for d in drafts] == body["reasons"], name
     # The reasons in words, in the language asked for.
     r = httpx.get(
         f"{api_url}/cylinders/{uid}-gas/fill-permit",

@@ -14,6 +14,9 @@ DAY = date(2026, 12, 6)
 
 
 def cylinder(**overrides: Any) -> dict[str, Any]:
+    """A registry row as read with its base date (here: the registry's last
+    inspection, else manufacture, as semon_inspection_base gives without
+    inspections on record)."""
     row = {
         "gas": "lpg",
         "manufactured_on": date(2024, 1, 10),
@@ -24,10 +27,9 @@ def cylinder(**overrides: Any) -> dict[str, Any]:
         "status": "in_service",
         "max_fill_kg": 15.0,
     }
-    out = {**row, **overrides}
-    # what semon_inspection_base gives a cylinder with no inspection recorded
-    out["inspection_base_on"] = out["last_inspected_on"] or out["manufactured_on"]
-    return out
+    row = {**row, **overrides}
+    row["inspection_base_on"] = row["last_inspected_on"] or row["manufactured_on"]
+    return row
 
 
 CASES: dict[str, tuple[dict[str, Any] | None, str]] = {
