@@ -62,6 +62,8 @@ VALIDATION: Final[Mapping[str, Message]] = {
     "day_form": msg("api.validation.day_form"),
     "day_invalid": msg("api.validation.day_invalid"),
     "number_not_bool": msg("api.validation.number_not_bool"),
+    # A time in a query string (api/query_time.py).
+    "rfc3339_datetime": msg("api.validation.rfc3339_datetime"),
 }
 
 

@@ -175,3 +175,15 @@ def test_days_in_queries_and_bodies_are_yyyy_mm_dd(
     assert r.json()["failures"][0]["reason"].startswith("inspected_on: "), r.text
     r = httpx.get(f"{api_url}/elevators/{world.a.elevator}", headers=admin_headers)
     assert r.json()["elevator"].get("last_inspected_on") != "2026-12-01"
+
+
+def test_the_refusal_is_in_the_readers_language(
+    api_url: str, admin_headers: Headers, world: World
+) -> None:
+    url = f"{api_url}/stats/rescue"
+    params = {"from": "2026-W49-1T00:00:00+08:00", "to": "2026-12-02T00:00:00Z"}
+    zh = httpx.get(url, params=params, headers=admin_headers)
+    en = httpx.get(url, params=params, headers={**admin_headers, "Accept-Language": "en"})
+    assert zh.status_code == en.status_code == 422
+    assert zh.json()["detail"][0]["msg"].startswith("应为带时区偏移的 RFC 3339 时间")
+    assert en.json()["detail"][0]["msg"].startswith("expected an RFC 3339 date-time")
