@@ -4,6 +4,7 @@ on-demand maintenance. Scoped like every elevator read: out of scope is 404."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -95,6 +96,28 @@ async def _in_scope(conn: Any, scope: Any, elevator_id: str) -> None:
         raise HTTPException(404, msg("firms.problem.elevator_not_found", elevator_id=elevator_id))
 
 
+async def _page(
+    pool: Any,
+    scope: Any,
+    elevator_id: str,
+    settings: Any,
+    limit: int | None,
+    cursor: str | None,
+    read: Callable[..., Awaitable[list[dict[str, Any]]]],
+    keys: tuple[str, str],
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the lift's file, newest first, and the cursor after it
+    (``keys``: the row's day and id, which order the file)."""
+    page = min(limit or settings.api.page_size_default, settings.api.page_size_max)
+    async with pool.connection() as conn:
+        await _in_scope(conn, scope, elevator_id)
+        rows = await read(conn, elevator_id, after=_after(cursor), limit=page + 1)
+    if len(rows) <= page:
+        return rows, None
+    rows = rows[:page]
+    return rows, _cursor(rows[-1][keys[0]], rows[-1][keys[1]])
+
+
 @router.get(
     "/{elevator_id}/maintenance",
     response_model=MaintenancePage,
@@ -109,16 +132,11 @@ async def get_maintenance(
     limit: Limit = None,
     cursor: Cursor = None,
 ) -> MaintenancePage:
-    page = min(limit or settings.api.page_size_default, settings.api.page_size_max)
-    after = _after(cursor)
-    async with pool.connection() as conn:
-        await _in_scope(conn, scope, elevator_id)
-        rows = await records_page(conn, elevator_id, after=after, limit=page + 1)
-    more = len(rows) > page
-    rows = rows[:page]
+    rows, next_cursor = await _page(
+        pool, scope, elevator_id, settings, limit, cursor, records_page, ("done_on", "record_id")
+    )
     return MaintenancePage(
-        items=[MaintenanceRecordOut.model_validate(r) for r in rows],
-        next_cursor=_cursor(rows[-1]["done_on"], rows[-1]["record_id"]) if more else None,
+        items=[MaintenanceRecordOut.model_validate(r) for r in rows], next_cursor=next_cursor
     )
 
 
@@ -136,16 +154,18 @@ async def get_inspections(
     limit: Limit = None,
     cursor: Cursor = None,
 ) -> InspectionPage:
-    page = min(limit or settings.api.page_size_default, settings.api.page_size_max)
-    after = _after(cursor)
-    async with pool.connection() as conn:
-        await _in_scope(conn, scope, elevator_id)
-        rows = await inspections_page(conn, elevator_id, after=after, limit=page + 1)
-    more = len(rows) > page
-    rows = rows[:page]
+    rows, next_cursor = await _page(
+        pool,
+        scope,
+        elevator_id,
+        settings,
+        limit,
+        cursor,
+        inspections_page,
+        ("inspected_on", "inspection_id"),
+    )
     return InspectionPage(
-        items=[InspectionOut.model_validate(r) for r in rows],
-        next_cursor=_cursor(rows[-1]["inspected_on"], rows[-1]["inspection_id"]) if more else None,
+        items=[InspectionOut.model_validate(r) for r in rows], next_cursor=next_cursor
     )
 
 
