@@ -10,7 +10,7 @@ import logging
 
 from alerts.writer import Writer
 from semon.domain.alerts import message_json
-from semon.store import rescues
+from semon.store import rescue_escalations
 from semon.store.pool import DB_UNAVAILABLE
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ async def escalate_rescues(writer: Writer) -> int:
     done = 0
     try:
         async with writer.pool.connection(timeout=writer.cfg.db_timeout_s) as conn:
-            due = await rescues.due_rescues(
+            due = await rescue_escalations.due_rescues(
                 conn,
                 now=now,
                 dispatch_s=cfg.dispatch_deadline_s,
@@ -38,7 +38,7 @@ async def escalate_rescues(writer: Writer) -> int:
                 # Under the writer's lock, like its own pages: publish_pending
                 # must not publish the row this task is about to publish.
                 async with writer.lock:
-                    paged = await rescues.escalate_rescue(
+                    paged = await rescue_escalations.escalate_rescue(
                         conn,
                         rescue_id,
                         now=now,

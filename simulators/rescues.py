@@ -12,7 +12,7 @@ phone (a car without trap detection: the call opens the rescue).
 
 ``play`` acts the scripts out against the store in time order, with each
 step at its scripted time and the deadline check the alerts process runs
-(semon.store.rescues.due_rescues / escalate_rescue) at every second a
+(semon.store.rescue_escalations.due_rescues / escalate_rescue) at every second a
 deadline falls due: the desk's software, run on simulated time. Unlike the
 device simulators it writes through the store, because the desk's steps are
 stamped with the time they happen and the API stamps them with its own clock.
@@ -39,6 +39,7 @@ from semon.domain.rescue import (
     NoBody,
     RescueAction,
 )
+from semon.store import rescue_calls, rescue_escalations
 from semon.store import rescues as store
 from semon.store.alerts import raise_alert
 
@@ -204,7 +205,7 @@ async def play(conn: AsyncConnection, scripts: list[RescueScript], options: Desk
             rescue_of[n] = await _open(conn, s, at)
         elif what == "call":
             lift = await _lift(conn, s.elevator_id)
-            await store.take_call(
+            await rescue_calls.take_call(
                 conn,
                 lift,
                 CallIn(elevator_id=s.elevator_id, caller_name="caller"),
@@ -248,8 +249,10 @@ async def _escalate_due(conn: AsyncConnection, until: datetime, d: float, a: flo
         due = row[0] if row else None
         if due is None or due > until:
             return
-        for rescue_id in await store.due_rescues(conn, now=due, dispatch_s=d, arrival_s=a):
-            await store.escalate_rescue(
+        for rescue_id in await rescue_escalations.due_rescues(
+            conn, now=due, dispatch_s=d, arrival_s=a
+        ):
+            await rescue_escalations.escalate_rescue(
                 conn, rescue_id, now=due, dispatch_s=d, arrival_s=a, worker="sim-alerts"
             )
         await conn.commit()
@@ -266,7 +269,7 @@ async def _lift(conn: AsyncConnection, elevator_id: str) -> dict[str, Any]:
 async def _open(conn: AsyncConnection, s: RescueScript, at: datetime) -> str:
     lift = await _lift(conn, s.elevator_id)
     if s.phone_only:
-        rescue, _ = await store.take_call(
+        rescue, _ = await rescue_calls.take_call(
             conn,
             lift,
             CallIn(elevator_id=s.elevator_id, caller_name="first caller"),
@@ -276,7 +279,7 @@ async def _open(conn: AsyncConnection, s: RescueScript, at: datetime) -> str:
             request_hash=None,
         )
         return str(rescue["rescue_id"])
-    draft = store.call_draft(lift, CallIn(elevator_id=s.elevator_id), at)
+    draft = rescue_calls.call_draft(lift, CallIn(elevator_id=s.elevator_id), at)
     draft = AlertDraft(
         condition_key=draft.condition_key,
         kind="trapped_passenger",
@@ -419,7 +422,7 @@ class RescueDesk:
         """Run one step; returns the rescue's state after it."""
         if what == "call":
             lift = await _lift(conn, s.elevator_id)
-            rescue, _ = await store.take_call(
+            rescue, _ = await rescue_calls.take_call(
                 conn,
                 lift,
                 CallIn(elevator_id=s.elevator_id, caller_name="caller"),

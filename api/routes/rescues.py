@@ -32,6 +32,7 @@ from semon.domain.rescue import (
 )
 from semon.i18n import msg
 from semon.settings import Settings
+from semon.store import rescue_calls
 from semon.store import rescues as store
 
 router = APIRouter(tags=["rescues"])
@@ -121,7 +122,7 @@ async def take_call(
             field = "elevator_id" if body.elevator_id is not None else "rescue_code"
             raise HTTPException(422, msg("rescue.problem.lift_not_found", field=field))
         try:
-            rescue, opened = await store.take_call(
+            rescue, opened = await rescue_calls.take_call(
                 conn,
                 lift,
                 body,
@@ -130,7 +131,7 @@ async def take_call(
                 key=None if idempotency_key is None else f"{principal.token_id}:{idempotency_key}",
                 request_hash=request_hash,
             )
-        except store.KeyReused as exc:
+        except rescue_calls.KeyReused as exc:
             raise HTTPException(409, exc.message) from None
     response.status_code = 201 if opened else 200
     return _out(rescue, settings)

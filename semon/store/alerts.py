@@ -107,7 +107,8 @@ async def _event(
     return msg, int(got[0])
 
 
-# The event writer, for rescue steps that page the alert (store/rescues.py).
+# The event writer, for rescue steps that page the alert (store/rescues.py,
+# store/rescue_escalations.py).
 write_event = _event
 
 _INSERT_ALERT = """

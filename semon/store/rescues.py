@@ -1,6 +1,7 @@
-"""Rescue reads and writes, shared by the API and the alerts process: a call
-taken, each step of the work order (the alert follows it), the deadlines and
-their escalations.
+"""Rescue reads and the steps of the work order (the alert follows each),
+shared by the API, the alerts process and the simulators. A call taken is in
+store/rescue_calls.py; missed deadlines and their escalations in
+store/rescue_escalations.py.
 
 Every change writes the rescue and a ``rescue`` event on the shared feed in
 one transaction (store/rescue_open.py); a step that moves the alert writes
@@ -16,16 +17,13 @@ from typing import Any
 
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
 from semon import i18n
-from semon.domain.alerts import ActionBody, AlertDraft, AlertMessage
+from semon.domain.alerts import ActionBody
 from semon.domain.rescue import (
-    ACTIVE_STATES,
     CAUSE_WINDOW_DAYS,
     TIER_FIRE,
     CallbackIn,
-    CallIn,
     CauseIn,
     CloseIn,
     DispatchIn,
@@ -34,7 +32,7 @@ from semon.domain.rescue import (
     step,
 )
 from semon.store import alerts as alert_store
-from semon.store.rescue_open import bare_rescue, open_for_alert, rescue_event
+from semon.store.rescue_open import bare_rescue, rescue_event
 
 Row = dict[str, Any]
 
@@ -268,142 +266,8 @@ async def list_rescues(
     return [await _full(conn, r) for r in rows]
 
 
-# -- a call ------------------------------------------------------------------------
-
-_BY_KEY = "SELECT rescue_id, request_hash, opened FROM rescue_calls WHERE idempotency_key = %s"
-_ACTIVE = """
-SELECT rescue_id FROM rescues
-WHERE elevator_id = %s AND state = ANY(%s)
-ORDER BY opened_at DESC LIMIT 1 FOR UPDATE
-"""
-_INSERT_CALL = """
-INSERT INTO rescue_calls (rescue_id, at, caller_name, caller_phone, trapped_reported, note, by,
-    idempotency_key, request_hash, opened)
-VALUES (%(rid)s, %(at)s, %(name)s, %(phone)s, %(trapped)s, %(note)s, %(by)s, %(key)s, %(hash)s,
-    %(opened)s)
-"""
-
-
-class KeyReused(ValueError):
-    """An Idempotency-Key sent again with a different request (422)."""
-
-    message = i18n.msg("api.problem.idempotency_key_reused")
-
-
-def call_draft(lift: Row, body: CallIn, now: datetime) -> AlertDraft:
-    """The trapped-passenger alert a call raises (the terminal's condition, so
-    a terminal report and a call about one lift are one alert)."""
-    details: dict[str, Any] = {"source": "call", "reason": "a caller reports a trapped passenger"}
-    if body.trapped_reported is not None:
-        details["trapped_reported"] = body.trapped_reported
-    if lift["firm_id"]:
-        details["firm"] = {
-            "firm_id": lift["firm_id"],
-            "name": lift["firm_name"],
-            "phone": lift["firm_phone"],
-        }
-    return AlertDraft(
-        condition_key=f"trapped_passenger:{lift['elevator_id']}",
-        kind="trapped_passenger",
-        equipment_type="elevator",
-        equipment_id=lift["elevator_id"],
-        started_at=now,
-        summary=i18n.msg(
-            "alert.trapped_passenger.summary.called",
-            elevator_id=lift["elevator_id"],
-            address=lift["address"],
-        ),
-        details=details,
-        district=lift["district"],
-        firm_id=lift["firm_id"],
-        use_unit=lift["use_unit"],
-        location={
-            "address": lift["address"],
-            "district": lift["district"],
-            "lat": lift["lat"],
-            "lon": lift["lon"],
-        },
-    )
-
-
-async def take_call(
-    conn: AsyncConnection,
-    lift: Row,
-    body: CallIn,
-    *,
-    now: datetime,
-    by: str | None,
-    key: str | None,
-    request_hash: str | None,
-) -> tuple[Row, bool]:
-    """Open a rescue (and its alert) for the call, or add the call to the
-    rescue open for that lift. Returns the rescue and whether it was opened.
-    A repeat of an Idempotency-Key answers as the first request did."""
-    async with conn.transaction():
-        if key is not None:
-            # Two requests of one key at once: the second waits and finds the first.
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtext(%s))", ("rescue-call:" + key,)
-            )
-            cur = await conn.execute(_BY_KEY, (key,))
-            seen = await cur.fetchone()
-            if seen is not None:
-                if seen[1] != request_hash:
-                    raise KeyReused("Idempotency-Key was used for a different call")
-                rescue = await get_rescue(conn, seen[0])
-                assert rescue is not None
-                return rescue, bool(seen[2])
-        # One lift's calls one at a time: two first calls cannot both open.
-        await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtext(%s))", ("rescue-lift:" + lift["elevator_id"],)
-        )
-        cur = await conn.execute(_ACTIVE, (lift["elevator_id"], list(ACTIVE_STATES)))
-        active = await cur.fetchone()
-        opened = False
-        if active is not None:
-            rescue_id = str(active[0])
-        else:
-            msg, event_id = await alert_store.raise_alert(
-                conn, call_draft(lift, body, now), now=now, worker=None
-            )
-            cur = await conn.execute(
-                "SELECT rescue_id FROM rescues WHERE alert_id = %s", (msg.alert_id,)
-            )
-            got = await cur.fetchone()
-            # A new alert opened its rescue with it; a repeat (the lift's trap
-            # alert was already open) has its rescue, or, for an alert raised
-            # before rescues existed, gets it from this call.
-            opened = event_id is not None
-            if got is None:
-                made = await open_for_alert(conn, msg.alert_id, source="call", by=by)
-                assert made is not None
-                got, opened = (made["rescue_id"],), True
-            rescue_id = str(got[0])
-        await conn.execute(
-            _INSERT_CALL,
-            {
-                "rid": rescue_id,
-                "at": now,
-                "name": body.caller_name,
-                "phone": body.caller_phone,
-                "trapped": body.trapped_reported,
-                "note": body.note,
-                "by": by,
-                "key": key,
-                "hash": request_hash,
-                "opened": opened,
-            },
-        )
-        await conn.execute(
-            "UPDATE rescues SET updated_at = %s WHERE rescue_id = %s", (now, rescue_id)
-        )
-        rescue = await get_rescue(conn, rescue_id)
-        assert rescue is not None
-        await rescue_event(conn, _public(rescue), "call", at=now, by=by)
-        return rescue, opened
-
-
-def _public(rescue: Row) -> Row:
+def public(rescue: Row) -> Row:
+    """The rescue as its ``rescue`` events carry it (without the deadline bookkeeping)."""
     return {k: v for k, v in rescue.items() if k != "due"}
 
 
@@ -540,112 +404,5 @@ async def act(
         )
         rescue = await get_rescue(conn, rescue_id)
         assert rescue is not None
-        await rescue_event(conn, _public(rescue), action, at=now, by=by, note=note)
+        await rescue_event(conn, public(rescue), action, at=now, by=by, note=note)
         return rescue
-
-
-# -- deadlines -------------------------------------------------------------------------
-
-_DUE = """
-SELECT rescue_id FROM rescues
-WHERE due_kind IS NOT NULL
-  AND due_from + make_interval(secs => CASE due_kind WHEN 'dispatch' THEN %(d)s ELSE %(a)s END)
-      <= %(now)s
-ORDER BY due_from LIMIT 500
-"""
-
-
-async def due_rescues(
-    conn: AsyncConnection, *, now: datetime, dispatch_s: float, arrival_s: float
-) -> list[str]:
-    """Rescues with a deadline passed and not yet escalated."""
-    cur = await conn.execute(_DUE, {"now": now, "d": dispatch_s, "a": arrival_s})
-    return [str(r[0]) for r in await cur.fetchall()]
-
-
-_RECORD_ESCALATION = """
-INSERT INTO rescue_escalations (rescue_id, reason, ref, at, due_at, from_tier, to_tier)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
-ON CONFLICT DO NOTHING
-RETURNING rescue_id
-"""
-
-
-async def escalate_rescue(
-    conn: AsyncConnection,
-    rescue_id: str,
-    *,
-    now: datetime,
-    dispatch_s: float,
-    arrival_s: float,
-    worker: str | None,
-) -> tuple[AlertMessage, int] | None:
-    """Record a missed deadline once, make the next tier due (a missed
-    arrival), and page the alert again: its ``escalate`` event is returned for
-    the caller to publish (left unpublished in the store until then, so a
-    crash after commit still publishes it on restart). None when nothing was due."""
-    async with conn.transaction():
-        async with conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute("SELECT * FROM rescues WHERE rescue_id = %s FOR UPDATE", (rescue_id,))
-            row = await cur.fetchone()
-        if row is None:
-            return None
-        deadline = next_deadline(row, dispatch_s=dispatch_s, arrival_s=arrival_s)
-        if deadline is None or deadline["due_at"] > now:
-            return None
-        due_at: datetime = deadline["due_at"]
-        from_tier = int(row["tier"])
-        if row["due_kind"] == "dispatch":
-            reason, ref, to_tier = "dispatch_overdue", from_tier, from_tier
-            nxt: tuple[str | None, int | None, datetime | None] = (None, None, None)
-        else:
-            cur2 = await conn.execute(
-                "SELECT tier FROM rescue_assignments WHERE rescue_id = %s AND seq = %s",
-                (rescue_id, row["due_ref"]),
-            )
-            got = await cur2.fetchone()
-            from_tier = int(got[0]) if got else from_tier
-            reason, ref, to_tier = (
-                "arrival_overdue",
-                int(row["due_ref"]),
-                min(from_tier + 1, TIER_FIRE),
-            )
-            # The next tier is due: its dispatch clock starts at the missed deadline.
-            nxt = ("dispatch", to_tier, due_at) if to_tier > from_tier else (None, None, None)
-        cur3 = await conn.execute(
-            _RECORD_ESCALATION, (rescue_id, reason, ref, now, due_at, from_tier, to_tier)
-        )
-        recorded = await cur3.fetchone() is not None
-        await conn.execute(
-            "UPDATE rescues SET tier = greatest(tier, %s), due_kind = %s, due_ref = %s,"
-            " due_from = %s, updated_at = %s, escalation_count = escalation_count + %s"
-            " WHERE rescue_id = %s",
-            (to_tier, *nxt, now, int(recorded), rescue_id),
-        )
-        if not recorded:
-            return None
-        rescue = await get_rescue(conn, rescue_id)
-        assert rescue is not None
-        note = f"{reason}: tier {from_tier} -> {to_tier}"
-        await rescue_event(conn, _public(rescue), "escalate", at=now, by=worker, note=note)
-        return await page_again(conn, row["alert_id"], now=now, worker=worker, note=note)
-
-
-async def page_again(
-    conn: AsyncConnection, alert_id: str, *, now: datetime, worker: str | None, note: str
-) -> tuple[AlertMessage, int] | None:
-    """The rescue's alert paged again (an ``escalate`` event), whatever its
-    step, unless it is resolved."""
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            "UPDATE alerts SET escalations = escalations + 1, paged_at = %s,"
-            " details = details || %s WHERE alert_id = %s AND state <> 'resolved' RETURNING *",
-            (now, Jsonb({"rescue_escalation": note}), alert_id),
-        )
-        row = await cur.fetchone()
-    if row is None:
-        return None
-    msg, event_id = await alert_store.write_event(
-        conn, row, "escalate", at=now, by=worker, note=note, publisher=worker
-    )
-    return msg, event_id

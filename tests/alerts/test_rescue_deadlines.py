@@ -22,7 +22,7 @@ from semon import i18n
 from semon.domain.alerts import AlertDraft
 from semon.domain.rescue import DispatchIn, NoBody
 from semon.settings import Settings
-from semon.store import rescues
+from semon.store import rescue_escalations, rescues
 from semon.store.alerts import raise_alert
 from tests.alerts.helpers import alerts_process, console, start_clock, tune, uid, wait_checkpoint
 
@@ -73,7 +73,7 @@ async def test_the_tier_ladder_in_the_store(database_url: str) -> None:
 
     async def escalate(at: datetime) -> Any:
         async with await psycopg.AsyncConnection.connect(database_url) as conn:
-            got = await rescues.escalate_rescue(
+            got = await rescue_escalations.escalate_rescue(
                 conn, rid, now=at, dispatch_s=D, arrival_s=A, worker="w"
             )
             await conn.commit()
