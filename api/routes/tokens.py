@@ -9,7 +9,8 @@ from fastapi.responses import Response
 
 from api.auth import Principal, require_roles
 from api.deps import PoolDep, ReaderDep
-from api.schemas import Problem, TokenInfo, TokenIssued, TokenRequest
+from api.schemas import Problem
+from api.token_schemas import TokenInfo, TokenIssued, TokenRequest
 from semon.i18n import msg
 from semon.tokens import TokenError, UnknownScope, create_token, list_tokens, revoke_token
 
