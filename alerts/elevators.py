@@ -34,6 +34,7 @@ from alerts.drafts import (
 )
 from alerts.elevator_state import Elevator, device_now, trapped_due
 from alerts.keys import OpenAlerts, alarm_test_key, fault_key
+from alerts.metrics import DEFERRED
 from alerts.ops import Close, Op, Raise, Record
 from semon.domain.alerts import AlertDraft, late_alert_id
 from semon.domain.wire import ElevatorEvent, StatusSample
@@ -68,6 +69,13 @@ class ElevatorRules:
         # Cars standing with someone inside, or with a trapped alert open: their
         # samples are judged ahead of the queued telemetry too (alerts/service.py).
         self.watched: set[str] = set()
+        # Status messages per car still waiting in the inbox (the MQTT handler
+        # counts them in, the engine out). A standing car's timer that falls
+        # due while its own newer samples wait there is not judged until they
+        # are: they may show it released (an overloaded engine seconds behind
+        # the fleet would otherwise page every car that stood a moment).
+        self.queued: dict[str, int] = {}
+        self.deferred: set[str] = set()  # due, waiting for their queued samples
         # The fleet-wide checks (offline, alarm tests) walk the cars a slice
         # per fast tick instead of all at once: no pause of tens of ms.
         self._scan: list[str] = []
@@ -197,11 +205,26 @@ class ElevatorRules:
             due = trapped_due(car)
             if car.clock_offset_s:  # the heap is on platform time
                 due += timedelta(seconds=car.clock_offset_s)
+            if car.eid in self.queued:
+                self.deferred.add(car.eid)  # armed again once they are judged
             # A later deadline waits for the earlier entry to come due (it is
             # then found not due and pushed again): one entry per car.
-            if car.due is None or due < car.due:
+            elif car.due is None or due < car.due:
                 car.due = due
                 heapq.heappush(self.deadlines, (due, car.eid))
+
+    def dequeued(self, eid: str) -> None:
+        """One of the car's status messages left the inbox to be judged."""
+        n = self.queued.get(eid, 0) - 1
+        if n > 0:
+            self.queued[eid] = n
+            return
+        self.queued.pop(eid, None)
+        if eid in self.deferred:
+            self.deferred.discard(eid)
+            car = self.cars.get(eid)
+            if car is not None:
+                self.arm(car)
 
     def trim(self, car: Elevator) -> None:
         if len(car.samples) > self.cfg.sample_window:
@@ -415,7 +438,11 @@ class ElevatorRules:
             car = self.cars.get(eid)
             if car is not None and car.due == due:
                 car.due = None
-                cars[eid] = car
+                if eid in self.queued:
+                    self.deferred.add(eid)
+                    DEFERRED.inc()
+                else:
+                    cars[eid] = car
         for car in cars.values():
             ops += self._tick_car(car, now, mono, full=False, offline_after=offline_after)
             self.arm(car)
@@ -446,6 +473,7 @@ class ElevatorRules:
             car.episode_start is not None
             and car.trapped_key not in self.open
             and now >= trapped_due(car)
+            and car.eid not in self.queued
         ):
             ops.append(self._raise(trapped_draft(car, car.episode_start, car.last_sample)))
         for code, ev in list(car.pending_faults.items()):

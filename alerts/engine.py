@@ -6,7 +6,8 @@ faults) go to the writer's page queue, ahead of everything else.
 Terminal events come on their own MQTT session into their own inbox
 (``urgent``), judged before the next queued status message, and so do the
 samples of a car standing with someone inside (``rules.watched``): a page
-never waits behind telemetry (README, "Pages ahead of telemetry").
+never waits behind telemetry (README, "Pages ahead of telemetry"). A car's
+timer never pages ahead of its own samples still queued (``rules.queued``).
 
 A worker judges only the devices of its partition (a crc32 of the id).
 """
@@ -68,6 +69,7 @@ class Engine:
         *,
         urgent: Urgent | None = None,
         watched: set[str] | None = None,
+        queued: dict[str, int] | None = None,
     ) -> None:
         self.settings = settings
         self.cfg = settings.alerts
@@ -78,6 +80,9 @@ class Engine:
         self.rules = ElevatorRules(self.cfg)
         if watched is not None:  # shared with the MQTT handler that routes by it
             self.rules.watched = watched
+        if queued is not None:  # the MQTT handler counts a car's status messages in
+            self.rules.queued = queued
+        self._cars = f"{settings.mqtt.topic_root.rstrip('/')}/elevators/"
         self.fillings = fillings
         self.writer = writer
         self.handled = 0  # messages judged (tests wait on it)
@@ -161,6 +166,9 @@ class Engine:
                 # a moment ago, so every event received before it is judged too.
                 self.emit([Checkpoint(item.at)])
             elif isinstance(item, tuple):
+                topic = item[0]
+                if topic.startswith(self._cars) and topic.endswith("/status"):
+                    self.rules.dequeued(topic[len(self._cars) : -7])
                 await self._judge(*item)
                 if self.handled % 256 == 0 or writer.paging:
                     # Let the writer and MQTT run under a flood; while a page is

@@ -28,4 +28,9 @@ SAMPLE_LAG = Gauge(
     "Platform time minus the device time of the newest status sample judged"
     " (how far telemetry lags when the process is overloaded: pages do not wait for it)",
 )
+DEFERRED = Counter(
+    "semon_alerts_trapped_deferred_total",
+    "Trapped timers that fell due while the car's own newer samples still waited in the"
+    " inbox: judged after them (they may show the car released), not paged blind",
+)
 LOOP_LAG = Histogram("semon_alerts_event_loop_lag_seconds", LOOP_LAG_HELP, buckets=LOOP_LAG_BUCKETS)

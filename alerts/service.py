@@ -59,6 +59,7 @@ async def run(
         events = event_topics(settings.mqtt.topic_root)
 
         watched: set[str] = set()  # cars standing with someone inside (the rules keep it)
+        queued: dict[str, int] = {}  # status messages per car in the inbox (ElevatorRules.queued)
         cars = f"{settings.mqtt.topic_root.rstrip('/')}/elevators/"
         status_at = len(cars)
 
@@ -73,6 +74,9 @@ async def run(
                     inbox.put_nowait(WAKE)
                 else:
                     inbox.put_nowait((topic, payload))
+                    if topic.startswith(cars):
+                        car = topic[status_at:-7]
+                        queued[car] = queued.get(car, 0) + 1
             elif not topic.endswith("/event"):
                 inbox.put_nowait((topic, payload))
             # (an event here is from a session subscribed before events had
@@ -117,7 +121,14 @@ async def run(
                 deny_window_s=settings.permits.deny_window_s,
             )
             engine = Engine(
-                settings, clock, inbox, fillings, writer, urgent=urgent, watched=watched
+                settings,
+                clock,
+                inbox,
+                fillings,
+                writer,
+                urgent=urgent,
+                watched=watched,
+                queued=queued,
             )
             await registry.refresh()
             engine.emit(await Recovery(engine, pool).run())
