@@ -75,7 +75,8 @@ class ElevatorRules:
         # are: they may show it released (an overloaded engine seconds behind
         # the fleet would otherwise page every car that stood a moment).
         self.queued: dict[str, int] = {}
-        self.deferred: set[str] = set()  # due, waiting for their queued samples
+        # Cars due, waiting for their queued samples: until when (monotonic)
+        self.deferred: dict[str, float] = {}
         # The fleet-wide checks (offline, alarm tests) walk the cars a slice
         # per fast tick instead of all at once: no pause of tens of ms.
         self._scan: list[str] = []
@@ -205,11 +206,9 @@ class ElevatorRules:
             due = trapped_due(car)
             if car.clock_offset_s:  # the heap is on platform time
                 due += timedelta(seconds=car.clock_offset_s)
-            if car.eid in self.queued:
-                self.deferred.add(car.eid)  # armed again once they are judged
             # A later deadline waits for the earlier entry to come due (it is
             # then found not due and pushed again): one entry per car.
-            elif car.due is None or due < car.due:
+            if car.due is None or due < car.due:
                 car.due = due
                 heapq.heappush(self.deadlines, (due, car.eid))
 
@@ -220,11 +219,15 @@ class ElevatorRules:
             self.queued[eid] = n
             return
         self.queued.pop(eid, None)
-        if eid in self.deferred:
-            self.deferred.discard(eid)
+        if self.deferred.pop(eid, None) is not None:
             car = self.cars.get(eid)
             if car is not None:
                 self.arm(car)
+
+    def held(self, eid: str, mono: float) -> bool:
+        """The car's own newer samples wait in the inbox, and its deferral
+        has not run out: its trapped timer waits for them."""
+        return eid in self.queued and mono < self.deferred.get(eid, math.inf)
 
     def trim(self, car: Elevator) -> None:
         if len(car.samples) > self.cfg.sample_window:
@@ -439,10 +442,16 @@ class ElevatorRules:
             if car is not None and car.due == due:
                 car.due = None
                 if eid in self.queued:
-                    self.deferred.add(eid)
-                    DEFERRED.inc()
-                else:
-                    cars[eid] = car
+                    if eid not in self.deferred:
+                        self.deferred[eid] = mono + cfg.trapped_defer_max_s
+                        DEFERRED.inc()
+                    wait = self.deferred[eid] - mono
+                    if wait > 0:
+                        # judged when its samples are (dequeued), or at the cap
+                        car.due = now + timedelta(seconds=wait)
+                        heapq.heappush(self.deadlines, (car.due, eid))
+                        continue
+                cars[eid] = car
         for car in cars.values():
             ops += self._tick_car(car, now, mono, full=False, offline_after=offline_after)
             self.arm(car)
@@ -473,7 +482,7 @@ class ElevatorRules:
             car.episode_start is not None
             and car.trapped_key not in self.open
             and now >= trapped_due(car)
-            and car.eid not in self.queued
+            and not self.held(car.eid, mono)
         ):
             ops.append(self._raise(trapped_draft(car, car.episode_start, car.last_sample)))
         for code, ev in list(car.pending_faults.items()):

@@ -119,15 +119,14 @@ async def test_a_timer_falls_due_while_the_engine_waits_and_is_paged(
     assert page["kind"] == "trapped_passenger"
 
 
-async def test_a_timer_due_behind_the_cars_own_queued_samples_waits_for_them(
+async def _stood_behind_the_fleet(
     settings: Settings, database_url: str
-) -> None:
-    """Overload: the engine is seconds behind, and a car's trapped timer falls
-    due while the sample that released it still waits in the queue behind
-    the fleet's. That sample decides: no page (a soak at 8,000 msg/s on a
-    busy machine paged 100 such cars at once). A car whose queued samples
-    show it still standing is paged once they are judged, and one with
-    nothing queued at once."""
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """Three cars stood 21 s ago (live, not a late backlog) with someone
+    inside, then the fleet's samples, then a sample that releases one car and
+    one that shows another still standing. The engine starts with all of it
+    queued, so their timers are due the moment their first sample is judged.
+    Returns the alerts of the released car and of the one still standing."""
     tune(settings)
     clock = start_clock()
     t0 = clock.now()
@@ -152,8 +151,6 @@ async def test_a_timer_due_behind_the_cars_own_queued_samples_waits_for_them(
             status(released, sample(t0 + timedelta(seconds=2), door="open"))
             status(still, sample(t0 + timedelta(seconds=2), **STUCK))
             await pub.drain()
-        # The three cars stood 21 s ago (live, not a late backlog): their
-        # timers are due the moment their first sample is judged.
         clock.set(t0 + timedelta(seconds=settings.alerts.trapped_off_landing_s + 1))
         before = judged_status()
         async with console(settings) as con, alerts_process(settings, clock):
@@ -164,6 +161,29 @@ async def test_a_timer_due_behind_the_cars_own_queued_samples_waits_for_them(
                 assert asyncio.get_running_loop().time() < deadline, judged_status() - before
                 await asyncio.sleep(0.05)
             await asyncio.sleep(0.5)  # a page after the last sample would be out by now
-    assert await alerts_for(database_url, released) == []
-    [page] = await alerts_for(database_url, still)
+    return await alerts_for(database_url, released), await alerts_for(database_url, still)
+
+
+async def test_a_timer_due_behind_the_cars_own_queued_samples_waits_for_them(
+    settings: Settings, database_url: str
+) -> None:
+    """Overload: the engine is behind, and a car's trapped timer falls due
+    while the sample that released it still waits in the queue behind the
+    fleet's. That sample decides: no page (a soak at 8,000 msg/s on a busy
+    machine paged 100 such cars at once). A car whose queued samples show it
+    still standing is paged once they are judged, and one with nothing
+    queued at once."""
+    released, still = await _stood_behind_the_fleet(settings, database_url)
+    assert released == []
+    [page] = still
     assert page["kind"] == "trapped_passenger"
+
+
+async def test_the_wait_for_queued_samples_has_a_cap(settings: Settings, database_url: str) -> None:
+    """With ``trapped_defer_max_s`` at 0 the timer pages at once, released
+    car or not: the wait behind telemetry is bounded (a trapped passenger is
+    never left waiting for however far the engine has fallen behind)."""
+    settings.alerts.trapped_defer_max_s = 0.0
+    released, still = await _stood_behind_the_fleet(settings, database_url)
+    assert [a["kind"] for a in released] == ["trapped_passenger"]
+    assert [a["kind"] for a in still] == ["trapped_passenger"]
