@@ -1,4 +1,5 @@
-"""Opaque page cursors: base64url of a (timestamp, id) pair."""
+"""Paging: the page size and cursor query parameters, and opaque page
+cursors (base64url of a (timestamp, id) pair)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,26 @@ import base64
 import binascii
 import json
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Query
 
 from semon.i18n import msg
+from semon.settings import Settings
 
 # What a cursor is made of (unpadded base64url); anything else is not one of ours.
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+
+# `?limit=` and `?cursor=` of a paged list: `limit: PageLimit = None`.
+PageLimit = Annotated[int | None, Query(ge=1, description="Page size (capped by the server)")]
+PageCursor = Annotated[
+    str | None, Query(max_length=400, pattern=CURSOR_PATTERN, description="From `next_cursor`")
+]
+
+
+def page_size(settings: Settings, limit: int | None) -> int:
+    """The asked page size, else the default, at most the server's cap."""
+    return min(limit or settings.api.page_size_default, settings.api.page_size_max)
 
 
 def encode_cursor(ts: datetime, ident: str) -> str:
