@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from psycopg import sql
 
 from api.deps import PoolDep, ReaderDep, SettingsDep
-from api.paging import CURSOR_PATTERN, decode_cursor, encode_cursor
+from api.paging import PageCursor, decode_cursor, encode_cursor, page_size
 from api.schemas import CylinderTrace, Problem, speaking
 from api.scope import ScopeDep
 from semon.domain.common import ID_PATTERN
@@ -46,12 +46,9 @@ async def get_trace(
     settings: SettingsDep,
     speaker: ReaderDep,
     limit: Annotated[int | None, Query(ge=1, description="Fillings per page")] = None,
-    cursor: Annotated[
-        str | None,
-        Query(max_length=400, pattern=CURSOR_PATTERN, description="From `next_cursor`"),
-    ] = None,
+    cursor: PageCursor = None,
 ) -> CylinderTrace:
-    page = min(limit or settings.api.page_size_default, settings.api.page_size_max)
+    page = page_size(settings, limit)
     after = decode_cursor(cursor)
     where, params = scope.cylinders("c")
     async with pool.connection() as conn:
