@@ -1,16 +1,20 @@
-"""Paging: the page size and cursor query parameters, and opaque page
-cursors (base64url of a (timestamp, id) pair)."""
+"""Paging: the page size and cursor query parameters (`PageDep` reads both),
+cutting a page from the rows read, and opaque page cursors (base64url of a
+(timestamp, id) pair)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import HTTPException, Query
+from fastapi import Depends, HTTPException, Query
 
+from api.deps import SettingsDep
 from semon.i18n import msg
 from semon.settings import Settings
 
@@ -47,3 +51,39 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise HTTPException(422, msg("api.problem.cursor_invalid")) from None
     return ts, ident
+
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """One page asked for: at most ``size`` rows, those after ``after`` (the
+    cursor's pair; None: from the start). Read ``size + 1`` rows, then `cut`."""
+
+    size: int
+    after: tuple[datetime, str] | None
+
+    @classmethod
+    def of(cls, settings: Settings, limit: int | None, cursor: str | None) -> PageRequest:
+        return cls(page_size(settings, limit), decode_cursor(cursor))
+
+    def cut(
+        self, rows: list[Row], key: Callable[[Row], tuple[datetime, str]]
+    ) -> tuple[list[Row], str | None]:
+        """The page's rows and the cursor after them (``key``: a row's pair,
+        in the order the rows were read); None on the last page."""
+        if len(rows) <= self.size:
+            return rows, None
+        rows = rows[: self.size]
+        return rows, encode_cursor(*key(rows[-1]))
+
+
+async def page_request(
+    settings: SettingsDep, limit: PageLimit = None, cursor: PageCursor = None
+) -> PageRequest:
+    return PageRequest.of(settings, limit, cursor)
+
+
+# A paged list's `?limit=` and `?cursor=`, read: ``page: PageDep``.
+PageDep = Annotated[PageRequest, Depends(page_request)]

@@ -16,7 +16,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from api.auth import require_roles
 from api.deps import PoolDep, ReaderDep, SettingsDep
 from api.notify import AlertWaker
-from api.paging import PageCursor, PageLimit, decode_cursor, encode_cursor, page_size
+from api.paging import PageDep
 from api.query_time import QueryTime
 from api.schemas import ALERT_EXAMPLE, AlertOut, AlertPage, Problem, speaking
 from api.scope import Scope, ScopeDep
@@ -56,8 +56,8 @@ CHANGERS = require_roles("admin", "dispatcher", "maintenance")
 async def get_alerts(
     scope: ScopeDep,
     pool: PoolDep,
-    settings: SettingsDep,
     speaker: ReaderDep,
+    page: PageDep,
     state: Annotated[AlertState | None, Query(description="Only alerts in this state")] = None,
     kind: Annotated[AlertKind | None, Query(description="Only alerts of this kind")] = None,
     since: Annotated[
@@ -68,11 +68,7 @@ async def get_alerts(
         ),
     ] = None,
     equipment_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")] = None,
-    limit: PageLimit = None,
-    cursor: PageCursor = None,
 ) -> AlertPage:
-    page = page_size(settings, limit)
-    before = decode_cursor(cursor)
     where, params = scope.alerts("a")
     async with pool.connection() as conn:
         rows = await list_alerts(
@@ -83,14 +79,13 @@ async def get_alerts(
             kind=kind,
             since=since,
             equipment_id=equipment_id,
-            before=before,
-            limit=page + 1,
+            before=page.after,
+            limit=page.size + 1,
         )
-    more = len(rows) > page
-    rows = rows[:page]
+    rows, next_cursor = page.cut(rows, lambda r: (r["updated_at"], r["alert_id"]))
     return AlertPage(
         items=[AlertOut.model_validate(r, context=speaking(speaker)) for r in rows],
-        next_cursor=encode_cursor(rows[-1]["updated_at"], rows[-1]["alert_id"]) if more else None,
+        next_cursor=next_cursor,
     )
 
 

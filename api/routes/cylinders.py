@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from psycopg import sql
 
 from api.deps import PoolDep, ReaderDep, SettingsDep
-from api.paging import PageCursor, decode_cursor, encode_cursor, page_size
+from api.paging import PageCursor, PageRequest
 from api.schemas import CylinderTrace, Problem, speaking
 from api.scope import ScopeDep
 from semon.domain.common import ID_PATTERN
@@ -48,23 +48,20 @@ async def get_trace(
     limit: Annotated[int | None, Query(ge=1, description="Fillings per page")] = None,
     cursor: PageCursor = None,
 ) -> CylinderTrace:
-    page = page_size(settings, limit)
-    after = decode_cursor(cursor)
+    page = PageRequest.of(settings, limit, cursor)
     where, params = scope.cylinders("c")
     async with pool.connection() as conn:
         row = await fetch_cylinder(conn, cylinder_id, where, params)
         if row is None:
             raise HTTPException(404, msg("api.problem.cylinder_not_found"))
         inspections = await fetch_inspections(conn, "cylinder", cylinder_id)
-        fillings = await fetch_fillings(conn, cylinder_id, after, page + 1)
-        more = len(fillings) > page
-        fillings = fillings[:page]
+        fillings = await fetch_fillings(conn, cylinder_id, page.after, page.size + 1)
+        fillings, next_cursor = page.cut(fillings, lambda f: (f["ended_at"], f["filling_id"]))
         # The deliveries in this page's span: after the cursor's time, up to
         # the page's last filling (the last page: up to now).
-        until = fillings[-1]["ended_at"] if more else None
-        deliveries = await fetch_deliveries(
-            conn, cylinder_id, after[0] if after else None, until, MAX_DELIVERIES
-        )
+        until = fillings[-1]["ended_at"] if next_cursor else None
+        since = page.after[0] if page.after else None
+        deliveries = await fetch_deliveries(conn, cylinder_id, since, until, MAX_DELIVERIES)
         last_filling, last_delivery = await fetch_last_moves(conn, cylinder_id)
         # The cylinder is in scope, so all its alerts are shown, whichever
         # station or district they were filed under.
@@ -105,9 +102,7 @@ async def get_trace(
             "timeline": timeline,
             "whereabouts": whereabouts(last_filling, last_delivery),
             "alerts": alerts,
-            "next_cursor": encode_cursor(fillings[-1]["ended_at"], fillings[-1]["filling_id"])
-            if more
-            else None,
+            "next_cursor": next_cursor,
         },
         context=speaking(speaker),
     )

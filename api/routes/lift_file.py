@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import require_roles
 from api.deps import PoolDep, ReaderDep, SettingsDep
-from api.paging import PageCursor, PageLimit, decode_cursor, encode_cursor, page_size
+from api.paging import PageCursor, PageLimit, PageRequest
 from api.routes.maintenance import Technician, Verification
 from api.scope import Scope, ScopeDep
 from semon.domain.common import ID_PATTERN
@@ -78,17 +78,13 @@ class InspectionPage(BaseModel):
     next_cursor: str | None = Field(None, description="Pass as `cursor` for the next (older) page")
 
 
-def _after(cursor: str | None) -> tuple[date, int] | None:
-    pair = decode_cursor(cursor)
+def _after(pair: tuple[datetime, str] | None) -> tuple[date, int] | None:
+    """A cursor's pair as the file's order: (day, id)."""
     if pair is None:
         return None
     if not pair[1].isdigit():
         raise HTTPException(422, msg("firms.problem.invalid_cursor"))
     return pair[0].date(), int(pair[1])
-
-
-def _cursor(d: date, ident: int) -> str:
-    return encode_cursor(datetime(d.year, d.month, d.day, tzinfo=UTC), str(ident))
 
 
 async def _in_scope(conn: Any, scope: Scope, elevator_id: str) -> None:
@@ -116,14 +112,18 @@ class FileRequest:
     async def page(self, model: type[PageModel], read: Read, keys: tuple[str, str]) -> PageModel:
         """One page, newest first, and the cursor after it (``keys``: the
         row's day and id, which order the file)."""
-        size = page_size(self.settings, self.limit)
         async with self.pool.connection() as conn:
             await _in_scope(conn, self.scope, self.elevator_id)
-            rows = await read(conn, self.elevator_id, after=_after(self.cursor), limit=size + 1)
-        more = len(rows) > size
-        rows = rows[:size]
-        after = _cursor(rows[-1][keys[0]], rows[-1][keys[1]]) if more else None
-        return model.model_validate({"items": rows, "next_cursor": after})
+            page = PageRequest.of(self.settings, self.limit, self.cursor)
+            after = _after(page.after)
+            rows = await read(conn, self.elevator_id, after=after, limit=page.size + 1)
+        day, ident = keys
+        rows, next_cursor = page.cut(rows, lambda r: (_midnight(r[day]), str(r[ident])))
+        return model.model_validate({"items": rows, "next_cursor": next_cursor})
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 async def file_request(
