@@ -58,15 +58,21 @@ Row = dict[str, Any]
 
 @dataclass(frozen=True)
 class PageRequest:
-    """One page asked for: at most ``size`` rows, those after ``after`` (the
-    cursor's pair; None: from the start). Read ``size + 1`` rows, then `cut`."""
+    """One page asked for: at most ``size`` rows, those after the cursor's
+    pair (`after`). Read ``size + 1`` rows, then `cut`."""
 
     size: int
-    after: tuple[datetime, str] | None
+    cursor: str | None
 
     @classmethod
     def of(cls, settings: Settings, limit: int | None, cursor: str | None) -> PageRequest:
-        return cls(page_size(settings, limit), decode_cursor(cursor))
+        return cls(page_size(settings, limit), cursor)
+
+    @property
+    def after(self) -> tuple[datetime, str] | None:
+        """The cursor's pair (None: from the start); 422 for a cursor this API
+        did not hand out, when first asked (a route may answer 404 before)."""
+        return decode_cursor(self.cursor)
 
     def cut(
         self, rows: list[Row], key: Callable[[Row], tuple[datetime, str]]

@@ -48,11 +48,7 @@ AlertId = Annotated[str, Path(pattern=ALERT_ID_PATTERN, examples=["al_01HZX3K9TR
 CHANGERS = require_roles("admin", "dispatcher", "maintenance")
 
 
-@router.get(
-    "",
-    response_model=AlertPage,
-    summary="Alerts in scope, most recently changed first (paged)",
-)
+@router.get("", summary="Alerts in scope, most recently changed first (paged)")
 async def get_alerts(
     scope: ScopeDep,
     pool: PoolDep,
@@ -69,6 +65,7 @@ async def get_alerts(
     ] = None,
     equipment_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")] = None,
 ) -> AlertPage:
+    before = page.after
     where, params = scope.alerts("a")
     async with pool.connection() as conn:
         rows = await list_alerts(
@@ -79,7 +76,7 @@ async def get_alerts(
             kind=kind,
             since=since,
             equipment_id=equipment_id,
-            before=page.after,
+            before=before,
             limit=page.size + 1,
         )
     rows, next_cursor = page.cut(rows, lambda r: (r["updated_at"], r["alert_id"]))

@@ -49,19 +49,21 @@ async def get_trace(
     cursor: PageCursor = None,
 ) -> CylinderTrace:
     page = PageRequest.of(settings, limit, cursor)
+    after = page.after
     where, params = scope.cylinders("c")
     async with pool.connection() as conn:
         row = await fetch_cylinder(conn, cylinder_id, where, params)
         if row is None:
             raise HTTPException(404, msg("api.problem.cylinder_not_found"))
         inspections = await fetch_inspections(conn, "cylinder", cylinder_id)
-        fillings = await fetch_fillings(conn, cylinder_id, page.after, page.size + 1)
+        fillings = await fetch_fillings(conn, cylinder_id, after, page.size + 1)
         fillings, next_cursor = page.cut(fillings, lambda f: (f["ended_at"], f["filling_id"]))
         # The deliveries in this page's span: after the cursor's time, up to
         # the page's last filling (the last page: up to now).
         until = fillings[-1]["ended_at"] if next_cursor else None
-        since = page.after[0] if page.after else None
-        deliveries = await fetch_deliveries(conn, cylinder_id, since, until, MAX_DELIVERIES)
+        deliveries = await fetch_deliveries(
+            conn, cylinder_id, after[0] if after else None, until, MAX_DELIVERIES
+        )
         last_filling, last_delivery = await fetch_last_moves(conn, cylinder_id)
         # The cylinder is in scope, so all its alerts are shown, whichever
         # station or district they were filed under.

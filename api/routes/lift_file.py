@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path
@@ -16,12 +16,11 @@ from pydantic import BaseModel, Field
 
 from api.auth import require_roles
 from api.deps import PoolDep, ReaderDep, SettingsDep
-from api.paging import PageCursor, PageLimit, PageRequest
+from api.paging import PageDep, PageRequest
 from api.routes.maintenance import Technician, Verification
 from api.scope import Scope, ScopeDep
 from semon.domain.common import ID_PATTERN
 from semon.i18n import msg
-from semon.settings import Settings
 from semon.store.elevator_file import fetch_elevator
 from semon.store.eligibility import eligibility
 from semon.store.maintenance_records import inspections_page, records_page
@@ -105,36 +104,26 @@ class FileRequest:
     elevator_id: str
     scope: Scope
     pool: AsyncConnectionPool[AsyncConnection]
-    settings: Settings
-    limit: int | None
-    cursor: str | None
+    rows: PageRequest
 
     async def page(self, model: type[PageModel], read: Read, keys: tuple[str, str]) -> PageModel:
         """One page, newest first, and the cursor after it (``keys``: the
         row's day and id, which order the file)."""
         async with self.pool.connection() as conn:
             await _in_scope(conn, self.scope, self.elevator_id)
-            page = PageRequest.of(self.settings, self.limit, self.cursor)
-            after = _after(page.after)
-            rows = await read(conn, self.elevator_id, after=after, limit=page.size + 1)
+            after = _after(self.rows.after)
+            rows = await read(conn, self.elevator_id, after=after, limit=self.rows.size + 1)
         day, ident = keys
-        rows, next_cursor = page.cut(rows, lambda r: (_midnight(r[day]), str(r[ident])))
+        rows, next_cursor = self.rows.cut(
+            rows, lambda r: (datetime.combine(r[day], time(), UTC), str(r[ident]))
+        )
         return model.model_validate({"items": rows, "next_cursor": next_cursor})
 
 
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
 async def file_request(
-    elevator_id: ElevatorId,
-    scope: ScopeDep,
-    pool: PoolDep,
-    settings: SettingsDep,
-    limit: PageLimit = None,
-    cursor: PageCursor = None,
+    elevator_id: ElevatorId, scope: ScopeDep, pool: PoolDep, rows: PageDep
 ) -> FileRequest:
-    return FileRequest(elevator_id, scope, pool, settings, limit, cursor)
+    return FileRequest(elevator_id, scope, pool, rows)
 
 
 FileRequestDep = Annotated[FileRequest, Depends(file_request)]
