@@ -46,11 +46,12 @@ def _reader(request: Request) -> Reader:
 
 @dataclass(frozen=True)
 class DocsPage:
-    """One docs page: FastAPI's maker, the title's message key, the maker's
-    asset options with the file each names (served here), its other options."""
+    """One docs page: FastAPI's maker, its title in a reader's language (given
+    the app's title), the maker's asset options with the file each names
+    (served here), its other options."""
 
     make: Callable[..., HTMLResponse]
-    title_key: str
+    title: Callable[[Reader, str], str]
     assets: dict[str, str]
     options: dict[str, Any]
 
@@ -59,7 +60,7 @@ class DocsPage:
         root = request.scope.get("root_path", "")
         page = self.make(
             openapi_url=f"{root}{request.app.openapi_url}",
-            title=_reader(request).t(self.title_key, title=request.app.title),
+            title=self.title(_reader(request), request.app.title),
             **{option: f"{root}{PREFIX}/{name}" for option, name in self.assets.items()},
             **self.options,
         )
@@ -69,7 +70,7 @@ class DocsPage:
 
 SWAGGER_UI: Final = DocsPage(
     make=get_swagger_ui_html,
-    title_key="api.docs.swagger_title",
+    title=lambda say, app_title: say.t("api.docs.swagger_title", title=app_title),
     assets={
         "swagger_js_url": "swagger-ui-bundle.js",
         "swagger_css_url": "swagger-ui.css",
@@ -83,7 +84,7 @@ SWAGGER_UI: Final = DocsPage(
 )
 REDOC: Final = DocsPage(
     make=get_redoc_html,
-    title_key="api.docs.redoc_title",
+    title=lambda say, app_title: say.t("api.docs.redoc_title", title=app_title),
     assets={"redoc_js_url": "redoc.standalone.js", "redoc_favicon_url": "favicon.png"},
     options={"with_google_fonts": False},
 )
