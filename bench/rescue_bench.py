@@ -1,9 +1,11 @@
 """Time `/stats/rescue` (the alert figures and the work order's) over many
 stored rescues.
 
-    python bench/rescue_bench.py [--rescues 1000000] [--days 365] [--runs 5]
+    python bench/rescue_bench.py [--rescues 1000000] [--days 365] [--runs 5] [--keep NAME]
 
-Makes a fresh database (dropped afterwards), migrates it, generates
+Makes a fresh database (dropped afterwards; with --keep NAME, the database
+NAME, kept, and reused as it is when it already holds rescues, for EXPLAIN
+ANALYZE or a second run), migrates it, generates
 trapped-passenger alerts and their rescues with SQL generate_series (step
 times, counts, causes, tiers and escalations drawn from the row number),
 VACUUM ANALYZEs, then times what the route runs (semon.store.stats.rescue
@@ -72,15 +74,25 @@ def with_db(dsn: str, name: str) -> str:
     return urlunsplit(urlsplit(dsn)._replace(path="/" + name))
 
 
-async def bench(dsn: str, n: int, days: int, runs: int) -> None:
-    settings = Settings(database_url=dsn)
+async def generate(dsn: str, n: int, days: int) -> None:
+    """Migrate, then fill an empty database (a kept one is only migrated)."""
     t = time.perf_counter()
-    await migrate_database(dsn, settings)
+    await migrate_database(dsn, Settings(database_url=dsn))
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        cur = await conn.execute("SELECT EXISTS (SELECT FROM rescues)")
+        row = await cur.fetchone()
+        if row and row[0]:
+            await conn.execute("VACUUM ANALYZE")
+            print(f"reusing the rescues stored, migrated in {time.perf_counter() - t:.1f} s")
+            return
         for q in GENERATE:
             await conn.execute(q, {"n": n, "start": START, "span_s": days * 86400})
         await conn.execute("VACUUM ANALYZE")
     print(f"generated {n:,} rescues over {days} days in {time.perf_counter() - t:.1f} s")
+
+
+async def bench(dsn: str, n: int, days: int, runs: int) -> None:
+    await generate(dsn, n, days)
     end = START + timedelta(days=days + 1)
     windows = {f"{days} days": (START, end), "30 days": (end - timedelta(days=31), end)}
     async with (
@@ -136,15 +148,22 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/test")
+    ap.add_argument(
+        "--keep", metavar="NAME", help="use the database NAME (made if missing) and keep it"
+    )
     args = ap.parse_args()
-    name = f"semon_bench_rescue_{uuid.uuid4().hex[:8]}"
+    name = args.keep or f"semon_bench_rescue_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(args.dsn, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+        cur = admin.execute("SELECT EXISTS (SELECT FROM pg_database WHERE datname = %s)", (name,))
+        row = cur.fetchone()
+        if not (row and row[0]):
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
         asyncio.run(bench(with_db(args.dsn, name), args.rescues, args.days, args.runs))
     finally:
-        with psycopg.connect(args.dsn, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not args.keep:
+            with psycopg.connect(args.dsn, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ first dispatch, that dispatch to on site, on site to freed (stored on the row
 in seconds, 0031). Shares count every rescue opened in the window (a step
 never reached counts as late); the tier shares count rescues someone reached,
 by the tier that reached them; the cause shares count rescues with a cause.
-Everything comes from one scan of ``rescues`` (each leg's median and p90 from
-one sort), groups and overall together (GROUPING SETS).
+Two hashed passes over the window (0070 covers them): the counts, groups and
+overall together (GROUPING SETS), and each leg's median and p90 from a count
+of its values (semon/store/leg_percentiles.py).
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
 from semon.domain.rescue import CauseCategory
+from semon.store.leg_percentiles import leg_figures, percentiles_sql, read_percentiles
 
 GROUPS = {"district": "r.district", "firm_id": "r.firm_id"}
-# Sort memory of the figures query (1,000,000 rescues' legs sort in ~100 MB).
-SORT_MEMORY = "128MB"
+# Hash memory of the figures queries: a year's distinct leg values in memory,
+# not in batches on disk.
+HASH_MEMORY = "128MB"
 LEGS = ("open_to_dispatch", "dispatch_to_on_site", "on_site_to_freed")
 CAUSES: tuple[str, ...] = get_args(CauseCategory)
 TIERS = (1, 2, 3)
@@ -39,17 +42,12 @@ SELECT {{key}} AS key, GROUPING({{key}}) AS overall,
        {
     ", ".join(f"count(*) FILTER (WHERE r.cause_category = '{c}') AS cause_{c}" for c in CAUSES)
 },
-       {", ".join(f"count(*) FILTER (WHERE r.on_site_tier = {t}) AS tier_{t}" for t in TIERS)},
-       {
-    ", ".join(
-        f"percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY r.{leg}_s) AS {leg}"
-        for leg in LEGS
-    )
-}
-  FROM rescues r
- WHERE r.opened_at >= %(from)s AND r.opened_at < %(to)s AND ({{scope}})
+       {", ".join(f"count(*) FILTER (WHERE r.on_site_tier = {t}) AS tier_{t}" for t in TIERS)}
+  {{source}}
  GROUP BY GROUPING SETS (({{key}}), ())
 """
+_SOURCE = "FROM rescues r WHERE r.opened_at >= %(from)s AND r.opened_at < %(to)s AND ({scope})"
+_PERCENTILES = percentiles_sql("{key}", {leg: f"r.{leg}_s" for leg in LEGS}, "{source}")
 
 
 def _share(n: int, total: int) -> float | None:
@@ -61,7 +59,7 @@ def _shares(counts: dict[str, int]) -> dict[str, float]:
     return {k: round(v / n, 6) for k, v in sorted(counts.items()) if v} if n else {}
 
 
-def _figures(r: dict[str, Any]) -> dict[str, Any]:
+def _figures(r: dict[str, Any], legs: dict[str, float]) -> dict[str, Any]:
     total = int(r.get("rescues") or 0)
     out: dict[str, Any] = {
         "rescues": total,
@@ -73,10 +71,7 @@ def _figures(r: dict[str, Any]) -> dict[str, Any]:
         "by_cause": _shares({c: int(r.get(f"cause_{c}") or 0) for c in CAUSES}),
         "by_tier": _shares({str(t): int(r.get(f"tier_{t}") or 0) for t in TIERS}),
     }
-    for leg in LEGS:
-        pair = r.get(leg) or (None, None)
-        for q, value in zip(("median", "p90"), pair, strict=True):
-            out[f"{leg}_{q}_s"] = None if value is None else round(float(value), 3)
+    leg_figures(out, LEGS, legs)
     return out
 
 
@@ -90,18 +85,21 @@ async def rescue_figures(
     params: dict[str, Any],
 ) -> tuple[dict[str | None, dict[str, Any]], dict[str, Any]]:
     """The figures per group key and overall."""
-    query = sql.SQL(_FIGURES).format(key=sql.SQL(GROUPS[group_by]), scope=scope)
+    source = sql.SQL(_SOURCE).format(scope=scope)
+    key = sql.SQL(GROUPS[group_by])
+    values = {**params, "from": since, "to": until}
     async with conn.transaction():
-        # The percentiles sort every leg of the window: in memory, not on disk.
-        await conn.execute(f"SET LOCAL work_mem = '{SORT_MEMORY}'")
+        await conn.execute(f"SET LOCAL work_mem = '{HASH_MEMORY}'")
         cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(query, {**params, "from": since, "to": until})
+        await cur.execute(sql.SQL(_FIGURES).format(key=key, source=source), values)
         rows = await cur.fetchall()
+        legs = await conn.execute(sql.SQL(_PERCENTILES).format(key=key, source=source), values)
+        per_group, per_overall = read_percentiles(await legs.fetchall())
     groups: dict[str | None, dict[str, Any]] = {}
-    overall = _figures({})
+    overall = _figures({}, {})
     for r in rows:
         if r["overall"]:
-            overall = _figures(r)
+            overall = _figures(r, per_overall)
         else:
-            groups[r["key"]] = _figures(r)
+            groups[r["key"]] = _figures(r, per_group.get(r["key"], {}))
     return groups, overall
