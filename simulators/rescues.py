@@ -203,37 +203,8 @@ async def play(conn: AsyncConnection, scripts: list[RescueScript], options: Desk
         s = scripts[n]
         if what == "open":
             rescue_of[n] = await _open(conn, s, at)
-        elif what == "call":
-            lift = await _lift(conn, s.elevator_id)
-            await rescue_calls.take_call(
-                conn,
-                lift,
-                CallIn(elevator_id=s.elevator_id, caller_name="caller"),
-                now=at,
-                by="sim-desk",
-                key=None,
-                request_hash=None,
-            )
         else:
-            body: Any = {
-                "dispatch": DispatchIn(tier=1, assignee="firm crew", phone="020-1"),
-                "dispatch2": DispatchIn(tier=2, assignee="rescue station", phone="020-2"),
-                "arrive": NoBody(),
-                "free": FreeIn(trapped_count=s.trapped, injured_count=s.injured),
-                "callback": CallbackIn(note="called back"),
-                "close": CloseIn(cause_category=s.cause),  # type: ignore[arg-type]
-            }[what]
-            action = cast(RescueAction, "dispatch" if what == "dispatch2" else what)
-            await store.act(
-                conn,
-                rescue_of[n],
-                action,
-                body,
-                now=at,
-                by="sim-desk",
-                scope=store._ALL,
-                params={},
-            )
+            await _act_step(conn, rescue_of[n], s, what, at, by="sim-desk")
         await conn.commit()
 
 
@@ -266,19 +237,48 @@ async def _lift(conn: AsyncConnection, elevator_id: str) -> dict[str, Any]:
     return lift
 
 
+async def _call(
+    conn: AsyncConnection, elevator_id: str, at: datetime, *, by: str, caller: str
+) -> dict[str, Any]:
+    """A caller about the lift: opens its rescue or joins the one open."""
+    rescue, _ = await rescue_calls.take_call(
+        conn,
+        await _lift(conn, elevator_id),
+        CallIn(elevator_id=elevator_id, caller_name=caller),
+        now=at,
+        by=by,
+        key=None,
+        request_hash=None,
+    )
+    return rescue
+
+
+async def _act_step(
+    conn: AsyncConnection, rescue_id: str, s: RescueScript, what: str, at: datetime, *, by: str
+) -> dict[str, Any]:
+    """Run one scripted step at ``at`` (`call`, `dispatch`, `dispatch2`: tier 2,
+    `arrive`, `free`, `callback`, `close`); returns the rescue after it."""
+    if what == "call":
+        return await _call(conn, s.elevator_id, at, by=by, caller="caller")
+    body: Any = {
+        "dispatch": DispatchIn(tier=1, assignee="firm crew", phone="020-1"),
+        "dispatch2": DispatchIn(tier=2, assignee="rescue station", phone="020-2"),
+        "arrive": NoBody(),
+        "free": FreeIn(trapped_count=s.trapped, injured_count=s.injured),
+        "callback": CallbackIn(note="called back"),
+        "close": CloseIn(cause_category=s.cause),  # type: ignore[arg-type]
+    }[what]
+    action = cast(RescueAction, "dispatch" if what == "dispatch2" else what)
+    return await store.act(
+        conn, rescue_id, action, body, now=at, by=by, scope=store._ALL, params={}
+    )
+
+
 async def _open(conn: AsyncConnection, s: RescueScript, at: datetime) -> str:
-    lift = await _lift(conn, s.elevator_id)
     if s.phone_only:
-        rescue, _ = await rescue_calls.take_call(
-            conn,
-            lift,
-            CallIn(elevator_id=s.elevator_id, caller_name="first caller"),
-            now=at,
-            by="sim-desk",
-            key=None,
-            request_hash=None,
-        )
+        rescue = await _call(conn, s.elevator_id, at, by="sim-desk", caller="first caller")
         return str(rescue["rescue_id"])
+    lift = await _lift(conn, s.elevator_id)
     draft = rescue_calls.call_draft(lift, CallIn(elevator_id=s.elevator_id), at)
     draft = AlertDraft(
         condition_key=draft.condition_key,
@@ -420,31 +420,8 @@ class RescueDesk:
         self, conn: AsyncConnection, rescue_id: str, s: RescueScript, what: str, now: datetime
     ) -> str:
         """Run one step; returns the rescue's state after it."""
-        if what == "call":
-            lift = await _lift(conn, s.elevator_id)
-            rescue, _ = await rescue_calls.take_call(
-                conn,
-                lift,
-                CallIn(elevator_id=s.elevator_id, caller_name="caller"),
-                now=now,
-                by="demo-desk",
-                key=None,
-                request_hash=None,
-            )
-            return str(rescue["state"])
-        body: Any = {
-            "dispatch": DispatchIn(tier=1, assignee="firm crew", phone="020-1"),
-            "dispatch2": DispatchIn(tier=2, assignee="rescue station", phone="020-2"),
-            "arrive": NoBody(),
-            "free": FreeIn(trapped_count=s.trapped, injured_count=s.injured),
-            "callback": CallbackIn(note="called back"),
-            "close": CloseIn(cause_category=s.cause),  # type: ignore[arg-type]
-        }[what]
-        action = cast(RescueAction, "dispatch" if what == "dispatch2" else what)
-        rescue = await store.act(
-            conn, rescue_id, action, body, now=now, by="demo-desk", scope=store._ALL, params={}
-        )
-        if action == "close" and self.truth is not None:
+        rescue = await _act_step(conn, rescue_id, s, what, now, by="demo-desk")
+        if what == "close" and self.truth is not None:
             self.truth.write(recorded(rescue))
         return str(rescue["state"])
 
