@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query, Response
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.auth import CurrentPrincipal, Principal, require_roles
 from api.deps import PoolDep, SettingsDep
@@ -64,12 +64,15 @@ class RescuePage(BaseModel):
 
 
 class LiftHit(BaseModel):
-    elevator_id: str
-    address: str
-    district: str
-    rescue_code: str | None = None
-    use_unit: str | None = None
-    firm_id: str | None = None
+    """A lift the call-intake form suggests, with what the dispatcher reads
+    back to the caller to be sure it is theirs."""
+
+    elevator_id: str = Field(examples=["E00001"])
+    address: str = Field(description="from the registry", examples=["12 Tianhe Rd"])
+    district: str = Field(examples=["Tianhe"])
+    rescue_code: str | None = Field(None, description="the code posted in the car")
+    use_unit: str | None = Field(None, description="the owner")
+    firm_id: str | None = Field(None, description="the maintenance firm (tier 1)")
 
 
 def _out(rescue: dict[str, Any], settings: Settings) -> RescueOut:

@@ -12,7 +12,12 @@ only the work is smaller where values repeat.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
+
+from psycopg import AsyncConnection, sql
+from psycopg.rows import dict_row
 
 QUANTILES = {"median": 0.5, "p90": 0.9}
 
@@ -60,6 +65,45 @@ WITH counted AS (
 )
 SELECT overall, key, leg, quantile, lo + frac * (hi - lo) AS value FROM ends
 """
+
+
+# Hash memory of the figures queries: a year's distinct leg values in memory,
+# not in batches on disk.
+HASH_MEMORY = "128MB"
+
+
+@dataclass(frozen=True)
+class Figures:
+    """A figures query and its legs' percentiles over the same rows:
+    `figures` selects with ``{key}`` and ``{source}`` left to fill,
+    `source` is the FROM and WHERE clause with ``{scope}`` left to fill,
+    `groups` maps a group_by to its column, `legs` a leg to its seconds."""
+
+    figures: str
+    source: str
+    groups: dict[str, str]
+    legs: dict[str, str]
+
+    async def run(
+        self, conn: AsyncConnection, group_by: str, scope: sql.Composable, values: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], dict[Any, dict[str, float]], dict[str, float]]:
+        """The figures' rows, then each group's legs and overall's."""
+        fill = {
+            "key": sql.SQL(self.groups[group_by]),
+            "source": sql.SQL(self.source).format(scope=scope),
+        }
+        async with conn.transaction():
+            await conn.execute(f"SET LOCAL work_mem = '{HASH_MEMORY}'")
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(sql.SQL(self.figures).format(**fill), values)
+            rows = await cur.fetchall()
+            legs = await conn.execute(sql.SQL(self._percentiles).format(**fill), values)
+            per_group, per_overall = read_percentiles(await legs.fetchall())
+        return rows, per_group, per_overall
+
+    @cached_property
+    def _percentiles(self) -> str:
+        return percentiles_sql("{key}", self.legs, "{source}")
 
 
 def read_percentiles(

@@ -17,15 +17,11 @@ from datetime import datetime
 from typing import Any, get_args
 
 from psycopg import AsyncConnection, sql
-from psycopg.rows import dict_row
 
 from semon.domain.rescue import CauseCategory
-from semon.store.leg_percentiles import leg_figures, percentiles_sql, read_percentiles
+from semon.store.leg_percentiles import Figures, leg_figures
 
 GROUPS = {"district": "r.district", "firm_id": "r.firm_id"}
-# Hash memory of the figures queries: a year's distinct leg values in memory,
-# not in batches on disk.
-HASH_MEMORY = "128MB"
 LEGS = ("open_to_dispatch", "dispatch_to_on_site", "on_site_to_freed")
 CAUSES: tuple[str, ...] = get_args(CauseCategory)
 TIERS = (1, 2, 3)
@@ -46,8 +42,12 @@ SELECT {{key}} AS key, GROUPING({{key}}) AS overall,
   {{source}}
  GROUP BY GROUPING SETS (({{key}}), ())
 """
-_SOURCE = "FROM rescues r WHERE r.opened_at >= %(from)s AND r.opened_at < %(to)s AND ({scope})"
-_PERCENTILES = percentiles_sql("{key}", {leg: f"r.{leg}_s" for leg in LEGS}, "{source}")
+_QUERIES = Figures(
+    _FIGURES,
+    "FROM rescues r WHERE r.opened_at >= %(from)s AND r.opened_at < %(to)s AND ({scope})",
+    GROUPS,
+    {leg: f"r.{leg}_s" for leg in LEGS},
+)
 
 
 def _share(n: int, total: int) -> float | None:
@@ -79,22 +79,14 @@ async def rescue_figures(
     conn: AsyncConnection,
     *,
     group_by: str,
-    since: datetime,
-    until: datetime,
     scope: sql.Composable,
     params: dict[str, Any],
+    since: datetime,
+    until: datetime,
 ) -> tuple[dict[str | None, dict[str, Any]], dict[str, Any]]:
     """The figures per group key and overall."""
-    source = sql.SQL(_SOURCE).format(scope=scope)
-    key = sql.SQL(GROUPS[group_by])
     values = {**params, "from": since, "to": until}
-    async with conn.transaction():
-        await conn.execute(f"SET LOCAL work_mem = '{HASH_MEMORY}'")
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(sql.SQL(_FIGURES).format(key=key, source=source), values)
-        rows = await cur.fetchall()
-        legs = await conn.execute(sql.SQL(_PERCENTILES).format(key=key, source=source), values)
-        per_group, per_overall = read_percentiles(await legs.fetchall())
+    rows, per_group, per_overall = await _QUERIES.run(conn, group_by, scope, values)
     groups: dict[str | None, dict[str, Any]] = {}
     overall = _figures({}, {})
     for r in rows:
