@@ -19,6 +19,8 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
+from semon.store.jit import without_jit
+
 QUANTILES = {"median": 0.5, "p90": 0.9}
 
 
@@ -92,7 +94,9 @@ class Figures:
             "key": sql.SQL(self.groups[group_by]),
             "source": sql.SQL(self.source).format(scope=scope),
         }
-        async with conn.transaction():
+        # A year of a city prices these past jit_above_cost: compiling them
+        # would take longer than running them (semon/store/jit.py).
+        async with without_jit(conn):
             await conn.execute(f"SET LOCAL work_mem = '{HASH_MEMORY}'")
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(sql.SQL(self.figures).format(**fill), values)
