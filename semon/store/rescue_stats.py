@@ -6,9 +6,9 @@ first dispatch, that dispatch to on site, on site to freed (stored on the row
 in seconds, 0031). Shares count every rescue opened in the window (a step
 never reached counts as late); the tier shares count rescues someone reached,
 by the tier that reached them; the cause shares count rescues with a cause.
-Two hashed passes over the window (0070 covers them): the counts, groups and
-overall together (GROUPING SETS), and each leg's median and p90 from a count
-of its values (semon/store/leg_percentiles.py).
+Two hashed passes over the window: the counts, groups and overall together
+(GROUPING SETS), and each leg's median and p90 from a count of its values
+(semon/store/leg_percentiles.py).
 """
 
 from __future__ import annotations
