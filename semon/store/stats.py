@@ -16,7 +16,7 @@ from psycopg.rows import dict_row
 
 from semon.domain.alerts import FILLING_KINDS
 from semon.store import maintenance_due as due
-from semon.store.leg_percentiles import Figures, leg_figures
+from semon.store.leg_percentiles import Figures, leg_figures, seconds_between
 
 Equipment = Literal["elevator", "cylinder"]
 
@@ -192,7 +192,7 @@ SELECT {key} AS key, GROUPING({key}) AS overall,
  GROUP BY GROUPING SETS (({key}), ())
 """
 RESCUE_LEGS = {
-    leg: f"extract(epoch FROM a.{end} - a.raised_at)::float8"
+    leg: seconds_between("a.raised_at", f"a.{end}")
     for leg, end in (
         ("ack", "acknowledged_at"),
         ("on_site", "on_site_at"),

@@ -13,7 +13,13 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from semon.store.leg_percentiles import QUANTILES, Figures, percentiles_sql, read_percentiles
+from semon.store.leg_percentiles import (
+    QUANTILES,
+    Figures,
+    percentiles_sql,
+    read_percentiles,
+    seconds_between,
+)
 
 LEGS = {"first": "t.a", "second": "t.b"}
 
@@ -86,3 +92,19 @@ def test_figures_run_fills_the_key_source_and_scope(database_url: str) -> None:
         "second_p90": 10.0,
     }
     assert overall["first_median"] == 3.0 and overall["second_p90"] == 9.7
+
+
+def test_seconds_between_is_extracts_float8(database_url: str) -> None:
+    """Under a day (either way) and beyond it, to the microsecond, nulls too."""
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "WITH x AS (SELECT timestamptz '2025-01-01' + random() * interval '400 days' AS a,"
+            " (random() - 0.2) * interval '3 days' + random() * interval '1 hour' AS d"
+            " FROM generate_series(1, 200000) UNION ALL SELECT now(), NULL)"
+            f" SELECT count(*), count(*) FILTER (WHERE {seconds_between('a', 'a + d')}"
+            " IS DISTINCT FROM extract(epoch FROM (a + d) - a)::float8),"
+            " count(*) FILTER (WHERE d >= interval '1 day') FROM x"
+        ).fetchone()
+    assert row is not None
+    total, differ, beyond_a_day = row
+    assert total == 200001 and differ == 0 and beyond_a_day > 50000
