@@ -6,8 +6,8 @@ first dispatch, that dispatch to on site, on site to freed (stored on the row
 in seconds, 0031). Shares count every rescue opened in the window (a step
 never reached counts as late); the tier shares count rescues someone reached,
 by the tier that reached them; the cause shares count rescues with a cause.
-Two hashed passes over the window: the counts, groups and overall together
-(GROUPING SETS), and each leg's median and p90 from a count of its values
+Two hashed passes over the window: each group's counts (overall's are their
+sums), and each leg's median and p90 from a count of its values
 (semon/store/leg_percentiles.py).
 """
 
@@ -27,7 +27,7 @@ CAUSES: tuple[str, ...] = get_args(CauseCategory)
 TIERS = (1, 2, 3)
 
 _FIGURES = f"""
-SELECT {{key}} AS key, GROUPING({{key}}) AS overall,
+SELECT {{key}} AS key,
        count(*) AS rescues,
        count(*) FILTER (WHERE r.dispatched_at <= r.opened_at + interval '5 minutes')
            AS dispatched_5,
@@ -40,7 +40,7 @@ SELECT {{key}} AS key, GROUPING({{key}}) AS overall,
 },
        {", ".join(f"count(*) FILTER (WHERE r.on_site_tier = {t}) AS tier_{t}" for t in TIERS)}
   {{source}}
- GROUP BY GROUPING SETS (({{key}}), ())
+ GROUP BY {{key}}
 """
 _QUERIES = Figures(
     _FIGURES,
@@ -87,11 +87,8 @@ async def rescue_figures(
     """The figures per group key and overall."""
     values = {**params, "from": since, "to": until}
     rows, per_group, per_overall = await _QUERIES.run(conn, group_by, scope, values)
-    groups: dict[str | None, dict[str, Any]] = {}
-    overall = _figures({}, {})
-    for r in rows:
-        if r["overall"]:
-            overall = _figures(r, per_overall)
-        else:
-            groups[r["key"]] = _figures(r, per_group.get(r["key"], {}))
-    return groups, overall
+    groups = {r["key"]: _figures(r, per_group.get(r["key"], {})) for r in rows}
+    # Every rescue is in one group: overall's counts are the groups' sums.
+    counted = [name for name in (rows[0] if rows else {}) if name != "key"]
+    summed = {name: sum(int(r[name] or 0) for r in rows) for name in counted}
+    return groups, _figures(summed, per_overall)
