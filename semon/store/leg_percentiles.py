@@ -27,12 +27,13 @@ QUANTILES = {"median": 0.5, "p90": 0.9}
 def seconds_between(start: str, end: str) -> str:
     """SQL for the seconds from ``start`` to ``end`` (timestamptz
     expressions), the same float8 as ``extract(epoch FROM end - start)::float8``
-    at a fraction of its cost: under a day date_part's float8 is that same
-    double (an interval of hours only), beyond it extract's exact numeric."""
-    leg = f"({end} - {start})"
+    at half its cost: within 24 hours either way date_part's float8 is that
+    same double (the interval holds no days), beyond it extract's exact
+    numeric."""
     return (
-        f"CASE WHEN {leg} > interval '-1 day' AND {leg} < interval '1 day'"
-        f" THEN date_part('epoch', {leg}) ELSE extract(epoch FROM {leg})::float8 END"
+        f"CASE WHEN {end} > {start} - interval '24 hours' AND {end} < {start} + interval '24 hours'"
+        f" THEN date_part('epoch', {end} - {start})"
+        f" ELSE extract(epoch FROM {end} - {start})::float8 END"
     )
 
 
