@@ -6,8 +6,8 @@ first dispatch, that dispatch to on site, on site to freed (stored on the row
 in seconds, 0031). Shares count every rescue opened in the window (a step
 never reached counts as late); the tier shares count rescues someone reached,
 by the tier that reached them; the cause shares count rescues with a cause.
-Two hashed passes over the window: each group's counts (overall's are their
-sums), and each leg's median and p90 from a count of its values
+Everything comes from one sorted pass over ``rescues``, groups and overall
+together (GROUPING SETS), each leg's median and p90 from one sort
 (semon/store/leg_percentiles.py).
 """
 
@@ -26,24 +26,18 @@ LEGS = ("open_to_dispatch", "dispatch_to_on_site", "on_site_to_freed")
 CAUSES: tuple[str, ...] = get_args(CauseCategory)
 TIERS = (1, 2, 3)
 
-_FIGURES = f"""
-SELECT {{key}} AS key,
-       count(*) AS rescues,
-       count(*) FILTER (WHERE r.dispatched_at <= r.opened_at + interval '5 minutes')
-           AS dispatched_5,
-       count(*) FILTER (WHERE r.on_site_at <= r.opened_at + interval '30 minutes') AS on_site_30,
-       coalesce(sum(r.trapped_count) FILTER (WHERE r.freed_at IS NOT NULL), 0) AS people_freed,
-       coalesce(sum(r.injured_count), 0) AS injured,
-       coalesce(sum(r.escalation_count), 0) AS escalations,
-       {
-    ", ".join(f"count(*) FILTER (WHERE r.cause_category = '{c}') AS cause_{c}" for c in CAUSES)
-},
-       {", ".join(f"count(*) FILTER (WHERE r.on_site_tier = {t}) AS tier_{t}" for t in TIERS)}
-  {{source}}
- GROUP BY {{key}}
+_COUNTS = f"""
+count(*) AS rescues,
+count(*) FILTER (WHERE r.dispatched_at <= r.opened_at + interval '5 minutes') AS dispatched_5,
+count(*) FILTER (WHERE r.on_site_at <= r.opened_at + interval '30 minutes') AS on_site_30,
+coalesce(sum(r.trapped_count) FILTER (WHERE r.freed_at IS NOT NULL), 0) AS people_freed,
+coalesce(sum(r.injured_count), 0) AS injured,
+coalesce(sum(r.escalation_count), 0) AS escalations,
+{", ".join(f"count(*) FILTER (WHERE r.cause_category = '{c}') AS cause_{c}" for c in CAUSES)},
+{", ".join(f"count(*) FILTER (WHERE r.on_site_tier = {t}) AS tier_{t}" for t in TIERS)}
 """
-_QUERIES = Figures(
-    _FIGURES,
+_QUERY = Figures(
+    _COUNTS,
     "FROM rescues r WHERE r.opened_at >= %(from)s AND r.opened_at < %(to)s AND ({scope})",
     GROUPS,
     {leg: f"r.{leg}_s" for leg in LEGS},
@@ -59,7 +53,7 @@ def _shares(counts: dict[str, int]) -> dict[str, float]:
     return {k: round(v / n, 6) for k, v in sorted(counts.items()) if v} if n else {}
 
 
-def _figures(r: dict[str, Any], legs: dict[str, float]) -> dict[str, Any]:
+def _figures(r: dict[str, Any]) -> dict[str, Any]:
     total = int(r.get("rescues") or 0)
     out: dict[str, Any] = {
         "rescues": total,
@@ -71,7 +65,7 @@ def _figures(r: dict[str, Any], legs: dict[str, float]) -> dict[str, Any]:
         "by_cause": _shares({c: int(r.get(f"cause_{c}") or 0) for c in CAUSES}),
         "by_tier": _shares({str(t): int(r.get(f"tier_{t}") or 0) for t in TIERS}),
     }
-    leg_figures(out, LEGS, legs)
+    leg_figures(out, LEGS, r)
     return out
 
 
@@ -85,10 +79,12 @@ async def rescue_figures(
     until: datetime,
 ) -> tuple[dict[str | None, dict[str, Any]], dict[str, Any]]:
     """The figures per group key and overall."""
-    values = {**params, "from": since, "to": until}
-    rows, per_group, per_overall = await _QUERIES.run(conn, group_by, scope, values)
-    groups = {r["key"]: _figures(r, per_group.get(r["key"], {})) for r in rows}
-    # Every rescue is in one group: overall's counts are the groups' sums.
-    counted = [name for name in (rows[0] if rows else {}) if name != "key"]
-    summed = {name: sum(int(r[name] or 0) for r in rows) for name in counted}
-    return groups, _figures(summed, per_overall)
+    rows = await _QUERY.run(conn, group_by, scope, {**params, "from": since, "to": until})
+    groups: dict[str | None, dict[str, Any]] = {}
+    overall = _figures({})
+    for r in rows:
+        if r["overall"]:
+            overall = _figures(r)
+        else:
+            groups[r["key"]] = _figures(r)
+    return groups, overall

@@ -178,42 +178,33 @@ async def illegal_fillings(
 # Times run from raised_at (the platform paged dispatch) to each step; steps
 # not reached are NULL and left out of the percentiles. The 30-minute share
 # counts every live alert (never reached counts as late); alerts found in a
-# late backlog (live = false) were never paged and are left out of it. Each
-# leg's median and p90 come from a count of its values
-# (semon/store/leg_percentiles.py), not from sorting every leg of the window.
-_RESCUE = """
-SELECT {key} AS key, GROUPING({key}) AS overall,
-       count(*) AS count,
+# late backlog (live = false) were never paged and are left out of it.
+_RESCUE = Figures(
+    """count(*) AS count,
        count(*) FILTER (WHERE a.live) AS live,
        count(*) FILTER (WHERE a.live AND a.on_site_at <= a.raised_at + interval '30 minutes')
            AS on_site_30min,
-       count(*) FILTER (WHERE a.resolution = 'false_alarm') AS false_alarms
-  {source}
- GROUP BY GROUPING SETS (({key}), ())
-"""
-RESCUE_LEGS = {
-    leg: seconds_between("a.raised_at", f"a.{end}")
-    for leg, end in (
-        ("ack", "acknowledged_at"),
-        ("on_site", "on_site_at"),
-        ("resolved", "resolved_at"),
-    )
-}
-_RESCUE_QUERIES = Figures(
-    _RESCUE,
+       count(*) FILTER (WHERE a.resolution = 'false_alarm') AS false_alarms""",
     """FROM alerts a
  WHERE a.kind = 'trapped_passenger' AND a.started_at >= %(from)s AND a.started_at < %(to)s
    AND ({scope})""",
     RESCUE_GROUPS,
-    RESCUE_LEGS,
+    {
+        leg: seconds_between("a.raised_at", f"a.{end}")
+        for leg, end in (
+            ("ack", "acknowledged_at"),
+            ("on_site", "on_site_at"),
+            ("resolved", "resolved_at"),
+        )
+    },
 )
 
 
-def _rescue_figures(r: dict[str, Any], legs: dict[str, float]) -> dict[str, Any]:
+def _rescue_figures(r: dict[str, Any]) -> dict[str, Any]:
     live, count = r.pop("live"), r["count"]
     r["on_site_within_30min_share"] = round(r.pop("on_site_30min") / live, 6) if live else None
     r["false_alarm_share"] = round(r.pop("false_alarms") / count, 6) if count else None
-    leg_figures(r, tuple(RESCUE_LEGS), legs)
+    leg_figures(r, tuple(_RESCUE.legs), r)
     return r
 
 
@@ -226,8 +217,7 @@ async def rescue(
     scope: sql.Composable,
     params: dict[str, Any],
 ) -> dict[str, Any]:
-    values = {**params, "from": since, "to": until}
-    rows, per_group, per_overall = await _RESCUE_QUERIES.run(conn, group_by, scope, values)
+    rows = await _RESCUE.run(conn, group_by, scope, {**params, "from": since, "to": until})
     groups, overall = _split(rows)
     if not overall:  # no alerts at all: GROUPING SETS still yields the () row, but be safe
         overall = {"count": 0, "live": 0, "on_site_30min": 0, "false_alarms": 0}
@@ -235,8 +225,8 @@ async def rescue(
         "group_by": group_by,
         "from": since,
         "to": until,
-        "groups": [_rescue_figures(g, per_group.get(g["key"], {})) for g in groups],
-        "overall": _rescue_figures(overall, per_overall),
+        "groups": [_rescue_figures(g) for g in groups],
+        "overall": _rescue_figures(overall),
     }
 
 
