@@ -29,6 +29,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from alerts.metrics import OUTBOX, PUBLISHED, SLOW_STORE, STORED
 from alerts.ops import Checkpoint, Close, Op, Raise, Record
+from alerts.paging import page_again
 from alerts.registry import RegistryCache
 from semon import mqtt
 from semon.clock import Clock
@@ -409,15 +410,10 @@ class Writer:
                 for alert_id in ids:
                     if not await self.room():
                         break  # the broker is behind: the rest on the next round
-                    async with self.lock:
-                        got = await store.escalate(conn, alert_id, now=now, worker=self.me)
-                        if got is None:
-                            continue
-                        msg, event_id = got
-                        self.inflight.add(event_id)
-                    self.publish(message_json(msg, "escalate"))
-                    self.to_mark.append(event_id)
-                    done += 1
+                    if await page_again(
+                        self, store.escalate(conn, alert_id, now=now, worker=self.me)
+                    ):
+                        done += 1
         except DB_UNAVAILABLE as exc:
             log.debug("escalation sweep failed: %s", exc)
         return done

@@ -386,9 +386,13 @@ async def apply_action(
         return msg
 
 
+# An alert with a rescue under way is paged again by the rescue's deadlines
+# (alerts/rescue_deadlines.py), not here: one cause, one page.
 _DUE_ESCALATIONS = """
-SELECT alert_id FROM alerts
+SELECT alert_id FROM alerts a
 WHERE state = 'open' AND severity = 'critical' AND live AND paged_at <= %s
+  AND NOT EXISTS (SELECT FROM rescues r WHERE r.alert_id = a.alert_id
+                     AND r.state IN ('open', 'dispatched', 'on_site'))
 ORDER BY paged_at LIMIT 500
 """
 
