@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,46 +19,54 @@ from simulators.world import World, WorldOptions
 log = logging.getLogger(__name__)
 
 
-async def run_simulate(
-    settings: Settings,
-    *,
-    elevators: int,
-    stations: int,
-    seed: int,
-    rate: float,
-    processes: int,
-    duration: float,
-    ground_truth: Path | None,
-) -> LoadReport | None:
+@dataclass(frozen=True)
+class SimulateOptions:
+    """What `semon simulate` is asked for (its options, in their order)."""
+
+    elevators: int
+    stations: int
+    seed: int
+    rate: float
+    processes: int
+    duration: float
+    ground_truth: Path | None
+
+
+async def run_simulate(settings: Settings, options: SimulateOptions) -> LoadReport | None:
     """`rate` > 0: load mode (samples at that rate from `processes` processes).
     `rate` = 0: the realistic city in real time, incidents at their default
     rates, injected incidents written to `ground_truth`."""
-    if rate > 0:
-        if ground_truth is not None:
-            log.warning("load mode injects no incidents: %s stays empty", ground_truth)
+    o = options
+    if o.rate > 0:
+        if o.ground_truth is not None:
+            log.warning("load mode injects no incidents: %s stays empty", o.ground_truth)
         return await run_load(
-            settings, elevators=elevators, rate=rate, processes=processes, duration=duration
+            settings,
+            elevators=o.elevators,
+            rate=o.rate,
+            processes=o.processes,
+            duration=o.duration,
         )
-    if processes > 1:
+    if o.processes > 1:
         log.warning(
             "the realistic city plays in one process; --processes applies to "
             "load mode (--rate > 0) only"
         )
     city = generate_city(
-        seed, elevators=elevators, stations=stations, reference_day=datetime.now(UTC).date()
+        o.seed, elevators=o.elevators, stations=o.stations, reference_day=datetime.now(UTC).date()
     )
     if settings.database_url:
-        await load_city(settings, city, settings.state_dir / f"sim-city-{seed}")
+        await load_city(settings, city, settings.state_dir / f"sim-city-{o.seed}")
     else:
         log.warning(
             "DATABASE_URL is not set: the city's registry is not imported, "
             "the platform will see unknown equipment"
         )
-    truth = GroundTruth(ground_truth)
-    world = World(city, start=time.time(), seed=seed, options=WorldOptions(), truth=truth)
+    truth = GroundTruth(o.ground_truth)
+    world = World(city, start=time.time(), seed=o.seed, options=WorldOptions(), truth=truth)
     try:
-        async with open_publisher(settings, name=f"sim{seed}") as publisher:
-            sent = await play_realtime(world, publisher, duration=duration)
+        async with open_publisher(settings, name=f"sim{o.seed}") as publisher:
+            sent = await play_realtime(world, publisher, duration=o.duration)
             log.info("simulator done: %d messages, %d incidents recorded", sent, len(truth.records))
     finally:
         truth.close()
