@@ -21,6 +21,9 @@ from semon.settings_firms import ScorecardSettings, VerificationSettings
 
 
 class MqttSettings(BaseModel):
+    """The broker connection every process shares (semon/mqtt): topics, the
+    session kept for a worker while it is away, reconnecting."""
+
     topic_root: str = "se/v1"
     # Fixed client ids plus a session expiry let the broker keep QoS 1 messages
     # for a worker while it is away (a crash or a deploy); one hour covers a
@@ -37,6 +40,9 @@ class MqttSettings(BaseModel):
 
 
 class IngestSettings(BaseModel):
+    """`semon ingest` (ingest/): batching into the database, the broker's window
+    of unacknowledged messages, storage upkeep, shutdown."""
+
     client_id: str = "semon-ingest-1"
     # A batch is written when it holds this many rows or is this old, whichever
     # comes first: large batches make COPY efficient, the age bounds latency.
@@ -63,6 +69,10 @@ class IngestSettings(BaseModel):
 
 
 class AlertSettings(BaseModel):
+    """`semon alerts` (alerts/): the rules' thresholds, the engine's ticks,
+    clock skew, partitions, recovery after a restart, and how long a write may
+    keep a page waiting."""
+
     client_id: str = "semon-alerts-1"
     # Trapped passenger thresholds. Terminals in the field ship 20 s for both
     # (older firmware 30-45 s); we use the same so the platform agrees with the
@@ -173,6 +183,9 @@ class AlertSettings(BaseModel):
 
 
 class ApiSettings(BaseModel):
+    """`semon api` (api/): where it listens, page sizes and history windows,
+    the alert streams' pacing, request limits."""
+
     host: str = "127.0.0.1"
     port: int = 8000
     page_size_max: int = 1000
@@ -208,6 +221,9 @@ class ApiSettings(BaseModel):
 
 
 class StorageSettings(BaseModel):
+    """The database (semon/store): retention, compression, partitions ahead,
+    the schema's flavour, the connection pool."""
+
     # How long raw time-series are kept; TimescaleDB uses it as the retention
     # policy, plain PostgreSQL drops day partitions past it. A local standard
     # keeps cylinder trace data for at least 2 years: fillings are not

@@ -10,7 +10,7 @@ Every change is one UPDATE/INSERT on ``alerts`` plus one ``alert_events`` row
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
@@ -75,7 +75,7 @@ async def _row(conn: AsyncConnection, alert_id: str, *, lock: bool = False) -> R
 async def _event(
     conn: AsyncConnection,
     row: Row,
-    action: str,
+    action: Action | Literal["record", "escalate"],
     *,
     at: datetime,
     by: str | None = None,
