@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Sequence
@@ -42,15 +43,21 @@ def wait_api(
     raise TimeoutError(f"semon api did not answer {api_url}/healthz in {timeout:.0f} s")
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, and SIGKILL if it has not exited within 10 s."""
-    if proc.poll() is None:
-        proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
+def stop(proc: subprocess.Popen[bytes], *, group: bool = False) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 10 s. With `group`,
+    its process group gets the signals too (a process started with
+    ``start_new_session=True``: the simulator's publisher processes too)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if proc.poll() is None:
+            proc.send_signal(sig)
+        if group:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, sig)
+        try:
+            proc.wait(10)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def rss_mb(pid: int) -> float:

@@ -24,10 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
@@ -41,7 +38,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support, run as a script
 
-from bench.common import api_env, percentile, semon_env, wait_api
+from bench.common import api_env, percentile, semon_env, stop, wait_api
 from semon.settings import Settings
 from semon.store.commands import migrate_database
 from tests.support import services
@@ -186,21 +183,6 @@ async def _trace(api_url: str, token: str, runs: int, page: int) -> tuple[list[f
     )
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Each process leads a session of its own: its group goes with it (the
-    simulator's publisher processes too)."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        if proc.poll() is None:
-            proc.send_signal(sig)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(10)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -327,7 +309,7 @@ def main() -> None:
             print(f"permit answers kept: {kept[0] if kept else 0:,} of {sum(outcomes.values()):,}")
         finally:
             for proc in reversed(procs):
-                _stop(proc)
+                stop(proc, group=True)
 
 
 if __name__ == "__main__":
