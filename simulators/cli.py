@@ -36,37 +36,39 @@ async def run_simulate(settings: Settings, options: SimulateOptions) -> LoadRepo
     """`rate` > 0: load mode (samples at that rate from `processes` processes).
     `rate` = 0: the realistic city in real time, incidents at their default
     rates, injected incidents written to `ground_truth`."""
-    o = options
-    if o.rate > 0:
-        if o.ground_truth is not None:
-            log.warning("load mode injects no incidents: %s stays empty", o.ground_truth)
+    if options.rate > 0:
+        if options.ground_truth is not None:
+            log.warning("load mode injects no incidents: %s stays empty", options.ground_truth)
         return await run_load(
             settings,
-            elevators=o.elevators,
-            rate=o.rate,
-            processes=o.processes,
-            duration=o.duration,
+            elevators=options.elevators,
+            rate=options.rate,
+            processes=options.processes,
+            duration=options.duration,
         )
-    if o.processes > 1:
+    if options.processes > 1:
         log.warning(
             "the realistic city plays in one process; --processes applies to "
             "load mode (--rate > 0) only"
         )
     city = generate_city(
-        o.seed, elevators=o.elevators, stations=o.stations, reference_day=datetime.now(UTC).date()
+        options.seed,
+        elevators=options.elevators,
+        stations=options.stations,
+        reference_day=datetime.now(UTC).date(),
     )
     if settings.database_url:
-        await load_city(settings, city, settings.state_dir / f"sim-city-{o.seed}")
+        await load_city(settings, city, settings.state_dir / f"sim-city-{options.seed}")
     else:
         log.warning(
             "DATABASE_URL is not set: the city's registry is not imported, "
             "the platform will see unknown equipment"
         )
-    truth = GroundTruth(o.ground_truth)
-    world = World(city, start=time.time(), seed=o.seed, options=WorldOptions(), truth=truth)
+    truth = GroundTruth(options.ground_truth)
+    world = World(city, start=time.time(), seed=options.seed, options=WorldOptions(), truth=truth)
     try:
-        async with open_publisher(settings, name=f"sim{o.seed}") as publisher:
-            sent = await play_realtime(world, publisher, duration=o.duration)
+        async with open_publisher(settings, name=f"sim{options.seed}") as publisher:
+            sent = await play_realtime(world, publisher, duration=options.duration)
             log.info("simulator done: %d messages, %d incidents recorded", sent, len(truth.records))
     finally:
         truth.close()
