@@ -23,6 +23,7 @@ async def fetch_one(
 
 
 async def fetch_all(conn: AsyncConnection, query: Query, params: Params | None = None) -> list[Row]:
+    """Every row of ``query``."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(query, params)
         return await cur.fetchall()
