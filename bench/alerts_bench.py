@@ -174,6 +174,8 @@ async def _load(
                 client.publish(f"{root}/elevators/{eid}/status", body, qos=1)
                 sent += per_message
                 published += per_message
+            if counter is not None:
+                counter.value = published  # current even if the load is stopped
             # more than one round can send: the generator is at its ceiling
             sent += max(0, due - 5000) * per_message
             if made < traps and now_m >= next_trap:
@@ -337,6 +339,7 @@ async def _console(
     api: tuple[str, str] | None,
     start_load: Callable[[], None],
     monitor: Monitor | None = None,
+    soak: bool = False,
 ) -> list[Leg]:
     lag: list[float] = []
     changed = asyncio.Event()
@@ -387,7 +390,9 @@ async def _console(
                 if sse_task is not None and sse_task.done():
                     print(f"SSE stream ended: {sse_task.exception()!r}", flush=True)
                     sse_task = None
-                if all(len(leg.lat) >= expect for leg in legs):
+                # A soak runs its whole length: background cars that stood
+                # occupied are paged too, and must not end it early.
+                if not soak and all(len(leg.lat) >= expect for leg in legs):
                     # all pages counted; give a page one leg has and another
                     # not yet a moment to arrive before comparing
                     settled = settled or time.monotonic()
@@ -591,9 +596,16 @@ def _stored_report(dsn: str, published: int, wait_s: float = 120.0) -> str:
             break
         time.sleep(1.0)
     lost = published - stored
+    verdict = (
+        "nothing lost"
+        if lost == 0
+        else f"{lost} LOST"
+        if lost > 0
+        else "MORE than published: the load's count is wrong"
+    )
     return (
         f"ingest stored {stored} of the {published} status samples published"
-        f" (distinct keys): {'nothing lost' if lost <= 0 else f'{lost} LOST'}"
+        f" (distinct keys): {verdict}"
     )
 
 
@@ -765,7 +777,17 @@ def main() -> None:
                 args.soak_minutes * 60 + 30,
             )
             legs = asyncio.run(
-                _console(url, root, args.threshold, args.traps, total, api, load.start, monitor)
+                _console(
+                    url,
+                    root,
+                    args.threshold,
+                    args.traps,
+                    total,
+                    api,
+                    load.start,
+                    monitor,
+                    soak=args.soak_minutes > 0,
+                )
             )
             load.join(60)
             if args.ingest:

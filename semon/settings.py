@@ -108,6 +108,17 @@ class AlertSettings(BaseModel):
     # three moving-sample intervals: longer than any broker hiccup.
     backlog_after_s: float = 30.0
     backlog_quiet_s: float = 2.0
+    # A standing car's trapped timer that falls due while the car's own newer
+    # samples still wait in the inbox (the engine behind under overload) waits
+    # for them, as they may show it released, but no longer than this: a
+    # false page beats a trapped passenger left waiting behind telemetry.
+    # Samples later than backlog_after_s are a late backlog anyway.
+    trapped_defer_max_s: float = Field(default=30.0, ge=0.0)
+    # The samples waiting to be judged hold at most this many payload bytes
+    # (about twice that in memory); beyond it reading pauses and the broker
+    # keeps the rest: an engine behind under sustained overload must not grow
+    # without limit. 64 MiB is half a minute of 8,000 messages/s.
+    inbox_max_bytes: int = Field(default=64 * 2**20, ge=2**16)
     # Terminal clocks drift (minutes, on cheap terminals without NTP). Each
     # terminal's offset (receive time minus device time of its newest sample)
     # is learned from its own recent messages and its deadlines are kept on

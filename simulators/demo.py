@@ -103,9 +103,11 @@ class DemoDirector:
             first = not self._trapped_yet
             self._trapped_yet = True
             kind = "trapped" if first else rng.choice(("trapped", "trapped", "trapped_at_landing"))
+            # A car at rest: one mid-trip would finish its trip first.
+            idle = [c for c in self.sensing if self.world.elevators[c].idle]
             return Incident(
                 kind=kind,
-                equipment_id=rng.choice(self.sensing),
+                equipment_id=rng.choice(idle or self.sensing),
                 at=now,
                 duration_s=90.0 if first else rng.uniform(120, 420),
             )

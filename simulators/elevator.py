@@ -63,6 +63,9 @@ WAIT = "wait"
 # The terminal's own trapped detection fires this long after the car stops
 # (20 s in shipped firmware, DOMAIN.md).
 TERMINAL_TRAPPED_S = 20.0
+# An injected incident this close after the next thing the car would do goes
+# first: the player steps cars once a second, so "now" is up to a second late.
+ON_DEMAND_S = 1.0
 # Share of events sent without a gov_code (the platform fills it in).
 NO_GOV_CODE_SHARE = 0.3
 
@@ -117,10 +120,20 @@ class ElevatorModel(DeviceModel[ElevatorSpec]):
             self._link.append((start, incident.ended, mode, incident))
             return
         self._queue(incident)
-        if self._peek is not None and self._peek.kind == WAIT and incident.at < self._peek.t:
-            # The car is idling towards a later moment: wake it for this incident.
+        if (
+            self._peek is not None
+            and self._peek.kind == WAIT
+            and incident.at < self._peek.t + ON_DEMAND_S
+        ):
+            # The car is idling towards a later moment (or one just before the
+            # incident's, which then waits): wake it for this incident.
             self._peek = None
             self._woken = True
+
+    @property
+    def idle(self) -> bool:
+        """At rest between trips (as far as the player has stepped it)."""
+        return self._peek is not None and self._peek.kind == WAIT
 
     def step(self, until: float, *, batch: bool = False) -> list[Outgoing]:
         """Everything the terminal sends with device time <= `until`, in order.
@@ -342,6 +355,11 @@ class ElevatorModel(DeviceModel[ElevatorSpec]):
         while True:
             t_inj = max(self.pending[0].at, self.t) if self.pending else math.inf
             t_next = min(next_rest, next_call, t_inj, self.next_alarm_test)
+            if t_inj - t_next <= ON_DEMAND_S:
+                # Asked for now: what fell due since the player's last step
+                # (a call, a rest sample) waits; the demo's trap must not wait
+                # for a 33-floor trip that began a moment before it.
+                t_next = t_inj
             # Idle until t_next, unless an incident asked for on demand comes first.
             yield Emission(t_next, WAIT, {})
             if self._woken:
