@@ -278,6 +278,15 @@ class Writer:
             self._page_from_memory(op, now)
         return await storing
 
+    async def _record(self, conn: AsyncConnection, op: Record, now: datetime) -> Stored:
+        """Store an episode already over; it is never paged."""
+        msg, event_id = await store.record_resolved(
+            conn, op.draft, now=now, resolution=op.resolution, worker=self.me, speaker=self.speaker
+        )
+        # an episode already stored (a re-judged backlog) is no new record
+        STORED.labels("record" if event_id is not None else "known").inc()
+        return msg, None
+
     async def flush_outbox(self) -> None:
         """Store what the outbox holds, in order; the database is back when this succeeds."""
         try:
@@ -322,17 +331,7 @@ class Writer:
                         self.to_mark.append(int(result[1]))
                         return
                 elif isinstance(op, Record):
-                    result = await store.record_resolved(
-                        conn,
-                        op.draft,
-                        now=now,
-                        resolution=op.resolution,
-                        worker=self.me,
-                        speaker=self.speaker,
-                    )
-                    # an episode already stored (a re-judged backlog) is no new record
-                    STORED.labels("record" if result[1] is not None else "known").inc()
-                    result = (result[0], None)  # never paged
+                    result = await self._record(conn, op, now)
                 else:
                     action = "resolve"
                     result = await store.resolve_condition(

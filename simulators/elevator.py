@@ -16,11 +16,11 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from semon.domain.gov_codes import GOV_CODES
 from simulators.city import ElevatorSpec
+from simulators.device import DeviceModel, Emission, Outgoing
 from simulators.incidents import Incident
 from simulators.timefmt import epoch_ms, local_hour, rfc3339
 
@@ -70,23 +70,7 @@ ON_DEMAND_S = 1.0
 NO_GOV_CODE_SHARE = 0.3
 
 
-@dataclass
-class Emission:
-    t: float
-    kind: str  # "status" or "event"
-    payload: dict[str, Any]
-
-
-@dataclass
-class Outgoing:
-    """One MQTT message: topic below the root, payload, device time of its last item."""
-
-    topic: str
-    payload: dict[str, Any]
-    t: float
-
-
-class ElevatorModel:
+class ElevatorModel(DeviceModel[ElevatorSpec]):
     def __init__(
         self,
         spec: ElevatorSpec,
@@ -98,10 +82,7 @@ class ElevatorModel:
         traffic_scale: float = 1.0,
         alarm_test_every_s: float = 86400.0,
     ) -> None:
-        self.spec = spec
-        self.id = spec.elevator_id
-        self.rng = rng
-        self.t = start
+        super().__init__(spec, spec.elevator_id, start=start, rng=rng)
         self.moving_interval_s = moving_interval_s
         self.rest_interval_s = rest_interval_s
         self.traffic_scale = traffic_scale
@@ -123,13 +104,9 @@ class ElevatorModel:
         self.next_alarm_test = start + rng.uniform(0, alarm_test_every_s)
         self._last_sample_t = -math.inf
         self._woken = False
-        self.pending: list[Incident] = []
-        self.finished: list[Incident] = []
         # Link windows: (start, end, "drop" | "buffer").
         self._link: list[tuple[float, float, str, Incident]] = []
         self._buffer: list[Emission] = []
-        self._life = self._run()
-        self._peek: Emission | None = None
 
     # -- public -------------------------------------------------------------------------
 
@@ -142,8 +119,7 @@ class ElevatorModel:
             mode = "drop" if incident.kind == "silent" else "buffer"
             self._link.append((start, incident.ended, mode, incident))
             return
-        self.pending.append(incident)
-        self.pending.sort(key=lambda i: i.at)
+        self._queue(incident)
         if (
             self._peek is not None
             and self._peek.kind == WAIT
@@ -178,13 +154,7 @@ class ElevatorModel:
                 )
             samples.clear()
 
-        while True:
-            if self._peek is None:
-                self._peek = next(self._life)
-            em = self._peek
-            if em.t > until:
-                break
-            self._peek = None
+        for em in self._due(until):
             if em.kind == WAIT:
                 continue
             for em_out in self._route(em):

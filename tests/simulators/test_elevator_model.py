@@ -10,7 +10,8 @@ from typing import Any
 
 from semon.domain.wire import STATUS_BATCH, STATUS_SAMPLE, ElevatorEvent
 from simulators.city import ElevatorSpec
-from simulators.elevator import ElevatorModel, Outgoing
+from simulators.device import Outgoing
+from simulators.elevator import ElevatorModel
 from simulators.incidents import FAULT_CODES, Incident
 from simulators.timefmt import local_hour
 
