@@ -11,7 +11,11 @@ from semon import mqtt
 from tests.ingest.support import publish
 from tests.support import services
 
-PAYLOAD = b"x" * 40_000  # a 64 KB socket read holds at most two of these
+# asyncio reads a socket 256 KiB at a time: one read that was under way when
+# reading paused holds at most seven of these (a busy machine lets the
+# kernel's buffer fill, so a read is often that full: 10 arrived once)
+PAYLOAD = b"x" * 40_000
+READ_AHEAD = 7
 
 
 class Holder:
@@ -58,7 +62,7 @@ async def test_window_bounds_reading_and_acks_follow_the_futures() -> None:
             await publish(url3, [(f"{root}/{i}", PAYLOAD) for i in range(40)])
             await holder.wait_for(5)
             await asyncio.sleep(0.5)  # would more arrive if reading went on?
-            assert 5 <= len(holder.futures) <= 5 + 4
+            assert 5 <= len(holder.futures) <= 5 + READ_AHEAD
             # Done futures acknowledge and make room; everything arrives.
             while len(holder.futures) < 40:
                 for fut in holder.futures:
