@@ -15,6 +15,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
 from semon.domain.alerts import FILLING_KINDS
+from semon.store import inspections_at as at_day
 from semon.store import maintenance_due as due
 
 Equipment = Literal["elevator", "cylinder"]
@@ -25,17 +26,15 @@ RESCUE_GROUPS = {"district": "a.district", "firm_id": "a.firm_id"}
 MAINTENANCE_GROUPS = {"district": "e.district", "firm_id": "e.firm_id"}
 
 # CONTRACT.md: overdue at D when in service and base date + interval < D;
-# failed in use when the latest inspection failed (v1.1), on or before D (a
-# later fail was not known at D; the base date is the one known now). The
-# due date and failed-in-use are the immutable functions of 0040 (the one
-# definition of the base date), which its covering indexes hold.
+# failed in use when the latest inspection failed (v1.1); both judged with
+# the inspections known at D (semon/store/inspections_at.py: this scan counts
+# each row's stored state, the equipment inspected after D is recounted).
+# The due date and failed-in-use are the immutable functions of 0040 (the
+# one definition of the base date), which its covering indexes hold.
 _ELEVATOR_OVERDUE = """
 SELECT {key} AS key, GROUPING({key}) AS overall, count(*) AS total,
-       count(*) FILTER (WHERE semon_elevator_due(e.last_inspected_on, e.inspection_passed_on,
-                                                 e.inspection_failed_on, e.installed_on,
-                                                 e.inspection_interval_months) < %(at)s) AS overdue,
-       count(*) FILTER (WHERE semon_failed_in_use(e.inspection_failed_on, e.last_inspected_on)
-                          AND e.inspection_failed_on <= %(at)s) AS failed_in_use
+       count(*) FILTER (WHERE {overdue}) AS overdue,
+       count(*) FILTER (WHERE {failed_in_use}) AS failed_in_use
   FROM elevators e
  WHERE e.status = 'in_service' AND ({scope})
  GROUP BY GROUPING SETS (({key}), ())
@@ -46,13 +45,8 @@ SELECT {key} AS key, GROUPING({key}) AS overall, count(*) AS total,
 _CYLINDER_OVERDUE = """
 WITH per AS (
     SELECT c.owner_station_id, count(*) AS total,
-           count(*) FILTER (WHERE semon_cylinder_due(c.last_inspected_on, c.inspection_passed_on,
-                                                     c.inspection_failed_on, c.manufactured_on,
-                                                     c.inspection_interval_years) < %(at)s)
-               AS overdue,
-           count(*) FILTER (WHERE semon_failed_in_use(c.inspection_failed_on,
-                                                      c.last_inspected_on)
-                              AND c.inspection_failed_on <= %(at)s) AS failed_in_use
+           count(*) FILTER (WHERE {overdue}) AS overdue,
+           count(*) FILTER (WHERE {failed_in_use}) AS failed_in_use
       FROM cylinders c
      WHERE c.status = 'in_service' AND ({scope})
      GROUP BY c.owner_station_id
@@ -64,6 +58,9 @@ SELECT {key} AS key, GROUPING({key}) AS overall,
   FROM per LEFT JOIN stations st ON st.station_id = per.owner_station_id
  GROUP BY GROUPING SETS (({key}), ())
 """
+# The cylinders' groups over the cylinder rows themselves (the recount).
+_CYLINDER_KEYS = {"station_id": "c.owner_station_id", "district": "st.district"}
+_STATIONS = "LEFT JOIN stations st ON st.station_id = c.owner_station_id"
 
 
 def _rate(overdue: int, total: int) -> float:
@@ -109,13 +106,17 @@ async def overdue_inspections(
     scope: sql.Composable,
     params: dict[str, Any],
 ) -> dict[str, Any]:
+    figures = {
+        "overdue": sql.SQL(at_day.overdue(equipment, *at_day.stored(equipment))),
+        "failed_in_use": sql.SQL(at_day.failed_in_use(equipment, at_day.stored(equipment)[1])),
+    }
     if equipment == "elevator":
-        query = sql.SQL(_ELEVATOR_OVERDUE).format(
-            key=sql.SQL(ELEVATOR_GROUPS[group_by]), scope=scope
-        )
+        key, joins = ELEVATOR_GROUPS[group_by], ""
+        query = sql.SQL(_ELEVATOR_OVERDUE).format(key=sql.SQL(key), scope=scope, **figures)
     else:
-        key = "per.owner_station_id" if group_by == "station_id" else "st.district"
-        query = sql.SQL(_CYLINDER_OVERDUE).format(key=sql.SQL(key), scope=scope)
+        key, joins = _CYLINDER_KEYS[group_by], _STATIONS
+        per_key = "per.owner_station_id" if group_by == "station_id" else "st.district"
+        query = sql.SQL(_CYLINDER_OVERDUE).format(key=sql.SQL(per_key), scope=scope, **figures)
     async with conn.transaction():
         # The planner prices the due-date expression far below its real cost
         # and prefers a table scan; the covering index (0012) holds the value
@@ -125,6 +126,10 @@ async def overdue_inspections(
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(query, {**params, "at": at})
         rows = await cur.fetchall()
+    differences = await at_day.recount(
+        conn, kind=equipment, key=key, joins=joins, at=at, scope=scope, params=params
+    )
+    at_day.apply(rows, differences)
     return {
         "equipment": equipment,
         "group_by": group_by,
