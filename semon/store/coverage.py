@@ -25,11 +25,20 @@ METRICS: dict[str, tuple[str, ...]] = {
 }
 
 # Covered: insured on the day judged; a tag fitted; a sample in the 24 h
-# before `at` (one probe of the (elevator_id, ts) key per lift).
+# before `at`. For IoT the lift's newest sample (elevator_last_seen, kept by
+# ingest, 0076) answers when it is at or before `at`: no newer than the
+# window's start, none in it (or never heard from: no row); inside it,
+# heard. Only a lift heard from after `at` (a past `at`) is looked up in its
+# samples (one probe of the (elevator_id, ts) key).
 _ELEVATOR_COVERED = {
     "insurance": "e.insured_until >= %(day)s",
-    "iot": "EXISTS (SELECT 1 FROM elevator_status s WHERE s.elevator_id = e.elevator_id"
-    " AND s.ts > %(since)s AND s.ts <= %(at)s)",
+    "iot": "seen.ts > %(since)s AND (seen.ts <= %(at)s"
+    " OR EXISTS (SELECT 1 FROM elevator_status s WHERE s.elevator_id = e.elevator_id"
+    " AND s.ts > %(since)s AND s.ts <= %(at)s))",
+}
+_ELEVATOR_JOINS = {
+    "insurance": "",
+    "iot": "LEFT JOIN elevator_last_seen seen ON seen.elevator_id = e.elevator_id",
 }
 _CYLINDER_COVERED = {
     "insurance": "c.insured_until >= %(day)s",
@@ -39,7 +48,7 @@ _CYLINDER_COVERED = {
 _ELEVATORS = """
 SELECT {key} AS key, GROUPING({key}) AS overall, count(*) AS total,
        count(*) FILTER (WHERE {covered}) AS covered
-  FROM elevators e
+  FROM elevators e {joins}
  WHERE e.status = 'in_service' AND ({scope})
  GROUP BY GROUPING SETS (({key}), ())
 """
@@ -80,6 +89,7 @@ async def coverage(
         query = sql.SQL(_ELEVATORS).format(
             key=sql.SQL(ELEVATOR_GROUPS[group_by]),
             covered=sql.SQL(_ELEVATOR_COVERED[metric]),
+            joins=sql.SQL(_ELEVATOR_JOINS[metric]),
             scope=scope,
         )
     else:
