@@ -23,11 +23,9 @@ def _get(api_url: str, headers: Headers, **params: Any) -> httpx.Response:
 def _heard(dsn: str, samples: list[tuple[str, datetime]]) -> None:
     """Status samples stored as ingest stores them: each batch's rows and
     its lifts' last-seen times in one transaction."""
-    rows = [
-        (eid, ts, 1, 0.0, "stopped", "closed", True, None, None, "normal", False, "mains")
-        + (None, None, None, ts)
-        for eid, ts in samples
-    ]
+    # elevator_status's columns in order (telemetry.STATUS_COLUMNS)
+    still = (1, 0.0, "stopped", "closed", True, None, None, "normal", False, "mains")
+    rows = [(eid, ts, *still, None, None, None, ts) for eid, ts in samples]
     with psycopg.connect(dsn) as conn:
         prepare_staging(conn)
         write_rows(conn, Rows(status=rows))
