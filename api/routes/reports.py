@@ -31,6 +31,7 @@ from semon.i18n import Reader, msg, reader_for
 from semon.settings import Settings
 from semon.store import stats as store
 from semon.store.rescue_stats import rescue_figures
+from semon.store.stats import Equipment, Scoped
 
 router = APIRouter(tags=["reports"])
 
@@ -102,9 +103,7 @@ async def compose(
     than their sum."""
     as_of = as_of_day(end)
     moment = coverage_moment(as_of)
-    e_where, e_params = scope.elevators("e")
-    c_where, c_params = scope.cylinders("c")
-    a_where, a_params = scope.alerts("a")
+    lifts, alerts = scope.elevators("e"), scope.alerts("a")
     r_where, r_params = scope.rescues("r")
 
     async def on_own_connection(call: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
@@ -114,23 +113,14 @@ async def compose(
     def cover(metric: str, equipment: str) -> Callable[[AsyncConnection], Awaitable[Any]]:
         return lambda conn: coverage_for(conn, scope, metric, equipment, "district", moment)
 
+    def overdue(equipment: Equipment, rows: Scoped) -> Callable[[AsyncConnection], Awaitable[Any]]:
+        return lambda conn: store.overdue_inspections(
+            conn, equipment=equipment, group_by="district", at=as_of, scope=rows
+        )
+
     calls: list[Callable[[AsyncConnection], Awaitable[Any]]] = [
-        lambda conn: store.overdue_inspections(
-            conn,
-            equipment="elevator",
-            group_by="district",
-            at=as_of,
-            scope=e_where,
-            params=e_params,
-        ),
-        lambda conn: store.overdue_inspections(
-            conn,
-            equipment="cylinder",
-            group_by="district",
-            at=as_of,
-            scope=c_where,
-            params=c_params,
-        ),
+        overdue("elevator", lifts),
+        overdue("cylinder", scope.cylinders("c")),
         cover("insurance", "elevator"),
         cover("iot", "elevator"),
         cover("tag", "cylinder"),
@@ -140,19 +130,18 @@ async def compose(
             group_by="district",
             since=_midnight(start),
             until=_midnight(end),
-            scope=a_where,
-            params=a_params,
+            scope=alerts[0],
+            params=alerts[1],
         ),
         lambda conn: store.maintenance_overdue(
             conn,
             group_by="district",
             at=as_of,
             default_days=settings.alerts.default_maintenance_interval_days,
-            scope=e_where,
-            params=e_params,
+            scope=lifts,
         ),
         lambda conn: store.illegal_fillings(
-            conn, since=_midnight(start), until=_midnight(end), scope=a_where, params=a_params
+            conn, since=_midnight(start), until=_midnight(end), scope=alerts
         ),
         lambda conn: hazard_stats_for(conn, scope, "district", start, end),
         lambda conn: rescue_figures(

@@ -16,9 +16,9 @@ from pydantic import BaseModel, Field
 
 from api.deps import PoolDep, SettingsDep
 from api.query_time import QueryTime
-from api.scope import Scope, ScopeDep
+from api.scope import Predicate, Scope, ScopeDep
 from semon.domain.common import Day
-from semon.i18n import msg
+from semon.i18n import Message, msg
 from semon.store import coverage as coverage_store
 from semon.store import hazards as hazard_store
 from semon.store import stats as store
@@ -182,21 +182,16 @@ async def overdue_inspections(
     renews it) plus its interval is before `at`; and those whose latest
     inspection failed (`failed_in_use`)."""
     day = at or datetime.now(UTC).date()
-    if equipment == "elevator":
-        if group_by not in store.ELEVATOR_GROUPS:
-            raise HTTPException(422, msg("api.problem.elevator_groups"))
-        if scope.role == "station":
-            raise HTTPException(403, msg("api.problem.station_sees_no_elevators"))
-        where, params = scope.elevators("e")
-    else:
-        if group_by not in store.CYLINDER_GROUPS:
-            raise HTTPException(422, msg("api.problem.cylinder_groups"))
-        if scope.role == "maintenance":
-            raise HTTPException(403, msg("api.problem.firm_sees_no_cylinders"))
-        where, params = scope.cylinders("c")
+    rows = equipment_rows(
+        scope,
+        equipment,
+        group_by,
+        groups=(msg("api.problem.elevator_groups"), msg("api.problem.cylinder_groups")),
+        no_cylinders={"maintenance": msg("api.problem.firm_sees_no_cylinders")},
+    )
     async with pool.connection() as conn:
         result = await store.overdue_inspections(
-            conn, equipment=equipment, group_by=group_by, at=day, scope=where, params=params
+            conn, equipment=equipment, group_by=group_by, at=day, scope=rows
         )
     return as_json(result)
 
@@ -209,11 +204,8 @@ async def illegal_fillings(
     if scope.role == "maintenance":
         raise HTTPException(403, msg("api.problem.firm_sees_no_fillings"))
     start, end = _window(since, until)
-    where, params = scope.alerts("a")
     async with pool.connection() as conn:
-        result = await store.illegal_fillings(
-            conn, since=start, until=end, scope=where, params=params
-        )
+        result = await store.illegal_fillings(conn, since=start, until=end, scope=scope.alerts("a"))
     return IllegalFillings.model_validate(result)
 
 
@@ -286,15 +278,13 @@ async def maintenance_overdue(
     plus their current interval (elevator_scores; 15 days unscored) is before `at`."""
     if scope.role == "station":
         raise HTTPException(403, msg("api.problem.station_sees_no_elevators"))
-    where, params = scope.elevators("e")
     async with pool.connection() as conn:
         result = await store.maintenance_overdue(
             conn,
             group_by=group_by,
             at=at or datetime.now(UTC).date(),
             default_days=settings.alerts.default_maintenance_interval_days,
-            scope=where,
-            params=params,
+            scope=scope.elevators("e"),
         )
     return MaintenanceOverdue.model_validate(result)
 
@@ -432,24 +422,44 @@ async def coverage_for(
         raise HTTPException(
             422, msg("regulator.problem.metric", metric=metric, equipment=equipment)
         )
+    rows = equipment_rows(
+        scope,
+        equipment,
+        group_by,
+        groups=(
+            msg("regulator.problem.elevator_groups"),
+            msg("regulator.problem.cylinder_groups"),
+        ),
+        no_cylinders={
+            role: msg("regulator.problem.no_cylinders", role=role)
+            for role in ("maintenance", "use_unit")
+        },
+    )
+    return await coverage_store.coverage(
+        conn, metric=metric, equipment=equipment, group_by=group_by, at=at, scope=rows
+    )
+
+
+def equipment_rows(
+    scope: Scope,
+    equipment: str,
+    group_by: str,
+    *,
+    groups: tuple[Message, Message],
+    no_cylinders: dict[str, Message],
+) -> Predicate:
+    """The caller's scope over the equipment's rows (``e`` elevators, ``c``
+    cylinders), once the grouping is one the equipment has (422 with
+    `groups`' elevator or cylinder problem) and the role sees the equipment
+    (403: a station no elevators; the roles in `no_cylinders` no cylinders)."""
     if equipment == "elevator":
         if group_by not in store.ELEVATOR_GROUPS:
-            raise HTTPException(422, msg("regulator.problem.elevator_groups"))
+            raise HTTPException(422, groups[0])
         if scope.role == "station":
             raise HTTPException(403, msg("api.problem.station_sees_no_elevators"))
-        where, params = scope.elevators("e")
-    else:
-        if group_by not in store.CYLINDER_GROUPS:
-            raise HTTPException(422, msg("regulator.problem.cylinder_groups"))
-        if scope.role in ("maintenance", "use_unit"):
-            raise HTTPException(403, msg("regulator.problem.no_cylinders", role=scope.role))
-        where, params = scope.cylinders("c")
-    return await coverage_store.coverage(
-        conn,
-        metric=metric,
-        equipment=equipment,
-        group_by=group_by,
-        at=at,
-        scope=where,
-        params=params,
-    )
+        return scope.elevators("e")
+    if group_by not in store.CYLINDER_GROUPS:
+        raise HTTPException(422, groups[1])
+    if scope.role in no_cylinders:
+        raise HTTPException(403, no_cylinders[scope.role])
+    return scope.cylinders("c")

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
-from semon.store.stats import ELEVATOR_GROUPS
+from semon.store.stats import ELEVATOR_GROUPS, Scoped
 
 Metric = Literal["insurance", "tag", "iot"]
 
@@ -80,24 +80,24 @@ async def coverage(
     equipment: str,
     group_by: str,
     at: datetime,
-    scope: sql.Composable,
-    params: dict[str, Any],
+    scope: Scoped,
 ) -> dict[str, Any]:
     """`groups` (key, total, covered, rate) and `overall`; `at` is the moment
     judged (its UTC date for insurance)."""
+    where, params = scope
     if equipment == "elevator":
         query = sql.SQL(_ELEVATORS).format(
             key=sql.SQL(ELEVATOR_GROUPS[group_by]),
             covered=sql.SQL(_ELEVATOR_COVERED[metric]),
             joins=sql.SQL(_ELEVATOR_JOINS[metric]),
-            scope=scope,
+            scope=where,
         )
     else:
         key = "per.owner_station_id" if group_by == "station_id" else "st.district"
         query = sql.SQL(_CYLINDERS).format(
             key=sql.SQL(key),
             covered=sql.SQL(_CYLINDER_COVERED[metric]),
-            scope=scope,
+            scope=where,
         )
     values = {**params, "day": at.date(), "at": at, "since": at - timedelta(hours=24)}
     async with conn.transaction():

@@ -78,13 +78,13 @@ async def recount(
     key: str,
     joins: str,
     at: date,
-    scope: sql.Composable,
-    params: dict[str, Any],
+    scope: tuple[sql.Composable, dict[str, Any]],
 ) -> dict[tuple[bool, Any], dict[str, int]]:
     """(overall, group key) -> the differences to the scan's `overdue` and
     `failed_in_use` counts, for the equipment inspected after `at`. `key` is
     the grouping expression, `joins` what it needs joined to the equipment."""
     alias, id_column, _, _ = _KINDS[kind]
+    where, params = scope
     query = sql.SQL(_RECOUNT).format(
         key=sql.SQL(key),
         table=sql.Identifier(f"{kind}s"),
@@ -95,7 +95,7 @@ async def recount(
         overdue_stored=sql.SQL(overdue(kind, *stored(kind))),
         failed_known=sql.SQL(failed_in_use(kind, "known.failed")),
         failed_stored=sql.SQL(failed_in_use(kind, stored(kind)[1])),
-        scope=scope,
+        scope=where,
     )
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(query, {**params, "kind": kind, "at": at})

@@ -2,7 +2,7 @@
 
 Every function takes ``scope`` (a psycopg ``sql.Composable`` predicate over
 the row alias the query names: ``e`` elevators, ``c`` cylinders, ``a``
-alerts) and the parameters it needs, and returns plain dicts. Overall figures
+alerts, with its parameters: `Scoped`) and returns plain dicts. Overall figures
 come from the same scan as the groups (``GROUPING SETS``).
 """
 
@@ -19,6 +19,8 @@ from semon.store import inspections_at as at_day
 from semon.store import maintenance_due as due
 
 Equipment = Literal["elevator", "cylinder"]
+# A scope predicate and its parameters (api/scope.py's Predicate).
+Scoped = tuple[sql.Composable, dict[str, Any]]
 
 ELEVATOR_GROUPS = {"district": "e.district", "firm_id": "e.firm_id", "use_unit": "e.use_unit"}
 CYLINDER_GROUPS = ("station_id", "district")
@@ -98,25 +100,20 @@ def _rated(rows: list[dict[str, Any]], extra: tuple[str, ...] = ()) -> dict[str,
 
 
 async def overdue_inspections(
-    conn: AsyncConnection,
-    *,
-    equipment: Equipment,
-    group_by: str,
-    at: date,
-    scope: sql.Composable,
-    params: dict[str, Any],
+    conn: AsyncConnection, *, equipment: Equipment, group_by: str, at: date, scope: Scoped
 ) -> dict[str, Any]:
+    where, params = scope
     figures = {
         "overdue": sql.SQL(at_day.overdue(equipment, *at_day.stored(equipment))),
         "failed_in_use": sql.SQL(at_day.failed_in_use(equipment, at_day.stored(equipment)[1])),
     }
     if equipment == "elevator":
         key, joins = ELEVATOR_GROUPS[group_by], ""
-        query = sql.SQL(_ELEVATOR_OVERDUE).format(key=sql.SQL(key), scope=scope, **figures)
+        query = sql.SQL(_ELEVATOR_OVERDUE).format(key=sql.SQL(key), scope=where, **figures)
     else:
         key, joins = _CYLINDER_KEYS[group_by], _STATIONS
         per_key = "per.owner_station_id" if group_by == "station_id" else "st.district"
-        query = sql.SQL(_CYLINDER_OVERDUE).format(key=sql.SQL(per_key), scope=scope, **figures)
+        query = sql.SQL(_CYLINDER_OVERDUE).format(key=sql.SQL(per_key), scope=where, **figures)
     async with conn.transaction():
         # The planner prices the due-date expression far below its real cost
         # and prefers a table scan; the covering index (0012) holds the value
@@ -127,7 +124,7 @@ async def overdue_inspections(
         await cur.execute(query, {**params, "at": at})
         rows = await cur.fetchall()
     differences = await at_day.recount(
-        conn, kind=equipment, key=key, joins=joins, at=at, scope=scope, params=params
+        conn, kind=equipment, key=key, joins=joins, at=at, scope=scope
     )
     at_day.apply(rows, differences)
     return {
@@ -147,17 +144,13 @@ SELECT a.station_id, a.kind, count(*) AS n
 
 
 async def illegal_fillings(
-    conn: AsyncConnection,
-    *,
-    since: datetime,
-    until: datetime,
-    scope: sql.Composable,
-    params: dict[str, Any],
+    conn: AsyncConnection, *, since: datetime, until: datetime, scope: Scoped
 ) -> dict[str, Any]:
     """Illegal or unsafe fillings (the filling alert kinds) per station and kind."""
+    where, params = scope
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
-        sql.SQL(_ILLEGAL).format(scope=scope),
+        sql.SQL(_ILLEGAL).format(scope=where),
         {**params, "kinds": list(FILLING_KINDS), "from": since, "to": until},
     )
     stations: dict[str | None, dict[str, Any]] = {}
@@ -262,17 +255,12 @@ SELECT {{key}} AS key, GROUPING({{key}}) AS overall, count(*) AS total,
 
 
 async def maintenance_overdue(
-    conn: AsyncConnection,
-    *,
-    group_by: str,
-    at: date,
-    default_days: int,
-    scope: sql.Composable,
-    params: dict[str, Any],
+    conn: AsyncConnection, *, group_by: str, at: date, default_days: int, scope: Scoped
 ) -> dict[str, Any]:
+    where, params = scope
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
-        sql.SQL(_MAINT_OVERDUE).format(key=sql.SQL(MAINTENANCE_GROUPS[group_by]), scope=scope),
+        sql.SQL(_MAINT_OVERDUE).format(key=sql.SQL(MAINTENANCE_GROUPS[group_by]), scope=where),
         {**params, "at": at, "default_days": default_days},
     )
     return {"group_by": group_by, "at": at, **_rated(await cur.fetchall())}
