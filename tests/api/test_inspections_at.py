@@ -10,22 +10,9 @@ from typing import Any
 import httpx
 
 from tests.api.conftest import Headers
+from tests.api.test_inspection_results import _inspect
 
 MONTH, MONTH_END = "2026-11", "2026-12-01"
-
-
-def _inspect(api_url: str, headers: Headers, etype: str, eid: str, on: str, result: str) -> None:
-    body = [
-        {
-            "equipment_type": etype,
-            "equipment_id": eid,
-            "inspected_on": on,
-            "result": result,
-            "inspector": "insp",
-        }
-    ]
-    r = httpx.post(f"{api_url}/inspections", json=body, headers=headers)
-    assert r.status_code == 200, r.text
 
 
 def _lift(uid: str, i: int, last: str) -> dict[str, Any]:
@@ -70,19 +57,10 @@ def test_inspected_after_the_month_is_still_overdue_in_its_report(
     station = {"station_id": f"{uid}-S", "name": "s", "district": f"{uid}-d"}
     r = httpx.post(f"{api_url}/registry/stations", json=[station], headers=admin_headers)
     assert r.status_code == 200, r.text
-    cylinders = [
-        {
-            "cylinder_id": f"{uid}-C{i}",
-            "gas": "lpg",
-            "manufactured_on": "2015-01-01",
-            "max_fill_kg": 14.5,
-            "design_life_years": 20,
-            "inspection_interval_years": 4,
-            "last_inspected_on": "2022-10-01",  # due 2026-10-01
-            "owner_station_id": f"{uid}-S",
-        }
-        for i in range(2)
-    ]
+    made = {"gas": "lpg", "manufactured_on": "2015-01-01", "max_fill_kg": 14.5}
+    kept = {"design_life_years": 20, "inspection_interval_years": 4, "owner_station_id": f"{uid}-S"}
+    due = {"last_inspected_on": "2022-10-01"}  # due 2026-10-01
+    cylinders = [{**made, **kept, **due, "cylinder_id": f"{uid}-C{i}"} for i in range(2)]
     r = httpx.post(f"{api_url}/registry/cylinders", json=cylinders, headers=admin_headers)
     assert r.status_code == 200, r.text
     in_november = {"total": 4, "overdue": 3, "failed_in_use": 0}

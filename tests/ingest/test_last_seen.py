@@ -8,12 +8,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import psycopg
-from psycopg import sql
 
-from semon.store.migrate import migrate, migrations_for
+from semon.store.migrate import migrate
 from semon.store.telemetry import prepare_staging, write_rows
 from tests.ingest.test_write_rows import NOW, T0, batch
-from tests.support import services
 
 
 def _seen(conn: psycopg.Connection) -> dict[str, int]:
@@ -38,32 +36,19 @@ def test_the_newest_sample_of_each_lift(fresh_database_url: str) -> None:
         assert _seen(conn) == {"E1": 9, "E2": 8, "E3": 2}
 
 
-async def test_the_migration_fills_it_from_stored_samples(pg_admin_dsn: str) -> None:
-    with services.fresh_database(pg_admin_dsn) as dsn:
-        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-            # The schema as it was before 0076, recorded as applied.
+async def test_the_migration_fills_it_from_stored_samples(fresh_database_url: str) -> None:
+    async with await psycopg.AsyncConnection.connect(fresh_database_url, autocommit=True) as conn:
+        # Back to the schema before 0076, with samples stored then.
+        await conn.execute("DROP TABLE elevator_last_seen")
+        await conn.execute("DELETE FROM schema_migrations WHERE version = 76")
+        for eid, minutes in (("E1", 5), ("E1", 90), ("E2", 30)):
             await conn.execute(
-                "CREATE TABLE schema_migrations (version integer PRIMARY KEY,"
-                " name text NOT NULL, flavour text NOT NULL,"
-                " applied_at timestamptz NOT NULL DEFAULT now())"
+                "INSERT INTO elevator_status (elevator_id, ts, floor, speed, direction,"
+                " door, door_zone, mode, alarm, power, received_at) VALUES"
+                " (%s, %s, 1, 0, 'stopped', 'closed', true, 'normal', false, 'mains', %s)",
+                (eid, NOW - timedelta(minutes=minutes), NOW),
             )
-            for m in migrations_for("postgres"):
-                if m.version < 76:
-                    await conn.execute(sql.SQL(m.sql))
-                    await conn.execute(
-                        "INSERT INTO schema_migrations (version, name, flavour)"
-                        " VALUES (%s, %s, 'postgres')",
-                        (m.version, m.name),
-                    )
-            for eid, minutes in (("E1", 5), ("E1", 90), ("E2", 30)):
-                await conn.execute(
-                    "INSERT INTO elevator_status (elevator_id, ts, floor, speed, direction,"
-                    " door, door_zone, mode, alarm, power, received_at) VALUES"
-                    " (%s, %s, 1, 0, 'stopped', 'closed', true, 'normal', false, 'mains', %s)",
-                    (eid, NOW - timedelta(minutes=minutes), NOW),
-                )
-            flavour, applied = await migrate(conn)
-            assert (flavour, applied[:1]) == ("postgres", [76])
-            cur = await conn.execute("SELECT elevator_id, ts FROM elevator_last_seen")
-            seen = dict(await cur.fetchall())
+        assert (await migrate(conn))[1] == [76]
+        cur = await conn.execute("SELECT elevator_id, ts FROM elevator_last_seen")
+        seen = dict(await cur.fetchall())
     assert seen == {"E1": NOW - timedelta(minutes=5), "E2": NOW - timedelta(minutes=30)}
