@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import orjson
 from fastapi import APIRouter, HTTPException, Query
@@ -44,6 +44,20 @@ def as_json(result: dict[str, Any]) -> Response:
 
 # Windows longer than this are refused: statistics read alerts by started_at.
 MAX_WINDOW_DAYS = 3660
+
+When = TypeVar("When", datetime, date)
+GroupT = TypeVar("GroupT", bound=BaseModel)
+FiguresT = TypeVar("FiguresT", bound=BaseModel)
+
+
+# Figures over a window [from, to), per group and overall (no docstring: the
+# document describes each answer by its own class).
+class InWindow(BaseModel, Generic[When, GroupT, FiguresT]):
+    group_by: str
+    from_: When = Field(alias="from")
+    to: When
+    groups: list[GroupT]
+    overall: FiguresT
 
 
 class Rate(BaseModel):
@@ -145,16 +159,14 @@ class RescueGroup(RescueFigures):
     key: str | None
 
 
-class Rescue(BaseModel):
-    group_by: str
-    from_: datetime = Field(alias="from")
-    to: datetime
-    groups: list[RescueGroup]
-    overall: RescueFigures
+class Rescue(InWindow[datetime, RescueGroup, RescueFigures]):
+    pass
 
 
-def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
-    until = until or datetime.now(UTC)
+def _window(since: When | None, until: When | None, default_until: When) -> tuple[When, When]:
+    """[from, to): default the 30 days up to `default_until`; refused reversed
+    or longer than MAX_WINDOW_DAYS."""
+    until = until or default_until
     since = since or until - timedelta(days=30)
     if since >= until:
         raise HTTPException(422, msg("api.problem.window_reversed"))
@@ -203,7 +215,7 @@ async def illegal_fillings(
     """Illegal or unsafe fillings (the filling alert kinds) by station and kind."""
     if scope.role == "maintenance":
         raise HTTPException(403, msg("api.problem.firm_sees_no_fillings"))
-    start, end = _window(since, until)
+    start, end = _window(since, until, datetime.now(UTC))
     async with pool.connection() as conn:
         result = await store.illegal_fillings(conn, since=start, until=end, scope=scope.alerts("a"))
     return IllegalFillings.model_validate(result)
@@ -221,7 +233,7 @@ async def rescue(
     resolved (median, p90), the 30-minute on-site share, the false-alarm share."""
     if scope.role == "station":
         raise HTTPException(403, msg("api.problem.station_sees_no_elevators"))
-    start, end = _window(since, until)
+    start, end = _window(since, until, datetime.now(UTC))
     where, params = scope.alerts("a")
     r_where, r_params = scope.rescues("r")
     async with pool.connection() as conn:
@@ -311,23 +323,8 @@ class HazardGroup(HazardFigures):
     key: str | None
 
 
-class HazardStats(BaseModel):
-    group_by: str
-    from_: date = Field(alias="from")
-    to: date
-    groups: list[HazardGroup]
-    overall: HazardFigures
-
-
-def date_window(since: date | None, until: date | None) -> tuple[date, date]:
-    """[from, to) in days; default the 30 days up to today."""
-    until = until or datetime.now(UTC).date() + timedelta(days=1)
-    since = since or until - timedelta(days=30)
-    if since >= until:
-        raise HTTPException(422, msg("api.problem.window_reversed"))
-    if until - since > timedelta(days=MAX_WINDOW_DAYS):
-        raise HTTPException(422, msg("api.problem.window_too_long", days=MAX_WINDOW_DAYS))
-    return since, until
+class HazardStats(InWindow[date, HazardGroup, HazardFigures]):
+    pass
 
 
 @router.get("/hazards", response_model=HazardStats)
@@ -345,7 +342,8 @@ async def hazards(
     """Hazards found in [from, to) per group: found, rectified, overdue, the
     serious-rectification rate; and the self-check rate (use units with every
     daily, weekly and monthly check of the window recorded)."""
-    start, end = date_window(since, until)
+    # In days: the 30 days up to today.
+    start, end = _window(since, until, datetime.now(UTC).date() + timedelta(days=1))
     async with pool.connection() as conn:
         result = await hazard_stats_for(conn, scope, group_by, start, end)
     return as_json(result)
