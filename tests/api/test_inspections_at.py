@@ -26,12 +26,13 @@ def _lift(uid: str, i: int, last: str) -> dict[str, Any]:
     }
 
 
-def _overdue(api_url: str, headers: Headers, at: str, **params: Any) -> dict[str, Any]:
+def _overdue(api_url: str, headers: Headers, uid: str, at: str, **params: Any) -> dict[str, Any]:
+    """This test's group (its district, use unit or station: named after `uid`)."""
     r = httpx.get(
         f"{api_url}/stats/overdue-inspections", params={"at": at, **params}, headers=headers
     )
     assert r.status_code == 200, r.text
-    [group] = r.json()["groups"]
+    [group] = [g for g in r.json()["groups"] if g["key"].startswith(uid)]
     return {k: group[k] for k in ("total", "overdue", "failed_in_use")}
 
 
@@ -64,7 +65,7 @@ def test_inspected_after_the_month_is_still_overdue_in_its_report(
     r = httpx.post(f"{api_url}/registry/cylinders", json=cylinders, headers=admin_headers)
     assert r.status_code == 200, r.text
     in_november = {"total": 4, "overdue": 3, "failed_in_use": 0}
-    assert _overdue(api_url, admin_headers, MONTH_END) == in_november
+    assert _overdue(api_url, admin_headers, uid, MONTH_END) == in_november
 
     # E0 passes after the month ended; E1 failed in November and passed
     # after it; E3 fails after it; E2 is not inspected.
@@ -75,21 +76,23 @@ def test_inspected_after_the_month_is_still_overdue_in_its_report(
     _inspect(api_url, admin_headers, "cylinder", f"{uid}-C0", "2026-12-02", "pass")
 
     # As November ended: all three still overdue, E1 failed in use.
-    assert _overdue(api_url, admin_headers, MONTH_END) == {**in_november, "failed_in_use": 1}
-    by_unit = _overdue(api_url, admin_headers, MONTH_END, group_by="use_unit")
+    assert _overdue(api_url, admin_headers, uid, MONTH_END) == {**in_november, "failed_in_use": 1}
+    by_unit = _overdue(api_url, admin_headers, uid, MONTH_END, group_by="use_unit")
     assert by_unit == {**in_november, "failed_in_use": 1}
     # Since: E0 and E1 renewed; E3 failed in use (its base date still
     # June 2026, in date).
-    assert _overdue(api_url, admin_headers, "2026-12-04") == {
+    assert _overdue(api_url, admin_headers, uid, "2026-12-04") == {
         "total": 4,
         "overdue": 1,
         "failed_in_use": 1,
     }
     for group_by in ("district", "station_id"):
-        cyl = _overdue(api_url, admin_headers, MONTH_END, equipment="cylinder", group_by=group_by)
+        cyl = _overdue(
+            api_url, admin_headers, uid, MONTH_END, equipment="cylinder", group_by=group_by
+        )
         assert cyl == {"total": 2, "overdue": 2, "failed_in_use": 0}
         cyl = _overdue(
-            api_url, admin_headers, "2026-12-04", equipment="cylinder", group_by=group_by
+            api_url, admin_headers, uid, "2026-12-04", equipment="cylinder", group_by=group_by
         )
         assert cyl == {"total": 2, "overdue": 1, "failed_in_use": 0}
 
