@@ -85,43 +85,43 @@ def as_of_day(end: date) -> date:
     return min(end, datetime.now(UTC).date())
 
 
-# Each figure: the statistics result it is read from (compose's calls) and
-# the field of that result's overall figures.
-_READ: dict[str, tuple[str, str]] = {
-    "elevators_in_service": ("lifts", "total"),
-    "cylinders_in_service": ("cylinders", "total"),
-    "elevator_insurance_rate": ("lift_insurance", "rate"),
-    "elevator_iot_rate": ("lift_iot", "rate"),
-    "cylinder_tag_rate": ("cylinder_tag", "rate"),
-    "cylinder_insurance_rate": ("cylinder_insurance", "rate"),
+# Each figure: "result.field", the statistics result it is read from
+# (compose's calls) and the field of that result's overall figures.
+_READ: dict[str, str] = {
+    "elevators_in_service": "lifts.total",
+    "cylinders_in_service": "cylinders.total",
+    "elevator_insurance_rate": "lift_insurance.rate",
+    "elevator_iot_rate": "lift_iot.rate",
+    "cylinder_tag_rate": "cylinder_tag.rate",
+    "cylinder_insurance_rate": "cylinder_insurance.rate",
     # the trapped-passenger alerts started in the month
-    "traps": ("alerts", "count"),
-    "ack_median_s": ("alerts", "ack_median_s"),
-    "on_site_median_s": ("alerts", "on_site_median_s"),
-    "resolved_median_s": ("alerts", "resolved_median_s"),
-    "on_site_within_30min_share": ("alerts", "on_site_within_30min_share"),
-    "false_alarm_share": ("alerts", "false_alarm_share"),
+    "traps": "alerts.count",
+    "ack_median_s": "alerts.ack_median_s",
+    "on_site_median_s": "alerts.on_site_median_s",
+    "resolved_median_s": "alerts.resolved_median_s",
+    "on_site_within_30min_share": "alerts.on_site_within_30min_share",
+    "false_alarm_share": "alerts.false_alarm_share",
     # the work order's figures (the rescues opened in the month)
-    "rescues": ("orders", "rescues"),
-    "dispatched_within_5min": ("orders", "dispatched_within_5min"),
-    "open_to_dispatch_median_s": ("orders", "open_to_dispatch_median_s"),
-    "dispatch_to_on_site_median_s": ("orders", "dispatch_to_on_site_median_s"),
-    "on_site_to_freed_median_s": ("orders", "on_site_to_freed_median_s"),
-    "on_site_within_30min": ("orders", "on_site_within_30min"),
-    "people_freed": ("orders", "people_freed"),
-    "injured": ("orders", "injured"),
-    "escalations": ("orders", "escalations"),
-    "elevator_overdue_rate": ("lifts", "rate"),
-    "elevator_failed_in_use_rate": ("lifts", "failed_in_use_rate"),
-    "cylinder_overdue_rate": ("cylinders", "rate"),
-    "cylinder_failed_in_use_rate": ("cylinders", "failed_in_use_rate"),
-    "maintenance_overdue_rate": ("maintenance", "rate"),
-    "illegal_fillings": ("illegal", "total"),
-    "hazards_found": ("hazards", "found"),
-    "hazards_rectified": ("hazards", "rectified"),
-    "hazards_overdue": ("hazards", "overdue"),
-    "serious_rectification_rate": ("hazards", "serious_rectification_rate"),
-    "self_check_rate": ("hazards", "self_check_rate"),
+    "rescues": "orders.rescues",
+    "dispatched_within_5min": "orders.dispatched_within_5min",
+    "open_to_dispatch_median_s": "orders.open_to_dispatch_median_s",
+    "dispatch_to_on_site_median_s": "orders.dispatch_to_on_site_median_s",
+    "on_site_to_freed_median_s": "orders.on_site_to_freed_median_s",
+    "on_site_within_30min": "orders.on_site_within_30min",
+    "people_freed": "orders.people_freed",
+    "injured": "orders.injured",
+    "escalations": "orders.escalations",
+    "elevator_overdue_rate": "lifts.rate",
+    "elevator_failed_in_use_rate": "lifts.failed_in_use_rate",
+    "cylinder_overdue_rate": "cylinders.rate",
+    "cylinder_failed_in_use_rate": "cylinders.failed_in_use_rate",
+    "maintenance_overdue_rate": "maintenance.rate",
+    "illegal_fillings": "illegal.total",
+    "hazards_found": "hazards.found",
+    "hazards_rectified": "hazards.rectified",
+    "hazards_overdue": "hazards.overdue",
+    "serious_rectification_rate": "hazards.serious_rectification_rate",
+    "self_check_rate": "hazards.self_check_rate",
 }
 
 
@@ -198,7 +198,10 @@ async def compose(
     illegal, (_, orders) = done.pop("illegal"), done.pop("orders")
     overall = {name: result["overall"] for name, result in done.items()}
     overall |= {"illegal": illegal, "orders": orders}  # their figures at the top
-    values = {key: overall[result][field] for key, (result, field) in _READ.items()}
+    values: dict[str, Any] = {}
+    for key, source in _READ.items():
+        result, field = source.split(".")
+        values[key] = overall[result][field]
     return {
         "as_of": as_of,
         "values": values,
