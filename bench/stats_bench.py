@@ -15,17 +15,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import time
-import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date
-from urllib.parse import urlsplit, urlunsplit
+from functools import partial
+from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' helpers
+
 from semon.settings import Settings
 from semon.store.commands import migrate_database
-from semon.store.stats import Scoped, overdue_inspections
+from semon.store.stats import Equipment, Scoped, overdue_inspections
+from tests.support import services
 
 GENERATE = [
     """INSERT INTO stations (station_id, name, district)
@@ -46,17 +52,13 @@ GENERATE = [
          FROM generate_series(1, %(cylinders)s) i""",
 ]
 
-CASES = [
+CASES: list[tuple[Equipment, str]] = [
     ("elevator", "district"),
     ("elevator", "firm_id"),
     ("elevator", "use_unit"),
     ("cylinder", "station_id"),
     ("cylinder", "district"),
 ]
-
-
-def with_db(dsn: str, name: str) -> str:
-    return urlunsplit(urlsplit(dsn)._replace(path="/" + name))
 
 
 def regulator_scope(equipment: str) -> Scoped:
@@ -87,18 +89,15 @@ async def bench(dsn: str, elevators: int, cylinders: int, runs: int) -> None:
         for who in ("admin", "regulator of 3 districts"):
             for equipment, group_by in CASES:
                 scope = (sql.SQL("TRUE"), {}) if who == "admin" else regulator_scope(equipment)
-                times = []
-                for _ in range(runs + 1):  # the first run warms the cache and is dropped
-                    t = time.perf_counter()
-                    result = await overdue_inspections(
-                        conn,
-                        equipment=equipment,  # type: ignore[arg-type]
-                        group_by=group_by,
-                        at=at,
-                        scope=scope,
-                    )
-                    times.append(time.perf_counter() - t)
-                times = times[1:]
+                call = partial(
+                    overdue_inspections,
+                    conn,
+                    equipment=equipment,
+                    group_by=group_by,
+                    at=at,
+                    scope=scope,
+                )
+                times, result = await timed(call, runs)
                 o = result["overall"]
                 print(
                     f"  {who:25s} {equipment:8s} by {group_by:10s} "
@@ -108,6 +107,17 @@ async def bench(dsn: str, elevators: int, cylinders: int, runs: int) -> None:
                 )
 
 
+async def timed(call: Callable[[], Awaitable[Any]], runs: int) -> tuple[list[float], Any]:
+    """Seconds of each of `runs` calls (after one more, warming the cache,
+    dropped) and the last call's result."""
+    times = []
+    for _ in range(runs + 1):
+        t = time.perf_counter()
+        result = await call()
+        times.append(time.perf_counter() - t)
+    return times[1:], result
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--elevators", type=int, default=200_000)
@@ -115,14 +125,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/test")
     args = ap.parse_args()
-    name = f"semon_bench_stats_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(args.dsn, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        asyncio.run(bench(with_db(args.dsn, name), args.elevators, args.cylinders, args.runs))
-    finally:
-        with psycopg.connect(args.dsn, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with services.fresh_database(args.dsn, prefix="semon_bench_stats") as dsn:
+        asyncio.run(bench(dsn, args.elevators, args.cylinders, args.runs))
 
 
 if __name__ == "__main__":
