@@ -30,8 +30,8 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' helpers
 
+from bench.scratch import generate
 from semon.settings import Settings
-from semon.store.commands import migrate_database
 from semon.tokens import create_token
 from tests.api.conftest import LiveServer, make_settings
 from tests.support import services
@@ -115,26 +115,13 @@ def cases(month: str, today: str) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 async def prepare(dsn: str, args: argparse.Namespace) -> str:
-    settings = Settings(database_url=dsn)
-    t = time.perf_counter()
-    await migrate_database(dsn, settings)
+    sizes = ("elevators", "cylinders", "hazards", "self_checks")
+    took = await generate(dsn, GENERATE, {k: getattr(args, k) for k in sizes})
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-        for q in GENERATE:
-            await conn.execute(
-                q,  # type: ignore[arg-type]
-                {
-                    "elevators": args.elevators,
-                    "cylinders": args.cylinders,
-                    "hazards": args.hazards,
-                    "self_checks": args.self_checks,
-                },
-            )
-        await conn.execute("VACUUM ANALYZE")
         _, secret = await create_token(conn, "regulator", ["D1", "D2", "D3"], "bench")
     print(
         f"generated {args.elevators:,} elevators, {args.cylinders:,} cylinders, "
-        f"{args.hazards:,} hazards, {args.self_checks:,} self-checks "
-        f"in {time.perf_counter() - t:.1f} s"
+        f"{args.hazards:,} hazards, {args.self_checks:,} self-checks in {took:.1f} s"
     )
     return secret
 

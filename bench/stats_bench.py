@@ -28,8 +28,7 @@ from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' helpers
 
-from semon.settings import Settings
-from semon.store.commands import migrate_database
+from bench.scratch import generate
 from semon.store.stats import Equipment, Scoped, overdue_inspections
 from tests.support import services
 
@@ -73,17 +72,9 @@ def regulator_scope(equipment: str) -> Scoped:
 
 
 async def bench(dsn: str, elevators: int, cylinders: int, runs: int) -> None:
-    settings = Settings(database_url=dsn)
-    t = time.perf_counter()
-    await migrate_database(dsn, settings)
-    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-        for q in GENERATE:
-            await conn.execute(q, {"elevators": elevators, "cylinders": cylinders})
-        await conn.execute("VACUUM ANALYZE")
-    print(
-        f"generated {elevators:,} elevators, {cylinders:,} cylinders, 2,000 stations "
-        f"in {time.perf_counter() - t:.1f} s"
-    )
+    took = await generate(dsn, GENERATE, {"elevators": elevators, "cylinders": cylinders})
+    print(f"generated {elevators:,} elevators, {cylinders:,} cylinders, 2,000 stations", end="")
+    print(f" in {took:.1f} s")
     at = date(2026, 6, 1)
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
         for who in ("admin", "regulator of 3 districts"):
@@ -120,9 +111,8 @@ async def timed(call: Callable[[], Awaitable[Any]], runs: int) -> tuple[list[flo
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--elevators", type=int, default=200_000)
-    ap.add_argument("--cylinders", type=int, default=2_000_000)
-    ap.add_argument("--runs", type=int, default=5)
+    for count, default in {"elevators": 200_000, "cylinders": 2_000_000, "runs": 5}.items():
+        ap.add_argument(f"--{count}", type=int, default=default)
     ap.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/test")
     args = ap.parse_args()
     with services.fresh_database(args.dsn, prefix="semon_bench_stats") as dsn:
