@@ -127,10 +127,11 @@ async def list_hazards(
     overdue: bool | None,
     today: date,
     limit: int,
-    scope: sql.Composable,
-    params: dict[str, Any],
+    scope: tuple[sql.Composable, dict[str, Any]],
 ) -> list[Row]:
-    """Newest found first. `overdue`: open with its deadline passed (or not)."""
+    """Newest found first. `overdue`: open with its deadline passed (or not).
+    `scope`: the caller's predicate over ``h`` and its parameters."""
+    where, params = scope
     query = sql.SQL(
         f"SELECT {_COLUMNS} FROM hazards h"
         " WHERE ({s}) AND (%(state)s::text IS NULL OR h.state = %(state)s)"
@@ -138,18 +139,11 @@ async def list_hazards(
         " AND (%(overdue)s::boolean IS NULL"
         "      OR (h.state = 'open' AND h.deadline < %(today)s) = %(overdue)s)"
         " ORDER BY h.found_on DESC, h.hazard_id LIMIT %(limit)s"
-    ).format(s=scope)
+    ).format(s=where)
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
             query,
-            {
-                **params,
-                "state": state,
-                "level": level,
-                "overdue": overdue,
-                "today": today,
-                "limit": limit,
-            },
+            dict(params, state=state, level=level, overdue=overdue, today=today, limit=limit),
         )
         return await cur.fetchall()
 
