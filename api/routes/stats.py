@@ -18,7 +18,7 @@ from api.deps import PoolDep, SettingsDep
 from api.query_time import QueryTime
 from api.scope import Predicate, Scope, ScopeDep
 from semon.domain.common import Day
-from semon.i18n import Message, msg
+from semon.i18n import msg
 from semon.store import coverage as coverage_store
 from semon.store import hazards as hazard_store
 from semon.store import stats as store
@@ -194,13 +194,7 @@ async def overdue_inspections(
     renews it) plus its interval is before `at`; and those whose latest
     inspection failed (`failed_in_use`)."""
     day = at or datetime.now(UTC).date()
-    rows = equipment_rows(
-        scope,
-        equipment,
-        group_by,
-        groups=(msg("api.problem.elevator_groups"), msg("api.problem.cylinder_groups")),
-        no_cylinders={"maintenance": msg("api.problem.firm_sees_no_cylinders")},
-    )
+    rows = equipment_rows(scope, equipment, group_by, problems="api")
     async with pool.connection() as conn:
         result = await store.overdue_inspections(
             conn, equipment=equipment, group_by=group_by, at=day, scope=rows
@@ -420,44 +414,34 @@ async def coverage_for(
         raise HTTPException(
             422, msg("regulator.problem.metric", metric=metric, equipment=equipment)
         )
-    rows = equipment_rows(
-        scope,
-        equipment,
-        group_by,
-        groups=(
-            msg("regulator.problem.elevator_groups"),
-            msg("regulator.problem.cylinder_groups"),
-        ),
-        no_cylinders={
-            role: msg("regulator.problem.no_cylinders", role=role)
-            for role in ("maintenance", "use_unit")
-        },
-    )
+    rows = equipment_rows(scope, equipment, group_by, problems="regulator")
     return await coverage_store.coverage(
         conn, metric=metric, equipment=equipment, group_by=group_by, at=at, scope=rows
     )
 
 
 def equipment_rows(
-    scope: Scope,
-    equipment: str,
-    group_by: str,
-    *,
-    groups: tuple[Message, Message],
-    no_cylinders: dict[str, Message],
+    scope: Scope, equipment: str, group_by: str, *, problems: Literal["api", "regulator"]
 ) -> Predicate:
     """The caller's scope over the equipment's rows (``e`` elevators, ``c``
-    cylinders), once the grouping is one the equipment has (422 with
-    `groups`' elevator or cylinder problem) and the role sees the equipment
-    (403: a station no elevators; the roles in `no_cylinders` no cylinders)."""
+    cylinders), once the grouping is one the equipment has (422) and the role
+    sees the equipment (403: a station no elevators; a firm no cylinders,
+    nor a use unit where the regulator's problems are said)."""
+    regulator = problems == "regulator"
     if equipment == "elevator":
         if group_by not in store.ELEVATOR_GROUPS:
-            raise HTTPException(422, groups[0])
+            if regulator:
+                raise HTTPException(422, msg("regulator.problem.elevator_groups"))
+            raise HTTPException(422, msg("api.problem.elevator_groups"))
         if scope.role == "station":
             raise HTTPException(403, msg("api.problem.station_sees_no_elevators"))
         return scope.elevators("e")
     if group_by not in store.CYLINDER_GROUPS:
-        raise HTTPException(422, groups[1])
-    if scope.role in no_cylinders:
-        raise HTTPException(403, no_cylinders[scope.role])
+        if regulator:
+            raise HTTPException(422, msg("regulator.problem.cylinder_groups"))
+        raise HTTPException(422, msg("api.problem.cylinder_groups"))
+    if regulator and scope.role in ("maintenance", "use_unit"):
+        raise HTTPException(403, msg("regulator.problem.no_cylinders", role=scope.role))
+    if scope.role == "maintenance":
+        raise HTTPException(403, msg("api.problem.firm_sees_no_cylinders"))
     return scope.cylinders("c")

@@ -32,7 +32,7 @@ def _overdue(api_url: str, headers: Headers, uid: str, at: str, **params: Any) -
         f"{api_url}/stats/overdue-inspections", params={"at": at, **params}, headers=headers
     )
     assert r.status_code == 200, r.text
-    [group] = [g for g in r.json()["groups"] if g["key"].startswith(uid)]
+    [group] = [g for g in r.json()["groups"] if (g["key"] or "").startswith(uid)]
     return {k: group[k] for k in ("total", "overdue", "failed_in_use")}
 
 
