@@ -4,6 +4,8 @@ overdue maintenance. Role and scope go into each query's WHERE clause."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -11,7 +13,7 @@ import orjson
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 from psycopg import AsyncConnection
-from psycopg_pool import PoolTimeout
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from pydantic import BaseModel, Field
 
 from api.deps import PoolDep, SettingsDep
@@ -26,9 +28,10 @@ from semon.store.rescue_stats import rescue_figures
 
 router = APIRouter(prefix="/stats", tags=["statistics"])
 
-# How long /stats/rescue waits for a second connection before running its two
-# scans one after the other.
+# How long /stats/rescue and /stats/hazards wait for a second connection
+# before running their two scans one after the other.
 SECOND_CONNECTION_WAIT_S = 0.05
+Pool = AsyncConnectionPool[AsyncConnection]
 
 
 def as_json(result: dict[str, Any]) -> Response:
@@ -338,15 +341,37 @@ async def hazards(
     daily, weekly and monthly check of the window recorded)."""
     # In days: the 30 days up to today.
     start, end = _window(since, until, datetime.now(UTC).date() + timedelta(days=1))
-    async with pool.connection() as conn:
-        result = await hazard_stats_for(conn, scope, group_by, start, end)
+    async with pool.connection() as conn, spare_connection(pool) as second:
+        result = await hazard_stats_for(conn, scope, group_by, start, end, second)
     return as_json(result)
 
 
+@asynccontextmanager
+async def spare_connection(pool: Pool) -> AsyncIterator[AsyncConnection | None]:
+    """A second pooled connection when one is free at once, else None: never
+    waiting for it (requests each holding one and waiting for a second could
+    starve the pool)."""
+    try:
+        conn = await pool.getconn(timeout=SECOND_CONNECTION_WAIT_S)
+    except PoolTimeout:
+        yield None
+        return
+    try:
+        yield conn
+    finally:
+        await pool.putconn(conn)
+
+
 async def hazard_stats_for(
-    conn: AsyncConnection, scope: Scope, group_by: str, start: date, end: date
+    conn: AsyncConnection,
+    scope: Scope,
+    group_by: str,
+    start: date,
+    end: date,
+    second: AsyncConnection | None = None,
 ) -> dict[str, Any]:
-    """The store's figures under the caller's scope (the monthly report uses it too)."""
+    """The store's figures under the caller's scope (the monthly report uses it
+    too); the self-checks side by side on `second` where given."""
     h_where, h_params = scope.hazards("h")
     e_where, e_params = scope.elevators("e")
     return await hazard_store.hazard_stats(
@@ -358,6 +383,7 @@ async def hazard_stats_for(
         hazard_scope=h_where,
         elevator_scope=e_where,
         params={**h_params, **e_params},
+        units_conn=second,
     )
 
 
