@@ -26,19 +26,17 @@ METRICS: dict[str, tuple[str, ...]] = {
 
 # Covered: insured on the day judged; a tag fitted; a sample in the 24 h
 # before `at`. For IoT the lift's newest sample (elevator_last_seen, kept by
-# ingest, 0076) answers when it is at or before `at`: no newer than the
-# window's start, none in it (or never heard from: no row); inside it,
-# heard. Only a lift heard from after `at` (a past `at`) is looked up in its
-# samples (one probe of the (elevator_id, ts) key).
+# ingest, 0076) answers when it is at or before `at`: never heard from (no
+# row) or no newer than the window's start, none in it; inside it, heard.
+# Only a lift heard from after `at` (a past `at`) is looked up in its
+# samples (one probe of the (elevator_id, ts) key). A CASE, not AND/OR: a
+# NULL (no row) must not reach the probe.
 _ELEVATOR_COVERED = {
     "insurance": "e.insured_until >= %(day)s",
-    "iot": "seen.ts > %(since)s AND (seen.ts <= %(at)s"
-    " OR EXISTS (SELECT 1 FROM elevator_status s WHERE s.elevator_id = e.elevator_id"
-    " AND s.ts > %(since)s AND s.ts <= %(at)s))",
-}
-_ELEVATOR_JOINS = {
-    "insurance": "",
-    "iot": "LEFT JOIN elevator_last_seen seen ON seen.elevator_id = e.elevator_id",
+    "iot": "CASE WHEN seen.ts IS NULL OR seen.ts <= %(since)s THEN false"
+    " WHEN seen.ts <= %(at)s THEN true"
+    " ELSE EXISTS (SELECT 1 FROM elevator_status s WHERE s.elevator_id = e.elevator_id"
+    " AND s.ts > %(since)s AND s.ts <= %(at)s) END",
 }
 _CYLINDER_COVERED = {
     "insurance": "c.insured_until >= %(day)s",
@@ -48,9 +46,24 @@ _CYLINDER_COVERED = {
 _ELEVATORS = """
 SELECT {key} AS key, GROUPING({key}) AS overall, count(*) AS total,
        count(*) FILTER (WHERE {covered}) AS covered
-  FROM elevators e {joins}
+  FROM elevators e
  WHERE e.status = 'in_service' AND ({scope})
  GROUP BY GROUPING SETS (({key}), ())
+"""
+# IoT joins each lift's last-seen row, which takes the elevators out of the
+# grouping key's order: counted per group by hash first (no sort of every
+# lift, which spilled to disk), then rolled up.
+_ELEVATORS_IOT = """
+WITH per AS (
+    SELECT {key} AS key, count(*) AS total, count(*) FILTER (WHERE {covered}) AS covered
+      FROM elevators e LEFT JOIN elevator_last_seen seen ON seen.elevator_id = e.elevator_id
+     WHERE e.status = 'in_service' AND ({scope})
+     GROUP BY 1
+)
+SELECT key, GROUPING(key) AS overall,
+       coalesce(sum(total), 0)::bigint AS total, coalesce(sum(covered), 0)::bigint AS covered
+  FROM per
+ GROUP BY GROUPING SETS ((key), ())
 """
 
 # Per owner station first, then rolled up to the district where asked.
@@ -86,10 +99,9 @@ async def coverage(
     judged (its UTC date for insurance)."""
     where, params = scope
     if equipment == "elevator":
-        query = sql.SQL(_ELEVATORS).format(
+        query = sql.SQL(_ELEVATORS_IOT if metric == "iot" else _ELEVATORS).format(
             key=sql.SQL(ELEVATOR_GROUPS[group_by]),
             covered=sql.SQL(_ELEVATOR_COVERED[metric]),
-            joins=sql.SQL(_ELEVATOR_JOINS[metric]),
             scope=where,
         )
     else:
