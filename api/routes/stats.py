@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -350,16 +350,15 @@ async def hazards(
 async def spare_connection(pool: Pool) -> AsyncIterator[AsyncConnection | None]:
     """A second pooled connection when one is free at once, else None: never
     waiting for it (requests each holding one and waiting for a second could
-    starve the pool)."""
-    try:
-        conn = await pool.getconn(timeout=SECOND_CONNECTION_WAIT_S)
-    except PoolTimeout:
-        yield None
-        return
-    try:
+    starve the pool). Given back as pool.connection() gives it back."""
+    async with AsyncExitStack() as stack:
+        try:
+            conn = await stack.enter_async_context(
+                pool.connection(timeout=SECOND_CONNECTION_WAIT_S)
+            )
+        except PoolTimeout:
+            conn = None
         yield conn
-    finally:
-        await pool.putconn(conn)
 
 
 async def hazard_stats_for(
