@@ -14,6 +14,7 @@ from typing import Any, Literal
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
+from semon.store import last_seen
 from semon.store.stats import ELEVATOR_GROUPS, Scoped
 
 Metric = Literal["insurance", "tag", "iot"]
@@ -25,16 +26,18 @@ METRICS: dict[str, tuple[str, ...]] = {
 }
 
 # Covered: insured on the day judged; a tag fitted; a sample in the 24 h
-# before `at`. For IoT the lift's newest sample (elevator_last_seen, kept by
-# ingest, 0076) answers when it is at or before `at`: never heard from (no
-# row) or no newer than the window's start, none in it; inside it, heard.
-# Only a lift heard from after `at` (a past `at`) is looked up in its
-# samples (one probe of the (elevator_id, ts) key). A CASE, not AND/OR: a
-# NULL (no row) must not reach the probe.
+# before `at`. For IoT each lift's kept last-seen time (elevator_last_seen,
+# 0076, semon/store/last_seen.py: its newest sample is at or after it and
+# less than STEP after it) answers for nearly every lift: never heard from
+# (no row), or kept time plus STEP at or before the window's start, none in
+# the window; kept time inside the window, heard. Only the lifts left in
+# doubt (the kept time just before the window's start, or after `at`: a
+# past `at`) are looked up in their samples (one probe of the (elevator_id,
+# ts) key). A CASE, not AND/OR: a NULL (no row) must not reach the probe.
 _ELEVATOR_COVERED = {
     "insurance": "e.insured_until >= %(day)s",
-    "iot": "CASE WHEN seen.ts IS NULL OR seen.ts <= %(since)s THEN false"
-    " WHEN seen.ts <= %(at)s THEN true"
+    "iot": "CASE WHEN seen.ts IS NULL OR seen.ts + %(step)s <= %(since)s THEN false"
+    " WHEN seen.ts > %(since)s AND seen.ts <= %(at)s THEN true"
     " ELSE EXISTS (SELECT 1 FROM elevator_status s WHERE s.elevator_id = e.elevator_id"
     " AND s.ts > %(since)s AND s.ts <= %(at)s) END",
 }
@@ -111,7 +114,8 @@ async def coverage(
             covered=sql.SQL(_CYLINDER_COVERED[metric]),
             scope=where,
         )
-    values = {**params, "day": at.date(), "at": at, "since": at - timedelta(hours=24)}
+    since = at - timedelta(hours=24)
+    values = {**params, "day": at.date(), "at": at, "since": since, "step": last_seen.STEP}
     async with conn.transaction():
         if equipment == "cylinder":
             # As for the overdue figures (semon/store/stats.py): the covering

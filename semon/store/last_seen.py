@@ -1,23 +1,33 @@
-"""Each elevator's newest status sample time (``elevator_last_seen``,
-migration 0076), kept in ingest's write path: one upsert per batch, inside
-the batch's transaction, so the figure and the samples commit together.
+"""Each elevator's last-seen time (``elevator_last_seen``, migration 0076),
+kept in ingest's write path: one statement per batch, inside the batch's
+transaction, so the figure and the samples commit together.
 
-Sorted by elevator so that two writers upserting overlapping lifts take the
-rows' locks in the same order (no deadlock); only ever forward, so that a
-late or redelivered batch never moves a lift's time back (nor rewrites it).
+A lift's time moves only forward, and only by `STEP` or more: its newest
+sample is always at or after the time kept and less than `STEP` after it
+(the coverage query, semon/store/coverage.py, probes the samples of the few
+lifts that leaves in doubt). A lift reporting every second is written once a
+minute rather than in every batch; the rest of the batch's lifts cost one
+index probe each and take no lock. Sorted by elevator, so that two writers
+upserting overlapping lifts take the rows' locks in the same order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg import Connection
 
+# How far behind a lift's newest sample its kept time may be.
+STEP = timedelta(seconds=60)
+
 UPSERT = """
 INSERT INTO elevator_last_seen AS seen (elevator_id, ts)
-SELECT * FROM unnest(%s::text[], %s::timestamptz[])
+SELECT b.elevator_id, b.ts
+  FROM unnest(%(ids)s::text[], %(times)s::timestamptz[]) AS b (elevator_id, ts)
+ WHERE NOT EXISTS (SELECT 1 FROM elevator_last_seen kept
+                    WHERE kept.elevator_id = b.elevator_id AND kept.ts > b.ts - %(step)s)
 ON CONFLICT (elevator_id) DO UPDATE SET ts = excluded.ts WHERE seen.ts < excluded.ts
 """
 
@@ -35,8 +45,8 @@ def newest(samples: Iterable[tuple[Any, ...]]) -> dict[str, datetime]:
 
 def note_last_seen(conn: Connection[Any], samples: Iterable[tuple[Any, ...]]) -> None:
     """Move each lift's last-seen time up to its newest sample of the batch
-    (inside the caller's transaction)."""
+    where that is `STEP` or more after it (inside the caller's transaction)."""
     times = newest(samples)
     if times:
         ids = sorted(times)
-        conn.execute(UPSERT, (ids, [times[i] for i in ids]))
+        conn.execute(UPSERT, {"ids": ids, "times": [times[i] for i in ids], "step": STEP})

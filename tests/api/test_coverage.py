@@ -101,6 +101,13 @@ def test_insurance_tags_and_iot(
     _heard(database_url, [(f"{uid}-E2", at + timedelta(hours=5))])
     iot = _get(api_url, regulator, metric="iot", at="2026-11-20").json()
     assert _groups(iot) == {d: (4, 2)}
+    # E3 heard 30 s before the window and 10 s into it: less than a step
+    # apart, its kept time stays before the window, and its samples decide.
+    window_start = at - timedelta(hours=24)
+    _heard(database_url, [(f"{uid}-E3", window_start - timedelta(seconds=30))])
+    _heard(database_url, [(f"{uid}-E3", window_start + timedelta(seconds=10))])
+    iot = _get(api_url, regulator, metric="iot", at="2026-11-20").json()
+    assert _groups(iot) == {d: (4, 3)}
     iot = _get(api_url, regulator, metric="iot", at="2026-11-21").json()
     assert _groups(iot) == {d: (4, 2)}  # E1 and E2, heard in the day before
     # Out of scope: another district's regulator sees nothing of it.

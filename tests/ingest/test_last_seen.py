@@ -1,7 +1,8 @@
 """Each lift's last-seen time (elevator_last_seen, 0076), kept by the write
-path against real PostgreSQL: the newest sample of each batch, never moved
-back by a late or redelivered one, committed or rolled back with the
-samples; and the migration fills it from the samples already stored."""
+path against real PostgreSQL: moved up to a batch's newest sample when that
+is a step (STEP) or more ahead, never back by a late or redelivered batch,
+committed or rolled back with the samples; and the migration fills it from
+the samples already stored."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import timedelta
 
 import psycopg
 
+from semon.store.last_seen import STEP
 from semon.store.migrate import migrate
 from semon.store.telemetry import prepare_staging, write_rows
 from tests.ingest.test_write_rows import NOW, T0, batch
@@ -20,20 +22,26 @@ def _seen(conn: psycopg.Connection) -> dict[str, int]:
     return {eid: int(ts.timestamp() * 1000) - T0 for eid, ts in rows}
 
 
-def test_the_newest_sample_of_each_lift(fresh_database_url: str) -> None:
+def test_the_newest_sample_of_each_lift_a_step_apart(fresh_database_url: str) -> None:
+    step = int(STEP.total_seconds() * 1000)
     with psycopg.connect(fresh_database_url) as conn:
         prepare_staging(conn)
         write_rows(conn, batch(("E2", 7), ("E1", 3), ("E1", 9), ("E2", 1)))
         conn.commit()
         assert _seen(conn) == {"E1": 9, "E2": 7}
-        # Late samples and a redelivery move nothing back; a newer one moves up.
+        # Late samples, a redelivery and a newer sample less than a step
+        # ahead move nothing; a new lift is kept at once.
         write_rows(conn, batch(("E1", 5), ("E2", 7), ("E2", 8), ("E3", 2)))
         conn.commit()
-        assert _seen(conn) == {"E1": 9, "E2": 8, "E3": 2}
+        assert _seen(conn) == {"E1": 9, "E2": 7, "E3": 2}
+        # A step ahead: moved up to the batch's newest.
+        write_rows(conn, batch(("E2", 7 + step), ("E2", 9 + step), ("E1", 8 + step)))
+        conn.commit()
+        assert _seen(conn) == {"E1": 9, "E2": 9 + step, "E3": 2}
         # Rolled back with the samples.
-        write_rows(conn, batch(("E1", 50)))
+        write_rows(conn, batch(("E1", 9 + 2 * step)))
         conn.rollback()
-        assert _seen(conn) == {"E1": 9, "E2": 8, "E3": 2}
+        assert _seen(conn) == {"E1": 9, "E2": 9 + step, "E3": 2}
 
 
 async def test_the_migration_fills_it_from_stored_samples(fresh_database_url: str) -> None:
