@@ -18,21 +18,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import statistics
-import threading
+import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' helpers
+
+from bench.scratch import generate
 from semon.settings import Settings
-from semon.store.commands import migrate_database
 from semon.tokens import create_token
+from tests.api.conftest import LiveServer, make_settings
+from tests.support import services
 
 GENERATE = [
     """INSERT INTO stations (station_id, name, district)
@@ -84,55 +86,10 @@ GENERATE = [
        SELECT 'EL' || lpad(i::text, 7, '0'), now() - (i %% 1400) * interval '1 minute', 1, 0,
               'stopped', 'closed', true, 'normal', false, 'mains', now()
          FROM generate_series(1, %(elevators)s) i WHERE i %% 10 <> 0""",
+    # what ingest keeps beside the samples it stores (semon/store/last_seen.py)
+    """INSERT INTO elevator_last_seen (elevator_id, ts)
+       SELECT elevator_id, max(ts) FROM elevator_status GROUP BY elevator_id""",
 ]
-
-
-def with_db(dsn: str, name: str) -> str:
-    return urlunsplit(urlsplit(dsn)._replace(path="/" + name))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """api.service.run in a thread of its own (as the tests' LiveServer)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.ready = threading.Event()
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.task: asyncio.Task[None] | None = None
-        self.thread = threading.Thread(target=self._main, daemon=True)
-
-    def _main(self) -> None:
-        from api.service import run
-
-        async def main() -> None:
-            self.loop = asyncio.get_running_loop()
-            self.task = asyncio.current_task()  # type: ignore[assignment]
-            started = asyncio.Event()
-            waiter = asyncio.create_task(started.wait())
-            waiter.add_done_callback(lambda _: self.ready.set())
-            await run(self.settings, ready=started)
-
-        try:
-            asyncio.run(main())
-        except asyncio.CancelledError:
-            pass
-        finally:
-            self.ready.set()
-
-    def start(self) -> None:
-        self.thread.start()
-        self.ready.wait(60)
-
-    def stop(self) -> None:
-        if self.loop is not None and self.task is not None:
-            self.loop.call_soon_threadsafe(self.task.cancel)
-        self.thread.join(15)
 
 
 def cases(month: str, today: str) -> list[tuple[str, str, dict[str, Any]]]:
@@ -158,40 +115,24 @@ def cases(month: str, today: str) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 async def prepare(dsn: str, args: argparse.Namespace) -> str:
-    settings = Settings(database_url=dsn)
-    t = time.perf_counter()
-    await migrate_database(dsn, settings)
+    sizes = ("elevators", "cylinders", "hazards", "self_checks")
+    took = await generate(dsn, GENERATE, {k: getattr(args, k) for k in sizes})
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-        for q in GENERATE:
-            await conn.execute(
-                q,  # type: ignore[arg-type]
-                {
-                    "elevators": args.elevators,
-                    "cylinders": args.cylinders,
-                    "hazards": args.hazards,
-                    "self_checks": args.self_checks,
-                },
-            )
-        await conn.execute("VACUUM ANALYZE")
         _, secret = await create_token(conn, "regulator", ["D1", "D2", "D3"], "bench")
     print(
         f"generated {args.elevators:,} elevators, {args.cylinders:,} cylinders, "
-        f"{args.hazards:,} hazards, {args.self_checks:,} self-checks "
-        f"in {time.perf_counter() - t:.1f} s"
+        f"{args.hazards:,} hazards, {args.self_checks:,} self-checks in {took:.1f} s"
     )
     return secret
 
 
 def run(dsn: str, args: argparse.Namespace) -> None:
     regulator_secret = asyncio.run(prepare(dsn, args))
-    settings = Settings(database_url=dsn)
-    settings.api.host = "127.0.0.1"
-    settings.api.port = free_port()
-    settings.api.bootstrap_admin_token = "semon_bench_admin_" + uuid.uuid4().hex
+    settings = make_settings(dsn)
     settings.api.statement_timeout_ms = 60_000
-    settings.log_level = "WARNING"
-    server = Server(settings)
-    server.start()
+    settings.storage.pool_max = Settings().storage.pool_max
+    server = LiveServer(settings)
+    server.start(timeout=60)
     today = datetime.now(UTC).date()
     last = today.replace(day=1) - timedelta(days=1)
     month = f"{last.year:04d}-{last.month:02d}"
@@ -234,14 +175,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/test")
     args = ap.parse_args()
-    name = f"semon_bench_regulator_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(args.dsn, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        run(with_db(args.dsn, name), args)
-    finally:
-        with psycopg.connect(args.dsn, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with services.fresh_database(args.dsn, prefix="semon_bench_regulator") as dsn:
+        run(dsn, args)
 
 
 if __name__ == "__main__":

@@ -15,17 +15,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import time
-import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date
-from urllib.parse import urlsplit, urlunsplit
+from functools import partial
+from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from semon.settings import Settings
-from semon.store.commands import migrate_database
-from semon.store.stats import overdue_inspections
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' helpers
+
+from bench.scratch import generate
+from semon.store.stats import Equipment, Scoped, overdue_inspections
+from tests.support import services
 
 GENERATE = [
     """INSERT INTO stations (station_id, name, district)
@@ -46,7 +51,7 @@ GENERATE = [
          FROM generate_series(1, %(cylinders)s) i""",
 ]
 
-CASES = [
+CASES: list[tuple[Equipment, str]] = [
     ("elevator", "district"),
     ("elevator", "firm_id"),
     ("elevator", "use_unit"),
@@ -55,11 +60,7 @@ CASES = [
 ]
 
 
-def with_db(dsn: str, name: str) -> str:
-    return urlunsplit(urlsplit(dsn)._replace(path="/" + name))
-
-
-def regulator_scope(equipment: str) -> tuple[sql.Composable, dict[str, object]]:
+def regulator_scope(equipment: str) -> Scoped:
     """The predicate api/scope.py builds for a regulator of three districts."""
     districts = {"scope_districts": ["D1", "D2", "D3"]}
     if equipment == "elevator":
@@ -71,38 +72,23 @@ def regulator_scope(equipment: str) -> tuple[sql.Composable, dict[str, object]]:
 
 
 async def bench(dsn: str, elevators: int, cylinders: int, runs: int) -> None:
-    settings = Settings(database_url=dsn)
-    t = time.perf_counter()
-    await migrate_database(dsn, settings)
-    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-        for q in GENERATE:
-            await conn.execute(q, {"elevators": elevators, "cylinders": cylinders})
-        await conn.execute("VACUUM ANALYZE")
-    print(
-        f"generated {elevators:,} elevators, {cylinders:,} cylinders, 2,000 stations "
-        f"in {time.perf_counter() - t:.1f} s"
-    )
+    took = await generate(dsn, GENERATE, {"elevators": elevators, "cylinders": cylinders})
+    print(f"generated {elevators:,} elevators, {cylinders:,} cylinders, 2,000 stations", end="")
+    print(f" in {took:.1f} s")
     at = date(2026, 6, 1)
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
         for who in ("admin", "regulator of 3 districts"):
             for equipment, group_by in CASES:
-                if who == "admin":
-                    scope, params = sql.SQL("TRUE"), {}
-                else:
-                    scope, params = regulator_scope(equipment)
-                times = []
-                for _ in range(runs + 1):  # the first run warms the cache and is dropped
-                    t = time.perf_counter()
-                    result = await overdue_inspections(
-                        conn,
-                        equipment=equipment,
-                        group_by=group_by,
-                        at=at,  # type: ignore[arg-type]
-                        scope=scope,
-                        params=params,
-                    )
-                    times.append(time.perf_counter() - t)
-                times = times[1:]
+                scope = (sql.SQL("TRUE"), {}) if who == "admin" else regulator_scope(equipment)
+                call = partial(
+                    overdue_inspections,
+                    conn,
+                    equipment=equipment,
+                    group_by=group_by,
+                    at=at,
+                    scope=scope,
+                )
+                times, result = await timed(call, runs)
                 o = result["overall"]
                 print(
                     f"  {who:25s} {equipment:8s} by {group_by:10s} "
@@ -112,21 +98,25 @@ async def bench(dsn: str, elevators: int, cylinders: int, runs: int) -> None:
                 )
 
 
+async def timed(call: Callable[[], Awaitable[Any]], runs: int) -> tuple[list[float], Any]:
+    """Seconds of each of `runs` calls (after one more, warming the cache,
+    dropped) and the last call's result."""
+    times = []
+    for _ in range(runs + 1):
+        t = time.perf_counter()
+        result = await call()
+        times.append(time.perf_counter() - t)
+    return times[1:], result
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--elevators", type=int, default=200_000)
-    ap.add_argument("--cylinders", type=int, default=2_000_000)
-    ap.add_argument("--runs", type=int, default=5)
+    for count, default in {"elevators": 200_000, "cylinders": 2_000_000, "runs": 5}.items():
+        ap.add_argument(f"--{count}", type=int, default=default)
     ap.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/test")
     args = ap.parse_args()
-    name = f"semon_bench_stats_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(args.dsn, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        asyncio.run(bench(with_db(args.dsn, name), args.elevators, args.cylinders, args.runs))
-    finally:
-        with psycopg.connect(args.dsn, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with services.fresh_database(args.dsn, prefix="semon_bench_stats") as dsn:
+        asyncio.run(bench(dsn, args.elevators, args.cylinders, args.runs))
 
 
 if __name__ == "__main__":

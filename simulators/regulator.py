@@ -210,20 +210,38 @@ def _opt_rate(part: int, whole: int) -> float | None:
 
 def truth(city: City, book: Book, *, as_of: date, today: date) -> dict[str, Any]:
     """What the month's report must say, from the records (CONTRACT.md's
-    definitions, a fail never renewing the base date)."""
+    definitions judged with the inspections known at as_of: one dated after
+    it renews nothing, a fail never renews the base date)."""
     lifts = [r for r in city.records["elevators"] if r["status"] == "in_service"]
     cyls = [r for r in city.records["cylinders"] if r["status"] == "in_service"]
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    day = as_of.isoformat()
+    # The inspections known at as_of (dated on or before it), per piece.
+    known: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for i in city.records["inspections"]:
-        k = (i["equipment_type"], i["equipment_id"])
-        if k not in latest or i["inspected_on"] > latest[k]["inspected_on"]:
-            latest[k] = i
+        if i["inspected_on"] <= day:
+            known.setdefault((i["equipment_type"], i["equipment_id"]), []).append(i)
 
-    def failed(kind: str, r: dict[str, Any], key: str) -> bool:
-        last = latest.get((kind, r[key]))
-        if last is None or last["result"] != "fail" or last["inspected_on"] > as_of.isoformat():
-            return False
-        return not r.get("last_inspected_on") or r["last_inspected_on"] <= last["inspected_on"]
+    def state(kind: str, r: dict[str, Any], key: str) -> tuple[str | None, str | None, str | None]:
+        """The registry's date (one date, taken as it stands), and of the
+        inspections known at as_of the latest pass or conditional and the
+        latest one's date when it failed."""
+        mine = known.get((kind, r[key]), [])
+        registry = r.get("last_inspected_on") or None
+        passed = max((i["inspected_on"] for i in mine if i["result"] != "fail"), default=None)
+        latest = max(mine, key=lambda i: i["inspected_on"], default=None)
+        failed = latest["inspected_on"] if latest and latest["result"] == "fail" else None
+        return registry, passed, failed
+
+    def inspection_overdue(kind: str, r: dict[str, Any], key: str) -> bool:
+        registry, passed, failed = state(kind, r, key)
+        base = max(
+            (d for d in (registry if registry != failed else None, passed) if d), default=None
+        )
+        return inspection_due({**r, "last_inspected_on": base}, kind) < as_of
+
+    def failed_in_use(kind: str, r: dict[str, Any], key: str) -> bool:
+        registry, _, failed_on = state(kind, r, key)
+        return failed_on is not None and (registry is None or registry <= failed_on)
 
     def insured(r: dict[str, Any]) -> bool:
         return bool(r.get("insured_until")) and date.fromisoformat(r["insured_until"]) >= as_of
@@ -269,16 +287,16 @@ def truth(city: City, book: Book, *, as_of: date, today: date) -> dict[str, Any]
         "cylinder_tag_rate": _rate(sum(r.get("tag", "none") != "none" for r in cyls), len(cyls)),
         "cylinder_insurance_rate": _rate(sum(insured(r) for r in cyls), len(cyls)),
         "elevator_overdue_rate": _rate(
-            sum(inspection_due(r, "elevator") < as_of for r in lifts), len(lifts)
+            sum(inspection_overdue("elevator", r, "elevator_id") for r in lifts), len(lifts)
         ),
         "elevator_failed_in_use_rate": _rate(
-            sum(failed("elevator", r, "elevator_id") for r in lifts), len(lifts)
+            sum(failed_in_use("elevator", r, "elevator_id") for r in lifts), len(lifts)
         ),
         "cylinder_overdue_rate": _rate(
-            sum(inspection_due(r, "cylinder") < as_of for r in cyls), len(cyls)
+            sum(inspection_overdue("cylinder", r, "cylinder_id") for r in cyls), len(cyls)
         ),
         "cylinder_failed_in_use_rate": _rate(
-            sum(failed("cylinder", r, "cylinder_id") for r in cyls), len(cyls)
+            sum(failed_in_use("cylinder", r, "cylinder_id") for r in cyls), len(cyls)
         ),
         "maintenance_overdue_rate": _rate(sum(maintenance_overdue(r) for r in lifts), len(lifts)),
         "hazards_found": len(hazards) + len(conditional),

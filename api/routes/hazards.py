@@ -167,8 +167,7 @@ async def list_hazards(
     overdue: Annotated[bool | None, Query(description="open with the deadline passed")] = None,
 ) -> list[HazardOut]:
     """Hazards in scope, newest found first."""
-    where, params = scope.hazards("h")
-    today = _today()
+    today, page = _today(), settings.regulator.hazards_page
     async with pool.connection() as conn:
         rows = await store.list_hazards(
             conn,
@@ -176,9 +175,8 @@ async def list_hazards(
             level=level,
             overdue=overdue,
             today=today,
-            limit=settings.regulator.hazards_page,
-            scope=where,
-            params=params,
+            limit=page,
+            scope=scope.hazards("h"),
         )
     return [_out(r, today) for r in rows]
 

@@ -31,6 +31,7 @@ from semon.i18n import Reader, msg, reader_for
 from semon.settings import Settings
 from semon.store import stats as store
 from semon.store.rescue_stats import rescue_figures
+from semon.store.stats import Equipment, Scoped
 
 router = APIRouter(tags=["reports"])
 
@@ -84,6 +85,46 @@ def as_of_day(end: date) -> date:
     return min(end, datetime.now(UTC).date())
 
 
+# Each figure: "result.field", the statistics result it is read from
+# (compose's calls) and the field of that result's overall figures.
+_READ: dict[str, str] = {
+    "elevators_in_service": "lifts.total",
+    "cylinders_in_service": "cylinders.total",
+    "elevator_insurance_rate": "lift_insurance.rate",
+    "elevator_iot_rate": "lift_iot.rate",
+    "cylinder_tag_rate": "cylinder_tag.rate",
+    "cylinder_insurance_rate": "cylinder_insurance.rate",
+    # the trapped-passenger alerts started in the month
+    "traps": "alerts.count",
+    "ack_median_s": "alerts.ack_median_s",
+    "on_site_median_s": "alerts.on_site_median_s",
+    "resolved_median_s": "alerts.resolved_median_s",
+    "on_site_within_30min_share": "alerts.on_site_within_30min_share",
+    "false_alarm_share": "alerts.false_alarm_share",
+    # the work order's figures (the rescues opened in the month)
+    "rescues": "orders.rescues",
+    "dispatched_within_5min": "orders.dispatched_within_5min",
+    "open_to_dispatch_median_s": "orders.open_to_dispatch_median_s",
+    "dispatch_to_on_site_median_s": "orders.dispatch_to_on_site_median_s",
+    "on_site_to_freed_median_s": "orders.on_site_to_freed_median_s",
+    "on_site_within_30min": "orders.on_site_within_30min",
+    "people_freed": "orders.people_freed",
+    "injured": "orders.injured",
+    "escalations": "orders.escalations",
+    "elevator_overdue_rate": "lifts.rate",
+    "elevator_failed_in_use_rate": "lifts.failed_in_use_rate",
+    "cylinder_overdue_rate": "cylinders.rate",
+    "cylinder_failed_in_use_rate": "cylinders.failed_in_use_rate",
+    "maintenance_overdue_rate": "maintenance.rate",
+    "illegal_fillings": "illegal.total",
+    "hazards_found": "hazards.found",
+    "hazards_rectified": "hazards.rectified",
+    "hazards_overdue": "hazards.overdue",
+    "serious_rectification_rate": "hazards.serious_rectification_rate",
+    "self_check_rate": "hazards.self_check_rate",
+}
+
+
 def _midnight(d: date) -> datetime:
     return datetime(d.year, d.month, d.day, tzinfo=UTC)
 
@@ -102,9 +143,7 @@ async def compose(
     than their sum."""
     as_of = as_of_day(end)
     moment = coverage_moment(as_of)
-    e_where, e_params = scope.elevators("e")
-    c_where, c_params = scope.cylinders("c")
-    a_where, a_params = scope.alerts("a")
+    lifts, alerts = scope.elevators("e"), scope.alerts("a")
     r_where, r_params = scope.rescues("r")
 
     async def on_own_connection(call: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
@@ -114,48 +153,38 @@ async def compose(
     def cover(metric: str, equipment: str) -> Callable[[AsyncConnection], Awaitable[Any]]:
         return lambda conn: coverage_for(conn, scope, metric, equipment, "district", moment)
 
-    calls: list[Callable[[AsyncConnection], Awaitable[Any]]] = [
-        lambda conn: store.overdue_inspections(
-            conn,
-            equipment="elevator",
-            group_by="district",
-            at=as_of,
-            scope=e_where,
-            params=e_params,
-        ),
-        lambda conn: store.overdue_inspections(
-            conn,
-            equipment="cylinder",
-            group_by="district",
-            at=as_of,
-            scope=c_where,
-            params=c_params,
-        ),
-        cover("insurance", "elevator"),
-        cover("iot", "elevator"),
-        cover("tag", "cylinder"),
-        cover("insurance", "cylinder"),
-        lambda conn: store.rescue(
+    def overdue(equipment: Equipment, rows: Scoped) -> Callable[[AsyncConnection], Awaitable[Any]]:
+        return lambda conn: store.overdue_inspections(
+            conn, equipment=equipment, group_by="district", at=as_of, scope=rows
+        )
+
+    calls: dict[str, Callable[[AsyncConnection], Awaitable[Any]]] = {
+        "lifts": overdue("elevator", lifts),
+        "cylinders": overdue("cylinder", scope.cylinders("c")),
+        "lift_insurance": cover("insurance", "elevator"),
+        "lift_iot": cover("iot", "elevator"),
+        "cylinder_tag": cover("tag", "cylinder"),
+        "cylinder_insurance": cover("insurance", "cylinder"),
+        "alerts": lambda conn: store.rescue(
             conn,
             group_by="district",
             since=_midnight(start),
             until=_midnight(end),
-            scope=a_where,
-            params=a_params,
+            scope=alerts[0],
+            params=alerts[1],
         ),
-        lambda conn: store.maintenance_overdue(
+        "maintenance": lambda conn: store.maintenance_overdue(
             conn,
             group_by="district",
             at=as_of,
             default_days=settings.alerts.default_maintenance_interval_days,
-            scope=e_where,
-            params=e_params,
+            scope=lifts,
         ),
-        lambda conn: store.illegal_fillings(
-            conn, since=_midnight(start), until=_midnight(end), scope=a_where, params=a_params
+        "illegal": lambda conn: store.illegal_fillings(
+            conn, since=_midnight(start), until=_midnight(end), scope=alerts
         ),
-        lambda conn: hazard_stats_for(conn, scope, "district", start, end),
-        lambda conn: rescue_figures(
+        "hazards": lambda conn: hazard_stats_for(conn, scope, "district", start, end),
+        "orders": lambda conn: rescue_figures(
             conn,
             group_by="district",
             since=_midnight(start),
@@ -163,68 +192,16 @@ async def compose(
             scope=r_where,
             params=r_params,
         ),
-    ]
-    (
-        lifts,
-        cyls,
-        lift_insurance,
-        lift_iot,
-        cyl_tag,
-        cyl_insurance,
-        rescue_all,
-        maintenance,
-        illegal,
-        hazard_all,
-        (_, orders),
-    ) = await asyncio.gather(*(on_own_connection(c) for c in calls))
-    cover_rate = {
-        ("insurance", "elevator"): lift_insurance["overall"]["rate"],
-        ("iot", "elevator"): lift_iot["overall"]["rate"],
-        ("tag", "cylinder"): cyl_tag["overall"]["rate"],
-        ("insurance", "cylinder"): cyl_insurance["overall"]["rate"],
     }
-    rescue = rescue_all["overall"]
-    hazards = hazard_all["overall"]
-    values: dict[str, Any] = {
-        "elevators_in_service": lifts["overall"]["total"],
-        "cylinders_in_service": cyls["overall"]["total"],
-        "elevator_insurance_rate": cover_rate[("insurance", "elevator")],
-        "elevator_iot_rate": cover_rate[("iot", "elevator")],
-        "cylinder_tag_rate": cover_rate[("tag", "cylinder")],
-        "cylinder_insurance_rate": cover_rate[("insurance", "cylinder")],
-        "traps": rescue["count"],
-        "ack_median_s": rescue["ack_median_s"],
-        "on_site_median_s": rescue["on_site_median_s"],
-        "resolved_median_s": rescue["resolved_median_s"],
-        "on_site_within_30min_share": rescue["on_site_within_30min_share"],
-        "false_alarm_share": rescue["false_alarm_share"],
-        "elevator_overdue_rate": lifts["overall"]["rate"],
-        "elevator_failed_in_use_rate": lifts["overall"]["failed_in_use_rate"],
-        "cylinder_overdue_rate": cyls["overall"]["rate"],
-        "cylinder_failed_in_use_rate": cyls["overall"]["failed_in_use_rate"],
-        "maintenance_overdue_rate": maintenance["overall"]["rate"],
-        "illegal_fillings": illegal["total"],
-        "hazards_found": hazards["found"],
-        "hazards_rectified": hazards["rectified"],
-        "hazards_overdue": hazards["overdue"],
-        "serious_rectification_rate": hazards["serious_rectification_rate"],
-        "self_check_rate": hazards["self_check_rate"],
-        # the work order's figures (the rescues opened in the month)
-        **{
-            k: orders[k]
-            for k in (
-                "rescues",
-                "dispatched_within_5min",
-                "open_to_dispatch_median_s",
-                "dispatch_to_on_site_median_s",
-                "on_site_to_freed_median_s",
-                "on_site_within_30min",
-                "people_freed",
-                "injured",
-                "escalations",
-            )
-        },
-    }
+    results = await asyncio.gather(*(on_own_connection(c) for c in calls.values()))
+    done = dict(zip(calls, results, strict=True))
+    illegal, (_, orders) = done.pop("illegal"), done.pop("orders")
+    overall = {name: result["overall"] for name, result in done.items()}
+    overall |= {"illegal": illegal, "orders": orders}  # their figures at the top
+    values: dict[str, Any] = {}
+    for key, source in _READ.items():
+        result, field = source.split(".")
+        values[key] = overall[result][field]
     return {
         "as_of": as_of,
         "values": values,

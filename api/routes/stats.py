@@ -4,19 +4,21 @@ overdue maintenance. Role and scope go into each query's WHERE clause."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import orjson
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 from psycopg import AsyncConnection
-from psycopg_pool import PoolTimeout
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from pydantic import BaseModel, Field
 
 from api.deps import PoolDep, SettingsDep
 from api.query_time import QueryTime
-from api.scope import Scope, ScopeDep
+from api.scope import Predicate, Scope, ScopeDep
 from semon.domain.common import Day
 from semon.i18n import msg
 from semon.store import coverage as coverage_store
@@ -26,9 +28,10 @@ from semon.store.rescue_stats import rescue_figures
 
 router = APIRouter(prefix="/stats", tags=["statistics"])
 
-# How long /stats/rescue waits for a second connection before running its two
-# scans one after the other.
+# How long /stats/rescue and /stats/hazards wait for a second connection
+# before running their two scans one after the other.
 SECOND_CONNECTION_WAIT_S = 0.05
+Pool = AsyncConnectionPool[AsyncConnection]
 
 
 def as_json(result: dict[str, Any]) -> Response:
@@ -44,6 +47,20 @@ def as_json(result: dict[str, Any]) -> Response:
 
 # Windows longer than this are refused: statistics read alerts by started_at.
 MAX_WINDOW_DAYS = 3660
+
+When = TypeVar("When", datetime, date)
+GroupT = TypeVar("GroupT", bound=BaseModel)
+FiguresT = TypeVar("FiguresT", bound=BaseModel)
+
+
+# Figures over a window [from, to), per group and overall (no docstring: the
+# document describes each answer by its own class).
+class InWindow(BaseModel, Generic[When, GroupT, FiguresT]):
+    group_by: str
+    from_: When = Field(alias="from")
+    to: When
+    groups: list[GroupT]
+    overall: FiguresT
 
 
 class Rate(BaseModel):
@@ -145,16 +162,14 @@ class RescueGroup(RescueFigures):
     key: str | None
 
 
-class Rescue(BaseModel):
-    group_by: str
-    from_: datetime = Field(alias="from")
-    to: datetime
-    groups: list[RescueGroup]
-    overall: RescueFigures
+class Rescue(InWindow[datetime, RescueGroup, RescueFigures]):
+    pass
 
 
-def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
-    until = until or datetime.now(UTC)
+def _window(since: When | None, until: When | None, default_until: When) -> tuple[When, When]:
+    """[from, to): default the 30 days up to `default_until`; refused reversed
+    or longer than MAX_WINDOW_DAYS."""
+    until = until or default_until
     since = since or until - timedelta(days=30)
     if since >= until:
         raise HTTPException(422, msg("api.problem.window_reversed"))
@@ -182,21 +197,10 @@ async def overdue_inspections(
     renews it) plus its interval is before `at`; and those whose latest
     inspection failed (`failed_in_use`)."""
     day = at or datetime.now(UTC).date()
-    if equipment == "elevator":
-        if group_by not in store.ELEVATOR_GROUPS:
-            raise HTTPException(422, msg("api.problem.elevator_groups"))
-        if scope.role == "station":
-            raise HTTPException(403, msg("api.problem.station_sees_no_elevators"))
-        where, params = scope.elevators("e")
-    else:
-        if group_by not in store.CYLINDER_GROUPS:
-            raise HTTPException(422, msg("api.problem.cylinder_groups"))
-        if scope.role == "maintenance":
-            raise HTTPException(403, msg("api.problem.firm_sees_no_cylinders"))
-        where, params = scope.cylinders("c")
+    rows = equipment_rows(scope, equipment, group_by, problems="api")
     async with pool.connection() as conn:
         result = await store.overdue_inspections(
-            conn, equipment=equipment, group_by=group_by, at=day, scope=where, params=params
+            conn, equipment=equipment, group_by=group_by, at=day, scope=rows
         )
     return as_json(result)
 
@@ -208,12 +212,9 @@ async def illegal_fillings(
     """Illegal or unsafe fillings (the filling alert kinds) by station and kind."""
     if scope.role == "maintenance":
         raise HTTPException(403, msg("api.problem.firm_sees_no_fillings"))
-    start, end = _window(since, until)
-    where, params = scope.alerts("a")
+    start, end = _window(since, until, datetime.now(UTC))
     async with pool.connection() as conn:
-        result = await store.illegal_fillings(
-            conn, since=start, until=end, scope=where, params=params
-        )
+        result = await store.illegal_fillings(conn, since=start, until=end, scope=scope.alerts("a"))
     return IllegalFillings.model_validate(result)
 
 
@@ -229,7 +230,7 @@ async def rescue(
     resolved (median, p90), the 30-minute on-site share, the false-alarm share."""
     if scope.role == "station":
         raise HTTPException(403, msg("api.problem.station_sees_no_elevators"))
-    start, end = _window(since, until)
+    start, end = _window(since, until, datetime.now(UTC))
     where, params = scope.alerts("a")
     r_where, r_params = scope.rescues("r")
     async with pool.connection() as conn:
@@ -286,15 +287,13 @@ async def maintenance_overdue(
     plus their current interval (elevator_scores; 15 days unscored) is before `at`."""
     if scope.role == "station":
         raise HTTPException(403, msg("api.problem.station_sees_no_elevators"))
-    where, params = scope.elevators("e")
     async with pool.connection() as conn:
         result = await store.maintenance_overdue(
             conn,
             group_by=group_by,
             at=at or datetime.now(UTC).date(),
             default_days=settings.alerts.default_maintenance_interval_days,
-            scope=where,
-            params=params,
+            scope=scope.elevators("e"),
         )
     return MaintenanceOverdue.model_validate(result)
 
@@ -321,23 +320,8 @@ class HazardGroup(HazardFigures):
     key: str | None
 
 
-class HazardStats(BaseModel):
-    group_by: str
-    from_: date = Field(alias="from")
-    to: date
-    groups: list[HazardGroup]
-    overall: HazardFigures
-
-
-def date_window(since: date | None, until: date | None) -> tuple[date, date]:
-    """[from, to) in days; default the 30 days up to today."""
-    until = until or datetime.now(UTC).date() + timedelta(days=1)
-    since = since or until - timedelta(days=30)
-    if since >= until:
-        raise HTTPException(422, msg("api.problem.window_reversed"))
-    if until - since > timedelta(days=MAX_WINDOW_DAYS):
-        raise HTTPException(422, msg("api.problem.window_too_long", days=MAX_WINDOW_DAYS))
-    return since, until
+class HazardStats(InWindow[date, HazardGroup, HazardFigures]):
+    pass
 
 
 @router.get("/hazards", response_model=HazardStats)
@@ -355,16 +339,38 @@ async def hazards(
     """Hazards found in [from, to) per group: found, rectified, overdue, the
     serious-rectification rate; and the self-check rate (use units with every
     daily, weekly and monthly check of the window recorded)."""
-    start, end = date_window(since, until)
-    async with pool.connection() as conn:
-        result = await hazard_stats_for(conn, scope, group_by, start, end)
+    # In days: the 30 days up to today.
+    start, end = _window(since, until, datetime.now(UTC).date() + timedelta(days=1))
+    async with pool.connection() as conn, spare_connection(pool) as second:
+        result = await hazard_stats_for(conn, scope, group_by, start, end, second)
     return as_json(result)
 
 
+@asynccontextmanager
+async def spare_connection(pool: Pool) -> AsyncIterator[AsyncConnection | None]:
+    """A second pooled connection when one is free at once, else None: never
+    waiting for it (requests each holding one and waiting for a second could
+    starve the pool). Given back as pool.connection() gives it back."""
+    async with AsyncExitStack() as stack:
+        try:
+            conn = await stack.enter_async_context(
+                pool.connection(timeout=SECOND_CONNECTION_WAIT_S)
+            )
+        except PoolTimeout:
+            conn = None
+        yield conn
+
+
 async def hazard_stats_for(
-    conn: AsyncConnection, scope: Scope, group_by: str, start: date, end: date
+    conn: AsyncConnection,
+    scope: Scope,
+    group_by: str,
+    start: date,
+    end: date,
+    second: AsyncConnection | None = None,
 ) -> dict[str, Any]:
-    """The store's figures under the caller's scope (the monthly report uses it too)."""
+    """The store's figures under the caller's scope (the monthly report uses it
+    too); the self-checks side by side on `second` where given."""
     h_where, h_params = scope.hazards("h")
     e_where, e_params = scope.elevators("e")
     return await hazard_store.hazard_stats(
@@ -376,6 +382,7 @@ async def hazard_stats_for(
         hazard_scope=h_where,
         elevator_scope=e_where,
         params={**h_params, **e_params},
+        units_conn=second,
     )
 
 
@@ -432,24 +439,34 @@ async def coverage_for(
         raise HTTPException(
             422, msg("regulator.problem.metric", metric=metric, equipment=equipment)
         )
+    rows = equipment_rows(scope, equipment, group_by, problems="regulator")
+    return await coverage_store.coverage(
+        conn, metric=metric, equipment=equipment, group_by=group_by, at=at, scope=rows
+    )
+
+
+def equipment_rows(
+    scope: Scope, equipment: str, group_by: str, *, problems: Literal["api", "regulator"]
+) -> Predicate:
+    """The caller's scope over the equipment's rows (``e`` elevators, ``c``
+    cylinders), once the grouping is one the equipment has (422) and the role
+    sees the equipment (403: a station no elevators; a firm no cylinders,
+    nor a use unit where the regulator's problems are said)."""
+    regulator = problems == "regulator"
     if equipment == "elevator":
         if group_by not in store.ELEVATOR_GROUPS:
-            raise HTTPException(422, msg("regulator.problem.elevator_groups"))
+            if regulator:
+                raise HTTPException(422, msg("regulator.problem.elevator_groups"))
+            raise HTTPException(422, msg("api.problem.elevator_groups"))
         if scope.role == "station":
             raise HTTPException(403, msg("api.problem.station_sees_no_elevators"))
-        where, params = scope.elevators("e")
-    else:
-        if group_by not in store.CYLINDER_GROUPS:
+        return scope.elevators("e")
+    if group_by not in store.CYLINDER_GROUPS:
+        if regulator:
             raise HTTPException(422, msg("regulator.problem.cylinder_groups"))
-        if scope.role in ("maintenance", "use_unit"):
-            raise HTTPException(403, msg("regulator.problem.no_cylinders", role=scope.role))
-        where, params = scope.cylinders("c")
-    return await coverage_store.coverage(
-        conn,
-        metric=metric,
-        equipment=equipment,
-        group_by=group_by,
-        at=at,
-        scope=where,
-        params=params,
-    )
+        raise HTTPException(422, msg("api.problem.cylinder_groups"))
+    if regulator and scope.role in ("maintenance", "use_unit"):
+        raise HTTPException(403, msg("regulator.problem.no_cylinders", role=scope.role))
+    if scope.role == "maintenance":
+        raise HTTPException(403, msg("api.problem.firm_sees_no_cylinders"))
+    return scope.cylinders("c")

@@ -14,7 +14,8 @@ from typing import Any, Literal
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
-from semon.store.stats import ELEVATOR_GROUPS
+from semon.store import last_seen
+from semon.store.stats import ELEVATOR_GROUPS, Scoped
 
 Metric = Literal["insurance", "tag", "iot"]
 
@@ -25,11 +26,20 @@ METRICS: dict[str, tuple[str, ...]] = {
 }
 
 # Covered: insured on the day judged; a tag fitted; a sample in the 24 h
-# before `at` (one probe of the (elevator_id, ts) key per lift).
+# before `at`. For IoT each lift's kept last-seen time (elevator_last_seen,
+# 0076, semon/store/last_seen.py: its newest sample is at or after it and
+# less than STEP after it) answers for nearly every lift: never heard from
+# (no row), or kept time plus STEP at or before the window's start, none in
+# the window; kept time inside the window, heard. Only the lifts left in
+# doubt (the kept time just before the window's start, or after `at`: a
+# past `at`) are looked up in their samples (one probe of the (elevator_id,
+# ts) key). A CASE, not AND/OR: a NULL (no row) must not reach the probe.
 _ELEVATOR_COVERED = {
     "insurance": "e.insured_until >= %(day)s",
-    "iot": "EXISTS (SELECT 1 FROM elevator_status s WHERE s.elevator_id = e.elevator_id"
-    " AND s.ts > %(since)s AND s.ts <= %(at)s)",
+    "iot": "CASE WHEN seen.ts IS NULL OR seen.ts + %(step)s <= %(since)s THEN false"
+    " WHEN seen.ts > %(since)s AND seen.ts <= %(at)s THEN true"
+    " ELSE EXISTS (SELECT 1 FROM elevator_status s WHERE s.elevator_id = e.elevator_id"
+    " AND s.ts > %(since)s AND s.ts <= %(at)s) END",
 }
 _CYLINDER_COVERED = {
     "insurance": "c.insured_until >= %(day)s",
@@ -42,6 +52,21 @@ SELECT {key} AS key, GROUPING({key}) AS overall, count(*) AS total,
   FROM elevators e
  WHERE e.status = 'in_service' AND ({scope})
  GROUP BY GROUPING SETS (({key}), ())
+"""
+# IoT joins each lift's last-seen row, which takes the elevators out of the
+# grouping key's order: counted per group by hash first (no sort of every
+# lift, which spilled to disk), then rolled up.
+_ELEVATORS_IOT = """
+WITH per AS (
+    SELECT {key} AS key, count(*) AS total, count(*) FILTER (WHERE {covered}) AS covered
+      FROM elevators e LEFT JOIN elevator_last_seen seen ON seen.elevator_id = e.elevator_id
+     WHERE e.status = 'in_service' AND ({scope})
+     GROUP BY 1
+)
+SELECT key, GROUPING(key) AS overall,
+       coalesce(sum(total), 0)::bigint AS total, coalesce(sum(covered), 0)::bigint AS covered
+  FROM per
+ GROUP BY GROUPING SETS ((key), ())
 """
 
 # Per owner station first, then rolled up to the district where asked.
@@ -71,25 +96,26 @@ async def coverage(
     equipment: str,
     group_by: str,
     at: datetime,
-    scope: sql.Composable,
-    params: dict[str, Any],
+    scope: Scoped,
 ) -> dict[str, Any]:
     """`groups` (key, total, covered, rate) and `overall`; `at` is the moment
     judged (its UTC date for insurance)."""
+    where, params = scope
     if equipment == "elevator":
-        query = sql.SQL(_ELEVATORS).format(
+        query = sql.SQL(_ELEVATORS_IOT if metric == "iot" else _ELEVATORS).format(
             key=sql.SQL(ELEVATOR_GROUPS[group_by]),
             covered=sql.SQL(_ELEVATOR_COVERED[metric]),
-            scope=scope,
+            scope=where,
         )
     else:
         key = "per.owner_station_id" if group_by == "station_id" else "st.district"
         query = sql.SQL(_CYLINDERS).format(
             key=sql.SQL(key),
             covered=sql.SQL(_CYLINDER_COVERED[metric]),
-            scope=scope,
+            scope=where,
         )
-    values = {**params, "day": at.date(), "at": at, "since": at - timedelta(hours=24)}
+    since = at - timedelta(hours=24)
+    values = {**params, "day": at.date(), "at": at, "since": since, "step": last_seen.STEP}
     async with conn.transaction():
         if equipment == "cylinder":
             # As for the overdue figures (semon/store/stats.py): the covering

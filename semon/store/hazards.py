@@ -9,6 +9,7 @@ district, firm, use unit and owner station of its equipment as found
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -127,10 +128,11 @@ async def list_hazards(
     overdue: bool | None,
     today: date,
     limit: int,
-    scope: sql.Composable,
-    params: dict[str, Any],
+    scope: tuple[sql.Composable, dict[str, Any]],
 ) -> list[Row]:
-    """Newest found first. `overdue`: open with its deadline passed (or not)."""
+    """Newest found first. `overdue`: open with its deadline passed (or not).
+    `scope`: the caller's predicate over ``h`` and its parameters."""
+    where, params = scope
     query = sql.SQL(
         f"SELECT {_COLUMNS} FROM hazards h"
         " WHERE ({s}) AND (%(state)s::text IS NULL OR h.state = %(state)s)"
@@ -138,18 +140,11 @@ async def list_hazards(
         " AND (%(overdue)s::boolean IS NULL"
         "      OR (h.state = 'open' AND h.deadline < %(today)s) = %(overdue)s)"
         " ORDER BY h.found_on DESC, h.hazard_id LIMIT %(limit)s"
-    ).format(s=scope)
+    ).format(s=where)
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
             query,
-            {
-                **params,
-                "state": state,
-                "level": level,
-                "overdue": overdue,
-                "today": today,
-                "limit": limit,
-            },
+            dict(params, state=state, level=level, overdue=overdue, today=today, limit=limit),
         )
         return await cur.fetchall()
 
@@ -290,34 +285,36 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 6) if whole else None
 
 
-def _by_key(rows: list[Row]) -> tuple[dict[Any, Row], Row]:
-    groups: dict[Any, Row] = {}
-    overall: Row = {}
-    for r in rows:
-        r = dict(r)
-        if r.pop("overall"):
-            r.pop("key", None)
-            overall = r
-        else:
-            groups[r.pop("key")] = r
-    return groups, overall
+Counts = tuple[int, ...]
 
 
-_HAZARD_ZERO = {
-    "found": 0,
-    "rectified": 0,
-    "overdue": 0,
-    "serious_found": 0,
-    "serious_rectified": 0,
-}
-_UNIT_ZERO = {"use_units": 0, "use_units_complete": 0}
+def _by_key(rows: list[tuple[Any, ...]]) -> dict[tuple[bool, Any], Counts]:
+    """(overall, key) -> the counts after them, of rows (key, overall, counts...)."""
+    return {(bool(r[1]), r[0]): r[2:] for r in rows}
 
 
-def _figures(h: Row, u: Row) -> Row:
-    out = {**_HAZARD_ZERO, **h, **_UNIT_ZERO, **u}
-    out["serious_rectification_rate"] = _rate(out["serious_rectified"], out["serious_found"])
-    out["self_check_rate"] = _rate(out["use_units_complete"], out["use_units"])
-    return out
+_NO_HAZARDS = (0, 0, 0, 0, 0)
+_NO_UNITS = (0, 0)
+
+
+def _figures(hazards: Counts, units: Counts, **key: Any) -> Row:
+    """One group's figures (after its `key`, where given), from the counts of
+    _HAZARDS and _SELF_CHECKS in their column order. Built in one literal:
+    by use unit a city has 20,000 groups."""
+    found, rectified, overdue, serious_found, serious_rectified = hazards
+    use_units, complete = units
+    return {
+        **key,
+        "found": found,
+        "rectified": rectified,
+        "overdue": overdue,
+        "serious_found": serious_found,
+        "serious_rectified": serious_rectified,
+        "use_units": use_units,
+        "use_units_complete": complete,
+        "serious_rectification_rate": _rate(serious_rectified, serious_found),
+        "self_check_rate": _rate(complete, use_units),
+    }
 
 
 async def hazard_stats(
@@ -330,29 +327,46 @@ async def hazard_stats(
     hazard_scope: sql.Composable,
     elevator_scope: sql.Composable,
     params: dict[str, Any],
+    units_conn: AsyncConnection | None = None,
 ) -> dict[str, Any]:
-    """Hazards found in [since, until) and self-check completeness, per group and overall."""
+    """Hazards found in [since, until) and self-check completeness, per group
+    and overall. The two counts are independent scans: side by side when a
+    second connection (`units_conn`) is given, one after the other otherwise."""
     window = {**params, "from": since, "to": until, "cut": min(until, today)}
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            sql.SQL(_HAZARDS).format(
-                key=sql.Identifier("h", HAZARD_GROUPS[group_by]), scope=hazard_scope
-            ),
-            window,
+    hazards_query = sql.SQL(_HAZARDS).format(
+        key=sql.Identifier("h", HAZARD_GROUPS[group_by]), scope=hazard_scope
+    )
+    units_query = sql.SQL(_SELF_CHECKS).format(
+        key=sql.SQL(_UNIT_GROUPS[group_by]), scope=elevator_scope
+    )
+
+    async def counts(on: AsyncConnection, query: sql.Composed) -> dict[tuple[bool, Any], Counts]:
+        async with on.cursor() as cur:
+            await cur.execute(query, window)
+            return _by_key(await cur.fetchall())
+
+    if units_conn is None:
+        hazards = await counts(conn, hazards_query)
+        units = await counts(conn, units_query)
+    else:
+        hazards, units = await asyncio.gather(
+            counts(conn, hazards_query), counts(units_conn, units_query)
         )
-        hazards, h_all = _by_key(await cur.fetchall())
-        await cur.execute(
-            sql.SQL(_SELF_CHECKS).format(key=sql.SQL(_UNIT_GROUPS[group_by]), scope=elevator_scope),
-            window,
-        )
-        units, u_all = _by_key(await cur.fetchall())
-    keys = sorted(set(hazards) | set(units), key=lambda k: (k is None, k or ""))
+    keys = sorted(
+        {k for overall, k in (*hazards, *units) if not overall},
+        key=lambda k: (k is None, k or ""),
+    )
     return {
         "group_by": group_by,
         "from": since,
         "to": until,
-        "groups": [{"key": k, **_figures(hazards.get(k, {}), units.get(k, {}))} for k in keys],
-        "overall": _figures(h_all, u_all),
+        "groups": [
+            _figures(hazards.get((False, k), _NO_HAZARDS), units.get((False, k), _NO_UNITS), key=k)
+            for k in keys
+        ],
+        "overall": _figures(
+            hazards.get((True, None), _NO_HAZARDS), units.get((True, None), _NO_UNITS)
+        ),
     }
 
 

@@ -2,7 +2,7 @@
 
 Every function takes ``scope`` (a psycopg ``sql.Composable`` predicate over
 the row alias the query names: ``e`` elevators, ``c`` cylinders, ``a``
-alerts) and the parameters it needs, and returns plain dicts. Overall figures
+alerts, with its parameters: `Scoped`) and returns plain dicts. Overall figures
 come from the same scan as the groups (``GROUPING SETS``).
 """
 
@@ -15,10 +15,13 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
 from semon.domain.alerts import FILLING_KINDS
+from semon.store import inspections_at as at_day
 from semon.store import maintenance_due as due
 from semon.store.leg_percentiles import Figures, leg_figures, seconds_between
 
 Equipment = Literal["elevator", "cylinder"]
+# A scope predicate and its parameters (api/scope.py's Predicate).
+Scoped = tuple[sql.Composable, dict[str, Any]]
 
 ELEVATOR_GROUPS = {"district": "e.district", "firm_id": "e.firm_id", "use_unit": "e.use_unit"}
 CYLINDER_GROUPS = ("station_id", "district")
@@ -26,17 +29,15 @@ RESCUE_GROUPS = {"district": "a.district", "firm_id": "a.firm_id"}
 MAINTENANCE_GROUPS = {"district": "e.district", "firm_id": "e.firm_id"}
 
 # CONTRACT.md: overdue at D when in service and base date + interval < D;
-# failed in use when the latest inspection failed (v1.1), on or before D (a
-# later fail was not known at D; the base date is the one known now). The
-# due date and failed-in-use are the immutable functions of 0040 (the one
-# definition of the base date), which its covering indexes hold.
+# failed in use when the latest inspection failed (v1.1); both judged with
+# the inspections known at D (semon/store/inspections_at.py: this scan counts
+# each row's stored state, the equipment inspected after D is recounted).
+# The due date and failed-in-use are the immutable functions of 0040 (the
+# one definition of the base date), which its covering indexes hold.
 _ELEVATOR_OVERDUE = """
 SELECT {key} AS key, GROUPING({key}) AS overall, count(*) AS total,
-       count(*) FILTER (WHERE semon_elevator_due(e.last_inspected_on, e.inspection_passed_on,
-                                                 e.inspection_failed_on, e.installed_on,
-                                                 e.inspection_interval_months) < %(at)s) AS overdue,
-       count(*) FILTER (WHERE semon_failed_in_use(e.inspection_failed_on, e.last_inspected_on)
-                          AND e.inspection_failed_on <= %(at)s) AS failed_in_use
+       count(*) FILTER (WHERE {overdue}) AS overdue,
+       count(*) FILTER (WHERE {failed_in_use}) AS failed_in_use
   FROM elevators e
  WHERE e.status = 'in_service' AND ({scope})
  GROUP BY GROUPING SETS (({key}), ())
@@ -47,13 +48,8 @@ SELECT {key} AS key, GROUPING({key}) AS overall, count(*) AS total,
 _CYLINDER_OVERDUE = """
 WITH per AS (
     SELECT c.owner_station_id, count(*) AS total,
-           count(*) FILTER (WHERE semon_cylinder_due(c.last_inspected_on, c.inspection_passed_on,
-                                                     c.inspection_failed_on, c.manufactured_on,
-                                                     c.inspection_interval_years) < %(at)s)
-               AS overdue,
-           count(*) FILTER (WHERE semon_failed_in_use(c.inspection_failed_on,
-                                                      c.last_inspected_on)
-                              AND c.inspection_failed_on <= %(at)s) AS failed_in_use
+           count(*) FILTER (WHERE {overdue}) AS overdue,
+           count(*) FILTER (WHERE {failed_in_use}) AS failed_in_use
       FROM cylinders c
      WHERE c.status = 'in_service' AND ({scope})
      GROUP BY c.owner_station_id
@@ -65,6 +61,9 @@ SELECT {key} AS key, GROUPING({key}) AS overall,
   FROM per LEFT JOIN stations st ON st.station_id = per.owner_station_id
  GROUP BY GROUPING SETS (({key}), ())
 """
+# The cylinders' groups over the cylinder rows themselves (the recount).
+_CYLINDER_KEYS = {"station_id": "c.owner_station_id", "district": "st.district"}
+_STATIONS = "LEFT JOIN stations st ON st.station_id = c.owner_station_id"
 
 
 def _rate(overdue: int, total: int) -> float:
@@ -102,21 +101,20 @@ def _rated(rows: list[dict[str, Any]], extra: tuple[str, ...] = ()) -> dict[str,
 
 
 async def overdue_inspections(
-    conn: AsyncConnection,
-    *,
-    equipment: Equipment,
-    group_by: str,
-    at: date,
-    scope: sql.Composable,
-    params: dict[str, Any],
+    conn: AsyncConnection, *, equipment: Equipment, group_by: str, at: date, scope: Scoped
 ) -> dict[str, Any]:
+    where, params = scope
+    figures = {
+        "overdue": sql.SQL(at_day.overdue(equipment, *at_day.stored(equipment))),
+        "failed_in_use": sql.SQL(at_day.failed_in_use(equipment, at_day.stored(equipment)[1])),
+    }
     if equipment == "elevator":
-        query = sql.SQL(_ELEVATOR_OVERDUE).format(
-            key=sql.SQL(ELEVATOR_GROUPS[group_by]), scope=scope
-        )
+        key, joins = ELEVATOR_GROUPS[group_by], ""
+        query = sql.SQL(_ELEVATOR_OVERDUE).format(key=sql.SQL(key), scope=where, **figures)
     else:
-        key = "per.owner_station_id" if group_by == "station_id" else "st.district"
-        query = sql.SQL(_CYLINDER_OVERDUE).format(key=sql.SQL(key), scope=scope)
+        key, joins = _CYLINDER_KEYS[group_by], _STATIONS
+        per_key = "per.owner_station_id" if group_by == "station_id" else "st.district"
+        query = sql.SQL(_CYLINDER_OVERDUE).format(key=sql.SQL(per_key), scope=where, **figures)
     async with conn.transaction():
         # The planner prices the due-date expression far below its real cost
         # and prefers a table scan; the covering index (0012) holds the value
@@ -126,6 +124,10 @@ async def overdue_inspections(
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(query, {**params, "at": at})
         rows = await cur.fetchall()
+    differences = await at_day.recount(
+        conn, kind=equipment, key=key, joins=joins, at=at, scope=scope
+    )
+    at_day.apply(rows, differences)
     return {
         "equipment": equipment,
         "group_by": group_by,
@@ -143,17 +145,13 @@ SELECT a.station_id, a.kind, count(*) AS n
 
 
 async def illegal_fillings(
-    conn: AsyncConnection,
-    *,
-    since: datetime,
-    until: datetime,
-    scope: sql.Composable,
-    params: dict[str, Any],
+    conn: AsyncConnection, *, since: datetime, until: datetime, scope: Scoped
 ) -> dict[str, Any]:
     """Illegal or unsafe fillings (the filling alert kinds) per station and kind."""
+    where, params = scope
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
-        sql.SQL(_ILLEGAL).format(scope=scope),
+        sql.SQL(_ILLEGAL).format(scope=where),
         {**params, "kinds": list(FILLING_KINDS), "from": since, "to": until},
     )
     stations: dict[str | None, dict[str, Any]] = {}
@@ -242,17 +240,12 @@ SELECT {{key}} AS key, GROUPING({{key}}) AS overall, count(*) AS total,
 
 
 async def maintenance_overdue(
-    conn: AsyncConnection,
-    *,
-    group_by: str,
-    at: date,
-    default_days: int,
-    scope: sql.Composable,
-    params: dict[str, Any],
+    conn: AsyncConnection, *, group_by: str, at: date, default_days: int, scope: Scoped
 ) -> dict[str, Any]:
+    where, params = scope
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
-        sql.SQL(_MAINT_OVERDUE).format(key=sql.SQL(MAINTENANCE_GROUPS[group_by]), scope=scope),
+        sql.SQL(_MAINT_OVERDUE).format(key=sql.SQL(MAINTENANCE_GROUPS[group_by]), scope=where),
         {**params, "at": at, "default_days": default_days},
     )
     return {"group_by": group_by, "at": at, **_rated(await cur.fetchall())}

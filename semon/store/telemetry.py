@@ -29,6 +29,7 @@ from psycopg import Connection
 from semon.domain.decode import Decoded, Rejection
 from semon.domain.gov_codes import gov_code_for
 from semon.domain.wire import StatusSample
+from semon.store.last_seen import note_last_seen
 
 # Temp tables live as long as the connection; ON COMMIT DELETE ROWS empties
 # them at each commit so no batch sees the previous one's rows. JSON columns
@@ -364,4 +365,6 @@ def write_rows(conn: Connection[Any], rows: Rows) -> Written:
             out.inserted[table] = int(counted[0]) if counted else 0
         else:
             out.inserted[table] = max(cur.rowcount, 0)
+    # Last, so that the lifts' rows stay locked only until the commit.
+    note_last_seen(conn, rows.status)
     return out

@@ -386,8 +386,7 @@ async def test_maintenance_sweep_and_statistic_are_one_definition(
             group_by="district",
             at=today,
             default_days=settings.alerts.default_maintenance_interval_days,
-            scope=sql.SQL("e.district = %(district)s"),
-            params={"district": district},
+            scope=(sql.SQL("e.district = %(district)s"), {"district": district}),
         )
     assert swept == {e for e in visits if e.split("-")[0] in ("future", "old_and_future", "never")}
     assert stat["overall"]["total"] == 5

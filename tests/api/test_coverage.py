@@ -11,12 +11,25 @@ from typing import Any
 import httpx
 import psycopg
 
+from semon.store.telemetry import Rows, prepare_staging, write_rows
 from tests.api.conftest import Headers
 from tests.api.test_registry import run_cli
 
 
 def _get(api_url: str, headers: Headers, **params: Any) -> httpx.Response:
     return httpx.get(f"{api_url}/stats/coverage", params=params, headers=headers, timeout=30)
+
+
+def _heard(dsn: str, samples: list[tuple[str, datetime]]) -> None:
+    """Status samples stored as ingest stores them: each batch's rows and
+    its lifts' last-seen times in one transaction."""
+    # elevator_status's columns in order (telemetry.STATUS_COLUMNS)
+    still = (1, 0.0, "stopped", "closed", True, None, None, "normal", False, "mains")
+    rows = [(eid, ts, *still, None, None, None, ts) for eid, ts in samples]
+    with psycopg.connect(dsn) as conn:
+        prepare_staging(conn)
+        write_rows(conn, Rows(status=rows))
+        conn.commit()
 
 
 def _groups(body: dict[str, Any]) -> dict[Any, tuple[int, int]]:
@@ -77,16 +90,26 @@ def test_insurance_tags_and_iot(
     assert _groups(ins.json()) == {d: (3, 1)}
     # IoT: E0 heard 2 h before `at`, E1 30 h before; the others never.
     at = datetime(2026, 11, 20, tzinfo=UTC)
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        for eid, ago in ((f"{uid}-E0", 2), (f"{uid}-E1", 30)):
-            conn.execute(
-                "INSERT INTO elevator_status (elevator_id, ts, floor, speed, direction, door,"
-                " door_zone, mode, alarm, power, received_at) VALUES"
-                " (%s, %s, 1, 0, 'stopped', 'closed', true, 'normal', false, 'mains', now())",
-                (eid, at - timedelta(hours=ago)),
-            )
+    _heard(database_url, [(f"{uid}-E0", at - timedelta(hours=2))])
+    _heard(database_url, [(f"{uid}-E1", at - timedelta(hours=30))])
     iot = _get(api_url, regulator, metric="iot", at="2026-11-20").json()
     assert _groups(iot) == {d: (4, 1)} and iot["overall"]["rate"] == 0.25
+    # Heard from since (its last-seen time now after `at`): the samples in
+    # the window still decide, as for E2 judged the day after.
+    _heard(database_url, [(f"{uid}-E1", at + timedelta(hours=3))])
+    _heard(database_url, [(f"{uid}-E2", at - timedelta(hours=1))])
+    _heard(database_url, [(f"{uid}-E2", at + timedelta(hours=5))])
+    iot = _get(api_url, regulator, metric="iot", at="2026-11-20").json()
+    assert _groups(iot) == {d: (4, 2)}
+    # E3 heard 30 s before the window and 10 s into it: less than a step
+    # apart, its kept time stays before the window, and its samples decide.
+    window_start = at - timedelta(hours=24)
+    _heard(database_url, [(f"{uid}-E3", window_start - timedelta(seconds=30))])
+    _heard(database_url, [(f"{uid}-E3", window_start + timedelta(seconds=10))])
+    iot = _get(api_url, regulator, metric="iot", at="2026-11-20").json()
+    assert _groups(iot) == {d: (4, 3)}
+    iot = _get(api_url, regulator, metric="iot", at="2026-11-21").json()
+    assert _groups(iot) == {d: (4, 2)}  # E1 and E2, heard in the day before
     # Out of scope: another district's regulator sees nothing of it.
     other = _get(api_url, token_for("regulator", f"{uid}-x"), metric="insurance").json()
     assert other["overall"]["total"] == 0
