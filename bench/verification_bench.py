@@ -45,7 +45,7 @@ from psycopg import sql
 
 from semon.settings import Settings
 from semon.store.commands import migrate_database
-from semon.store.scorecards import firm_scorecard, group_figures
+from semon.store.scorecards import CardWindow, firm_scorecard, group_figures
 from semon.store.verification import verify_records
 
 STATUS_COLS = (
@@ -160,19 +160,12 @@ async def bench(dsn: str, args: argparse.Namespace) -> None:
         took = time.perf_counter() - t
         counts = {v: list(verdicts.values()).count(v) for v in sorted(set(verdicts.values()))}
         print(f"verify {len(ids):,} records: {took:.2f} s  (goal < 60 s)  {counts}")
-        cfg, at = settings.scorecard, end.date()
-        kw = {
-            "since": start,
-            "until": end,
-            "at": at,
-            "default_days": 15,
-            "scope": sql.SQL("TRUE"),
-            "params": {},
-        }
+        cfg = settings.scorecard
+        window = CardWindow(since=start, until=end, at=end.date(), default_days=15)
         times = []
         for f in range(1, 300, max(1, 300 // args.cards)):
             t = time.perf_counter()
-            await firm_scorecard(conn, cfg, f"F{f}", **kw)
+            await firm_scorecard(conn, cfg, f"F{f}", window)
             times.append(time.perf_counter() - t)
         print(
             f"scorecard, {len(times)} firms: median {statistics.median(times) * 1000:.0f} ms, "
@@ -181,8 +174,8 @@ async def bench(dsn: str, args: argparse.Namespace) -> None:
         times = []
         for _ in range(args.runs):
             t = time.perf_counter()
-            groups = await group_figures(conn, cfg, group_by="firm_id", **kw)
-            await group_figures(conn, cfg, group_by="all", **kw)
+            groups = await group_figures(conn, cfg, window, group_by="firm_id")
+            await group_figures(conn, cfg, window, group_by="all")
             times.append(time.perf_counter() - t)
         print(
             f"/stats/firms ({len(groups)} firms): median {statistics.median(times) * 1000:.0f} ms,"

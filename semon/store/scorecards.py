@@ -18,6 +18,7 @@ order where rescues are recorded, is ``equipment`` or ``human``.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -52,10 +53,8 @@ el AS (
      WHERE e.status = 'in_service' AND ({scope}) {firm}
 )"""
 
-_FIGURES = (
-    "WITH"
-    + _EL
-    + """,
+# After the ``el`` CTE (CardWindow.lifts).
+_FIGURES = """,
 ov AS (
     SELECT el.key, count(*) AS held,
            count(*) FILTER (WHERE {overdue}) AS overdue,
@@ -102,7 +101,6 @@ SELECT ov.key, ov.held, ov.overdue, ov.faults_per_1000,
   LEFT JOIN ins ON ins.key IS NOT DISTINCT FROM ov.key
  ORDER BY ov.key
 """
-)
 
 # The events behind each deduction of one firm's card, at most %(n)s each.
 _EVENTS = {
@@ -174,7 +172,12 @@ def _firm_filter(firm: str | None) -> sql.Composable:
     return sql.SQL("AND e.firm_id = %(firm)s") if firm is not None else sql.SQL("")
 
 
-def _line(name: str, value: float | None, unit: str, points: float, cap: float) -> dict[str, Any]:
+def _line(
+    name: str, value: float | None, unit: str, free: float, per: float, cap: float
+) -> dict[str, Any]:
+    """One line of the sheet: ``per`` points a unit of ``value`` beyond ``free``
+    (none for an unknown value), between 0 and ``cap``."""
+    points = 0.0 if value is None else (value - free) * per
     return {
         "name": name,
         "value": None if value is None else round(value, 3),
@@ -200,53 +203,56 @@ def deductions(f: dict[str, Any], cfg: ScorecardSettings, days: float) -> list[d
             "maintenance_overdue",
             overdue_pct,
             "percent_of_lifts",
-            (overdue_pct - cfg.overdue_free_pct) * cfg.overdue_points_per_pct,
+            cfg.overdue_free_pct,
+            cfg.overdue_points_per_pct,
             cfg.overdue_cap,
         ),
         _line(
             "contradicted_records",
             contradicted_pct,
             "percent_of_checked_records",
-            contradicted_pct * cfg.contradicted_points_per_pct,
+            0.0,
+            cfg.contradicted_points_per_pct,
             cfg.contradicted_cap,
         ),
         _line(
             "traps",
             traps_rate,
             "per_100_lifts_a_year",
-            (traps_rate - cfg.traps_free_per_100y) * cfg.traps_points_per_unit,
+            cfg.traps_free_per_100y,
+            cfg.traps_points_per_unit,
             cfg.traps_cap,
         ),
         _line(
             "caused_traps",
             float(f["caused"]),
             "traps",
-            f["caused"] * cfg.caused_trap_points,
+            0.0,
+            cfg.caused_trap_points,
             cfg.caused_trap_cap,
         ),
         _line(
             "median_arrival",
             arrival_min,
             "minutes",
-            0.0
-            if arrival_min is None
-            else (arrival_min - cfg.arrival_free_min) * cfg.arrival_points_per_min,
+            cfg.arrival_free_min,
+            cfg.arrival_points_per_min,
             cfg.arrival_cap,
         ),
         _line(
             "failed_inspections",
             failed_pct,
             "percent_of_inspections",
-            failed_pct * cfg.failed_inspection_points_per_pct,
+            0.0,
+            cfg.failed_inspection_points_per_pct,
             cfg.failed_inspection_cap,
         ),
         _line(
             "faults_per_1000_trips",
             faults,
             "per_1000_trips",
-            0.0
-            if faults is None
-            else (faults - cfg.faults_free_per_1000) * cfg.faults_points_per_unit,
+            cfg.faults_free_per_1000,
+            cfg.faults_points_per_unit,
             cfg.faults_cap,
         ),
     ]
@@ -295,83 +301,75 @@ def card(f: dict[str, Any], cfg: ScorecardSettings, days: float) -> dict[str, An
     }
 
 
-def _params(
-    cfg: ScorecardSettings,
-    since: datetime,
-    until: datetime,
-    at: date,
-    firm: str | None,
-    default_days: int,
-) -> dict[str, Any]:
-    return {
-        "from": since,
-        "to": until,
-        "from_d": since.date(),
-        "to_d": until.date(),
-        "at": at,
-        "firm": firm,
-        "default_days": default_days,
-        "n": cfg.events_listed,
-        "arrival_free": timedelta(minutes=cfg.arrival_free_min),
-        "faults_free": cfg.faults_free_per_1000,
-    }
+EVERY_LIFT = sql.SQL("TRUE")
+
+
+@dataclass(frozen=True)
+class CardWindow:
+    """What cards are computed over: the window [since, until), the day
+    maintenance overdue is judged at, the interval of an unscored lift, and
+    the lifts in scope (a predicate on ``elevators e`` with its parameters)."""
+
+    since: datetime
+    until: datetime
+    at: date
+    default_days: int
+    scope: sql.Composable = field(default_factory=lambda: EVERY_LIFT)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def days(self) -> float:
+        return (self.until - self.since).total_seconds() / 86400.0
+
+    def query_params(self, cfg: ScorecardSettings, firm: str | None) -> dict[str, Any]:
+        return {
+            **self.params,
+            "from": self.since,
+            "to": self.until,
+            "from_d": self.since.date(),
+            "to_d": self.until.date(),
+            "at": self.at,
+            "firm": firm,
+            "default_days": self.default_days,
+            "n": cfg.events_listed,
+            "arrival_free": timedelta(minutes=cfg.arrival_free_min),
+            "faults_free": cfg.faults_free_per_1000,
+        }
+
+    def lifts(self, key: str, firm: str | None) -> sql.Composable:
+        """The ``el`` CTE: the in-service lifts in scope (of ``firm``), keyed."""
+        return sql.SQL(_EL).format(key=sql.SQL(key), scope=self.scope, firm=_firm_filter(firm))
 
 
 async def group_figures(
     conn: AsyncConnection,
     cfg: ScorecardSettings,
+    window: CardWindow,
     *,
     group_by: str,
-    since: datetime,
-    until: datetime,
-    at: date,
-    default_days: int,
-    scope: sql.Composable,
-    params: dict[str, Any],
     firm: str | None = None,
 ) -> list[dict[str, Any]]:
     """One card (figures, deductions, grade) per group in scope."""
-    query = sql.SQL(_fill(_FIGURES, await _caused(conn))).format(
-        key=sql.SQL(GROUPS[group_by]), scope=scope, firm=_firm_filter(firm)
+    caused = await _caused(conn)
+    query = sql.SQL("WITH {}").format(window.lifts(GROUPS[group_by], firm)) + sql.SQL(
+        _fill(_FIGURES, caused)
     )
-    p = {**params, **_params(cfg, since, until, at, firm, default_days)}
-    days = (until - since).total_seconds() / 86400.0
     async with without_jit(conn), conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(query, p)
-        return [card(r, cfg, days) for r in await cur.fetchall()]
+        await cur.execute(query, window.query_params(cfg, firm))
+        return [card(r, cfg, window.days) for r in await cur.fetchall()]
 
 
 async def firm_scorecard(
-    conn: AsyncConnection,
-    cfg: ScorecardSettings,
-    firm_id: str,
-    *,
-    since: datetime,
-    until: datetime,
-    at: date,
-    default_days: int,
-    scope: sql.Composable,
-    params: dict[str, Any],
+    conn: AsyncConnection, cfg: ScorecardSettings, firm_id: str, window: CardWindow
 ) -> dict[str, Any] | None:
     """The firm's card over its lifts in scope, every deduction with its
     events; None when it holds no lift in scope."""
-    cards = await group_figures(
-        conn,
-        cfg,
-        group_by="firm_id",
-        since=since,
-        until=until,
-        at=at,
-        default_days=default_days,
-        scope=scope,
-        params=params,
-        firm=firm_id,
-    )
+    cards = await group_figures(conn, cfg, window, group_by="firm_id", firm=firm_id)
     if not cards:
         return None
     out = cards[0]
-    p = {**params, **_params(cfg, since, until, at, firm_id, default_days)}
-    el = sql.SQL(_EL).format(key=sql.SQL("e.firm_id"), scope=scope, firm=_firm_filter(firm_id))
+    p = window.query_params(cfg, firm_id)
+    el = window.lifts(GROUPS["firm_id"], firm_id)
     caused = await _caused(conn)
     async with without_jit(conn), conn.cursor(row_factory=dict_row) as cur:
         for line in out["deductions"]:
@@ -379,5 +377,5 @@ async def firm_scorecard(
             await cur.execute(sql.SQL("WITH {} ").format(el) + sql.SQL(body), p)
             line["events"] = await cur.fetchall()
     out["firm_id"] = firm_id
-    out["from"], out["to"], out["at"] = since, until, at
+    out["from"], out["to"], out["at"] = window.since, window.until, window.at
     return out
