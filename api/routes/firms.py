@@ -20,7 +20,7 @@ from api.query_time import QueryTime
 from api.scope import ScopeDep
 from semon.domain.common import ID_PATTERN
 from semon.i18n import Reader, msg
-from semon.store.scorecards import CardWindow, firm_scorecard, group_figures
+from semon.store.scorecards import CardWindow, firm_scorecard, groups_and_overall
 
 router = APIRouter(tags=["firms"])
 READERS = require_roles("admin", "maintenance", "regulator")
@@ -168,13 +168,14 @@ async def get_firm_stats(
 ) -> Any:
     """Every firm's (or district's) card over the lifts in scope, worst first."""
     async with pool.connection() as conn:
-        groups = await group_figures(conn, settings.scorecard, window, group_by=group_by)
-        overall = await group_figures(conn, settings.scorecard, window, group_by="all")
+        groups, overall = await groups_and_overall(
+            conn, settings.scorecard, window, group_by=group_by
+        )
     groups.sort(key=lambda c: (c["score"], str(c["key"])))
     return {
         "group_by": group_by,
         "from": window.since,
         "to": window.until,
         "groups": [_labelled(g, say) for g in groups],
-        "overall": _labelled(overall[0], say) if overall else None,
+        "overall": _labelled(overall, say) if overall else None,
     }

@@ -29,7 +29,7 @@ from semon.settings_firms import ScorecardSettings
 from semon.store import maintenance_due as due
 from semon.store.jit import without_jit
 
-GROUPS = {"firm_id": "e.firm_id", "district": "e.district", "all": "'*'::text"}
+GROUPS = {"firm_id": "e.firm_id", "district": "e.district"}
 GRADES = ("A", "B", "C", "D")
 CAUSED = "coalesce(a.details->>'cause_category', a.details->>'cause') IN ('equipment', 'human')"
 # Where rescues are recorded (the 96333 work order, migration 0030), the
@@ -53,53 +53,56 @@ el AS (
      WHERE e.status = 'in_service' AND ({scope}) {firm}
 )"""
 
-# After the ``el`` CTE (CardWindow.lifts).
+# After the ``el`` CTE (CardWindow.lifts). Each part groups by the key and,
+# where ``{overall}`` is ", ()", also over everything (``whole`` = 1): the
+# city's card comes out of the same pass as the groups'.
 _FIGURES = """,
 ov AS (
-    SELECT el.key, count(*) AS held,
+    SELECT e.key, grouping(e.key) AS whole, count(*) AS held,
            count(*) FILTER (WHERE {overdue}) AS overdue,
            avg(s.factor_values[array_position(s.factor_names, 'faults_per_1000_trips')])
                FILTER (WHERE s.factor_values[array_position(s.factor_names,
                                                             'faults_per_1000_trips')] <> 'NaN')
                AS faults_per_1000
-      FROM el
-      JOIN elevators e ON e.elevator_id = el.elevator_id
+      FROM el e
       {due_joins}
-     GROUP BY el.key
+     GROUP BY GROUPING SETS ((e.key){overall})
 ),
 rec AS (
-    SELECT el.key, count(m.verification) AS checked,
+    SELECT el.key, grouping(el.key) AS whole, count(m.verification) AS checked,
            count(*) FILTER (WHERE m.verification = 'contradicted') AS contradicted
       FROM maintenance_records m JOIN el ON el.elevator_id = m.elevator_id
      WHERE m.done_on >= %(from_d)s AND m.done_on < %(to_d)s
-     GROUP BY el.key
+     GROUP BY GROUPING SETS ((el.key){overall})
 ),
 tr AS (
-    SELECT el.key, count(*) AS traps, count(*) FILTER (WHERE {caused}) AS caused,
+    SELECT el.key, grouping(el.key) AS whole, count(*) AS traps,
+           count(*) FILTER (WHERE {caused}) AS caused,
            percentile_cont(0.5) WITHIN GROUP (
                ORDER BY extract(epoch FROM a.on_site_at - a.raised_at))
                FILTER (WHERE a.on_site_at IS NOT NULL) AS median_arrival_s
       FROM alerts a JOIN el ON el.elevator_id = a.equipment_id
      WHERE a.kind = 'trapped_passenger' AND a.equipment_type = 'elevator'
        AND a.started_at >= %(from)s AND a.started_at < %(to)s
-     GROUP BY el.key
+     GROUP BY GROUPING SETS ((el.key){overall})
 ),
 ins AS (
-    SELECT el.key, count(*) AS inspections, count(*) FILTER (WHERE i.result = 'fail') AS failed
+    SELECT el.key, grouping(el.key) AS whole, count(*) AS inspections,
+           count(*) FILTER (WHERE i.result = 'fail') AS failed
       FROM inspections i
       JOIN el ON i.equipment_type = 'elevator' AND i.equipment_id = el.elevator_id
      WHERE i.inspected_on >= %(from_d)s AND i.inspected_on < %(to_d)s
-     GROUP BY el.key
+     GROUP BY GROUPING SETS ((el.key){overall})
 )
-SELECT ov.key, ov.held, ov.overdue, ov.faults_per_1000,
+SELECT ov.key, ov.whole, ov.held, ov.overdue, ov.faults_per_1000,
        coalesce(rec.checked, 0) AS checked, coalesce(rec.contradicted, 0) AS contradicted,
        coalesce(tr.traps, 0) AS traps, coalesce(tr.caused, 0) AS caused, tr.median_arrival_s,
        coalesce(ins.inspections, 0) AS inspections, coalesce(ins.failed, 0) AS failed
   FROM ov
-  LEFT JOIN rec ON rec.key IS NOT DISTINCT FROM ov.key
-  LEFT JOIN tr ON tr.key IS NOT DISTINCT FROM ov.key
-  LEFT JOIN ins ON ins.key IS NOT DISTINCT FROM ov.key
- ORDER BY ov.key
+  LEFT JOIN rec ON rec.whole = ov.whole AND rec.key IS NOT DISTINCT FROM ov.key
+  LEFT JOIN tr ON tr.whole = ov.whole AND tr.key IS NOT DISTINCT FROM ov.key
+  LEFT JOIN ins ON ins.whole = ov.whole AND ins.key IS NOT DISTINCT FROM ov.key
+ ORDER BY ov.whole, ov.key
 """
 
 # The events behind each deduction of one firm's card, at most %(n)s each.
@@ -107,8 +110,7 @@ _EVENTS = {
     "maintenance_overdue": """
 SELECT e.elevator_id, m.done_on AS last_maintenance_on, {due_on} AS due_on,
        {interval} AS interval_days
-  FROM el
-  JOIN elevators e ON e.elevator_id = el.elevator_id
+  FROM el e
   {due_joins}
  WHERE {overdue}
  ORDER BY 3, 1 LIMIT %(n)s""",
@@ -341,6 +343,26 @@ class CardWindow:
         return sql.SQL(_EL).format(key=sql.SQL(key), scope=self.scope, firm=_firm_filter(firm))
 
 
+async def _figures(
+    conn: AsyncConnection,
+    cfg: ScorecardSettings,
+    window: CardWindow,
+    *,
+    group_by: str,
+    firm: str | None,
+    overall: bool,
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    text = _fill(_FIGURES, await _caused(conn)).replace("{overall}", ", ()" if overall else "")
+    query = sql.SQL("WITH {}").format(window.lifts(GROUPS[group_by], firm)) + sql.SQL(text)
+    async with without_jit(conn), conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(query, window.query_params(cfg, firm))
+        rows = await cur.fetchall()
+    groups = [card(r, cfg, window.days) for r in rows if not r["whole"]]
+    # The grand total has a row even over no lift at all: no card then.
+    whole = [card({**r, "key": "*"}, cfg, window.days) for r in rows if r["whole"] and r["held"]]
+    return groups, whole[0] if whole else None
+
+
 async def group_figures(
     conn: AsyncConnection,
     cfg: ScorecardSettings,
@@ -350,13 +372,16 @@ async def group_figures(
     firm: str | None = None,
 ) -> list[dict[str, Any]]:
     """One card (figures, deductions, grade) per group in scope."""
-    caused = await _caused(conn)
-    query = sql.SQL("WITH {}").format(window.lifts(GROUPS[group_by], firm)) + sql.SQL(
-        _fill(_FIGURES, caused)
-    )
-    async with without_jit(conn), conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(query, window.query_params(cfg, firm))
-        return [card(r, cfg, window.days) for r in await cur.fetchall()]
+    groups, _ = await _figures(conn, cfg, window, group_by=group_by, firm=firm, overall=False)
+    return groups
+
+
+async def groups_and_overall(
+    conn: AsyncConnection, cfg: ScorecardSettings, window: CardWindow, *, group_by: str
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The groups' cards and the card of all of them together (key ``*``;
+    None over no lift), in one pass: /stats/firms."""
+    return await _figures(conn, cfg, window, group_by=group_by, firm=None, overall=True)
 
 
 async def firm_scorecard(

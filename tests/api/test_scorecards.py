@@ -179,6 +179,15 @@ def test_stats_firms(server: tuple[str, Settings], token: Callable[..., Headers]
         ("FG", "A"),
     ]
     assert body["overall"]["elevators"] == 6
+    # the city's card, from the same pass as the groups': their events together
+    whole = body["overall"]["figures"]
+    assert body["overall"]["key"] == "*"
+    assert (whole["records_checked"], whole["records_contradicted"]) == (5, 2)
+    assert (whole["traps"], whole["caused_traps"], whole["median_arrival_s"]) == (3, 3, 2400)
+    assert (whole["inspections"], whole["failed_inspections"]) == (1, 1)
+    assert whole["maintenance_overdue"] == 3 + 1  # FB's three, FR's unvisited R1
+    nothing = get(server, "/stats/firms", token("regulator", "Z"))
+    assert nothing["groups"] == [] and nothing["overall"] is None
     assert all(g["deductions"][0].get("events") is None for g in body["groups"])
     by_district = get(server, "/stats/firms", token("admin"), group_by="district")
     assert {g["key"]: g["elevators"] for g in by_district["groups"]} == {"X": 5, "Y": 1}
