@@ -308,7 +308,8 @@ EVERY_LIFT = sql.SQL("TRUE")
 
 @dataclass(frozen=True)
 class CardWindow:
-    """What cards are computed over: the window [since, until), the day
+    """What cards are computed over: the window [since, until) (records and
+    inspections, which carry a day, by every day it touches), the day
     maintenance overdue is judged at, the interval of an unscored lift, and
     the lifts in scope (a predicate on ``elevators e`` with its parameters)."""
 
@@ -329,7 +330,9 @@ class CardWindow:
             "from": self.since,
             "to": self.until,
             "from_d": self.since.date(),
-            "to_d": self.until.date(),
+            # the days the window touches, the last one included: a record
+            # of this morning counts on a card that ends now
+            "to_d": (self.until - timedelta(microseconds=1)).date() + timedelta(days=1),
             "at": self.at,
             "firm": firm,
             "default_days": self.default_days,
