@@ -23,7 +23,7 @@ import psycopg
 
 from semon.settings import Settings
 from simulators.city import generate_city
-from simulators.demo_firms import DemoFirms, file_visits
+from simulators.demo_firms import DemoFirms, file_visits, visited_today
 from simulators.incidents import FAULT_CODES, STATION_INCIDENTS, GroundTruth, Incident
 from simulators.player import load_city, play_realtime
 from simulators.publisher import open_publisher
@@ -48,7 +48,7 @@ class DemoSchedule:
     maintenance: tuple[float, float] = (20.0, 150.0)
 
 
-# Every station incident but a past-life cylinder (the demo city's are all in life).
+# The fillings the demo injects: every station incident but a past-life cylinder.
 FILLING_KINDS = tuple(k for k in STATION_INCIDENTS if k != "past_life_filled")
 
 
@@ -119,9 +119,23 @@ async def _file_visits(
             verdicts = await file_visits(
                 conn, visits, settings.verification, now=datetime.now(UTC), truth=truth
             )
-        log.info("demo: maintenance records filed: %s", sorted(verdicts.values()))
+        log.info(
+            "demo: %d maintenance records filed (%d repeats of a record of the day): %s",
+            len(verdicts),
+            len(visits) - len(verdicts),
+            sorted(verdicts.values()),
+        )
     except (psycopg.Error, OSError) as exc:
         log.warning("maintenance records not filed: %s", exc)
+
+
+async def _visited_today(settings: Settings) -> set[str]:
+    try:
+        async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+            return await visited_today(conn, datetime.now(UTC).date())
+    except (psycopg.Error, OSError) as exc:
+        log.warning("maintenance records of today not read: %s", exc)
+        return set()
 
 
 async def _work_rescues(settings: Settings, desk: RescueDesk) -> None:
@@ -174,7 +188,13 @@ async def run_demo(
         for r in city.records["elevators"]
         if r["elevator_id"] in world.elevators and r.get("firm_id")
     }
-    firms = DemoFirms(lifts, start=start, seed=seed, schedule=director.schedule.maintenance)
+    firms = DemoFirms(
+        lifts,
+        start=start,
+        seed=seed,
+        schedule=director.schedule.maintenance,
+        visited=await _visited_today(settings),
+    )
     # The rescue centre works every trap the platform opens a rescue for.
     desk = RescueDesk(seed, truth=truth)
     last_visits = last_desk = time.monotonic()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 
 from psycopg import AsyncConnection
 
@@ -40,9 +40,11 @@ class DemoFirms:
         fake_every: int = 3,
         settle_s: float = 30.0,
         first_firm: str = "F001",
+        visited: set[str] | None = None,
     ) -> None:
         """``schedule``: the first visit ``schedule[0]`` s after ``start``,
-        then one every ``schedule[1]`` s."""
+        then one every ``schedule[1]`` s; ``visited``: lifts with a record of
+        the day already (a restarted demo), visited last."""
         self.rng = random.Random(f"demo-firms-{seed}")  # noqa: S311 - simulation, not crypto
         self.by_firm: dict[str, list[str]] = {}
         for eid, firm in sorted(lifts.items()):
@@ -55,7 +57,7 @@ class DemoFirms:
         self.settle_s = settle_s
         self.planned: list[PlannedVisit] = []
         self._count = 0
-        self._visited: set[str] = set()
+        self._visited: set[str] = set(visited or ())
 
     def due(self, now: float) -> list[Incident]:
         """Plan the next visit when its time has come; the incidents to play
@@ -115,12 +117,26 @@ async def file_visits(
     truth: GroundTruth,
 ) -> dict[int, str]:
     """File the visits' records and check them, in one transaction (as
-    ``POST /maintenance/records`` does); the verdicts by record_id."""
+    ``POST /maintenance/records`` does); the new records' verdicts by
+    record_id. A repeat of a lift's record of the day (a restarted demo
+    replays its seed) is a no-op and leaves no ground truth."""
     if not visits:
         return {}
     async with conn.transaction():
         filed = await file_records(conn, [v.record() for v in visits])
         verdicts = await verify_records(conn, [int(f["record_id"]) for f in filed], cfg, now=now)
+    new = {(f["elevator_id"], f["done_on"].isoformat()): int(f["record_id"]) for f in filed}
     for v in visits:
-        truth.write({"kind": "maintenance_record", **v.truth()})
+        line = v.truth()
+        record_id = new.get((line["elevator_id"], line["done_on"]))
+        if record_id is not None:
+            truth.write({"kind": "maintenance_record", "record_id": record_id, **line})
     return verdicts
+
+
+async def visited_today(conn: AsyncConnection, today: date) -> set[str]:
+    """The lifts with a record dated ``today`` (a demo restarted the same day)."""
+    cur = await conn.execute(
+        "SELECT DISTINCT elevator_id FROM maintenance_records WHERE done_on = %s", (today,)
+    )
+    return {str(r[0]) for r in await cur.fetchall()}

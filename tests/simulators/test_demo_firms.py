@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import orjson
@@ -16,7 +16,7 @@ import psycopg
 from semon.settings import Settings
 from simulators.city import generate_city
 from simulators.demo import DemoSchedule
-from simulators.demo_firms import DemoFirms, file_visits
+from simulators.demo_firms import DemoFirms, file_visits, visited_today
 from simulators.incidents import GroundTruth
 from simulators.player import load_city
 from simulators.visits import PlannedVisit
@@ -40,8 +40,9 @@ async def test_the_demo_firms_file_records_the_terminal_judges(
         city, start=start, seed=5, truth=GroundTruth(None), options=WorldOptions(rates=None)
     )
     lifts = {r["elevator_id"]: r["firm_id"] for r in city.records["elevators"]}
+    firms_lifts = {e: f for e, f in lifts.items() if e in world.elevators}
     firms = DemoFirms(
-        {e: f for e, f in lifts.items() if e in world.elevators},
+        firms_lifts,
         start=start,
         seed=5,
         schedule=DemoSchedule().maintenance,
@@ -87,3 +88,17 @@ async def test_the_demo_firms_file_records_the_terminal_judges(
     f001 = {v.fake for v in ready if v.firm_id == "F001"}
     assert f001 == {True, False}
     assert [t["fake"] for t in truth.records] == [v.fake for v in ready]
+    assert {t["record_id"] for t in truth.records} == set(filed)
+    # filed again (a restarted demo replays its seed): nothing new, no truth
+    async with await psycopg.AsyncConnection.connect(fresh_database_url) as conn:
+        again = await file_visits(
+            conn, ready, settings.verification, now=datetime.now(UTC), truth=truth
+        )
+        # a demo restarted that day visits other lifts first
+        day = ready[0].record()["done_on"]
+        seen = await visited_today(conn, date.fromisoformat(day))
+    assert again == {} and len(truth.records) == len(ready)
+    assert seen == {v.elevator_id for v in ready if v.record()["done_on"] == day}
+    replay = DemoFirms(firms_lifts, start=start, seed=5, visited=seen)
+    replay.due(start + PLAYED_S)
+    assert replay.planned[0].elevator_id not in seen
