@@ -122,7 +122,7 @@ async def card_window(
 WindowDep = Annotated[CardWindow, Depends(card_window)]
 
 
-def own_firm(
+async def own_firm(
     firm_id: Annotated[str, Path(pattern=ID_PATTERN, examples=["firm-01"])], scope: ScopeDep
 ) -> str:
     """The firm asked for; a firm asking for another's is told it does not exist."""
