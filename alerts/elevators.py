@@ -34,6 +34,7 @@ from alerts.drafts import (
 )
 from alerts.elevator_state import Elevator, device_now, trapped_due
 from alerts.keys import OpenAlerts, alarm_test_key, fault_key
+from alerts.metrics import DEFERRED
 from alerts.ops import Close, Op, Raise, Record
 from semon.domain.alerts import AlertDraft, late_alert_id
 from semon.domain.wire import ElevatorEvent, StatusSample
@@ -68,6 +69,14 @@ class ElevatorRules:
         # Cars standing with someone inside, or with a trapped alert open: their
         # samples are judged ahead of the queued telemetry too (alerts/service.py).
         self.watched: set[str] = set()
+        # Status messages per car still waiting in the inbox (the MQTT handler
+        # counts them in, the engine out). A standing car's timer that falls
+        # due while its own newer samples wait there is not judged until they
+        # are: they may show it released (an overloaded engine seconds behind
+        # the fleet would otherwise page every car that stood a moment).
+        self.queued: dict[str, int] = {}
+        # Cars due, waiting for their queued samples: until when (monotonic)
+        self.deferred: dict[str, float] = {}
         # The fleet-wide checks (offline, alarm tests) walk the cars a slice
         # per fast tick instead of all at once: no pause of tens of ms.
         self._scan: list[str] = []
@@ -202,6 +211,23 @@ class ElevatorRules:
             if car.due is None or due < car.due:
                 car.due = due
                 heapq.heappush(self.deadlines, (due, car.eid))
+
+    def dequeued(self, eid: str) -> None:
+        """One of the car's status messages left the inbox to be judged."""
+        n = self.queued.get(eid, 0) - 1
+        if n > 0:
+            self.queued[eid] = n
+            return
+        self.queued.pop(eid, None)
+        if self.deferred.pop(eid, None) is not None:
+            car = self.cars.get(eid)
+            if car is not None:
+                self.arm(car)
+
+    def held(self, eid: str, mono: float) -> bool:
+        """The car's own newer samples wait in the inbox, and its deferral
+        has not run out: its trapped timer waits for them."""
+        return eid in self.queued and mono < self.deferred.get(eid, math.inf)
 
     def trim(self, car: Elevator) -> None:
         if len(car.samples) > self.cfg.sample_window:
@@ -415,6 +441,16 @@ class ElevatorRules:
             car = self.cars.get(eid)
             if car is not None and car.due == due:
                 car.due = None
+                if eid in self.queued:
+                    if eid not in self.deferred:
+                        self.deferred[eid] = mono + cfg.trapped_defer_max_s
+                        DEFERRED.inc()
+                    wait = self.deferred[eid] - mono
+                    if wait > 0:
+                        # judged when its samples are (dequeued), or at the cap
+                        car.due = now + timedelta(seconds=wait)
+                        heapq.heappush(self.deadlines, (car.due, eid))
+                        continue
                 cars[eid] = car
         for car in cars.values():
             ops += self._tick_car(car, now, mono, full=False, offline_after=offline_after)
@@ -446,6 +482,7 @@ class ElevatorRules:
             car.episode_start is not None
             and car.trapped_key not in self.open
             and now >= trapped_due(car)
+            and not self.held(car.eid, mono)
         ):
             ops.append(self._raise(trapped_draft(car, car.episode_start, car.last_sample)))
         for code, ev in list(car.pending_faults.items()):

@@ -6,7 +6,8 @@ faults) go to the writer's page queue, ahead of everything else.
 Terminal events come on their own MQTT session into their own inbox
 (``urgent``), judged before the next queued status message, and so do the
 samples of a car standing with someone inside (``rules.watched``): a page
-never waits behind telemetry (README, "Pages ahead of telemetry").
+never waits behind telemetry (README, "Pages ahead of telemetry"). A car's
+timer never pages ahead of its own samples still queued (``rules.queued``).
 
 A worker judges only the devices of its partition (a crc32 of the id).
 """
@@ -24,7 +25,7 @@ from datetime import UTC, datetime
 
 from alerts.elevators import ElevatorRules
 from alerts.filling_state import FillingState
-from alerts.metrics import MESSAGES, REJECTED, SAMPLE_LAG
+from alerts.metrics import INBOX_BYTES, INBOX_PAUSES, INBOX_PEAK, MESSAGES, REJECTED, SAMPLE_LAG
 from alerts.ops import Checkpoint, Op
 from alerts.writer import Writer
 from semon.clock import Clock
@@ -55,6 +56,44 @@ Inbox = asyncio.Queue[tuple[str, bytes] | Mark | Wake]
 Urgent = deque[tuple[str, bytes]]
 
 
+class Backpressure:
+    """Bounds the inbox: once the payloads queued add up to ``high`` bytes,
+    the samples session's handler returns a future instead of acknowledging,
+    and ``semon.mqtt`` pauses reading the socket once enough of those wait;
+    the broker keeps the rest of the session's queue. The engine resolves the
+    future when the inbox is down to half. Terminal events have a session of
+    their own and never wait for this (an overloaded engine held 700 MB of
+    samples and grew without limit)."""
+
+    def __init__(self, high: int) -> None:
+        self.high, self.low = high, high // 2
+        self.bytes = 0
+        self.peak = 0  # the most the inbox held since start
+        self.future: asyncio.Future[int] | None = None
+        INBOX_BYTES.set_function(lambda: self.bytes)
+        INBOX_PEAK.set_function(lambda: self.peak)
+
+    def put(self, size: int) -> asyncio.Future[int] | int:
+        """Count a message in; what the MQTT handler returns for it."""
+        self.bytes += size
+        if self.bytes < self.high:
+            return 0
+        self.peak = max(self.peak, self.bytes)
+        if self.future is None:
+            self.future = asyncio.get_running_loop().create_future()
+            INBOX_PAUSES.inc()
+        return self.future
+
+    def took(self, size: int) -> None:
+        """Count a message out (the engine took it)."""
+        self.bytes -= size
+        f = self.future
+        if f is not None and self.bytes <= self.low:
+            self.future = None
+            if not f.done():
+                f.set_result(0)
+
+
 class Engine:
     """``run`` is the engine's task; ``handle`` judges one message."""
 
@@ -68,6 +107,8 @@ class Engine:
         *,
         urgent: Urgent | None = None,
         watched: set[str] | None = None,
+        queued: dict[str, int] | None = None,
+        backpressure: Backpressure | None = None,
     ) -> None:
         self.settings = settings
         self.cfg = settings.alerts
@@ -78,6 +119,10 @@ class Engine:
         self.rules = ElevatorRules(self.cfg)
         if watched is not None:  # shared with the MQTT handler that routes by it
             self.rules.watched = watched
+        if queued is not None:  # the MQTT handler counts a car's status messages in
+            self.rules.queued = queued
+        self.backpressure = backpressure or Backpressure(settings.alerts.inbox_max_bytes)
+        self._cars = f"{settings.mqtt.topic_root.rstrip('/')}/elevators/"
         self.fillings = fillings
         self.writer = writer
         self.handled = 0  # messages judged (tests wait on it)
@@ -161,6 +206,10 @@ class Engine:
                 # a moment ago, so every event received before it is judged too.
                 self.emit([Checkpoint(item.at)])
             elif isinstance(item, tuple):
+                topic = item[0]
+                self.backpressure.took(len(item[1]))
+                if topic.startswith(self._cars) and topic.endswith("/status"):
+                    self.rules.dequeued(topic[len(self._cars) : -7])
                 await self._judge(*item)
                 if self.handled % 256 == 0 or writer.paging:
                     # Let the writer and MQTT run under a flood; while a page is

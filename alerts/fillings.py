@@ -45,51 +45,29 @@ def _draft(
 
 
 def _summary(kind: str, station_id: str, f: Filling, b: Breach) -> Message:
-    """The alert's summary as a catalog message (semon/locale, alerts.po)."""
-    cid = f.cylinder_id
-    if kind == "filling_unregistered_cylinder":
-        return msg(
-            "alert.filling_unregistered_cylinder.summary", station_id=station_id, cylinder_id=cid
-        )
-    if kind == "filling_scrapped_cylinder":
-        return msg(
-            "alert.filling_scrapped_cylinder.summary", station_id=station_id, cylinder_id=cid
-        )
-    if kind == "filling_overdue_cylinder":
-        return msg(
-            "alert.filling_overdue_cylinder.summary",
-            station_id=station_id,
-            cylinder_id=cid,
-            due_on=b.evidence["due"],
-        )
-    if kind == "filling_foreign_cylinder":
-        return msg(
-            "alert.filling_foreign_cylinder.summary",
-            station_id=station_id,
-            cylinder_id=cid,
-            owner_station_id=b.evidence["owner"],
-        )
-    if kind == "gas_mismatch":
-        return msg(
-            "alert.gas_mismatch.summary",
-            station_id=station_id,
-            cylinder_id=cid,
-            gas=f.gas,
-            registered_gas=b.evidence["registered_gas"],
-        )
-    if kind == "overfill":
-        return msg(
-            "alert.overfill.summary.record",
-            station_id=station_id,
-            cylinder_id=cid,
-            net_kg=f.net_kg,
-            max_fill_kg=b.evidence["max_fill_kg"],
-        )
-    if kind == "precheck_failed_but_filled":
-        return msg(
-            "alert.precheck_failed_but_filled.summary", station_id=station_id, cylinder_id=cid
-        )
-    return msg("alert.postcheck_missing.summary", station_id=station_id, cylinder_id=cid)
+    """The alert's summary as a catalog message (semon/locale, alerts.po): each
+    names the station and the cylinder, some a fact of the breach besides."""
+    where = {"station_id": station_id, "cylinder_id": f.cylinder_id}
+    facts = b.evidence
+    match kind:
+        case "filling_unregistered_cylinder":
+            return msg("alert.filling_unregistered_cylinder.summary", **where)
+        case "filling_scrapped_cylinder":
+            return msg("alert.filling_scrapped_cylinder.summary", **where)
+        case "filling_overdue_cylinder":
+            return msg("alert.filling_overdue_cylinder.summary", **where, due_on=facts["due"])
+        case "filling_foreign_cylinder":
+            owner = facts["owner"]
+            return msg("alert.filling_foreign_cylinder.summary", **where, owner_station_id=owner)
+        case "gas_mismatch":
+            registered = facts["registered_gas"]
+            return msg("alert.gas_mismatch.summary", **where, gas=f.gas, registered_gas=registered)
+        case "overfill":
+            limit = facts["max_fill_kg"]
+            return msg("alert.overfill.summary.record", **where, net_kg=f.net_kg, max_fill_kg=limit)
+        case "precheck_failed_but_filled":
+            return msg("alert.precheck_failed_but_filled.summary", **where)
+    return msg("alert.postcheck_missing.summary", **where)
 
 
 def filling_drafts(

@@ -28,4 +28,21 @@ SAMPLE_LAG = Gauge(
     "Platform time minus the device time of the newest status sample judged"
     " (how far telemetry lags when the process is overloaded: pages do not wait for it)",
 )
+DEFERRED = Counter(
+    "semon_alerts_trapped_deferred_total",
+    "Trapped timers that fell due while the car's own newer samples still waited in the"
+    " inbox: judged after them (they may show the car released), not paged blind",
+)
+INBOX_PAUSES = Counter(
+    "semon_alerts_inbox_pauses_total",
+    "Times the samples' inbox reached SEMON_ALERTS__INBOX_MAX_BYTES and reading from"
+    " the broker paused (the engine behind: the broker keeps the rest)",
+)
+INBOX_BYTES = Gauge(
+    "semon_alerts_inbox_bytes", "Payload bytes of the device messages waiting to be judged"
+)
+INBOX_PEAK = Gauge(
+    "semon_alerts_inbox_bytes_peak",
+    "The most payload bytes the inbox held past SEMON_ALERTS__INBOX_MAX_BYTES since start",
+)
 LOOP_LAG = Histogram("semon_alerts_event_loop_lag_seconds", LOOP_LAG_HELP, buckets=LOOP_LAG_BUCKETS)

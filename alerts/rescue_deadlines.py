@@ -7,13 +7,34 @@ restart (kill -9 included) neither loses nor repeats one."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
+from psycopg import AsyncConnection
+
+from alerts.paging import page_again
 from alerts.writer import Writer
-from semon.domain.alerts import message_json
+from semon.domain.alerts import AlertMessage
 from semon.store import rescue_escalations
 from semon.store.pool import DB_UNAVAILABLE
 
 log = logging.getLogger(__name__)
+
+
+async def _escalate(
+    writer: Writer, conn: AsyncConnection, rescue_id: str, now: datetime
+) -> tuple[AlertMessage, int] | None:
+    """Record the rescue's missed deadline and store its alert's page, committed."""
+    cfg = writer.settings.rescue
+    paged = await rescue_escalations.escalate_rescue(
+        conn,
+        rescue_id,
+        now=now,
+        dispatch_s=cfg.dispatch_deadline_s,
+        arrival_s=cfg.arrival_deadline_s,
+        worker=writer.me,
+    )
+    await conn.commit()
+    return paged
 
 
 async def escalate_rescues(writer: Writer) -> int:
@@ -35,25 +56,8 @@ async def escalate_rescues(writer: Writer) -> int:
             for rescue_id in due:
                 if not await writer.room():
                     break  # the broker is behind: the rest on the next round
-                # Under the writer's lock, like its own pages: publish_pending
-                # must not publish the row this task is about to publish.
-                async with writer.lock:
-                    paged = await rescue_escalations.escalate_rescue(
-                        conn,
-                        rescue_id,
-                        now=now,
-                        dispatch_s=cfg.dispatch_deadline_s,
-                        arrival_s=cfg.arrival_deadline_s,
-                        worker=writer.me,
-                    )
-                    await conn.commit()
-                    done += 1
-                    if paged is None:
-                        continue
-                    msg, event_id = paged
-                    writer.inflight.add(event_id)
-                writer.publish(message_json(msg, "escalate"))
-                writer.to_mark.append(event_id)
+                await page_again(writer, _escalate(writer, conn, rescue_id, now))
+                done += 1
     except DB_UNAVAILABLE as exc:
         log.debug("rescue deadline check failed: %s", exc)
     return done

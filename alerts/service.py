@@ -17,7 +17,7 @@ from typing import Any
 
 from prometheus_client import start_http_server
 
-from alerts.engine import WAKE, Engine, Inbox, Urgent
+from alerts.engine import WAKE, Backpressure, Engine, Inbox, Urgent
 from alerts.filling_state import FillingState
 from alerts.metrics import LOOP_LAG
 from alerts.periodic import Periodic
@@ -59,13 +59,18 @@ async def run(
         events = event_topics(settings.mqtt.topic_root)
 
         watched: set[str] = set()  # cars standing with someone inside (the rules keep it)
+        queued: dict[str, int] = {}  # status messages per car in the inbox (ElevatorRules.queued)
+        backpressure = Backpressure(cfg.inbox_max_bytes)  # the inbox's bound
         cars = f"{settings.mqtt.topic_root.rstrip('/')}/elevators/"
         status_at = len(cars)
 
-        def on_message(topic: str, payload: bytes, qos: int, props: dict[str, Any]) -> int:
+        def on_message(
+            topic: str, payload: bytes, qos: int, props: dict[str, Any]
+        ) -> int | asyncio.Future[int]:
             # Inline in gmqtt's reader (no task per message), acknowledged at
             # once: recovery from the database (the checkpoint), not
-            # redelivery, is what restores what a crash loses.
+            # redelivery, is what restores what a crash loses. Only past the
+            # inbox's bound is the answer a future (reading pauses).
             if topic.endswith("/status"):
                 if watched and topic[status_at:-7] in watched and topic.startswith(cars):
                     # a standing car's samples decide its page (or its release)
@@ -73,8 +78,13 @@ async def run(
                     inbox.put_nowait(WAKE)
                 else:
                     inbox.put_nowait((topic, payload))
+                    if topic.startswith(cars):
+                        car = topic[status_at:-7]
+                        queued[car] = queued.get(car, 0) + 1
+                    return backpressure.put(len(payload))
             elif not topic.endswith("/event"):
                 inbox.put_nowait((topic, payload))
+                return backpressure.put(len(payload))
             # (an event here is from a session subscribed before events had
             # their own: the events session has its copy)
             return 0
@@ -103,13 +113,28 @@ async def run(
                 session(f"{cfg.client_id}-events", on_event)
             )
             client = await stack.enter_async_context(session(cfg.client_id, on_message))
+            await events_client.subscribe(*[(t, 1) for t in events])
+            samples = [
+                t
+                for t in device_topics(settings.mqtt.topic_root, deliveries=False)
+                if t not in events
+            ]
+            # Not awaited here: a session's backlog may fill the inbox and pause
+            # reading before the SUBACK is read; serve() waits for it once the
+            # engine drains. What arrives meanwhile is judged after recovery.
+            subscribed = asyncio.create_task(client.subscribe(*[(t, 1) for t in samples]))
+            stack.callback(subscribed.cancel)  # start-up failed before serve() took it
+            # A session from before events had their own still has them.
+            client.unsubscribe(*events)
             registry = RegistryCache(
                 pool,
                 refresh_s=cfg.registry_refresh_s,
                 timeout_s=cfg.registry_timeout_s,
                 cylinders_max=cfg.cylinder_cache_max,
             )
-            writer = Writer(settings, pool, client, clock, registry)
+            # Pages go out on the events session: its reading never pauses, so
+            # the broker's acknowledgements of them are always read.
+            writer = Writer(settings, pool, events_client, clock, registry)
             fillings = FillingState(
                 pool,
                 registry,
@@ -117,23 +142,27 @@ async def run(
                 deny_window_s=settings.permits.deny_window_s,
             )
             engine = Engine(
-                settings, clock, inbox, fillings, writer, urgent=urgent, watched=watched
+                settings,
+                clock,
+                inbox,
+                fillings,
+                writer,
+                urgent=urgent,
+                watched=watched,
+                queued=queued,
+                backpressure=backpressure,
             )
             await registry.refresh()
             engine.emit(await Recovery(engine, pool).run())
-            await events_client.subscribe(*[(t, 1) for t in events])
-            samples = [
-                t
-                for t in device_topics(settings.mqtt.topic_root, deliveries=False)
-                if t not in events
-            ]
-            await client.subscribe(*[(t, 1) for t in samples])
-            # A session from before events had their own still has them.
-            client.unsubscribe(*events)
-            await serve(engine, Periodic(engine, pool, registry), ready)
+            await serve(engine, Periodic(engine, pool, registry), ready, subscribed)
 
 
-async def serve(engine: Engine, periodic: Periodic, ready: asyncio.Event | None) -> None:
+async def serve(
+    engine: Engine,
+    periodic: Periodic,
+    ready: asyncio.Event | None,
+    subscribed: asyncio.Future[Any] | None = None,
+) -> None:
     writer = engine.writer
     try:
         async with asyncio.TaskGroup() as tg:
@@ -145,6 +174,8 @@ async def serve(engine: Engine, periodic: Periodic, ready: asyncio.Event | None)
             tg.create_task(periodic.sweeps(), name="alerts-sweeps")
             tg.create_task(periodic.registry.probe(), name="alerts-registry-probe")
             tg.create_task(watch_loop_lag(LOOP_LAG), name="alerts-loop-lag")
+            if subscribed is not None:
+                await subscribed  # raises if the broker refused a filter
             if ready is not None:
                 ready.set()
     finally:

@@ -8,6 +8,7 @@ closed.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -22,19 +23,20 @@ from alerts.keys import (
 )
 from alerts.ops import Close, Op, Raise
 from semon.domain.alerts import SWEEP_KINDS, AlertDraft
-from semon.i18n import msg
+from semon.i18n import ArgIn, Message, msg
 from semon.settings import AlertSettings, RegulatorSettings
 from semon.store import maintenance_due as mdue
 from semon.store.hazards import overdue_open
 
 # Due dates and failed-in-use from the one definition of the base date
 # (migration 0040: a `fail` never renews it).
-_ELEVATOR_DUE = """
-SELECT equipment_id, due_on, failed_on, failed_in_use FROM inspection_state
+_INSPECTIONS = """
+SELECT 'elevator', equipment_id, NULL::text, NULL::text, due_on, failed_on, failed_in_use
+FROM inspection_state
 WHERE equipment_type = 'elevator' AND status = 'in_service'
-"""
-_CYLINDER_DUE = """
-SELECT c.cylinder_id, c.owner_station_id, s.district, i.due_on, i.failed_on, i.failed_in_use
+UNION ALL
+SELECT 'cylinder', c.cylinder_id, c.owner_station_id, s.district,
+       i.due_on, i.failed_on, i.failed_in_use
 FROM inspection_state i
 JOIN cylinders c ON c.cylinder_id = i.equipment_id
 LEFT JOIN stations s ON s.station_id = c.owner_station_id
@@ -61,142 +63,129 @@ WHERE {mdue.IN_SERVICE} AND {mdue.OVERDUE}
 _OPEN = "SELECT condition_key FROM alerts WHERE state <> 'resolved' AND kind = ANY(%s)"
 
 
-def _inspection(
+# The summaries, one literal key each (the catalog test finds keys in msg()
+# calls): "alert.<kind>.summary.<equipment type>[.<hazard level>]", each naming
+# the equipment by its type's placeholder (elevator_id, cylinder_id).
+_SUMMARIES: dict[str, Message] = {
+    m.key: m
+    for m in (
+        msg("alert.inspection_overdue.summary.elevator"),
+        msg("alert.inspection_overdue.summary.cylinder"),
+        msg("alert.inspection_due_soon.summary.elevator"),
+        msg("alert.inspection_due_soon.summary.cylinder"),
+        msg("alert.inspection_failed_in_use.summary.elevator"),
+        msg("alert.inspection_failed_in_use.summary.cylinder"),
+        msg("alert.insurance_lapsed.summary.elevator"),
+        msg("alert.insurance_lapsed.summary.cylinder"),
+        msg("alert.insurance_expiring.summary.elevator"),
+        msg("alert.insurance_expiring.summary.cylinder"),
+        msg("alert.hazard_overdue.summary.elevator.serious"),
+        msg("alert.hazard_overdue.summary.elevator.general"),
+        msg("alert.hazard_overdue.summary.cylinder.serious"),
+        msg("alert.hazard_overdue.summary.cylinder.general"),
+    )
+}
+
+
+def _summary(kind: str, etype: str, eid: str, *level: str, **facts: ArgIn) -> Message:
+    key = ".".join(("alert", kind, "summary", etype, *level))
+    return replace(_SUMMARIES[key], args={f"{etype}_id": eid, **facts})
+
+
+def _dated(
+    condition_key: str,
     kind: str,
     etype: str,
     eid: str,
-    due: date,
-    today: date,
-    station_id: str | None = None,
-    district: str | None = None,
+    started_on: date,
+    summary: Message,
+    details: dict[str, Any],
+    where: tuple[str | None, str | None] = (None, None),
 ) -> AlertDraft:
-    if kind == "inspection_overdue":
-        summary = (
-            msg("alert.inspection_overdue.summary.elevator", elevator_id=eid, due_on=due)
-            if etype == "elevator"
-            else msg("alert.inspection_overdue.summary.cylinder", cylinder_id=eid, due_on=due)
-        )
-    else:
-        summary = (
-            msg("alert.inspection_due_soon.summary.elevator", elevator_id=eid, due_on=due)
-            if etype == "elevator"
-            else msg("alert.inspection_due_soon.summary.cylinder", cylinder_id=eid, due_on=due)
-        )
+    """A sweep alert about one piece of equipment, started at midnight UTC of
+    `started_on`; `where` is a cylinder's (station_id, district)."""
+    station_id, district = where
     return AlertDraft(
-        condition_key=inspection_key(kind, etype, eid, due),
+        condition_key=condition_key,
         kind=kind,
         equipment_type=etype,
         equipment_id=eid,
-        started_at=_midnight(due if kind == "inspection_overdue" else today),
+        started_at=_midnight(started_on),
         summary=summary,
-        details={"due_on": due.isoformat()},
+        details=details,
         station_id=station_id,
         district=district,
+    )
+
+
+def _inspection(
+    kind: str, etype: str, eid: str, due: date, today: date, where: tuple[str | None, str | None]
+) -> AlertDraft:
+    """inspection_overdue (from the due date on) or inspection_due_soon (from today)."""
+    return _dated(
+        inspection_key(kind, etype, eid, due),
+        kind,
+        etype,
+        eid,
+        due if kind == "inspection_overdue" else today,
+        _summary(kind, etype, eid, due_on=due),
+        {"due_on": due.isoformat()},
+        where,
     )
 
 
 def _failed_in_use(
-    etype: str,
-    eid: str,
-    failed_on: date,
-    station_id: str | None = None,
-    district: str | None = None,
+    etype: str, eid: str, failed_on: date, where: tuple[str | None, str | None]
 ) -> AlertDraft:
     """Equipment in service whose latest inspection failed (until a later pass)."""
-    return AlertDraft(
-        condition_key=failed_in_use_key(etype, eid, failed_on),
-        kind="inspection_failed_in_use",
-        equipment_type=etype,
-        equipment_id=eid,
-        started_at=_midnight(failed_on),
-        summary=(
-            msg("alert.inspection_failed_in_use.summary.elevator", elevator_id=eid, on=failed_on)
-            if etype == "elevator"
-            else msg(
-                "alert.inspection_failed_in_use.summary.cylinder", cylinder_id=eid, on=failed_on
-            )
-        ),
-        details={"failed_on": failed_on.isoformat()},
-        station_id=station_id,
-        district=district,
+    kind = "inspection_failed_in_use"
+    return _dated(
+        failed_in_use_key(etype, eid, failed_on),
+        kind,
+        etype,
+        eid,
+        failed_on,
+        _summary(kind, etype, eid, on=failed_on),
+        {"failed_on": failed_on.isoformat()},
+        where,
     )
 
 
 def _insurance(
-    etype: str,
-    eid: str,
-    until: date,
-    today: date,
-    station_id: str | None,
-    district: str | None,
+    etype: str, eid: str, until: date, today: date, where: tuple[str | None, str | None]
 ) -> AlertDraft:
     """insurance_lapsed once `until` has passed, insurance_expiring before."""
     lapsed = until < today
     kind = "insurance_lapsed" if lapsed else "insurance_expiring"
-    if etype == "elevator":
-        summary = (
-            msg("alert.insurance_lapsed.summary.elevator", elevator_id=eid, until=until)
-            if lapsed
-            else msg("alert.insurance_expiring.summary.elevator", elevator_id=eid, until=until)
-        )
-    else:
-        summary = (
-            msg("alert.insurance_lapsed.summary.cylinder", cylinder_id=eid, until=until)
-            if lapsed
-            else msg("alert.insurance_expiring.summary.cylinder", cylinder_id=eid, until=until)
-        )
-    return AlertDraft(
-        condition_key=insurance_key(kind, etype, eid, until),
-        kind=kind,
-        equipment_type=etype,
-        equipment_id=eid,
-        started_at=_midnight(until + timedelta(days=1) if lapsed else today),
-        summary=summary,
-        details={"insured_until": until.isoformat()},
-        station_id=station_id,
-        district=district,
+    return _dated(
+        insurance_key(kind, etype, eid, until),
+        kind,
+        etype,
+        eid,
+        until + timedelta(days=1) if lapsed else today,
+        _summary(kind, etype, eid, until=until),
+        {"insured_until": until.isoformat()},
+        where,
     )
-
-
-# One literal key each (the catalog test finds keys in msg() calls).
-_HAZARD_SUMMARIES: dict[str, Any] = {
-    "alert.hazard_overdue.summary.elevator.serious": lambda h: msg(
-        "alert.hazard_overdue.summary.elevator.serious",
-        elevator_id=h["equipment_id"],
-        deadline=h["deadline"],
-        description=h["description"],
-    ),
-    "alert.hazard_overdue.summary.elevator.general": lambda h: msg(
-        "alert.hazard_overdue.summary.elevator.general",
-        elevator_id=h["equipment_id"],
-        deadline=h["deadline"],
-        description=h["description"],
-    ),
-    "alert.hazard_overdue.summary.cylinder.serious": lambda h: msg(
-        "alert.hazard_overdue.summary.cylinder.serious",
-        cylinder_id=h["equipment_id"],
-        deadline=h["deadline"],
-        description=h["description"],
-    ),
-    "alert.hazard_overdue.summary.cylinder.general": lambda h: msg(
-        "alert.hazard_overdue.summary.cylinder.general",
-        cylinder_id=h["equipment_id"],
-        deadline=h["deadline"],
-        description=h["description"],
-    ),
-}
 
 
 def _hazard_overdue(h: dict[str, Any]) -> AlertDraft:
     """An open hazard past its deadline, until it is rectified."""
-    key = f"alert.hazard_overdue.summary.{h['equipment_type']}.{h['level']}"
+    etype, eid = h["equipment_type"], h["equipment_id"]
     return AlertDraft(
         condition_key=hazard_key(h["hazard_id"]),
         kind="hazard_overdue",
-        equipment_type=h["equipment_type"],
-        equipment_id=h["equipment_id"],
+        equipment_type=etype,
+        equipment_id=eid,
         started_at=_midnight(h["deadline"] + timedelta(days=1)),
-        summary=_HAZARD_SUMMARIES[key](h),
+        summary=_summary(
+            "hazard_overdue",
+            etype,
+            eid,
+            h["level"],
+            deadline=h["deadline"],
+            description=h["description"],
+        ),
         details={
             "hazard_id": h["hazard_id"],
             "level": h["level"],
@@ -225,58 +214,46 @@ async def sweep(
     regulator = regulator or RegulatorSettings()
     soon = today + timedelta(days=cfg.due_soon_days)
     want: dict[str, AlertDraft] = {}
-    cur = await conn.execute(_ELEVATOR_DUE)
-    for eid, due, failed_on, failed_in_use in await cur.fetchall():
+    cur = await conn.execute(_INSPECTIONS)
+    for etype, eid, station_id, district, due, failed_on, failed_in_use in await cur.fetchall():
+        where = (station_id, district)
         if failed_in_use:
-            d = _failed_in_use("elevator", eid, failed_on)
+            d = _failed_in_use(etype, eid, failed_on, where)
             want[d.condition_key] = d
         if due < today:
-            d = _inspection("inspection_overdue", "elevator", eid, due, today)
+            d = _inspection("inspection_overdue", etype, eid, due, today, where)
         elif due <= soon:
-            d = _inspection("inspection_due_soon", "elevator", eid, due, today)
-        else:
-            continue
-        want[d.condition_key] = d
-    cur = await conn.execute(_CYLINDER_DUE)
-    for cid, station_id, district, due, failed_on, failed_in_use in await cur.fetchall():
-        if failed_in_use:
-            d = _failed_in_use("cylinder", cid, failed_on, station_id, district)
-            want[d.condition_key] = d
-        if due < today:
-            d = _inspection("inspection_overdue", "cylinder", cid, due, today, station_id, district)
-        elif due <= soon:
-            d = _inspection(
-                "inspection_due_soon", "cylinder", cid, due, today, station_id, district
-            )
+            d = _inspection("inspection_due_soon", etype, eid, due, today, where)
         else:
             continue
         want[d.condition_key] = d
     default = int(cfg.default_maintenance_interval_days)
     cur = await conn.execute(_MAINTENANCE, {"at": today, "default_days": default})
     for eid, last, due, interval in await cur.fetchall():
-        key = maintenance_key(eid, due)
-        want[key] = AlertDraft(
-            condition_key=key,
-            kind="maintenance_overdue",
-            equipment_type="elevator",
-            equipment_id=eid,
-            started_at=_midnight(due),
-            summary=msg(
+        interval_days = int(interval)
+        d = _dated(
+            maintenance_key(eid, due),
+            "maintenance_overdue",
+            "elevator",
+            eid,
+            due,
+            msg(
                 "alert.maintenance_overdue.summary",
                 elevator_id=eid,
                 due_on=due,
-                interval_days=int(interval),
+                interval_days=interval_days,
             ),
-            details={
+            {
                 "last_maintenance_on": last.isoformat() if last else None,
-                "interval_days": int(interval),
+                "interval_days": interval_days,
                 "due_on": due.isoformat(),
             },
         )
+        want[d.condition_key] = d
     horizon = today + timedelta(days=regulator.insurance_expiring_days)
     cur = await conn.execute(_INSURANCE, {"horizon": horizon})
     for etype, eid, until, station_id, district in await cur.fetchall():
-        d = _insurance(etype, eid, until, today, station_id, district)
+        d = _insurance(etype, eid, until, today, (station_id, district))
         want[d.condition_key] = d
     for h in await overdue_open(conn, today):
         d = _hazard_overdue(h)

@@ -29,6 +29,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from alerts.metrics import OUTBOX, PUBLISHED, SLOW_STORE, STORED
 from alerts.ops import Checkpoint, Close, Op, Raise, Record
+from alerts.paging import page_again
 from alerts.registry import RegistryCache
 from semon import mqtt
 from semon.clock import Clock
@@ -277,6 +278,15 @@ class Writer:
             self._page_from_memory(op, now)
         return await storing
 
+    async def _record(self, conn: AsyncConnection, op: Record, now: datetime) -> Stored:
+        """Store an episode already over; it is never paged."""
+        msg, event_id = await store.record_resolved(
+            conn, op.draft, now=now, resolution=op.resolution, worker=self.me, speaker=self.speaker
+        )
+        # an episode already stored (a re-judged backlog) is no new record
+        STORED.labels("record" if event_id is not None else "known").inc()
+        return msg, None
+
     async def flush_outbox(self) -> None:
         """Store what the outbox holds, in order; the database is back when this succeeds."""
         try:
@@ -321,17 +331,7 @@ class Writer:
                         self.to_mark.append(int(result[1]))
                         return
                 elif isinstance(op, Record):
-                    result = await store.record_resolved(
-                        conn,
-                        op.draft,
-                        now=now,
-                        resolution=op.resolution,
-                        worker=self.me,
-                        speaker=self.speaker,
-                    )
-                    # an episode already stored (a re-judged backlog) is no new record
-                    STORED.labels("record" if result[1] is not None else "known").inc()
-                    result = (result[0], None)  # never paged
+                    result = await self._record(conn, op, now)
                 else:
                     action = "resolve"
                     result = await store.resolve_condition(
@@ -409,15 +409,10 @@ class Writer:
                 for alert_id in ids:
                     if not await self.room():
                         break  # the broker is behind: the rest on the next round
-                    async with self.lock:
-                        got = await store.escalate(conn, alert_id, now=now, worker=self.me)
-                        if got is None:
-                            continue
-                        msg, event_id = got
-                        self.inflight.add(event_id)
-                    self.publish(message_json(msg, "escalate"))
-                    self.to_mark.append(event_id)
-                    done += 1
+                    if await page_again(
+                        self, store.escalate(conn, alert_id, now=now, worker=self.me)
+                    ):
+                        done += 1
         except DB_UNAVAILABLE as exc:
             log.debug("escalation sweep failed: %s", exc)
         return done

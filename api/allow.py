@@ -8,30 +8,23 @@ method (`GET /tokens`, `POST /tokens`) the header then names one of them.
 from __future__ import annotations
 
 from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope
+
+from api.answer_start import AnswerStartMiddleware
 
 
-class AllowHeader:
+class AllowHeader(AnswerStartMiddleware):
     """ASGI middleware: on a 405, `Allow` is the union over the path's routes."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def fixing_send(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] == 405:
-                methods = _methods(scope)
-                if methods:
-                    headers = [(k, v) for k, v in message["headers"] if k.lower() != b"allow"]
-                    headers.append((b"allow", ", ".join(sorted(methods)).encode()))
-                    message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, fixing_send)
+    def at_start(self, scope: Scope, message: Message) -> Message:
+        if message["status"] != 405:
+            return message
+        methods = _methods(scope)
+        if not methods:
+            return message
+        headers = [(k, v) for k, v in message["headers"] if k.lower() != b"allow"]
+        headers.append((b"allow", ", ".join(sorted(methods)).encode()))
+        return {**message, "headers": headers}
 
 
 # The methods a route of this API may take.

@@ -6,7 +6,9 @@ from __future__ import annotations
 import time
 
 from prometheus_client import Counter, Histogram
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope
+
+from api.answer_start import AnswerStartMiddleware, StartHook
 
 REQUESTS = Counter(
     "semon_api_requests_total", "HTTP requests answered", ["method", "route", "status"]
@@ -16,25 +18,14 @@ DURATION = Histogram(
 )
 
 
-class RequestMetrics:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class RequestMetrics(AnswerStartMiddleware):
+    def for_request(self, scope: Scope) -> StartHook:
         start = time.perf_counter()
-        status = 500
 
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-                route = scope.get("route")
-                path = getattr(route, "path", "unmatched")
-                DURATION.labels(scope["method"], path).observe(time.perf_counter() - start)
-                REQUESTS.labels(scope["method"], path, str(status)).inc()
-            await send(message)
+        def count(message: Message) -> Message:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            DURATION.labels(scope["method"], route).observe(time.perf_counter() - start)
+            REQUESTS.labels(scope["method"], route, str(int(message["status"]))).inc()
+            return message
 
-        await self.app(scope, receive, send_wrapper)
+        return count

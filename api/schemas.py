@@ -325,6 +325,21 @@ class InspectionOut(BaseModel):
     recorded_at: UtcDatetime
 
 
+# One example cylinder for the OpenAPI document (registry upsert and cylinder trace).
+CYLINDER_EXAMPLE: dict[str, Any] = {
+    "cylinder_id": "CY-77",
+    "serial_no": "SN77",
+    "gas": "lpg",
+    "manufactured_on": "2018-01-01",
+    "max_fill_kg": 14.5,
+    "design_life_years": 15,
+    "inspection_interval_years": 4,
+    "last_inspected_on": "2024-01-01",
+    "owner_station_id": "ST-1",
+    "status": "in_service",
+}
+
+
 class CylinderOut(Cylinder, InspectionStanding):
     updated_at: UtcDatetime | None = None
 
@@ -334,18 +349,7 @@ class CylinderTrace(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "cylinder": {
-                        "cylinder_id": "CY-77",
-                        "serial_no": "SN77",
-                        "gas": "lpg",
-                        "manufactured_on": "2018-01-01",
-                        "max_fill_kg": 14.5,
-                        "design_life_years": 15,
-                        "inspection_interval_years": 4,
-                        "last_inspected_on": "2024-01-01",
-                        "owner_station_id": "ST-1",
-                        "status": "in_service",
-                    },
+                    "cylinder": CYLINDER_EXAMPLE,
                     "owner_station": None,
                     "inspections": [],
                     "fillings": [],

@@ -5,24 +5,15 @@ and its readers must not hand one reader's language to another."""
 from __future__ import annotations
 
 from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope
+
+from api.answer_start import AnswerStartMiddleware
 
 
-class VaryLanguage:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                vary = [v.strip() for v in headers.get("vary", "").split(",") if v.strip()]
-                if "accept-language" not in {v.lower() for v in vary}:
-                    headers["vary"] = ", ".join([*vary, "Accept-Language"])
-            await send(message)
-
-        await self.app(scope, receive, send_wrapper)
+class VaryLanguage(AnswerStartMiddleware):
+    def at_start(self, scope: Scope, message: Message) -> Message:
+        headers = MutableHeaders(scope=message)
+        vary = [v.strip() for v in headers.get("vary", "").split(",") if v.strip()]
+        if "accept-language" not in {v.lower() for v in vary}:
+            headers["vary"] = ", ".join([*vary, "Accept-Language"])
+        return message

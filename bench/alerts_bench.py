@@ -61,6 +61,7 @@ from httpx_sse import aconnect_sse
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import semon.i18n  # noqa: F401  (first: semon.registry_import alone hits an import cycle)
+from bench.common import api_env, percentile, rss_mb, semon_env, stop, wait_api
 from semon import mqtt
 from semon.registry_import import upsert_records
 from semon.settings import Settings
@@ -173,6 +174,8 @@ async def _load(
                 client.publish(f"{root}/elevators/{eid}/status", body, qos=1)
                 sent += per_message
                 published += per_message
+            if counter is not None:
+                counter.value = published  # current even if the load is stopped
             # more than one round can send: the generator is at its ceiling
             sent += max(0, due - 5000) * per_message
             if made < traps and now_m >= next_trap:
@@ -336,6 +339,7 @@ async def _console(
     api: tuple[str, str] | None,
     start_load: Callable[[], None],
     monitor: Monitor | None = None,
+    soak: bool = False,
 ) -> list[Leg]:
     lag: list[float] = []
     changed = asyncio.Event()
@@ -386,7 +390,9 @@ async def _console(
                 if sse_task is not None and sse_task.done():
                     print(f"SSE stream ended: {sse_task.exception()!r}", flush=True)
                     sse_task = None
-                if all(len(leg.lat) >= expect for leg in legs):
+                # A soak runs its whole length: background cars that stood
+                # occupied are paged too, and must not end it early.
+                if not soak and all(len(leg.lat) >= expect for leg in legs):
                     # all pages counted; give a page one leg has and another
                     # not yet a moment to arrive before comparing
                     settled = settled or time.monotonic()
@@ -472,13 +478,6 @@ class Monitor:
     def add(self, name: str, proc: subprocess.Popen[bytes], metrics: str | None) -> None:
         self.procs[name] = (proc, metrics)
 
-    @staticmethod
-    def _rss_mb(pid: int) -> float:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
-
     def _window(self, minute: float, before: dict[str, dict[float, float]]) -> None:
         parts = []
         for name, (proc, metrics) in self.procs.items():
@@ -492,9 +491,7 @@ class Monitor:
                     now = _lag_buckets(metrics)
                     lag = _p99_ms(now, before.get(name, {}))
                     before[name] = now
-            parts.append(
-                f"{name} RSS {self._rss_mb(proc.pid):.0f} MB, {fds} fds, loop lag p99 {lag}"
-            )
+            parts.append(f"{name} RSS {rss_mb(proc.pid):.0f} MB, {fds} fds, loop lag p99 {lag}")
         print(f"[{minute:5.1f} min] " + "; ".join(parts), flush=True)
 
     async def run(self) -> None:
@@ -574,28 +571,6 @@ async def _make_token(dsn: str) -> str:
     return secret
 
 
-def _wait_api(api_url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"semon api exited with {proc.returncode} before it served")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{api_url}/healthz", timeout=1.0).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"semon api did not answer {api_url}/healthz in {timeout:.0f} s")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-
-
 def _stop_load(load: BaseProcess) -> None:
     if load.is_alive():
         load.terminate()
@@ -621,9 +596,16 @@ def _stored_report(dsn: str, published: int, wait_s: float = 120.0) -> str:
             break
         time.sleep(1.0)
     lost = published - stored
+    verdict = (
+        "nothing lost"
+        if lost == 0
+        else f"{lost} LOST"
+        if lost > 0
+        else "MORE than published: the load's count is wrong"
+    )
     return (
         f"ingest stored {stored} of the {published} status samples published"
-        f" (distinct keys): {'nothing lost' if lost <= 0 else f'{lost} LOST'}"
+        f" (distinct keys): {verdict}"
     )
 
 
@@ -643,9 +625,9 @@ def _summary(leg: Leg, args: argparse.Namespace) -> list[str]:
         if not lat:
             out.append(f"{head}: none measured")
             continue
-        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
         out.append(
-            f"{head}: p50 {statistics.median(lat):.0f} ms, p99 {p99:.0f} ms, max {lat[-1]:.0f} ms"
+            f"{head}: p50 {statistics.median(lat):.0f} ms, p99 {percentile(lat, 0.99):.0f} ms,"
+            f" max {lat[-1]:.0f} ms"
         )
     return out
 
@@ -677,6 +659,12 @@ def main() -> None:
         help="run `semon ingest` on the same broker and database too, as deployed",
     )
     ap.add_argument(
+        "--ingest-workers",
+        type=int,
+        default=1,
+        help="with --with-ingest: this many `semon ingest` sharing the subscription",
+    )
+    ap.add_argument(
         "--no-sse",
         dest="sse",
         action="store_false",
@@ -706,12 +694,6 @@ def main() -> None:
     ap.add_argument(
         "--window-s", type=float, default=300.0, help="RSS/fds/loop-lag report interval"
     )
-    ap.add_argument(
-        "--ingest-workers",
-        type=int,
-        default=1,
-        help="with --with-ingest: this many `semon ingest` sharing the subscription",
-    )
     args = ap.parse_args()
     if args.soak_minutes and args.traps:
         args.spacing = max(args.spacing, args.soak_minutes * 60 / args.traps)
@@ -729,54 +711,42 @@ def main() -> None:
             _ceiling(url, root, args.elevators, args.per_message, args.ceiling_s)
         procs: list[subprocess.Popen[bytes]] = []
         load: BaseProcess | None = None
+        on_broker = {"DATABASE_URL": dsn, "MQTT_URL": url, "SEMON_MQTT__TOPIC_ROOT": root}
         try:
             for part in range(args.partitions):
-                env = dict(
-                    os.environ,
-                    DATABASE_URL=dsn,
-                    MQTT_URL=url,
-                    SEMON_MQTT__TOPIC_ROOT=root,
+                env = semon_env(
+                    **on_broker,
                     SEMON_ALERTS__CLIENT_ID=f"bench-alerts-{part}-{uuid.uuid4().hex[:6]}",
                     SEMON_ALERTS__TRAPPED_OFF_LANDING_S=str(args.threshold),
                     SEMON_ALERTS__PARTITIONS=str(args.partitions),
                     SEMON_ALERTS__PARTITION=str(part),
                     SEMON_ALERTS__METRICS_PORT=str(mport := services.free_port()),
-                    SEMON_LOG_LEVEL="WARNING",
                 )
                 procs.append(subprocess.Popen([sys.executable, "-m", "cli", "alerts"], env=env))
                 monitor.add(f"alerts-{part}", procs[-1], f"http://127.0.0.1:{mport}/metrics")
             for worker in range(args.ingest_workers if args.ingest else 0):
-                env = dict(
-                    os.environ,
-                    DATABASE_URL=dsn,
-                    MQTT_URL=url,
-                    SEMON_MQTT__TOPIC_ROOT=root,
+                env = semon_env(
+                    **on_broker,
                     SEMON_INGEST__CLIENT_ID=f"bench-ingest-{worker}-{uuid.uuid4().hex[:6]}",
                     SEMON_INGEST__METRICS_PORT=str(mport := services.free_port()),
                     # two or more share the subscription (MQTT 5 shared subscription)
                     SEMON_MQTT__SHARE_GROUP="bench-ingest" if args.ingest_workers > 1 else "",
                     # only the first runs the storage maintenance round
                     SEMON_INGEST__MAINTENANCE_INTERVAL_S="300" if worker == 0 else "0",
-                    SEMON_LOG_LEVEL="WARNING",
                 )
                 procs.append(subprocess.Popen([sys.executable, "-m", "cli", "ingest"], env=env))
                 monitor.add(f"ingest-{worker}", procs[-1], f"http://127.0.0.1:{mport}/metrics")
             api: tuple[str, str] | None = None
             if args.sse:
                 port = services.free_port()
-                env = dict(
-                    os.environ,
-                    DATABASE_URL=dsn,
-                    SEMON_API__HOST="127.0.0.1",
-                    SEMON_API__PORT=str(port),
-                    SEMON_LOG_LEVEL="WARNING",
+                api_proc = subprocess.Popen(
+                    [sys.executable, "-m", "cli", "api"], env=api_env(port, DATABASE_URL=dsn)
                 )
-                api_proc = subprocess.Popen([sys.executable, "-m", "cli", "api"], env=env)
                 procs.append(api_proc)
                 monitor.add("api", api_proc, None)
                 api_url = f"http://127.0.0.1:{port}"
                 token = asyncio.run(_make_token(dsn))
-                _wait_api(api_url, api_proc)
+                wait_api(api_url, api_proc)
                 api = (api_url, token)
             time.sleep(2.0)  # the alerts process connects and subscribes
             spawn = mp.get_context("spawn")
@@ -807,7 +777,17 @@ def main() -> None:
                 args.soak_minutes * 60 + 30,
             )
             legs = asyncio.run(
-                _console(url, root, args.threshold, args.traps, total, api, load.start, monitor)
+                _console(
+                    url,
+                    root,
+                    args.threshold,
+                    args.traps,
+                    total,
+                    api,
+                    load.start,
+                    monitor,
+                    soak=args.soak_minutes > 0,
+                )
             )
             load.join(60)
             if args.ingest:
@@ -816,7 +796,7 @@ def main() -> None:
             if load is not None and load.pid is not None:
                 _stop_load(load)
             for proc in procs:
-                _stop(proc)
+                stop(proc)
     for leg in legs:
         print("\n".join(_summary(leg, args)))
     print(monitor.summary())

@@ -48,6 +48,7 @@ from prometheus_client.parser import text_string_to_metric_families
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.common import semon_env  # noqa: E402
 from semon import mqtt  # noqa: E402
 from semon.settings import Settings  # noqa: E402
 from semon.store.commands import migrate_database  # noqa: E402
@@ -257,8 +258,8 @@ def run_shape(
     duration: float,
     processes: int,
     metrics_url: str,
-    report_every: float = 0.0,
-    minute_s: float = 60.0,
+    report_every: float,
+    minute_s: float,
 ) -> dict[str, Any]:
     root = "bench"
     counter = mp.Value("q", 0)
@@ -417,7 +418,10 @@ def main() -> None:
         help="also print rate, latency and RSS per window of this many seconds",
     )
     ap.add_argument(
-        "--minute-s", type=float, default=60.0, help="window of the per-minute p99 line"
+        "--minute-s",
+        type=float,
+        default=60.0,
+        help="seconds per window of the per-minute p99 line (60: a line a minute)",
     )
     ap.add_argument(
         "--maintenance-interval",
@@ -431,13 +435,11 @@ def main() -> None:
     results = []
     metrics_port = free_port()
     with private_mosquitto() as url, fresh_database() as dsn:
-        env = dict(
-            os.environ,
+        env = semon_env(
             DATABASE_URL=dsn,
             MQTT_URL=url,
             SEMON_MQTT__TOPIC_ROOT="bench",
             SEMON_INGEST__CLIENT_ID=f"bench-ingest-{uuid.uuid4().hex[:6]}",
-            SEMON_LOG_LEVEL="WARNING",
             SEMON_INGEST__METRICS_PORT=str(metrics_port),
             SEMON_INGEST__MAINTENANCE_INTERVAL_S=str(args.maintenance_interval),
         )

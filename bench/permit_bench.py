@@ -24,10 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
@@ -41,6 +38,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support, run as a script
 
+from bench.common import api_env, percentile, semon_env, stop, wait_api
 from semon.settings import Settings
 from semon.store.commands import migrate_database
 from tests.support import services
@@ -75,11 +73,6 @@ GENERATE = [
     """INSERT INTO delivery_items (cylinder_id, ts, delivery_id)
        SELECT 'CYTRACE', ts, delivery_id FROM deliveries""",
 ]
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
 class RawConnection:
@@ -190,33 +183,6 @@ async def _trace(api_url: str, token: str, runs: int, page: int) -> tuple[list[f
     )
 
 
-def _wait_api(api_url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"semon api exited with {proc.returncode} before it served")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{api_url}/healthz", timeout=1.0).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise TimeoutError(f"semon api did not answer {api_url}/healthz in {timeout:.0f} s")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Each process leads a session of its own: its group goes with it (the
-    simulator's publisher processes too)."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        if proc.poll() is None:
-            proc.send_signal(sig)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(10)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -260,13 +226,7 @@ def main() -> None:
             f"{args.trace_fillings} fillings and {args.trace_deliveries} deliveries "
             f"in {time.perf_counter() - t:.1f} s"
         )
-        base_env = dict(
-            os.environ,
-            DATABASE_URL=dsn,
-            MQTT_URL=mqtt_url,
-            SEMON_MQTT__TOPIC_ROOT=root,
-            SEMON_LOG_LEVEL="WARNING",
-        )
+        on_broker = {"DATABASE_URL": dsn, "MQTT_URL": mqtt_url, "SEMON_MQTT__TOPIC_ROOT": root}
         procs: list[subprocess.Popen[bytes]] = []
         try:
             # Several processes, as a deployment runs several API workers
@@ -274,21 +234,19 @@ def main() -> None:
             api_urls: list[str] = []
             for _ in range(args.api_procs):
                 port = services.free_port()
-                api_env = dict(
-                    base_env,
-                    SEMON_API__HOST="127.0.0.1",
-                    SEMON_API__PORT=str(port),
-                    SEMON_API__BOOTSTRAP_ADMIN_TOKEN=token,
-                )
                 api = subprocess.Popen(
-                    [sys.executable, "-m", "cli", "api"], env=api_env, start_new_session=True
+                    [sys.executable, "-m", "cli", "api"],
+                    env=api_env(port, **on_broker, SEMON_API__BOOTSTRAP_ADMIN_TOKEN=token),
+                    start_new_session=True,
                 )
                 procs.append(api)
                 api_urls.append(f"http://127.0.0.1:{port}")
-                _wait_api(api_urls[-1], api)
+                wait_api(api_urls[-1], api, timeout=60.0, poll_s=0.2)
             api_url = api_urls[0]
             if args.ingest_rate > 0:
-                ingest_env = dict(base_env, SEMON_INGEST__CLIENT_ID=f"bench-{uuid.uuid4().hex[:6]}")
+                ingest_env = semon_env(
+                    **on_broker, SEMON_INGEST__CLIENT_ID=f"bench-{uuid.uuid4().hex[:6]}"
+                )
                 procs.append(
                     subprocess.Popen(
                         [sys.executable, "-m", "cli", "ingest"],
@@ -310,7 +268,7 @@ def main() -> None:
                             "--duration",
                             str(args.warmup + args.duration + 15),
                         ],
-                        env=base_env,
+                        env=semon_env(**on_broker),
                         stdout=subprocess.DEVNULL,
                         start_new_session=True,
                     )
@@ -334,7 +292,7 @@ def main() -> None:
                 f"fill-permit, {args.rate:.0f} req/s from {args.clients} clients to "
                 f"{args.api_procs} API process(es) for "
                 f"{args.duration:.0f} s, {args.cylinders:,} cylinders{beside}"
-                f": p50 {statistics.median(lat):.1f} ms, p99 {_pct(lat, 0.99):.1f} ms, "
+                f": p50 {statistics.median(lat):.1f} ms, p99 {percentile(lat, 0.99):.1f} ms, "
                 f"max {max(lat):.1f} ms; answers {dict(sorted(outcomes.items()))}"
             )
             times, nf, nd = asyncio.run(
@@ -343,7 +301,7 @@ def main() -> None:
             print(
                 f"trace of a cylinder with {nf} fillings and {nd} deliveries "
                 f"(HTTP, one page), {args.trace_runs} runs: median "
-                f"{statistics.median(times):.1f} ms, p99 {_pct(times, 0.99):.1f} ms, "
+                f"{statistics.median(times):.1f} ms, p99 {percentile(times, 0.99):.1f} ms, "
                 f"max {max(times):.1f} ms"
             )
             with psycopg.connect(dsn) as conn:
@@ -351,7 +309,7 @@ def main() -> None:
             print(f"permit answers kept: {kept[0] if kept else 0:,} of {sum(outcomes.values()):,}")
         finally:
             for proc in reversed(procs):
-                _stop(proc)
+                stop(proc, group=True)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
 """Time `/stats/rescue` (the alert figures and the work order's) over many
 stored rescues.
 
-    python bench/rescue_bench.py [--rescues 1000000] [--days 365] [--runs 5]
+    python bench/rescue_bench.py [--rescues 1000000] [--days 365] [--runs 5] [--keep NAME]
+                                 [--microseconds]
 
-Makes a fresh database (dropped afterwards), migrates it, generates
+Makes a fresh database (dropped afterwards; with --keep NAME, the database
+NAME, kept, and reused as it is when it already holds rescues, for EXPLAIN
+ANALYZE or a second run), migrates it, generates
 trapped-passenger alerts and their rescues with SQL generate_series (step
 times, counts, causes, tiers and escalations drawn from the row number),
 VACUUM ANALYZEs, then times what the route runs (semon.store.stats.rescue
@@ -35,15 +38,20 @@ from semon.store.stats import rescue
 START = datetime(2025, 1, 1, tzinfo=UTC)
 CAUSES = "ARRAY['external','human','door_system','equipment','power','unknown']"
 
+# With --microseconds, each step a number of microseconds later (as the API
+# stamps them): every leg a value of its own, nothing to count twice.
+US = "%(us)s * ((i::bigint * {p}) %% 1000000) * interval '1 microsecond'"
 GENERATE = [
-    """INSERT INTO alerts (alert_id, condition_key, kind, severity, state, equipment_type,
+    f"""INSERT INTO alerts (alert_id, condition_key, kind, severity, state, equipment_type,
             equipment_id, district, firm_id, started_at, raised_at, updated_at, acknowledged_at,
             dispatched_at, on_site_at, resolved_at, resolution, summary, details)
        SELECT 'al' || i, 'trapped_passenger:EL' || i %% 100000, 'trapped_passenger', 'critical',
               'resolved', 'elevator', 'EL' || i %% 100000, 'D' || i %% 12, 'F' || i %% 400, t, t, t,
-              t + interval '30 s', t + (60 + i %% 400) * interval '1 s',
-              t + (600 + i %% 1800) * interval '1 s', t + (900 + i %% 2400) * interval '1 s',
-              CASE WHEN i %% 10 = 0 THEN 'false_alarm' ELSE 'rescued' END, 'trapped', '{}'
+              t + interval '30 s' + {US.format(p=15485863)},
+              t + (60 + i %% 400) * interval '1 s' + {US.format(p=7919)},
+              t + (600 + i %% 1800) * interval '1 s' + {US.format(p=104729)},
+              t + (900 + i %% 2400) * interval '1 s' + {US.format(p=1299709)},
+              CASE WHEN i %% 10 = 0 THEN 'false_alarm' ELSE 'rescued' END, 'trapped', '{{}}'
          FROM (SELECT i, %(start)s::timestamptz
                          + (i::bigint * %(span_s)s / %(n)s) * interval '1 s' AS t
                  FROM generate_series(1, %(n)s) i) g""",
@@ -54,8 +62,9 @@ GENERATE = [
               CASE WHEN i %% 5 = 0 THEN 'call' ELSE 'terminal' END, 'closed',
               1 + (i %% 50 = 0)::int,
               1 + (i %% 50 = 0)::int + (i %% 500 = 0)::int, 'D' || i %% 12, 'F' || i %% 400, t,
-              t + (60 + i %% 400) * interval '1 s', t + (600 + i %% 1800) * interval '1 s',
-              t + (900 + i %% 2400) * interval '1 s', t + interval '120 s',
+              t + (60 + i %% 400) * interval '1 s' + {US.format(p=7919)},
+              t + (600 + i %% 1800) * interval '1 s' + {US.format(p=104729)},
+              t + (900 + i %% 2400) * interval '1 s' + {US.format(p=1299709)}, t + interval '120 s',
               t + interval '1 hour', 1 + i %% 3, (i %% 40 = 0)::int,
               ({CAUSES})[1 + i %% 6], t
          FROM (SELECT i, %(start)s::timestamptz
@@ -72,15 +81,26 @@ def with_db(dsn: str, name: str) -> str:
     return urlunsplit(urlsplit(dsn)._replace(path="/" + name))
 
 
-async def bench(dsn: str, n: int, days: int, runs: int) -> None:
-    settings = Settings(database_url=dsn)
+async def generate(dsn: str, n: int, days: int, us: bool) -> None:
+    """Migrate, then fill an empty database (a kept one is only migrated)."""
     t = time.perf_counter()
-    await migrate_database(dsn, settings)
+    await migrate_database(dsn, Settings(database_url=dsn))
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        cur = await conn.execute("SELECT EXISTS (SELECT FROM rescues)")
+        row = await cur.fetchone()
+        if row and row[0]:
+            await conn.execute("VACUUM ANALYZE")
+            print(f"reusing the rescues stored, migrated in {time.perf_counter() - t:.1f} s")
+            return
         for q in GENERATE:
-            await conn.execute(q, {"n": n, "start": START, "span_s": days * 86400})
+            await conn.execute(q, {"n": n, "start": START, "span_s": days * 86400, "us": int(us)})
         await conn.execute("VACUUM ANALYZE")
-    print(f"generated {n:,} rescues over {days} days in {time.perf_counter() - t:.1f} s")
+    grain = "microseconds" if us else "whole seconds"
+    print(f"generated {n:,} rescues over {days} days ({grain}) in {time.perf_counter() - t:.1f} s")
+
+
+async def bench(dsn: str, n: int, days: int, runs: int, us: bool) -> None:
+    await generate(dsn, n, days, us)
     end = START + timedelta(days=days + 1)
     windows = {f"{days} days": (START, end), "30 days": (end - timedelta(days=31), end)}
     async with (
@@ -136,15 +156,29 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/test")
+    ap.add_argument(
+        "--microseconds",
+        action="store_true",
+        help="step times to the microsecond (every leg distinct) instead of whole seconds",
+    )
+    ap.add_argument(
+        "--keep", metavar="NAME", help="use the database NAME (made if missing) and keep it"
+    )
     args = ap.parse_args()
-    name = f"semon_bench_rescue_{uuid.uuid4().hex[:8]}"
+    name = args.keep or f"semon_bench_rescue_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(args.dsn, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+        cur = admin.execute("SELECT EXISTS (SELECT FROM pg_database WHERE datname = %s)", (name,))
+        row = cur.fetchone()
+        if not (row and row[0]):
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        asyncio.run(bench(with_db(args.dsn, name), args.rescues, args.days, args.runs))
+        asyncio.run(
+            bench(with_db(args.dsn, name), args.rescues, args.days, args.runs, args.microseconds)
+        )
     finally:
-        with psycopg.connect(args.dsn, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not args.keep:
+            with psycopg.connect(args.dsn, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

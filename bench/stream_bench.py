@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import multiprocessing as mp
-import os
 import statistics
 import subprocess
 import sys
@@ -37,6 +35,7 @@ from httpx_sse import aconnect_sse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import api_env, rss_mb, stop, wait_api
 from semon.domain.alerts import AlertDraft
 from semon.i18n import msg as i18n_msg
 from semon.settings import Settings
@@ -78,13 +77,6 @@ async def _seed(dsn: str, district: str, n: int) -> tuple[list[str], str]:
         )
         await conn.commit()
     return ids, secret
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _figures(name: str, xs: list[float]) -> str:
@@ -209,15 +201,12 @@ def main() -> None:
         asyncio.run(migrate_database(dsn, Settings(database_url=dsn)))
         ids, secret = asyncio.run(_seed(dsn, district, args.alerts))
         port = services.free_port()
-        env = dict(
-            os.environ,
+        env = api_env(
+            port,
             DATABASE_URL=dsn,
-            SEMON_API__HOST="127.0.0.1",
-            SEMON_API__PORT=str(port),
             SEMON_API__STREAM_TURNS=str(args.turns),
             SEMON_API__STREAM_BATCH=str(args.batch),
             SEMON_STORAGE__POOL_MAX=str(args.pool_max),
-            SEMON_LOG_LEVEL="WARNING",
         )
         if args.api_src is not None:
             env["PYTHONPATH"] = str(args.api_src.resolve())
@@ -226,25 +215,13 @@ def main() -> None:
         )
         api = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"{api}/healthz", timeout=1).status_code == 200:
-                        break
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("semon api did not start")
-                time.sleep(0.1)
-            before = _rss_mb(proc.pid)
+            wait_api(api, proc)
+            before = rss_mb(proc.pid)
             print(f"pool_max {args.pool_max}, stream_turns {args.turns}, stream_batch {args.batch}")
             _storm(api, ids, secret, args)
-            print(f"API memory: {before:.0f} MB before, {_rss_mb(proc.pid):.0f} MB after")
+            print(f"API memory: {before:.0f} MB before, {rss_mb(proc.pid):.0f} MB after")
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            stop(proc)
 
 
 if __name__ == "__main__":

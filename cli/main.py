@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cli.admin import broker_app, db_app, registry_app, token_app
 from cli.failures import check_database
 from cli.process import load_settings, need_database, run
+
+if TYPE_CHECKING:
+    from semon.settings import Settings
 
 # Each service is imported inside its own subcommand, not up here: every
 # container runs one process, and importing the others' stacks too (FastAPI
@@ -51,9 +55,7 @@ def ingest() -> None:
     """Subscribe to device topics and store telemetry."""
     from ingest.service import run as run_ingest
 
-    settings = load_settings()
-    need_database(settings)
-    run(run_ingest(settings))
+    _serve(run_ingest, connect_first=False)
 
 
 @app.command()
@@ -61,10 +63,7 @@ def alerts() -> None:
     """Run the rule engines and the alert lifecycle."""
     from alerts.service import run as run_alerts
 
-    settings = load_settings()
-    need_database(settings)
-    run(check_database(settings.database_url))
-    run(run_alerts(settings))
+    _serve(run_alerts)
 
 
 @app.command()
@@ -72,10 +71,20 @@ def api() -> None:
     """Serve the HTTP API."""
     from api.service import run as run_api
 
+    _serve(run_api)
+
+
+def _serve(
+    service: Callable[[Settings], Coroutine[Any, Any, None]], *, connect_first: bool = True
+) -> None:
+    """Run one service until it stops. Each needs a database URL; with
+    `connect_first` one that cannot be reached is a one-line failure at start
+    (ingest has none: it waits for the database, its writes retry)."""
     settings = load_settings()
     need_database(settings)
-    run(check_database(settings.database_url))
-    run(run_api(settings))
+    if connect_first:
+        run(check_database(settings.database_url))
+    run(service(settings))
 
 
 @app.command()
@@ -95,20 +104,10 @@ def simulate(
     ] = None,
 ) -> None:
     """Play a simulated city over MQTT."""
-    from simulators.cli import run_simulate
+    from simulators.cli import SimulateOptions, run_simulate
 
-    run(
-        run_simulate(
-            load_settings(),
-            elevators=elevators,
-            stations=stations,
-            seed=seed,
-            rate=rate,
-            processes=processes,
-            duration=duration,
-            ground_truth=ground_truth,
-        )
-    )
+    options = SimulateOptions(elevators, stations, seed, rate, processes, duration, ground_truth)
+    run(run_simulate(load_settings(), options))
 
 
 def main() -> None:

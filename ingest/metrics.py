@@ -7,6 +7,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from semon.loop_lag import BUCKETS as LOOP_LAG_BUCKETS
 from semon.loop_lag import HELP as LOOP_LAG_HELP
 
+# Counts
 RECEIVED = Counter("semon_ingest_messages_received_total", "MQTT messages received")
 STORED = Counter("semon_ingest_rows_stored_total", "Rows inserted", ["table"])
 REJECTED = Counter(
@@ -15,6 +16,27 @@ REJECTED = Counter(
 DUPLICATES = Counter(
     "semon_ingest_duplicates_dropped_total", "Rows already stored (redeliveries)", ["table"]
 )
+WRITE_FAILURES = Counter(
+    "semon_ingest_write_failures_total", "Batch writes that failed and were retried"
+)
+
+# What this process holds now
+PENDING = Gauge(
+    "semon_ingest_pending_messages",
+    "Messages received and not yet committed, so not yet acknowledged: the backlog this "
+    "process holds (the broker keeps the rest queued; ingest has no local spool)",
+)
+PENDING_BYTES = Gauge(
+    "semon_ingest_pending_bytes",
+    "Payload bytes received and not yet committed (bounded by ingest.max_pending_bytes)",
+)
+PENDING_BYTES_LIMIT = Gauge(
+    "semon_ingest_pending_bytes_limit",
+    "ingest.max_pending_bytes: reading from the broker pauses while this much waits",
+)
+DATABASE_UP = Gauge("semon_ingest_database_up", "1 while the last write succeeded")
+
+# Distributions: batch sizes, times, lags
 BATCH_ROWS = Histogram(
     "semon_ingest_batch_rows",
     "Rows per committed batch",
@@ -36,22 +58,5 @@ COMMIT_WAIT_SECONDS = Histogram(
     "From a batch's first message received to its commit: how long the broker waits for "
     "the acknowledgement",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
-)
-PENDING = Gauge(
-    "semon_ingest_pending_messages",
-    "Messages received and not yet committed, so not yet acknowledged: the backlog this "
-    "process holds (the broker keeps the rest queued; ingest has no local spool)",
-)
-WRITE_FAILURES = Counter(
-    "semon_ingest_write_failures_total", "Batch writes that failed and were retried"
-)
-DATABASE_UP = Gauge("semon_ingest_database_up", "1 while the last write succeeded")
-PENDING_BYTES = Gauge(
-    "semon_ingest_pending_bytes",
-    "Payload bytes received and not yet committed (bounded by ingest.max_pending_bytes)",
-)
-PENDING_BYTES_LIMIT = Gauge(
-    "semon_ingest_pending_bytes_limit",
-    "ingest.max_pending_bytes: reading from the broker pauses while this much waits",
 )
 LOOP_LAG = Histogram("semon_ingest_event_loop_lag_seconds", LOOP_LAG_HELP, buckets=LOOP_LAG_BUCKETS)

@@ -21,6 +21,9 @@ from semon.settings_firms import ScorecardSettings, VerificationSettings
 
 
 class MqttSettings(BaseModel):
+    """The broker connection every process shares (semon/mqtt): topics, the
+    session kept for a worker while it is away, reconnecting."""
+
     topic_root: str = "se/v1"
     # Fixed client ids plus a session expiry let the broker keep QoS 1 messages
     # for a worker while it is away (a crash or a deploy); one hour covers a
@@ -37,12 +40,15 @@ class MqttSettings(BaseModel):
 
 
 class IngestSettings(BaseModel):
+    """`semon ingest` (ingest/): batching into the database, the broker's window
+    of unacknowledged messages, storage upkeep, shutdown."""
+
     client_id: str = "semon-ingest-1"
     # A batch is written when it holds this many rows or is this old, whichever
     # comes first: large batches make COPY efficient, the age bounds latency.
     batch_rows: int = 5000
     batch_max_age_s: float = 0.05
-    max_payload_bytes: int = 1_048_576
+    max_payload_bytes: int = 2**20  # 1 MiB
     future_tolerance_s: float = 300.0
     write_retry_max_s: float = 5.0
     metrics_port: int = 0
@@ -63,6 +69,10 @@ class IngestSettings(BaseModel):
 
 
 class AlertSettings(BaseModel):
+    """`semon alerts` (alerts/): the rules' thresholds, the engine's ticks,
+    clock skew, partitions, recovery after a restart, and how long a write may
+    keep a page waiting."""
+
     client_id: str = "semon-alerts-1"
     # Trapped passenger thresholds. Terminals in the field ship 20 s for both
     # (older firmware 30-45 s); we use the same so the platform agrees with the
@@ -98,6 +108,17 @@ class AlertSettings(BaseModel):
     # three moving-sample intervals: longer than any broker hiccup.
     backlog_after_s: float = 30.0
     backlog_quiet_s: float = 2.0
+    # A standing car's trapped timer that falls due while the car's own newer
+    # samples still wait in the inbox (the engine behind under overload) waits
+    # for them, as they may show it released, but no longer than this: a
+    # false page beats a trapped passenger left waiting behind telemetry.
+    # Samples later than backlog_after_s are a late backlog anyway.
+    trapped_defer_max_s: float = Field(default=30.0, ge=0.0)
+    # The samples waiting to be judged hold at most this many payload bytes
+    # (about twice that in memory); beyond it reading pauses and the broker
+    # keeps the rest: an engine behind under sustained overload must not grow
+    # without limit. 64 MiB is half a minute of 8,000 messages/s.
+    inbox_max_bytes: int = Field(default=64 * 2**20, ge=2**16)
     # Terminal clocks drift (minutes, on cheap terminals without NTP). Each
     # terminal's offset (receive time minus device time of its newest sample)
     # is learned from its own recent messages and its deadlines are kept on
@@ -173,19 +194,22 @@ class AlertSettings(BaseModel):
 
 
 class ApiSettings(BaseModel):
+    """`semon api` (api/): where it listens, page sizes and history windows,
+    the alert streams' pacing, request limits."""
+
     host: str = "127.0.0.1"
-    port: int = 8000
-    page_size_max: int = 1000
-    history_max_days: int = 31
+    port: int = Field(default=8000, ge=0, le=65535)
+    page_size_max: int = Field(default=1000, ge=1)
+    history_max_days: int = Field(default=31, ge=1)
     statement_timeout_ms: int = 10_000
     # How long a request waits for a pooled connection before answering 503.
     pool_timeout_s: float = 5.0
     # Cursor page sizes: the default when a client asks for none, and the cap.
-    page_size_default: int = 100
+    page_size_default: int = Field(default=100, ge=1)
     # History windows longer than this are downsampled with date_bin to at
     # most `history_max_points` buckets; shorter ones return raw samples.
     history_raw_max_s: int = 6 * 3600
-    history_max_points: int = 2000
+    history_max_points: int = Field(default=2000, ge=1)
     # Alert streams: poll the store this often even without a NOTIFY (a lost
     # notification only delays an event), and ping idle clients so proxies
     # keep the connection open.
@@ -208,6 +232,9 @@ class ApiSettings(BaseModel):
 
 
 class StorageSettings(BaseModel):
+    """The database (semon/store): retention, compression, partitions ahead,
+    the schema's flavour, the connection pool."""
+
     # How long raw time-series are kept; TimescaleDB uses it as the retention
     # policy, plain PostgreSQL drops day partitions past it. A local standard
     # keeps cylinder trace data for at least 2 years: fillings are not
@@ -352,7 +379,7 @@ class PermitSettings(BaseModel):
     deadline_s: float = 0.3
     retry_after_s: int = 1
     # The permits' own pool: autocommit and unchecked, one round trip a permit.
-    pool_max: int = 10
+    pool_max: int = Field(default=10, ge=1)
     # A lookup abandoned at the deadline ends on the server by this at most.
     statement_timeout_ms: int = 2000
     flush_interval_s: float = 0.05

@@ -4,7 +4,7 @@ terminal (``VerificationSettings``) and the firms' published deduction sheet
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class VerificationSettings(BaseModel):
@@ -20,7 +20,7 @@ class VerificationSettings(BaseModel):
     # at least this share of them must hold a sample, every one `normal`.
     # Less than that is a silent terminal, not a contradiction.
     bucket_s: float = 120.0
-    min_coverage: float = 0.9
+    min_coverage: float = Field(default=0.9, ge=0, le=1)
     # Records whose window ended this long ago are no longer re-checked when
     # late samples arrive (a terminal's buffer uploads within days).
     recheck_days: int = 14

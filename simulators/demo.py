@@ -70,11 +70,6 @@ class DemoDirector:
         self.cars = [c.id for c in cars]
         self._trapped_yet = False
 
-    def _idle(self, ids: list[str]) -> list[str]:
-        """The cars standing empty with their doors shut."""
-        cars = (self.world.elevators[i] for i in ids)
-        return [c.id for c in cars if c.speed == 0 and c.door == "closed" and not c.occupied]
-
     def due(self, now: float) -> list[Incident]:
         out: list[Incident] = []
         for name, at in self.next.items():
@@ -101,9 +96,9 @@ class DemoDirector:
             first = not self._trapped_yet
             self._trapped_yet = True
             kind = "trapped" if first else rng.choice(("trapped", "trapped", "trapped_at_landing"))
-            # A car on a trip finishes it first (a minute and more in a tower
-            # at the evening peak): the first trap goes to a car standing idle.
-            car = rng.choice((self._idle(self.sensing) if first else None) or self.sensing)
+            # A car at rest: one mid-trip would finish its trip first.
+            idle = [c for c in self.sensing if self.world.elevators[c].idle]
+            car = rng.choice(idle or self.sensing)
             return Incident(kind, car, at=now, duration_s=90.0 if first else rng.uniform(120, 420))
         if name == "fault":
             kind = "power_loss" if rng.random() < 0.15 else "fault"

@@ -16,11 +16,11 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from semon.domain.gov_codes import GOV_CODES
 from simulators.city import ElevatorSpec
+from simulators.device import DeviceModel, Emission, Outgoing
 from simulators.incidents import Incident
 from simulators.timefmt import epoch_ms, local_hour, rfc3339
 
@@ -63,27 +63,14 @@ WAIT = "wait"
 # The terminal's own trapped detection fires this long after the car stops
 # (20 s in shipped firmware, DOMAIN.md).
 TERMINAL_TRAPPED_S = 20.0
+# An injected incident this close after the next thing the car would do goes
+# first: the player steps cars once a second, so "now" is up to a second late.
+ON_DEMAND_S = 1.0
 # Share of events sent without a gov_code (the platform fills it in).
 NO_GOV_CODE_SHARE = 0.3
 
 
-@dataclass
-class Emission:
-    t: float
-    kind: str  # "status" or "event"
-    payload: dict[str, Any]
-
-
-@dataclass
-class Outgoing:
-    """One MQTT message: topic below the root, payload, device time of its last item."""
-
-    topic: str
-    payload: dict[str, Any]
-    t: float
-
-
-class ElevatorModel:
+class ElevatorModel(DeviceModel[ElevatorSpec]):
     def __init__(
         self,
         spec: ElevatorSpec,
@@ -95,10 +82,7 @@ class ElevatorModel:
         traffic_scale: float = 1.0,
         alarm_test_every_s: float = 86400.0,
     ) -> None:
-        self.spec = spec
-        self.id = spec.elevator_id
-        self.rng = rng
-        self.t = start
+        super().__init__(spec, spec.elevator_id, start=start, rng=rng)
         self.moving_interval_s = moving_interval_s
         self.rest_interval_s = rest_interval_s
         self.traffic_scale = traffic_scale
@@ -120,13 +104,9 @@ class ElevatorModel:
         self.next_alarm_test = start + rng.uniform(0, alarm_test_every_s)
         self._last_sample_t = -math.inf
         self._woken = False
-        self.pending: list[Incident] = []
-        self.finished: list[Incident] = []
         # Link windows: (start, end, "drop" | "buffer").
         self._link: list[tuple[float, float, str, Incident]] = []
         self._buffer: list[Emission] = []
-        self._life = self._run()
-        self._peek: Emission | None = None
 
     # -- public -------------------------------------------------------------------------
 
@@ -139,12 +119,21 @@ class ElevatorModel:
             mode = "drop" if incident.kind == "silent" else "buffer"
             self._link.append((start, incident.ended, mode, incident))
             return
-        self.pending.append(incident)
-        self.pending.sort(key=lambda i: i.at)
-        if self._peek is not None and self._peek.kind == WAIT and incident.at < self._peek.t:
-            # The car is idling towards a later moment: wake it for this incident.
+        self._queue(incident)
+        if (
+            self._peek is not None
+            and self._peek.kind == WAIT
+            and incident.at < self._peek.t + ON_DEMAND_S
+        ):
+            # The car is idling towards a later moment (or one just before the
+            # incident's, which then waits): wake it for this incident.
             self._peek = None
             self._woken = True
+
+    @property
+    def idle(self) -> bool:
+        """At rest between trips (as far as the player has stepped it)."""
+        return self._peek is not None and self._peek.kind == WAIT
 
     def step(self, until: float, *, batch: bool = False) -> list[Outgoing]:
         """Everything the terminal sends with device time <= `until`, in order.
@@ -165,13 +154,7 @@ class ElevatorModel:
                 )
             samples.clear()
 
-        while True:
-            if self._peek is None:
-                self._peek = next(self._life)
-            em = self._peek
-            if em.t > until:
-                break
-            self._peek = None
+        for em in self._due(until):
             if em.kind == WAIT:
                 continue
             for em_out in self._route(em):
@@ -372,6 +355,11 @@ class ElevatorModel:
         while True:
             t_inj = max(self.pending[0].at, self.t) if self.pending else math.inf
             t_next = min(next_rest, next_call, t_inj, self.next_alarm_test)
+            if t_inj - t_next <= ON_DEMAND_S:
+                # Asked for now: what fell due since the player's last step
+                # (a call, a rest sample) waits; the demo's trap must not wait
+                # for a 33-floor trip that began a moment before it.
+                t_next = t_inj
             # Idle until t_next, unless an incident asked for on demand comes first.
             yield Emission(t_next, WAIT, {})
             if self._woken:

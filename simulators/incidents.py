@@ -48,28 +48,33 @@ EXPECTED_KIND: dict[str, str] = {
     "no_postcheck": "postcheck_missing",
     "correct_refusal": "none",
 }
-ELEVATOR_INCIDENTS = (
-    "trapped",
-    "trapped_at_landing",
-    "fault",
-    "power_loss",
-    "alarm_button",
-    "maintenance",
-    "silent",
-    "buffered",
-)
-STATION_INCIDENTS = (
-    "overfill",
-    "overdue_filled",
-    "scrapped_filled",
-    "past_life_filled",
-    "unregistered",
-    "foreign",
-    "wrong_gas",
-    "precheck_failed_filled",
-    "no_postcheck",
-    "correct_refusal",
-)
+# Incidents per elevator per day, by kind (0 = never): the kinds an
+# elevator's model plays.
+ELEVATOR_DAILY_RATES: dict[str, float] = {
+    "trapped": 0.002,
+    "trapped_at_landing": 0.001,
+    "fault": 0.01,
+    "power_loss": 0.001,
+    "alarm_button": 0.003,
+    "maintenance": 0.05,
+    "silent": 0.001,
+    "buffered": 0.0005,
+}
+# Share of filling attempts that carry each kind: the kinds a station's model plays.
+FILLING_SHARES: dict[str, float] = {
+    "overfill": 0.004,
+    "overdue_filled": 0.003,
+    "scrapped_filled": 0.001,
+    "past_life_filled": 0.001,
+    "unregistered": 0.002,
+    "foreign": 0.002,
+    "wrong_gas": 0.001,
+    "precheck_failed_filled": 0.002,
+    "no_postcheck": 0.004,
+    "correct_refusal": 0.02,
+}
+ELEVATOR_INCIDENTS = tuple(ELEVATOR_DAILY_RATES)
+STATION_INCIDENTS = tuple(FILLING_SHARES)
 
 
 @dataclass
@@ -136,35 +141,10 @@ def read_ground_truth(path: Path) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class IncidentRates:
-    """Incidents per equipment per day, by kind (0 = never)."""
+    """How often each kind is drawn: per elevator per day, and per filling attempt."""
 
-    per_elevator_day: dict[str, float] = field(
-        default_factory=lambda: {
-            "trapped": 0.002,
-            "trapped_at_landing": 0.001,
-            "fault": 0.01,
-            "power_loss": 0.001,
-            "alarm_button": 0.003,
-            "maintenance": 0.05,
-            "silent": 0.001,
-            "buffered": 0.0005,
-        }
-    )
-    # Share of filling attempts that carry each station incident.
-    per_filling: dict[str, float] = field(
-        default_factory=lambda: {
-            "overfill": 0.004,
-            "overdue_filled": 0.003,
-            "scrapped_filled": 0.001,
-            "past_life_filled": 0.001,
-            "unregistered": 0.002,
-            "foreign": 0.002,
-            "wrong_gas": 0.001,
-            "precheck_failed_filled": 0.002,
-            "no_postcheck": 0.004,
-            "correct_refusal": 0.02,
-        }
-    )
+    per_elevator_day: dict[str, float] = field(default_factory=ELEVATOR_DAILY_RATES.copy)
+    per_filling: dict[str, float] = field(default_factory=FILLING_SHARES.copy)
 
 
 def draw_elevator_incident(rng: random.Random, kind: str, elevator_id: str, at: float) -> Incident:

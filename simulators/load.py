@@ -90,18 +90,23 @@ class _Fleet:
         return f"elevators/{eid}/status", orjson.dumps(sample)
 
 
-async def _worker_async(
-    mqtt_url: str,
-    topic_root: str,
-    ids: list[str],
-    rate: float,
-    duration: float,
-    index: int,
-    reports: Any,
-) -> None:
-    settings = Settings(mqtt_url=mqtt_url)
-    settings.mqtt.topic_root = topic_root
-    fleet = _Fleet(ids, seed=index)
+@dataclass(frozen=True)
+class _Share:
+    """What one publishing process sends: its slice of the fleet, at its rate."""
+
+    mqtt_url: str
+    topic_root: str
+    ids: list[str]
+    rate: float
+    duration: float
+    index: int
+
+
+async def _worker_async(share: _Share, reports: Any) -> None:
+    settings = Settings(mqtt_url=share.mqtt_url)
+    settings.mqtt.topic_root = share.topic_root
+    fleet = _Fleet(share.ids, seed=share.index)
+    rate, index = share.rate, share.index
     async with open_publisher(settings, name=f"load{index}") as pub:
         loop = asyncio.get_running_loop()
         start = loop.time()
@@ -110,7 +115,7 @@ async def _worker_async(
         while True:
             now = loop.time()
             elapsed = now - start
-            if duration and elapsed >= duration:
+            if share.duration and elapsed >= share.duration:
                 break
             owed = int(rate * elapsed) - sent
             if owed <= 0:
@@ -130,17 +135,9 @@ async def _worker_async(
         reports.put((index, -1, 0.0))
 
 
-def _worker(
-    mqtt_url: str,
-    topic_root: str,
-    ids: list[str],
-    rate: float,
-    duration: float,
-    index: int,
-    reports: Any,
-) -> None:
+def _worker(share: _Share, reports: Any) -> None:
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_worker_async(mqtt_url, topic_root, ids, rate, duration, index, reports))
+        asyncio.run(_worker_async(share, reports))
 
 
 async def run_load(
@@ -167,12 +164,14 @@ async def run_load(
             target=_worker,
             name=f"semon-load-{k}",
             args=(
-                settings.mqtt_url,
-                settings.mqtt.topic_root,
-                ids[k::processes],
-                rate / processes,
-                duration,
-                k,
+                _Share(
+                    settings.mqtt_url,
+                    settings.mqtt.topic_root,
+                    ids[k::processes],
+                    rate / processes,
+                    duration,
+                    k,
+                ),
                 reports,
             ),
             daemon=True,

@@ -12,7 +12,7 @@ import orjson
 
 from semon.mqtt import Client, connect
 from semon.settings import Settings
-from simulators.elevator import Outgoing
+from simulators.device import Outgoing
 
 # Unacknowledged QoS 1 messages allowed before publishing waits. MQTT packet
 # ids are 16 bits, and a broker drops a client that floods far past its

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -88,6 +89,65 @@ def district_travel(seed: int, district: str) -> float:
     return rng.uniform(360, 1080)
 
 
+@dataclass(frozen=True)
+class Pace:
+    """How a script's times are drawn: ``draw(low, high)`` for each range of
+    seconds (the call; a dispatch in time, or one that long after
+    ``deadline``; tier 2 sent after the missed arrival, and its travel, times
+    ``scale``, the demo's shortened time; freeing; the call-back; closing)."""
+
+    draw: Callable[[int, int], float]
+    deadline: float
+    call: tuple[int, int]
+    dispatch: tuple[int, int]
+    late: tuple[int, int]
+    tier2_after: tuple[int, int]
+    tier2_travel: tuple[int, int]
+    free: tuple[int, int]
+    callback: tuple[int, int]
+    close: tuple[int, int]
+    scale: float = 1.0
+
+
+def day_pace(rng: random.Random, options: DeskOptions) -> Pace:
+    """The simulated day's: whole seconds (the truth is exact), each step
+    inside its deadline unless drawn late."""
+    d, a = int(options.dispatch_deadline_s), int(options.arrival_deadline_s)
+    return Pace(
+        rng.randrange, d, (5, 180), (20, d - 5), (5, 240), (10, d - 5), (300, a - 5),
+        (120, 1200), (30, 600), (60, 1800),
+    )  # fmt: skip
+
+
+def demo_pace(rng: random.Random, options: DeskOptions, scale: float) -> Pace:
+    """The demo desk's: quick on the phone, most dispatches within a minute."""
+    return Pace(
+        rng.uniform, options.dispatch_deadline_s, (5, 30), (10, 60), (5, 60), (10, 60),
+        (300, 800), (20, 90), (10, 30), (10, 60), scale,
+    )  # fmt: skip
+
+
+def _draw_script(
+    rng: random.Random, pace: Pace, options: DeskOptions, *, late: bool, **known: Any
+) -> RescueScript:
+    """A script with its times drawn at ``pace`` (in this order: the same
+    seed, the same scripts) and the rest ``known``."""
+    p, draw = pace, pace.draw
+    return RescueScript(
+        **known,
+        call_after_s=draw(*p.call) if rng.random() < options.call_share else None,
+        dispatch_after_s=p.deadline + draw(*p.late) if late else draw(*p.dispatch),
+        tier2_after_s=draw(*p.tier2_after),
+        tier2_travel_s=draw(*p.tier2_travel) * p.scale,
+        free_after_s=draw(*p.free),
+        callback_after_s=draw(*p.callback),
+        close_after_s=draw(*p.close),
+        trapped=rng.choices((1, 2, 3, 4), weights=(60, 25, 10, 5))[0],
+        injured=1 if rng.random() < 0.03 else 0,
+        cause=rng.choices(CAUSES, weights=CAUSE_WEIGHTS)[0],
+    )
+
+
 def draw_scripts(
     rng: random.Random,
     lifts: list[dict[str, Any]],
@@ -101,7 +161,7 @@ def draw_scripts(
     records), one at a time per lift; whole seconds, so the truth is exact."""
     scripts: list[RescueScript] = []
     used: set[str] = set()
-    d, a = options.dispatch_deadline_s, options.arrival_deadline_s
+    a = options.arrival_deadline_s
     for _ in range(count):
         lift = rng.choice([x for x in lifts if x["elevator_id"] not in used])
         used.add(lift["elevator_id"])
@@ -111,26 +171,18 @@ def draw_scripts(
         travel = round(min(a - 1, max(120.0, rng.lognormvariate(math.log(typical), 0.3))))
         late = rng.random() < options.late_dispatch_share
         scripts.append(
-            RescueScript(
+            _draw_script(
+                rng,
+                day_pace(rng, options),
+                options,
+                late=late,
                 elevator_id=lift["elevator_id"],
                 district=lift["district"],
                 firm_id=lift.get("firm_id"),
                 opened=opened,
                 phone_only=rng.random() < options.phone_only_share,
-                call_after_s=rng.randrange(5, 180) if rng.random() < options.call_share else None,
-                dispatch_after_s=rng.randrange(int(d) + 5, int(d) + 240)
-                if late
-                else rng.randrange(20, int(d) - 5),
                 travel_s=travel,
-                tier2_after_s=rng.randrange(10, int(d) - 5),
-                tier2_travel_s=rng.randrange(300, int(a) - 5),
                 stuck=stuck,
-                free_after_s=rng.randrange(120, 1200),
-                callback_after_s=rng.randrange(30, 600),
-                close_after_s=rng.randrange(60, 1800),
-                trapped=rng.choices((1, 2, 3, 4), weights=(60, 25, 10, 5))[0],
-                injured=1 if rng.random() < 0.03 else 0,
-                cause=rng.choices(CAUSES, weights=CAUSE_WEIGHTS)[0],
             )
         )
     return scripts
@@ -203,37 +255,8 @@ async def play(conn: AsyncConnection, scripts: list[RescueScript], options: Desk
         s = scripts[n]
         if what == "open":
             rescue_of[n] = await _open(conn, s, at)
-        elif what == "call":
-            lift = await _lift(conn, s.elevator_id)
-            await rescue_calls.take_call(
-                conn,
-                lift,
-                CallIn(elevator_id=s.elevator_id, caller_name="caller"),
-                now=at,
-                by="sim-desk",
-                key=None,
-                request_hash=None,
-            )
         else:
-            body: Any = {
-                "dispatch": DispatchIn(tier=1, assignee="firm crew", phone="020-1"),
-                "dispatch2": DispatchIn(tier=2, assignee="rescue station", phone="020-2"),
-                "arrive": NoBody(),
-                "free": FreeIn(trapped_count=s.trapped, injured_count=s.injured),
-                "callback": CallbackIn(note="called back"),
-                "close": CloseIn(cause_category=s.cause),  # type: ignore[arg-type]
-            }[what]
-            action = cast(RescueAction, "dispatch" if what == "dispatch2" else what)
-            await store.act(
-                conn,
-                rescue_of[n],
-                action,
-                body,
-                now=at,
-                by="sim-desk",
-                scope=store._ALL,
-                params={},
-            )
+            await _act_step(conn, rescue_of[n], s, what, at, by="sim-desk")
         await conn.commit()
 
 
@@ -266,19 +289,48 @@ async def _lift(conn: AsyncConnection, elevator_id: str) -> dict[str, Any]:
     return lift
 
 
+async def _call(
+    conn: AsyncConnection, elevator_id: str, at: datetime, *, by: str, caller: str
+) -> dict[str, Any]:
+    """A caller about the lift: opens its rescue or joins the one open."""
+    rescue, _ = await rescue_calls.take_call(
+        conn,
+        await _lift(conn, elevator_id),
+        CallIn(elevator_id=elevator_id, caller_name=caller),
+        now=at,
+        by=by,
+        key=None,
+        request_hash=None,
+    )
+    return rescue
+
+
+async def _act_step(
+    conn: AsyncConnection, rescue_id: str, s: RescueScript, what: str, at: datetime, *, by: str
+) -> dict[str, Any]:
+    """Run one scripted step at ``at`` (`call`, `dispatch`, `dispatch2`: tier 2,
+    `arrive`, `free`, `callback`, `close`); returns the rescue after it."""
+    if what == "call":
+        return await _call(conn, s.elevator_id, at, by=by, caller="caller")
+    body: Any = {
+        "dispatch": DispatchIn(tier=1, assignee="firm crew", phone="020-1"),
+        "dispatch2": DispatchIn(tier=2, assignee="rescue station", phone="020-2"),
+        "arrive": NoBody(),
+        "free": FreeIn(trapped_count=s.trapped, injured_count=s.injured),
+        "callback": CallbackIn(note="called back"),
+        "close": CloseIn(cause_category=s.cause),  # type: ignore[arg-type]
+    }[what]
+    action = cast(RescueAction, "dispatch" if what == "dispatch2" else what)
+    return await store.act(
+        conn, rescue_id, action, body, now=at, by=by, scope=store._ALL, params={}
+    )
+
+
 async def _open(conn: AsyncConnection, s: RescueScript, at: datetime) -> str:
-    lift = await _lift(conn, s.elevator_id)
     if s.phone_only:
-        rescue, _ = await rescue_calls.take_call(
-            conn,
-            lift,
-            CallIn(elevator_id=s.elevator_id, caller_name="first caller"),
-            now=at,
-            by="sim-desk",
-            key=None,
-            request_hash=None,
-        )
+        rescue = await _call(conn, s.elevator_id, at, by="sim-desk", caller="first caller")
         return str(rescue["rescue_id"])
+    lift = await _lift(conn, s.elevator_id)
     draft = rescue_calls.call_draft(lift, CallIn(elevator_id=s.elevator_id), at)
     draft = AlertDraft(
         condition_key=draft.condition_key,
@@ -341,26 +393,18 @@ class RescueDesk:
         opened: datetime = row["opened_at"]
         late = rng.random() < o.late_dispatch_share
         stuck = rng.random() < o.stuck_share
-        script = RescueScript(
+        script = _draw_script(
+            rng,
+            demo_pace(rng, o, k),
+            o,
+            late=late,
             elevator_id=row["elevator_id"],
             district=row["district"] or "",
             firm_id=row["firm_id"],
             opened=opened,
             phone_only=False,
-            call_after_s=rng.uniform(5, 30) if rng.random() < o.call_share else None,
-            dispatch_after_s=o.dispatch_deadline_s + rng.uniform(5, 60)
-            if late
-            else rng.uniform(10, 60),
             travel_s=district_travel(self.seed, row["district"] or "") * k,
-            tier2_after_s=rng.uniform(10, 60),
-            tier2_travel_s=rng.uniform(300, 800) * k,
             stuck=stuck,
-            free_after_s=rng.uniform(20, 90),
-            callback_after_s=rng.uniform(10, 30),
-            close_after_s=rng.uniform(10, 60),
-            trapped=rng.choices((1, 2, 3, 4), weights=(60, 25, 10, 5))[0],
-            injured=1 if rng.random() < 0.03 else 0,
-            cause=rng.choices(CAUSES, weights=CAUSE_WEIGHTS)[0],
         )
         at = opened + timedelta(seconds=script.dispatch_after_s)
         steps = [(at, "dispatch")]
@@ -420,31 +464,8 @@ class RescueDesk:
         self, conn: AsyncConnection, rescue_id: str, s: RescueScript, what: str, now: datetime
     ) -> str:
         """Run one step; returns the rescue's state after it."""
-        if what == "call":
-            lift = await _lift(conn, s.elevator_id)
-            rescue, _ = await rescue_calls.take_call(
-                conn,
-                lift,
-                CallIn(elevator_id=s.elevator_id, caller_name="caller"),
-                now=now,
-                by="demo-desk",
-                key=None,
-                request_hash=None,
-            )
-            return str(rescue["state"])
-        body: Any = {
-            "dispatch": DispatchIn(tier=1, assignee="firm crew", phone="020-1"),
-            "dispatch2": DispatchIn(tier=2, assignee="rescue station", phone="020-2"),
-            "arrive": NoBody(),
-            "free": FreeIn(trapped_count=s.trapped, injured_count=s.injured),
-            "callback": CallbackIn(note="called back"),
-            "close": CloseIn(cause_category=s.cause),  # type: ignore[arg-type]
-        }[what]
-        action = cast(RescueAction, "dispatch" if what == "dispatch2" else what)
-        rescue = await store.act(
-            conn, rescue_id, action, body, now=now, by="demo-desk", scope=store._ALL, params={}
-        )
-        if action == "close" and self.truth is not None:
+        rescue = await _act_step(conn, rescue_id, s, what, now, by="demo-desk")
+        if what == "close" and self.truth is not None:
             self.truth.write(recorded(rescue))
         return str(rescue["state"])
 

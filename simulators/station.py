@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from simulators.city import GASES, CylinderSpec, StationSpec
-from simulators.elevator import Emission, Outgoing
+from simulators.device import DeviceModel, Emission, Outgoing
 from simulators.incidents import Incident
 from simulators.timefmt import epoch_ms, local_hour, rfc3339
 
@@ -28,7 +28,7 @@ TARGET_SHARE = (0.93, 0.99)
 PRECHECK_ITEMS = ("valve thread damaged", "corrosion", "dent", "marking unreadable")
 
 
-class StationModel:
+class StationModel(DeviceModel[StationSpec]):
     def __init__(
         self,
         spec: StationSpec,
@@ -40,10 +40,7 @@ class StationModel:
         fills_scale: float = 1.0,
         open_hours: tuple[float, float] = OPEN_HOURS,
     ) -> None:
-        self.spec = spec
-        self.id = spec.station_id
-        self.rng = rng
-        self.t = start
+        super().__init__(spec, spec.station_id, start=start, rng=rng)
         self.scale_interval_s = scale_interval_s
         self.fills_scale = fills_scale
         self.open_hours = open_hours
@@ -57,29 +54,18 @@ class StationModel:
             for c in cylinders
             if c.owner_station_id != self.id and c.category == "good" and c.gas in spec.gases
         ]
-        self.pending: list[Incident] = []
-        self.finished: list[Incident] = []
         self._seq = 0
-        self._life = self._run()
-        self._peek: Emission | None = None
 
     def inject(self, incident: Incident) -> None:
         """The next filling at or after `incident.at` carries `incident`."""
-        self.pending.append(incident)
-        self.pending.sort(key=lambda i: i.at)
+        self._queue(incident)
 
     def step(self, until: float) -> list[Outgoing]:
-        out: list[Outgoing] = []
-        while True:
-            if self._peek is None:
-                self._peek = next(self._life)
-            em = self._peek
-            if em.t > until:
-                break
-            self._peek = None
-            if em.kind != "idle":
-                out.append(Outgoing(f"stations/{self.id}/{em.kind}", em.payload, em.t))
-        return out
+        return [
+            Outgoing(f"stations/{self.id}/{em.kind}", em.payload, em.t)
+            for em in self._due(until)
+            if em.kind != "idle"
+        ]
 
     # -- life -------------------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from simulators.city import City
-from simulators.elevator import ElevatorModel, Outgoing
+from simulators.device import Outgoing
+from simulators.elevator import ElevatorModel
 from simulators.incidents import (
     ELEVATOR_INCIDENTS,
     STATION_INCIDENTS,

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
+from fastapi.types import DecoratedCallable
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.auth import require_roles
 from api.deps import PoolDep, ReaderDep, SettingsDep
 from api.notify import AlertWaker
-from api.paging import CURSOR_PATTERN, decode_cursor, encode_cursor
+from api.paging import PageDep
 from api.query_time import QueryTime
 from api.schemas import ALERT_EXAMPLE, AlertOut, AlertPage, Problem, speaking
 from api.scope import Scope, ScopeDep
@@ -47,16 +48,12 @@ AlertId = Annotated[str, Path(pattern=ALERT_ID_PATTERN, examples=["al_01HZX3K9TR
 CHANGERS = require_roles("admin", "dispatcher", "maintenance")
 
 
-@router.get(
-    "",
-    response_model=AlertPage,
-    summary="Alerts in scope, most recently changed first (paged)",
-)
+@router.get("", summary="Alerts in scope, most recently changed first (paged)")
 async def get_alerts(
     scope: ScopeDep,
     pool: PoolDep,
-    settings: SettingsDep,
     speaker: ReaderDep,
+    page: PageDep,
     state: Annotated[AlertState | None, Query(description="Only alerts in this state")] = None,
     kind: Annotated[AlertKind | None, Query(description="Only alerts of this kind")] = None,
     since: Annotated[
@@ -67,16 +64,8 @@ async def get_alerts(
         ),
     ] = None,
     equipment_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")] = None,
-    limit: Annotated[
-        int | None, Query(ge=1, description="Page size (capped by the server)")
-    ] = None,
-    cursor: Annotated[
-        str | None,
-        Query(max_length=400, pattern=CURSOR_PATTERN, description="From `next_cursor`"),
-    ] = None,
 ) -> AlertPage:
-    page = min(limit or settings.api.page_size_default, settings.api.page_size_max)
-    before = decode_cursor(cursor)
+    before = page.after
     where, params = scope.alerts("a")
     async with pool.connection() as conn:
         rows = await list_alerts(
@@ -88,13 +77,12 @@ async def get_alerts(
             since=since,
             equipment_id=equipment_id,
             before=before,
-            limit=page + 1,
+            limit=page.size + 1,
         )
-    more = len(rows) > page
-    rows = rows[:page]
+    rows, next_cursor = page.cut(rows, lambda r: (r["updated_at"], r["alert_id"]))
     return AlertPage(
         items=[AlertOut.model_validate(r, context=speaking(speaker)) for r in rows],
-        next_cursor=encode_cursor(rows[-1]["updated_at"], rows[-1]["alert_id"]) if more else None,
+        next_cursor=next_cursor,
     )
 
 
@@ -264,28 +252,27 @@ _ACTION_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _action_route(path: str, summary: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """A route that moves an alert along: who may, and what it may answer."""
+    return router.post(
+        path,
+        response_model=AlertOut,
+        responses=_ACTION_RESPONSES,
+        summary=summary,
+        dependencies=[CHANGERS],
+    )
+
+
 # Resolve first: its body needs `resolution`, which the schema can then say
 # (one route with the action as a parameter could only refuse it in code).
-@router.post(
-    "/{alert_id}/resolve",
-    response_model=AlertOut,
-    responses=_ACTION_RESPONSES,
-    summary="Resolve an alert, saying how it ended",
-    dependencies=[CHANGERS],
-)
+@_action_route("/{alert_id}/resolve", "Resolve an alert, saying how it ended")
 async def resolve_alert(
     alert_id: AlertId, body: ResolveBody, scope: ScopeDep, pool: PoolDep, speaker: ReaderDep
 ) -> AlertOut:
     return await _act(alert_id, "resolve", body, scope, pool, speaker)
 
 
-@router.post(
-    "/{alert_id}/{action}",
-    response_model=AlertOut,
-    responses=_ACTION_RESPONSES,
-    summary="Acknowledge, dispatch or arrive at an alert",
-    dependencies=[CHANGERS],
-)
+@_action_route("/{alert_id}/{action}", "Acknowledge, dispatch or arrive at an alert")
 async def act_on_alert(
     alert_id: AlertId,
     action: Annotated[

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from psycopg import sql
 
 from api.deps import PoolDep, ReaderDep, SettingsDep
-from api.paging import CURSOR_PATTERN, decode_cursor, encode_cursor
+from api.paging import PageCursor, PageRequest
 from api.schemas import CylinderTrace, Problem, speaking
 from api.scope import ScopeDep
 from semon.domain.common import ID_PATTERN
@@ -46,25 +46,21 @@ async def get_trace(
     settings: SettingsDep,
     speaker: ReaderDep,
     limit: Annotated[int | None, Query(ge=1, description="Fillings per page")] = None,
-    cursor: Annotated[
-        str | None,
-        Query(max_length=400, pattern=CURSOR_PATTERN, description="From `next_cursor`"),
-    ] = None,
+    cursor: PageCursor = None,
 ) -> CylinderTrace:
-    page = min(limit or settings.api.page_size_default, settings.api.page_size_max)
-    after = decode_cursor(cursor)
+    page = PageRequest.of(settings, limit, cursor)
+    after = page.after
     where, params = scope.cylinders("c")
     async with pool.connection() as conn:
         row = await fetch_cylinder(conn, cylinder_id, where, params)
         if row is None:
             raise HTTPException(404, msg("api.problem.cylinder_not_found"))
         inspections = await fetch_inspections(conn, "cylinder", cylinder_id)
-        fillings = await fetch_fillings(conn, cylinder_id, after, page + 1)
-        more = len(fillings) > page
-        fillings = fillings[:page]
+        fillings = await fetch_fillings(conn, cylinder_id, after, page.size + 1)
+        fillings, next_cursor = page.cut(fillings, lambda f: (f["ended_at"], f["filling_id"]))
         # The deliveries in this page's span: after the cursor's time, up to
         # the page's last filling (the last page: up to now).
-        until = fillings[-1]["ended_at"] if more else None
+        until = fillings[-1]["ended_at"] if next_cursor else None
         deliveries = await fetch_deliveries(
             conn, cylinder_id, after[0] if after else None, until, MAX_DELIVERIES
         )
@@ -108,9 +104,7 @@ async def get_trace(
             "timeline": timeline,
             "whereabouts": whereabouts(last_filling, last_delivery),
             "alerts": alerts,
-            "next_cursor": encode_cursor(fillings[-1]["ended_at"], fillings[-1]["filling_id"])
-            if more
-            else None,
+            "next_cursor": next_cursor,
         },
         context=speaking(speaker),
     )

@@ -6,9 +6,11 @@ Swagger UI and ReDoc themselves have English controls."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
@@ -42,39 +44,60 @@ def _reader(request: Request) -> Reader:
     return reader_for(settings.i18n, request.headers.get("accept-language"))
 
 
-def _openapi_url(request: Request) -> str:
-    return f"{request.scope.get('root_path', '')}{request.app.openapi_url}"
+@dataclass(frozen=True)
+class DocsPage:
+    """One docs page: FastAPI's maker, its title in a reader's language (given
+    the app's title), the maker's asset options with the file each names
+    (served here), its other options."""
+
+    make: Callable[..., HTMLResponse]
+    title: Callable[[Reader, str], str]
+    assets: dict[str, str]
+    options: dict[str, Any]
+
+    def page(self, request: Request) -> HTMLResponse:
+        """The page for a request: its root path, its reader's language."""
+        root = request.scope.get("root_path", "")
+        page = self.make(
+            openapi_url=f"{root}{request.app.openapi_url}",
+            title=self.title(_reader(request), request.app.title),
+            **{option: f"{root}{PREFIX}/{name}" for option, name in self.assets.items()},
+            **self.options,
+        )
+        page.headers["Content-Security-Policy"] = CSP
+        return page
+
+
+SWAGGER_UI: Final = DocsPage(
+    make=get_swagger_ui_html,
+    title=lambda say, app_title: say.t("api.docs.swagger_title", title=app_title),
+    assets={
+        "swagger_js_url": "swagger-ui-bundle.js",
+        "swagger_css_url": "swagger-ui.css",
+        "swagger_favicon_url": "favicon.png",
+    },
+    # No online validator badge: it would call validator.swagger.io.
+    options={
+        "oauth2_redirect_url": None,
+        "swagger_ui_parameters": {"validatorUrl": None, "persistAuthorization": False},
+    },
+)
+REDOC: Final = DocsPage(
+    make=get_redoc_html,
+    title=lambda say, app_title: say.t("api.docs.redoc_title", title=app_title),
+    assets={"redoc_js_url": "redoc.standalone.js", "redoc_favicon_url": "favicon.png"},
+    options={"with_google_fonts": False},
+)
 
 
 @router.get("/docs")
 async def swagger_ui(request: Request) -> HTMLResponse:
-    root = request.scope.get("root_path", "")
-    page = get_swagger_ui_html(
-        openapi_url=_openapi_url(request),
-        title=_reader(request).t("api.docs.swagger_title", title=request.app.title),
-        swagger_js_url=f"{root}{PREFIX}/swagger-ui-bundle.js",
-        swagger_css_url=f"{root}{PREFIX}/swagger-ui.css",
-        swagger_favicon_url=f"{root}{PREFIX}/favicon.png",
-        oauth2_redirect_url=None,
-        # No online validator badge: it would call validator.swagger.io.
-        swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": False},
-    )
-    page.headers["Content-Security-Policy"] = CSP
-    return page
+    return SWAGGER_UI.page(request)
 
 
 @router.get("/redoc")
 async def redoc(request: Request) -> HTMLResponse:
-    root = request.scope.get("root_path", "")
-    page = get_redoc_html(
-        openapi_url=_openapi_url(request),
-        title=_reader(request).t("api.docs.redoc_title", title=request.app.title),
-        redoc_js_url=f"{root}{PREFIX}/redoc.standalone.js",
-        redoc_favicon_url=f"{root}{PREFIX}/favicon.png",
-        with_google_fonts=False,
-    )
-    page.headers["Content-Security-Policy"] = CSP
-    return page
+    return REDOC.page(request)
 
 
 @router.get(PREFIX + "/{name}")

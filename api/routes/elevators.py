@@ -90,6 +90,11 @@ async def get_elevator(
     )
 
 
+def _window_edge(name: str, description: str, example: str) -> Any:
+    """The `Query` of `?from=` or `?to=`, the history window's edges."""
+    return Query(alias=name, description=description, examples=[example])
+
+
 @router.get(
     "/{elevator_id}/history",
     response_model=ElevatorHistory,
@@ -104,19 +109,11 @@ async def get_history(
     speaker: ReaderDep,
     start: Annotated[
         QueryTime | None,
-        Query(
-            alias="from",
-            description="Window start (default: `to` minus 24 h)",
-            examples=["2026-11-21T00:00:00Z"],
-        ),
+        _window_edge("from", "Window start (default: `to` minus 24 h)", "2026-11-21T00:00:00Z"),
     ] = None,
     end: Annotated[
         QueryTime | None,
-        Query(
-            alias="to",
-            description="Window end, exclusive (default: now)",
-            examples=["2026-11-22T00:00:00Z"],
-        ),
+        _window_edge("to", "Window end, exclusive (default: now)", "2026-11-22T00:00:00Z"),
     ] = None,
 ) -> ElevatorHistory:
     end = end or datetime.now(UTC)

@@ -5,32 +5,32 @@ on-demand maintenance. Scoped like every elevator read: out of scope is 404."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, Field
 
 from api.auth import require_roles
 from api.deps import PoolDep, ReaderDep, SettingsDep
-from api.paging import CURSOR_PATTERN, decode_cursor, encode_cursor
+from api.paging import PageDep, PageRequest
 from api.routes.maintenance import Technician, Verification
-from api.scope import ScopeDep
+from api.scope import Scope, ScopeDep
 from semon.domain.common import ID_PATTERN
 from semon.i18n import msg
 from semon.store.elevator_file import fetch_elevator
 from semon.store.eligibility import eligibility
 from semon.store.maintenance_records import inspections_page, records_page
 
-router = APIRouter(prefix="/elevators", tags=["elevators"])
-ElevatorId = Annotated[str, Path(pattern=ID_PATTERN, examples=["EL-000123"])]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such elevator in your scope"}
 }
-Limit = Annotated[int | None, Query(ge=1, description="Page size (capped by the server)")]
-Cursor = Annotated[
-    str | None, Query(max_length=400, pattern=CURSOR_PATTERN, description="From `next_cursor`")
-]
+# Every route here reads one elevator's file, so each may answer 404.
+router = APIRouter(prefix="/elevators", tags=["elevators"], responses=NOT_FOUND)
+ElevatorId = Annotated[str, Path(pattern=ID_PATTERN, examples=["EL-000123"])]
 
 
 class MaintenanceRecordOut(BaseModel):
@@ -77,8 +77,8 @@ class InspectionPage(BaseModel):
     next_cursor: str | None = Field(None, description="Pass as `cursor` for the next (older) page")
 
 
-def _after(cursor: str | None) -> tuple[date, int] | None:
-    pair = decode_cursor(cursor)
+def _after(pair: tuple[datetime, str] | None) -> tuple[date, int] | None:
+    """A cursor's pair as the file's order: (day, id)."""
     if pair is None:
         return None
     if not pair[1].isdigit():
@@ -86,87 +86,62 @@ def _after(cursor: str | None) -> tuple[date, int] | None:
     return pair[0].date(), int(pair[1])
 
 
-def _cursor(d: date, ident: int) -> str:
-    return encode_cursor(datetime(d.year, d.month, d.day, tzinfo=UTC), str(ident))
-
-
-async def _in_scope(conn: Any, scope: Any, elevator_id: str) -> None:
+async def _in_scope(conn: Any, scope: Scope, elevator_id: str) -> None:
     where, params = scope.elevators("e")
     if await fetch_elevator(conn, elevator_id, where, params) is None:
         raise HTTPException(404, msg("firms.problem.elevator_not_found", elevator_id=elevator_id))
 
 
-async def _page(
-    pool: Any,
-    scope: Any,
-    elevator_id: str,
-    settings: Any,
-    limit: int | None,
-    cursor: str | None,
-    read: Callable[..., Awaitable[list[dict[str, Any]]]],
-    keys: tuple[str, str],
-) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of the lift's file, newest first, and the cursor after it
-    (``keys``: the row's day and id, which order the file)."""
-    page = min(limit or settings.api.page_size_default, settings.api.page_size_max)
-    async with pool.connection() as conn:
-        await _in_scope(conn, scope, elevator_id)
-        rows = await read(conn, elevator_id, after=_after(cursor), limit=page + 1)
-    if len(rows) <= page:
-        return rows, None
-    rows = rows[:page]
-    return rows, _cursor(rows[-1][keys[0]], rows[-1][keys[1]])
+PageModel = TypeVar("PageModel", bound=BaseModel)
+Read = Callable[..., Awaitable[list[dict[str, Any]]]]
+
+
+@dataclass(frozen=True)
+class FileRequest:
+    """A request for one page of the lift's file (whose, for whom, how many,
+    after what), made by the dependency below from the route's parameters."""
+
+    elevator_id: str
+    scope: Scope
+    pool: AsyncConnectionPool[AsyncConnection]
+    rows: PageRequest
+
+    async def page(self, model: type[PageModel], read: Read, keys: tuple[str, str]) -> PageModel:
+        """One page, newest first, and the cursor after it (``keys``: the
+        row's day and id, which order the file)."""
+        async with self.pool.connection() as conn:
+            await _in_scope(conn, self.scope, self.elevator_id)
+            after = _after(self.rows.after)
+            rows = await read(conn, self.elevator_id, after=after, limit=self.rows.size + 1)
+        day, ident = keys
+        rows, next_cursor = self.rows.cut(
+            rows, lambda r: (datetime.combine(r[day], time(), UTC), str(r[ident]))
+        )
+        return model.model_validate({"items": rows, "next_cursor": next_cursor})
+
+
+async def file_request(
+    elevator_id: ElevatorId, scope: ScopeDep, pool: PoolDep, rows: PageDep
+) -> FileRequest:
+    return FileRequest(elevator_id, scope, pool, rows)
+
+
+FileRequestDep = Annotated[FileRequest, Depends(file_request)]
 
 
 @router.get(
     "/{elevator_id}/maintenance",
-    response_model=MaintenancePage,
-    responses=NOT_FOUND,
     summary="The elevator's maintenance records with the terminal's verdicts, newest first",
 )
-async def get_maintenance(
-    elevator_id: ElevatorId,
-    scope: ScopeDep,
-    pool: PoolDep,
-    settings: SettingsDep,
-    limit: Limit = None,
-    cursor: Cursor = None,
-) -> MaintenancePage:
-    rows, next_cursor = await _page(
-        pool, scope, elevator_id, settings, limit, cursor, records_page, ("done_on", "record_id")
-    )
-    return MaintenancePage(
-        items=[MaintenanceRecordOut.model_validate(r) for r in rows], next_cursor=next_cursor
-    )
+async def get_maintenance(file: FileRequestDep) -> MaintenancePage:
+    return await file.page(MaintenancePage, records_page, ("done_on", "record_id"))
 
 
 @router.get(
-    "/{elevator_id}/inspections",
-    response_model=InspectionPage,
-    responses=NOT_FOUND,
-    summary="The elevator's periodic inspections, newest first",
+    "/{elevator_id}/inspections", summary="The elevator's periodic inspections, newest first"
 )
-async def get_inspections(
-    elevator_id: ElevatorId,
-    scope: ScopeDep,
-    pool: PoolDep,
-    settings: SettingsDep,
-    limit: Limit = None,
-    cursor: Cursor = None,
-) -> InspectionPage:
-    rows, next_cursor = await _page(
-        pool,
-        scope,
-        elevator_id,
-        settings,
-        limit,
-        cursor,
-        inspections_page,
-        ("inspected_on", "inspection_id"),
-    )
-    return InspectionPage(
-        items=[InspectionOut.model_validate(r) for r in rows], next_cursor=next_cursor
-    )
+async def get_inspections(file: FileRequestDep) -> InspectionPage:
+    return await file.page(InspectionPage, inspections_page, ("inspected_on", "inspection_id"))
 
 
 class Condition(BaseModel):
@@ -190,7 +165,6 @@ class Eligibility(BaseModel):
 @router.get(
     "/{elevator_id}/eligibility",
     response_model=Eligibility,
-    responses=NOT_FOUND,
     summary="Each on-demand maintenance condition with its evidence, and the interval granted",
     dependencies=[require_roles("admin", "maintenance", "regulator")],
 )

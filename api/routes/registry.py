@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from api.auth import Principal, require_roles
 from api.deps import PoolDep, SettingsDep
-from api.schemas import ELEVATOR_EXAMPLE, Rejected, UpsertResult
+from api.schemas import CYLINDER_EXAMPLE, ELEVATOR_EXAMPLE, Rejected, UpsertResult
 from semon.domain.registry import Cylinder, Elevator, Firm, Inspection, RescueOrg, Station
 from semon.registry_import import upsert_models
 
@@ -61,16 +61,7 @@ _route(
     "cylinders",
     Cylinder,
     "/registry/cylinders",
-    {
-        "cylinder_id": "CY-77",
-        "serial_no": "SN77",
-        "gas": "lpg",
-        "manufactured_on": "2018-01-01",
-        "max_fill_kg": 14.5,
-        "design_life_years": 15,
-        "inspection_interval_years": 4,
-        "owner_station_id": "ST-1",
-    },
+    CYLINDER_EXAMPLE,
 )
 _route(
     "firms",

@@ -5,11 +5,16 @@ the scope (api/scope.py), out of scope answering 404 like a missing rescue."""
 from __future__ import annotations
 
 import hashlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query, Response
-from pydantic import BaseModel
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from pydantic import BaseModel, Field
 
 from api.auth import CurrentPrincipal, Principal, require_roles
 from api.deps import PoolDep, SettingsDep
@@ -59,12 +64,15 @@ class RescuePage(BaseModel):
 
 
 class LiftHit(BaseModel):
-    elevator_id: str
-    address: str
-    district: str
-    rescue_code: str | None = None
-    use_unit: str | None = None
-    firm_id: str | None = None
+    """A lift the call-intake form suggests, with what the dispatcher reads
+    back to the caller to be sure it is theirs."""
+
+    elevator_id: str = Field(examples=["E00001"])
+    address: str = Field(description="from the registry", examples=["12 Tianhe Rd"])
+    district: str = Field(examples=["Tianhe"])
+    rescue_code: str | None = Field(None, description="the code posted in the car")
+    use_unit: str | None = Field(None, description="the owner")
+    firm_id: str | None = Field(None, description="the maintenance firm (tier 1)")
 
 
 def _out(rescue: dict[str, Any], settings: Settings) -> RescueOut:
@@ -220,164 +228,146 @@ async def get_rescue(
     return _out(rescue, settings)
 
 
-def _actor(action: RescueAction) -> Any:
-    """`Depends` yielding the principal, 403 for a role that may not take
+@dataclass(frozen=True)
+class Desk:
+    """What every step needs besides its body: who takes it (a role that may),
+    their scope, the pool and the settings."""
+
+    action: RescueAction
+    principal: Principal
+    scope: Scope
+    pool: AsyncConnectionPool[AsyncConnection]
+    settings: Settings
+
+    async def act(self, rescue_id: str, body: BaseModel) -> RescueOut:
+        where, params = self.scope.rescues("r")
+        async with self.pool.connection() as conn:
+            try:
+                rescue = await store.act(
+                    conn,
+                    rescue_id,
+                    self.action,
+                    body,
+                    now=datetime.now(UTC),
+                    by=self.principal.token_id,
+                    scope=where,
+                    params=params,
+                )
+            except store.RescueNotFound:
+                raise HTTPException(404, msg("api.problem.rescue_not_found")) from None
+            except store.IllegalStep as exc:
+                raise HTTPException(409, exc.message) from None
+        return _out(rescue, self.settings)
+
+
+def _desk(action: RescueAction) -> Any:
+    """`Depends` yielding the step's desk, 403 for a role that may not take
     ``action`` (checked before the body, as one route per action has it)."""
 
-    async def check(principal: CurrentPrincipal) -> Principal:
+    async def desk(
+        principal: CurrentPrincipal, scope: ScopeDep, pool: PoolDep, settings: SettingsDep
+    ) -> Desk:
         if principal.role not in ACTION_ROLES[action]:
             raise HTTPException(
                 403, msg("api.problem.rescue_role_forbidden", role=principal.role, action=action)
             )
-        return principal
+        return Desk(action, principal, scope, pool, settings)
 
-    return Depends(check)
+    return Depends(desk)
+
+
+def _free_check(body: BaseModel) -> None:
+    if isinstance(body, FreeIn) and body.injured_count > body.trapped_count:
+        raise HTTPException(422, msg("rescue.problem.injured_exceed_trapped"))
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step's route: its body model (`optional`: the description of a
+    body that may be left out), summary, extra answers and a check of the
+    body before it is stored."""
+
+    action: RescueAction
+    body: type[BaseModel]
+    summary: str
+    optional: str | None = None
+    responses: dict[int | str, dict[str, Any]] = field(default_factory=dict)
+    check: Callable[[BaseModel], None] | None = None
+
+
+# One route per step, each with its own body model, so the document says
+# what each step needs (one route with the step as a parameter could only
+# refuse a missing field in code).
+STEPS = (
+    Step("dispatch", DispatchIn, "Dispatch the tier due (a second dispatch sends the next tier)"),
+    Step("arrive", NoBody, "The crew is on site", optional="no fields: `{}` or no body"),
+    Step(
+        "free",
+        FreeIn,
+        "Those trapped are out: how many, how many injured",
+        responses={422: {"model": Problem, "description": "injured_count exceeds trapped_count"}},
+        check=_free_check,
+    ),
+    Step(
+        "callback",
+        CallbackIn,
+        "The centre called those inside back",
+        optional="`{note?}` or no body",
+    ),
+    Step("close", CloseIn, "Close the rescue with its cause"),
+    Step("cause", CauseIn, "The firm's cause report, within days of closing"),
+)
+
+
+def _step_route(step: Step) -> None:
+    """Add `POST /rescues/{rescue_id}/<step>`: the path's rescue, the step's
+    desk (403 first), the body as the step's model."""
+
+    async def take_step(rescue_id: str, desk: Desk, body: BaseModel | None = None) -> RescueOut:
+        parsed = body or step.body()
+        if step.check is not None:
+            step.check(parsed)
+        return await desk.act(rescue_id, parsed)
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    body = (
+        inspect.Parameter("body", keyword, annotation=step.body, default=inspect.Parameter.empty)
+        if step.optional is None
+        else inspect.Parameter(
+            "body",
+            keyword,
+            annotation=Annotated[step.body | None, Body(description=step.optional)],
+            default=None,
+        )
+    )
+    take_step.__name__ = step.action
+    # FastAPI reads the parameters from the signature: the step's own types.
+    setattr(  # noqa: B010 (a function's signature is no declared attribute)
+        take_step,
+        "__signature__",
+        inspect.Signature(
+            [
+                inspect.Parameter("rescue_id", keyword, annotation=RescueId),
+                inspect.Parameter("desk", keyword, annotation=Annotated[Desk, _desk(step.action)]),
+                body,
+            ],
+            return_annotation=RescueOut,
+        ),
+    )
+    router.post(
+        f"/rescues/{{rescue_id}}/{step.action}",
+        response_model=RescueOut,
+        responses={**_STEP_RESPONSES, **step.responses},
+        summary=step.summary,
+    )(take_step)
 
 
 _STEP_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "No such rescue in your scope"},
     409: {"model": Problem, "description": "Illegal step from the rescue's state"},
 }
-
-
-async def _act(
-    rescue_id: str,
-    action: RescueAction,
-    body: BaseModel,
-    principal: Principal,
-    scope: Scope,
-    pool: PoolDep,
-    settings: Settings,
-) -> RescueOut:
-    where, params = scope.rescues("r")
-    async with pool.connection() as conn:
-        try:
-            rescue = await store.act(
-                conn,
-                rescue_id,
-                action,
-                body,
-                now=datetime.now(UTC),
-                by=principal.token_id,
-                scope=where,
-                params=params,
-            )
-        except store.RescueNotFound:
-            raise HTTPException(404, msg("api.problem.rescue_not_found")) from None
-        except store.IllegalStep as exc:
-            raise HTTPException(409, exc.message) from None
-    return _out(rescue, settings)
-
-
-# One route per step, each with its own body model, so the document says
-# what each step needs (one route with the step as a parameter could only
-# refuse a missing field in code).
-@router.post(
-    "/rescues/{rescue_id}/dispatch",
-    response_model=RescueOut,
-    responses=_STEP_RESPONSES,
-    summary="Dispatch the tier due (a second dispatch sends the next tier)",
-)
-async def dispatch(
-    rescue_id: RescueId,
-    body: DispatchIn,
-    principal: Annotated[Principal, _actor("dispatch")],
-    scope: ScopeDep,
-    pool: PoolDep,
-    settings: SettingsDep,
-) -> RescueOut:
-    return await _act(rescue_id, "dispatch", body, principal, scope, pool, settings)
-
-
-@router.post(
-    "/rescues/{rescue_id}/arrive",
-    response_model=RescueOut,
-    responses=_STEP_RESPONSES,
-    summary="The crew is on site",
-)
-async def arrive(
-    rescue_id: RescueId,
-    principal: Annotated[Principal, _actor("arrive")],
-    scope: ScopeDep,
-    pool: PoolDep,
-    settings: SettingsDep,
-    body: Annotated[NoBody | None, Body(description="no fields: `{}` or no body")] = None,
-) -> RescueOut:
-    return await _act(rescue_id, "arrive", body or NoBody(), principal, scope, pool, settings)
-
-
-@router.post(
-    "/rescues/{rescue_id}/free",
-    response_model=RescueOut,
-    responses={
-        **_STEP_RESPONSES,
-        422: {"model": Problem, "description": "injured_count exceeds trapped_count"},
-    },
-    summary="Those trapped are out: how many, how many injured",
-)
-async def free(
-    rescue_id: RescueId,
-    body: FreeIn,
-    principal: Annotated[Principal, _actor("free")],
-    scope: ScopeDep,
-    pool: PoolDep,
-    settings: SettingsDep,
-) -> RescueOut:
-    if body.injured_count > body.trapped_count:
-        raise HTTPException(422, msg("rescue.problem.injured_exceed_trapped"))
-    return await _act(rescue_id, "free", body, principal, scope, pool, settings)
-
-
-@router.post(
-    "/rescues/{rescue_id}/callback",
-    response_model=RescueOut,
-    responses=_STEP_RESPONSES,
-    summary="The centre called those inside back",
-)
-async def callback(
-    rescue_id: RescueId,
-    principal: Annotated[Principal, _actor("callback")],
-    scope: ScopeDep,
-    pool: PoolDep,
-    settings: SettingsDep,
-    body: Annotated[CallbackIn | None, Body(description="`{note?}` or no body")] = None,
-) -> RescueOut:
-    parsed = body or CallbackIn()
-    return await _act(rescue_id, "callback", parsed, principal, scope, pool, settings)
-
-
-@router.post(
-    "/rescues/{rescue_id}/close",
-    response_model=RescueOut,
-    responses=_STEP_RESPONSES,
-    summary="Close the rescue with its cause",
-)
-async def close(
-    rescue_id: RescueId,
-    body: CloseIn,
-    principal: Annotated[Principal, _actor("close")],
-    scope: ScopeDep,
-    pool: PoolDep,
-    settings: SettingsDep,
-) -> RescueOut:
-    return await _act(rescue_id, "close", body, principal, scope, pool, settings)
-
-
-@router.post(
-    "/rescues/{rescue_id}/cause",
-    response_model=RescueOut,
-    responses=_STEP_RESPONSES,
-    summary="The firm's cause report, within days of closing",
-)
-async def cause(
-    rescue_id: RescueId,
-    body: CauseIn,
-    principal: Annotated[Principal, _actor("cause")],
-    scope: ScopeDep,
-    pool: PoolDep,
-    settings: SettingsDep,
-) -> RescueOut:
-    return await _act(rescue_id, "cause", body, principal, scope, pool, settings)
+for _step in STEPS:
+    _step_route(_step)
 
 
 @router.post("/rescues/{rescue_id}/{action}", include_in_schema=False)

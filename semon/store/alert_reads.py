@@ -7,12 +7,11 @@ principal may not see is never read.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, LiteralString, NamedTuple
 
 from psycopg import AsyncConnection, sql
-from psycopg.rows import dict_row
 
-Row = dict[str, Any]
+from semon.store.rows import Filters, Row, fetch_all
 
 ALERT_COLUMNS = """
 a.alert_id, a.kind, a.severity, a.state, a.equipment_type, a.equipment_id, a.district,
@@ -21,10 +20,11 @@ a.acknowledged_at, a.dispatched_at, a.on_site_at, a.resolved_at, a.resolution, a
 a.summary, a.summary_key, a.summary_args, a.details, a.location
 """
 
-_LIST = """
+# Alerts in scope that pass the filters, in `order`, a page at a time.
+_PAGE = """
 SELECT {columns} FROM alerts a
 WHERE ({scope}) AND ({filters})
-ORDER BY a.updated_at DESC, a.alert_id DESC
+ORDER BY {order}
 LIMIT %(limit)s
 """
 
@@ -43,37 +43,15 @@ async def list_alerts(
 ) -> list[Row]:
     """Newest change first; `before` is the (updated_at, alert_id) of the
     previous page's last row."""
-    filters: list[sql.Composable] = [sql.SQL("TRUE")]
-    args: dict[str, Any] = {**params, "limit": limit}
-    if state is not None:
-        filters.append(sql.SQL("a.state = %(f_state)s"))
-        args["f_state"] = state
-    if kind is not None:
-        filters.append(sql.SQL("a.kind = %(f_kind)s"))
-        args["f_kind"] = kind
-    if since is not None:
-        filters.append(sql.SQL("a.updated_at >= %(f_since)s"))
-        args["f_since"] = since
-    if equipment_id is not None:
-        filters.append(sql.SQL("a.equipment_id = %(f_equipment)s"))
-        args["f_equipment"] = equipment_id
+    filters = Filters({**params, "limit": limit})
+    filters.add("a.state = %(f_state)s", f_state=state)
+    filters.add("a.kind = %(f_kind)s", f_kind=kind)
+    filters.add("a.updated_at >= %(f_since)s", f_since=since)
+    filters.add("a.equipment_id = %(f_equipment)s", f_equipment=equipment_id)
     if before is not None:
-        filters.append(sql.SQL("(a.updated_at, a.alert_id) < (%(c_ts)s, %(c_id)s)"))
-        args["c_ts"], args["c_id"] = before
-    query = sql.SQL(_LIST).format(
-        columns=sql.SQL(ALERT_COLUMNS), scope=scope, filters=sql.SQL(" AND ").join(filters)
-    )
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(query, args)
-        return await cur.fetchall()
-
-
-_FOR_EQUIPMENT = """
-SELECT {columns} FROM alerts a
-WHERE a.equipment_type = %(etype)s AND a.equipment_id = %(eid)s AND ({scope}) AND ({window})
-ORDER BY a.started_at, a.alert_id
-LIMIT %(limit)s
-"""
+        c_ts, c_id = before
+        filters.add("(a.updated_at, a.alert_id) < (%(c_ts)s, %(c_id)s)", c_ts=c_ts, c_id=c_id)
+    return await _page(conn, scope, filters, "a.updated_at DESC, a.alert_id DESC")
 
 
 async def alerts_for_equipment(
@@ -83,31 +61,36 @@ async def alerts_for_equipment(
     scope: sql.Composable,
     params: dict[str, Any],
     *,
+    open_only: bool = False,
     start: datetime | None = None,
     end: datetime | None = None,
-    open_only: bool = False,
     limit: int = 1000,
 ) -> list[Row]:
-    """Alerts of one piece of equipment, oldest first; with a window, those
-    that overlap it."""
-    window: list[sql.Composable] = [sql.SQL("TRUE")]
-    args: dict[str, Any] = {**params, "etype": equipment_type, "eid": equipment_id, "limit": limit}
-    if end is not None:
-        window.append(sql.SQL("a.started_at < %(w_end)s"))
-        args["w_end"] = end
-    if start is not None:
-        window.append(
-            sql.SQL("(a.state <> 'resolved' OR COALESCE(a.ended_at, a.resolved_at) >= %(w_start)s)")
-        )
-        args["w_start"] = start
-    if open_only:
-        window.append(sql.SQL("a.state <> 'resolved'"))
-    query = sql.SQL(_FOR_EQUIPMENT).format(
-        columns=sql.SQL(ALERT_COLUMNS), scope=scope, window=sql.SQL(" AND ").join(window)
+    """Alerts of one piece of equipment, oldest first: the open ones, or with
+    a window those that overlap it."""
+    filters = Filters({**params, "limit": limit})
+    filters.add(
+        "a.equipment_type = %(etype)s AND a.equipment_id = %(eid)s",
+        etype=equipment_type,
+        eid=equipment_id,
     )
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(query, args)
-        return await cur.fetchall()
+    filters.add("a.started_at < %(w_end)s", w_end=end)
+    filters.add(
+        "(a.state <> 'resolved' OR COALESCE(a.ended_at, a.resolved_at) >= %(w_start)s)",
+        w_start=start,
+    )
+    if open_only:
+        filters.add("a.state <> 'resolved'")
+    return await _page(conn, scope, filters, "a.started_at, a.alert_id")
+
+
+async def _page(
+    conn: AsyncConnection, scope: sql.Composable, filters: Filters, order: LiteralString
+) -> list[Row]:
+    query = sql.SQL(_PAGE).format(
+        columns=sql.SQL(ALERT_COLUMNS), scope=scope, filters=filters.where(), order=sql.SQL(order)
+    )
+    return await fetch_all(conn, query, filters.args)
 
 
 _IN_SCOPE = "SELECT a.alert_id FROM alerts a WHERE a.alert_id = %(alert_id)s AND ({scope})"

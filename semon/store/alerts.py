@@ -10,10 +10,9 @@ Every change is one UPDATE/INSERT on ``alerts`` plus one ``alert_events`` row
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from semon.domain.alerts import (
@@ -33,6 +32,7 @@ from semon.domain.alerts import (
 )
 from semon.store.event_feed import ALERT_EVENTS_CHANNEL, ALERT_EVENTS_LOCK
 from semon.store.rescue_open import alert_resolved, open_for_alert
+from semon.store.rows import Row, fetch_one
 
 if TYPE_CHECKING:
     from semon.i18n import Reader
@@ -68,18 +68,14 @@ SELECT event_id, pg_notify('{ALERT_EVENTS_CHANNEL}', event_id::text) FROM ev
 """
 
 
-async def _row(
-    conn: AsyncConnection, alert_id: str, *, lock: bool = False
-) -> dict[str, Any] | None:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(_SELECT + (" FOR UPDATE" if lock else ""), (alert_id,))
-        return await cur.fetchone()
+async def _row(conn: AsyncConnection, alert_id: str, *, lock: bool = False) -> Row | None:
+    return await fetch_one(conn, _SELECT + (" FOR UPDATE" if lock else ""), (alert_id,))
 
 
 async def _event(
     conn: AsyncConnection,
-    row: dict[str, Any],
-    action: str,
+    row: Row,
+    action: Action | Literal["record", "escalate"],
     *,
     at: datetime,
     by: str | None = None,
@@ -251,17 +247,16 @@ async def record_resolved(
     Returns None as the event id when nothing new was stored."""
     alert_id = d.alert_id or late_alert_id(d.condition_key, d.started_at)
     async with conn.transaction():
-        async with conn.cursor(row_factory=dict_row) as dcur:
-            await dcur.execute(
-                _SAME_EPISODE,
-                {
-                    "key": d.condition_key,
-                    "alert_id": alert_id,
-                    "since": d.started_at,
-                    "until": d.ended_at or d.started_at,
-                },
-            )
-            same = await dcur.fetchone()
+        same = await fetch_one(
+            conn,
+            _SAME_EPISODE,
+            {
+                "key": d.condition_key,
+                "alert_id": alert_id,
+                "since": d.started_at,
+                "until": d.ended_at or d.started_at,
+            },
+        )
         if same is not None:
             return message_from_row(same), None
         cur = await conn.execute(
@@ -317,19 +312,18 @@ async def resolve_condition(
 ) -> tuple[AlertMessage, int] | None:
     """Resolve the open alert of a condition that ended by itself; None if none is open."""
     async with conn.transaction():
-        async with conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(
-                _RESOLVE,
-                {
-                    "now": now,
-                    "resolution": resolution,
-                    "if_on_site": resolution_if_on_site,
-                    "ended_at": ended_at,
-                    "details": Jsonb(details or {}),
-                    "key": condition_key,
-                },
-            )
-            row = await cur.fetchone()
+        row = await fetch_one(
+            conn,
+            _RESOLVE,
+            {
+                "now": now,
+                "resolution": resolution,
+                "if_on_site": resolution_if_on_site,
+                "ended_at": ended_at,
+                "details": Jsonb(details or {}),
+                "key": condition_key,
+            },
+        )
         if row is None:
             return None
         if row["kind"] == "trapped_passenger":
@@ -386,9 +380,13 @@ async def apply_action(
         return msg
 
 
+# An alert with a rescue under way is paged again by the rescue's deadlines
+# (alerts/rescue_deadlines.py), not here: one cause, one page.
 _DUE_ESCALATIONS = """
-SELECT alert_id FROM alerts
+SELECT alert_id FROM alerts a
 WHERE state = 'open' AND severity = 'critical' AND live AND paged_at <= %s
+  AND NOT EXISTS (SELECT FROM rescues r WHERE r.alert_id = a.alert_id
+                     AND r.state IN ('open', 'dispatched', 'on_site'))
 ORDER BY paged_at LIMIT 500
 """
 

@@ -6,26 +6,15 @@ from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection, sql
-from psycopg.rows import dict_row
 
-Row = dict[str, Any]
-
-_CYLINDER = """
-SELECT c.*, to_jsonb(s) - 'updated_at' AS owner_station,
-       i.base_on AS inspection_base_on, i.due_on AS inspection_due_on, i.failed_in_use
-FROM cylinders c LEFT JOIN stations s ON s.station_id = c.owner_station_id
-JOIN inspection_state i ON i.equipment_type = 'cylinder' AND i.equipment_id = c.cylinder_id
-WHERE c.cylinder_id = %(cylinder_id)s AND ({scope})
-"""
+from semon.store.equipment_record import fetch_record
+from semon.store.rows import Row, fetch_all, fetch_one
 
 
 async def fetch_cylinder(
     conn: AsyncConnection, cylinder_id: str, scope: sql.Composable, params: dict[str, Any]
 ) -> Row | None:
-    query = sql.SQL(_CYLINDER).format(scope=scope)
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(query, {**params, "cylinder_id": cylinder_id})
-        return await cur.fetchone()
+    return await fetch_record(conn, "cylinder", cylinder_id, scope, params)
 
 
 _INSPECTIONS = """
@@ -37,9 +26,7 @@ WHERE equipment_type = %s AND equipment_id = %s ORDER BY inspected_on LIMIT 1000
 async def fetch_inspections(
     conn: AsyncConnection, equipment_type: str, equipment_id: str
 ) -> list[Row]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(_INSPECTIONS, (equipment_type, equipment_id))
-        return await cur.fetchall()
+    return await fetch_all(conn, _INSPECTIONS, (equipment_type, equipment_id))
 
 
 # Oldest first; the page after a cursor is (ended_at, filling_id) > the cursor,
@@ -66,9 +53,7 @@ async def fetch_fillings(
         "after_id": after[1] if after else "",
         "limit": limit,
     }
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(_FILLINGS, params)
-        return await cur.fetchall()
+    return await fetch_all(conn, _FILLINGS, params)
 
 
 # Deliveries of the cylinder with ts in (after, until], oldest first, from
@@ -95,9 +80,7 @@ async def fetch_deliveries(
     limit: int,
 ) -> list[Row]:
     params = {"cylinder_id": cylinder_id, "after": after, "until": until, "limit": limit}
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(_DELIVERIES, params)
-        return await cur.fetchall()
+    return await fetch_all(conn, _DELIVERIES, params)
 
 
 _LAST_FILLING = """
@@ -117,9 +100,5 @@ async def fetch_last_moves(
     conn: AsyncConnection, cylinder_id: str
 ) -> tuple[Row | None, Row | None]:
     """The cylinder's last filling (filled) and last delivery, for where it is now."""
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(_LAST_FILLING, (cylinder_id,))
-        filling = await cur.fetchone()
-        await cur.execute(_LAST_DELIVERY, (cylinder_id,))
-        delivery = await cur.fetchone()
-    return filling, delivery
+    filling = await fetch_one(conn, _LAST_FILLING, (cylinder_id,))
+    return filling, await fetch_one(conn, _LAST_DELIVERY, (cylinder_id,))

@@ -11,26 +11,15 @@ from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection, sql
-from psycopg.rows import dict_row
 
-Row = dict[str, Any]
-
-_ELEVATOR = """
-SELECT e.*, to_jsonb(f) - 'updated_at' AS firm,
-       i.base_on AS inspection_base_on, i.due_on AS inspection_due_on, i.failed_in_use
-FROM elevators e LEFT JOIN firms f ON f.firm_id = e.firm_id
-JOIN inspection_state i ON i.equipment_type = 'elevator' AND i.equipment_id = e.elevator_id
-WHERE e.elevator_id = %(elevator_id)s AND ({scope})
-"""
+from semon.store.equipment_record import fetch_record
+from semon.store.rows import Row, fetch_all, fetch_one
 
 
 async def fetch_elevator(
     conn: AsyncConnection, elevator_id: str, scope: sql.Composable, params: dict[str, Any]
 ) -> Row | None:
-    query = sql.SQL(_ELEVATOR).format(scope=scope)
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(query, {**params, "elevator_id": elevator_id})
-        return await cur.fetchone()
+    return await fetch_record(conn, "elevator", elevator_id, scope, params)
 
 
 # Newest sample by the (elevator_id, ts) primary key: a backward index scan
@@ -43,9 +32,7 @@ FROM elevator_status WHERE elevator_id = %s ORDER BY ts DESC LIMIT 1
 
 
 async def fetch_latest_status(conn: AsyncConnection, elevator_id: str) -> Row | None:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(_LATEST, (elevator_id,))
-        return await cur.fetchone()
+    return await fetch_one(conn, _LATEST, (elevator_id,))
 
 
 _RAW = """
@@ -89,9 +76,7 @@ async def fetch_samples(
 ) -> list[Row]:
     """Raw samples (step_s None) or date_bin buckets of step_s seconds."""
     params = {"id": elevator_id, "from": start, "to": end, "limit": limit, "step": step_s}
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(_RAW if step_s is None else _BINNED, params)
-        return await cur.fetchall()
+    return await fetch_all(conn, _RAW if step_s is None else _BINNED, params)
 
 
 _EVENTS = """
@@ -103,6 +88,4 @@ WHERE elevator_id = %s AND ts >= %s AND ts < %s ORDER BY ts, code LIMIT %s
 async def fetch_events(
     conn: AsyncConnection, elevator_id: str, start: datetime, end: datetime, limit: int
 ) -> list[Row]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(_EVENTS, (elevator_id, start, end, limit))
-        return await cur.fetchall()
+    return await fetch_all(conn, _EVENTS, (elevator_id, start, end, limit))

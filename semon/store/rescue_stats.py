@@ -6,8 +6,9 @@ first dispatch, that dispatch to on site, on site to freed (stored on the row
 in seconds, 0031). Shares count every rescue opened in the window (a step
 never reached counts as late); the tier shares count rescues someone reached,
 by the tier that reached them; the cause shares count rescues with a cause.
-Everything comes from one scan of ``rescues`` (each leg's median and p90 from
-one sort), groups and overall together (GROUPING SETS).
+Everything comes from one sorted pass over ``rescues``, groups and overall
+together (GROUPING SETS), each leg's median and p90 from one sort
+(semon/store/leg_percentiles.py).
 """
 
 from __future__ import annotations
@@ -16,40 +17,31 @@ from datetime import datetime
 from typing import Any, get_args
 
 from psycopg import AsyncConnection, sql
-from psycopg.rows import dict_row
 
 from semon.domain.rescue import CauseCategory
+from semon.store.leg_percentiles import Figures, leg_figures
 
 GROUPS = {"district": "r.district", "firm_id": "r.firm_id"}
-# Sort memory of the figures query (1,000,000 rescues' legs sort in ~100 MB).
-SORT_MEMORY = "128MB"
 LEGS = ("open_to_dispatch", "dispatch_to_on_site", "on_site_to_freed")
 CAUSES: tuple[str, ...] = get_args(CauseCategory)
 TIERS = (1, 2, 3)
 
-_FIGURES = f"""
-SELECT {{key}} AS key, GROUPING({{key}}) AS overall,
-       count(*) AS rescues,
-       count(*) FILTER (WHERE r.dispatched_at <= r.opened_at + interval '5 minutes')
-           AS dispatched_5,
-       count(*) FILTER (WHERE r.on_site_at <= r.opened_at + interval '30 minutes') AS on_site_30,
-       coalesce(sum(r.trapped_count) FILTER (WHERE r.freed_at IS NOT NULL), 0) AS people_freed,
-       coalesce(sum(r.injured_count), 0) AS injured,
-       coalesce(sum(r.escalation_count), 0) AS escalations,
-       {
-    ", ".join(f"count(*) FILTER (WHERE r.cause_category = '{c}') AS cause_{c}" for c in CAUSES)
-},
-       {", ".join(f"count(*) FILTER (WHERE r.on_site_tier = {t}) AS tier_{t}" for t in TIERS)},
-       {
-    ", ".join(
-        f"percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY r.{leg}_s) AS {leg}"
-        for leg in LEGS
-    )
-}
-  FROM rescues r
- WHERE r.opened_at >= %(from)s AND r.opened_at < %(to)s AND ({{scope}})
- GROUP BY GROUPING SETS (({{key}}), ())
+_COUNTS = f"""
+count(*) AS rescues,
+count(*) FILTER (WHERE r.dispatched_at <= r.opened_at + interval '5 minutes') AS dispatched_5,
+count(*) FILTER (WHERE r.on_site_at <= r.opened_at + interval '30 minutes') AS on_site_30,
+coalesce(sum(r.trapped_count) FILTER (WHERE r.freed_at IS NOT NULL), 0) AS people_freed,
+coalesce(sum(r.injured_count), 0) AS injured,
+coalesce(sum(r.escalation_count), 0) AS escalations,
+{", ".join(f"count(*) FILTER (WHERE r.cause_category = '{c}') AS cause_{c}" for c in CAUSES)},
+{", ".join(f"count(*) FILTER (WHERE r.on_site_tier = {t}) AS tier_{t}" for t in TIERS)}
 """
+_QUERY = Figures(
+    _COUNTS,
+    "FROM rescues r WHERE r.opened_at >= %(from)s AND r.opened_at < %(to)s AND ({scope})",
+    GROUPS,
+    {leg: f"r.{leg}_s" for leg in LEGS},
+)
 
 
 def _share(n: int, total: int) -> float | None:
@@ -73,10 +65,7 @@ def _figures(r: dict[str, Any]) -> dict[str, Any]:
         "by_cause": _shares({c: int(r.get(f"cause_{c}") or 0) for c in CAUSES}),
         "by_tier": _shares({str(t): int(r.get(f"tier_{t}") or 0) for t in TIERS}),
     }
-    for leg in LEGS:
-        pair = r.get(leg) or (None, None)
-        for q, value in zip(("median", "p90"), pair, strict=True):
-            out[f"{leg}_{q}_s"] = None if value is None else round(float(value), 3)
+    leg_figures(out, LEGS, r)
     return out
 
 
@@ -84,19 +73,13 @@ async def rescue_figures(
     conn: AsyncConnection,
     *,
     group_by: str,
-    since: datetime,
-    until: datetime,
     scope: sql.Composable,
     params: dict[str, Any],
+    since: datetime,
+    until: datetime,
 ) -> tuple[dict[str | None, dict[str, Any]], dict[str, Any]]:
     """The figures per group key and overall."""
-    query = sql.SQL(_FIGURES).format(key=sql.SQL(GROUPS[group_by]), scope=scope)
-    async with conn.transaction():
-        # The percentiles sort every leg of the window: in memory, not on disk.
-        await conn.execute(f"SET LOCAL work_mem = '{SORT_MEMORY}'")
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(query, {**params, "from": since, "to": until})
-        rows = await cur.fetchall()
+    rows = await _QUERY.run(conn, group_by, scope, {**params, "from": since, "to": until})
     groups: dict[str | None, dict[str, Any]] = {}
     overall = _figures({})
     for r in rows:

@@ -16,6 +16,7 @@ from psycopg.rows import dict_row
 
 from semon.domain.alerts import FILLING_KINDS
 from semon.store import maintenance_due as due
+from semon.store.leg_percentiles import Figures, leg_figures, seconds_between
 
 Equipment = Literal["elevator", "cylinder"]
 
@@ -174,45 +175,36 @@ async def illegal_fillings(
     }
 
 
-def _pcts(name: str, start: str, end: str) -> str:
-    """Median and p90 of one leg from one sort (an array of both)."""
-    return (
-        f"percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP "
-        f"(ORDER BY extract(epoch FROM a.{end} - a.{start})::float8) AS {name}"
-    )
-
-
 # Times run from raised_at (the platform paged dispatch) to each step; steps
 # not reached are NULL and left out of the percentiles. The 30-minute share
 # counts every live alert (never reached counts as late); alerts found in a
 # late backlog (live = false) were never paged and are left out of it.
-_RESCUE = f"""
-SELECT {{key}} AS key, GROUPING({{key}}) AS overall,
-       count(*) AS count,
-       {_pcts("ack", "raised_at", "acknowledged_at")},
-       {_pcts("on_site", "raised_at", "on_site_at")},
-       {_pcts("resolved", "raised_at", "resolved_at")},
+_RESCUE = Figures(
+    """count(*) AS count,
        count(*) FILTER (WHERE a.live) AS live,
        count(*) FILTER (WHERE a.live AND a.on_site_at <= a.raised_at + interval '30 minutes')
            AS on_site_30min,
-       count(*) FILTER (WHERE a.resolution = 'false_alarm') AS false_alarms
-  FROM alerts a
+       count(*) FILTER (WHERE a.resolution = 'false_alarm') AS false_alarms""",
+    """FROM alerts a
  WHERE a.kind = 'trapped_passenger' AND a.started_at >= %(from)s AND a.started_at < %(to)s
-   AND ({{scope}})
- GROUP BY GROUPING SETS (({{key}}), ())
-"""
-# Sort memory for the percentiles: in memory, not on disk, for a year of a city.
-RESCUE_SORT_MEMORY = "128MB"
+   AND ({scope})""",
+    RESCUE_GROUPS,
+    {
+        leg: seconds_between("a.raised_at", f"a.{end}")
+        for leg, end in (
+            ("ack", "acknowledged_at"),
+            ("on_site", "on_site_at"),
+            ("resolved", "resolved_at"),
+        )
+    },
+)
 
 
 def _rescue_figures(r: dict[str, Any]) -> dict[str, Any]:
     live, count = r.pop("live"), r["count"]
     r["on_site_within_30min_share"] = round(r.pop("on_site_30min") / live, 6) if live else None
     r["false_alarm_share"] = round(r.pop("false_alarms") / count, 6) if count else None
-    for leg in ("ack", "on_site", "resolved"):
-        pair = r.pop(leg, None) or (None, None)
-        for q, value in zip(("median", "p90"), pair, strict=True):
-            r[f"{leg}_{q}_s"] = None if value is None else round(float(value), 3)
+    leg_figures(r, tuple(_RESCUE.legs), r)
     return r
 
 
@@ -225,14 +217,7 @@ async def rescue(
     scope: sql.Composable,
     params: dict[str, Any],
 ) -> dict[str, Any]:
-    async with conn.transaction():
-        await conn.execute(f"SET LOCAL work_mem = '{RESCUE_SORT_MEMORY}'")
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(
-            sql.SQL(_RESCUE).format(key=sql.SQL(RESCUE_GROUPS[group_by]), scope=scope),
-            {**params, "from": since, "to": until},
-        )
-        rows = await cur.fetchall()
+    rows = await _RESCUE.run(conn, group_by, scope, {**params, "from": since, "to": until})
     groups, overall = _split(rows)
     if not overall:  # no alerts at all: GROUPING SETS still yields the () row, but be safe
         overall = {"count": 0, "live": 0, "on_site_30min": 0, "false_alarms": 0}

@@ -65,69 +65,55 @@ CREATE TEMP TABLE IF NOT EXISTS stage_dead (
 ) ON COMMIT DELETE ROWS;
 """
 
-STATUS_COLUMNS = (
-    "elevator_id, ts, floor, speed, direction, door, door_zone, occupied, load_kg, mode, "
-    "alarm, power, trips, door_cycles, run_s, received_at"
-)
-STATUS_TYPES = [
-    "text",
-    "timestamptz",
-    "int2",
-    "float4",
-    "text",
-    "text",
-    "bool",
-    "bool",
-    "float4",
-    "text",
-    "bool",
-    "text",
-    "int8",
-    "int8",
-    "int8",
-    "timestamptz",
-]
-EVENT_COLUMNS = "elevator_id, ts, code, gov_code, detail, data, received_at"
-EVENT_TYPES = ["text", "timestamptz", "text", "int2", "text", "text", "timestamptz"]
-SCALE_COLUMNS = "station_id, filling_id, cylinder_id, ts, net_kg, pressure_mpa, received_at"
-SCALE_TYPES = ["text", "text", "text", "timestamptz", "float8", "float8", "timestamptz"]
-FILLING_COLUMNS = (
-    "filling_id, station_id, cylinder_id, gas, operator_id, started_at, ended_at, result, "
-    "net_kg, tare_kg, pressure_mpa, temperature_c, precheck, postcheck, received_at"
-)
-FILLING_TYPES = [
-    "text",
-    "text",
-    "text",
-    "text",
-    "text",
-    "timestamptz",
-    "timestamptz",
-    "text",
-    "float8",
-    "float8",
-    "float8",
-    "float8",
-    "text",
-    "text",
-    "timestamptz",
-]
-DEAD_COLUMNS = "received_at, topic, payload, reason, detail, digest"
-DEAD_TYPES = ["timestamptz", "text", "bytea", "text", "text", "bytea"]
 
-INSERT_STATUS = f"""
-INSERT INTO elevator_status ({STATUS_COLUMNS})
-SELECT {STATUS_COLUMNS} FROM stage_status
-ON CONFLICT DO NOTHING
-"""
+def _columns(spec: str) -> tuple[str, list[str]]:
+    """A table's column list and the columns' COPY types from "name type, ...":
+    each column named once with its type, in the order a row holds them."""
+    pairs = [column.split() for column in spec.split(",")]
+    return ", ".join(name for name, _ in pairs), [kind for _, kind in pairs]
+
+
+def _from_stage(table: str, stage: str, columns: str, conflict: str = "") -> str:
+    """The insert of a table whose rows are staged as they are stored."""
+    return (
+        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage}"
+        f" ON CONFLICT {conflict}DO NOTHING"
+    )
+
+
+STATUS_COLUMNS, STATUS_TYPES = _columns(
+    "elevator_id text, ts timestamptz, floor int2, speed float4, direction text, door text,"
+    " door_zone bool, occupied bool, load_kg float4, mode text, alarm bool, power text,"
+    " trips int8, door_cycles int8, run_s int8, received_at timestamptz"
+)
+EVENT_COLUMNS, EVENT_TYPES = _columns(
+    "elevator_id text, ts timestamptz, code text, gov_code int2, detail text, data text,"
+    " received_at timestamptz"
+)
+SCALE_COLUMNS, SCALE_TYPES = _columns(
+    "station_id text, filling_id text, cylinder_id text, ts timestamptz, net_kg float8,"
+    " pressure_mpa float8, received_at timestamptz"
+)
+FILLING_COLUMNS, FILLING_TYPES = _columns(
+    "filling_id text, station_id text, cylinder_id text, gas text, operator_id text,"
+    " started_at timestamptz, ended_at timestamptz, result text, net_kg float8, tare_kg float8,"
+    " pressure_mpa float8, temperature_c float8, precheck text, postcheck text,"
+    " received_at timestamptz"
+)
+DELIVERY_COLUMNS, DELIVERY_TYPES = _columns(
+    "delivery_id text, station_id text, ts timestamptz, direction text, cylinder_ids text,"
+    " customer text, address text, district text, received_at timestamptz"
+)
+DEAD_COLUMNS, DEAD_TYPES = _columns(
+    "received_at timestamptz, topic text, payload bytea, reason text, detail text, digest bytea"
+)
+
+INSERT_STATUS = _from_stage("elevator_status", "stage_status", STATUS_COLUMNS)
+INSERT_SCALE = _from_stage("scale_samples", "stage_scale", SCALE_COLUMNS)
+INSERT_DEAD = _from_stage("dead_letters", "stage_dead", DEAD_COLUMNS, "(digest) ")
 INSERT_EVENTS = f"""
 INSERT INTO elevator_events ({EVENT_COLUMNS})
 SELECT elevator_id, ts, code, gov_code, detail, data::jsonb, received_at FROM stage_events
-ON CONFLICT DO NOTHING
-"""
-INSERT_SCALE = f"""
-INSERT INTO scale_samples ({SCALE_COLUMNS})
-SELECT {SCALE_COLUMNS} FROM stage_scale
 ON CONFLICT DO NOTHING
 """
 INSERT_FILLINGS = f"""
@@ -138,20 +124,6 @@ SELECT filling_id, station_id, cylinder_id, gas, operator_id, started_at, ended_
 FROM stage_fillings
 ON CONFLICT DO NOTHING
 """
-DELIVERY_COLUMNS = (
-    "delivery_id, station_id, ts, direction, cylinder_ids, customer, address, district, received_at"
-)
-DELIVERY_TYPES = [
-    "text",
-    "text",
-    "timestamptz",
-    "text",
-    "text",
-    "text",
-    "text",
-    "text",
-    "timestamptz",
-]
 # The deliveries new to the store, and an item row per cylinder of each; the
 # count is of deliveries (the rest were redeliveries).
 INSERT_DELIVERIES = f"""
@@ -169,11 +141,6 @@ WITH ins AS (
     ON CONFLICT DO NOTHING
 )
 SELECT count(*) FROM ins
-"""
-INSERT_DEAD = f"""
-INSERT INTO dead_letters ({DEAD_COLUMNS})
-SELECT {DEAD_COLUMNS} FROM stage_dead
-ON CONFLICT (digest) DO NOTHING
 """
 
 if tuple(StatusSample.__annotations__) != tuple(c.strip() for c in STATUS_COLUMNS.split(","))[1:-1]:

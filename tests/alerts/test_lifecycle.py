@@ -4,13 +4,15 @@ the alerts process, and escalation until someone acknowledges."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 import psycopg
 import pytest
 
-from semon.domain.alerts import ActionBody
+from semon import i18n
+from semon.domain.alerts import ActionBody, AlertDraft
 from semon.settings import Settings
-from semon.store.alerts import AlertNotFound, IllegalTransition, apply_action
+from semon.store.alerts import AlertNotFound, IllegalTransition, apply_action, raise_alert
 from tests.alerts.helpers import (
     alerts_for,
     alerts_process,
@@ -75,13 +77,38 @@ async def test_transitions_published_and_illegal_ones_refused(
     assert [e["event_id"] for e in evs] == sorted(e["event_id"] for e in evs)
 
 
+async def raise_critical(dsn: str, cylinder_id: str, now: datetime) -> None:
+    """A critical alert no rescue drives (a trapped passenger's is paged again
+    by its rescue's deadlines: tests/alerts/test_rescue_deadlines.py)."""
+    async with await psycopg.AsyncConnection.connect(dsn) as conn:
+        await raise_alert(
+            conn,
+            AlertDraft(
+                condition_key=f"gas_mismatch:{cylinder_id}",
+                kind="gas_mismatch",
+                equipment_type="cylinder",
+                equipment_id=cylinder_id,
+                started_at=now,
+                summary=i18n.msg(
+                    "alert.gas_mismatch.summary",
+                    station_id="S1",
+                    gas="LPG",
+                    registered_gas="oxygen",
+                    cylinder_id=cylinder_id,
+                ),
+                station_id="S1",
+            ),
+            now=now,
+        )
+
+
 async def test_escalation_until_acknowledged(settings: Settings, database_url: str) -> None:
     tune(settings)
     settings.alerts.escalate_after_s = 60
     clock = start_clock()
-    eid, later = uid("el"), uid("el")
-    async with console(settings) as con, device(settings) as dev, alerts_process(settings, clock):
-        dev.event(eid, clock.now(), "trapped")
+    eid, later = uid("cy"), uid("cy")
+    async with console(settings) as con, alerts_process(settings, clock):
+        await raise_critical(database_url, eid, clock.now())
         [opened] = await con.wait(lambda m: m["equipment_id"] == eid)
         clock.advance(61)
         await con.wait(lambda m: m["equipment_id"] == eid and m.get("event") == "escalate")
@@ -93,7 +120,7 @@ async def test_escalation_until_acknowledged(settings: Settings, database_url: s
         async with await psycopg.AsyncConnection.connect(database_url) as conn:
             await apply_action(conn, opened["alert_id"], "ack", ActionBody(by="d"), now=clock.now())
         await con.wait(lambda m: m["equipment_id"] == eid and m["state"] == "acknowledged")
-        dev.event(later, clock.now(), "trapped")
+        await raise_critical(database_url, later, clock.now())
         await con.wait(lambda m: m["equipment_id"] == later)
         clock.advance(61)
         # the later alert escalates: the acknowledged one does not

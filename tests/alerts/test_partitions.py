@@ -13,9 +13,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from semon.domain.alerts import ActionBody
+from semon.domain.rescue import DispatchIn
 from semon.settings import Settings
-from semon.store.alerts import apply_action
+from semon.store import rescues
 from tests.alerts.helpers import (
     Device,
     alerts_for,
@@ -63,6 +63,8 @@ async def test_two_partitions_share_the_fleet_and_partition_0_does_fleet_work(
     tune(settings)
     settings.alerts.partitions = 2
     settings.alerts.escalate_after_s = 60
+    # The cars' traps are paged again by their rescues' dispatch deadline.
+    settings.rescue.dispatch_deadline_s = 60
     workers: list[Settings] = []
     for p in (0, 1):
         s = settings.model_copy(deep=True)
@@ -97,12 +99,25 @@ async def test_two_partitions_share_the_fleet_and_partition_0_does_fleet_work(
         raised = await con.wait(lambda m: m["equipment_id"] in cars, count=len(cars))
         by_car = {m["equipment_id"]: m["alert_id"] for m in raised}
         await con.wait(lambda m: m["equipment_id"] == overdue and m["kind"] == "inspection_overdue")
-        # a console's ack (the API writes, a worker publishes) of partition 1's alert
+        # a console's dispatch (the API writes, a worker publishes) of partition 1's trap
         acked = by_car[cars[3]]
         async with await psycopg.AsyncConnection.connect(database_url) as conn:
-            await apply_action(conn, acked, "ack", ActionBody(by="desk-1"), now=clock.now())
-        await con.wait(lambda m: m["alert_id"] == acked and m["state"] == "acknowledged")
-        # nobody acknowledged the others: each is paged again, once
+            cur = await conn.execute("SELECT rescue_id FROM rescues WHERE alert_id = %s", (acked,))
+            row = await cur.fetchone()
+            assert row is not None
+            body = DispatchIn(tier=1, assignee="crew", phone="1")
+            await rescues.act(
+                conn,
+                row[0],
+                "dispatch",
+                body,
+                now=clock.now(),
+                by="desk-1",
+                scope=rescues._ALL,
+                params={},
+            )
+        await con.wait(lambda m: m["alert_id"] == acked and m["state"] == "dispatched")
+        # nobody was sent to the others: each is paged again (its rescue), once
         clock.advance(61)
         await con.wait(
             lambda m: m.get("event") == "escalate" and m["equipment_id"] in cars,
@@ -127,7 +142,7 @@ async def test_two_partitions_share_the_fleet_and_partition_0_does_fleet_work(
         assert [e["by"] for e in raise_ev] == [me[owner(eid)]], (eid, evs)
         assert seen(row["alert_id"], "raise") == 1, eid
         if row["alert_id"] == acked:
-            assert seen(acked, "ack") == 1
+            assert seen(acked, "dispatch") == 1
             assert not [e for e in evs if e["action"] == "escalate"]
         else:
             assert [e["by"] for e in evs if e["action"] == "escalate"] == [me[0]]

@@ -25,6 +25,7 @@ from semon.settings import Settings
 from semon.store import rescue_escalations, rescues
 from semon.store.alerts import raise_alert
 from tests.alerts.helpers import alerts_process, console, start_clock, tune, uid, wait_checkpoint
+from tests.alerts.test_lifecycle import raise_critical
 
 ROOT = Path(__file__).resolve().parents[2]
 D, A = 300.0, 900.0  # the default deadlines
@@ -161,6 +162,49 @@ async def test_the_alerts_process_pages_a_missed_deadline_again(
         await asyncio.sleep(1.5)  # more checks: no second page
     assert await escalations(fresh_database_url, r["rescue_id"]) == [("dispatch_overdue", 1, 1, 1)]
     assert len([m for m in con.messages if m.get("event") == "escalate"]) == 1
+
+
+async def test_a_rescue_pages_its_alert_again_and_the_generic_re_page_stands_down(
+    settings: Settings, fresh_database_url: str
+) -> None:
+    """One cause, one page: a trap with its rescue is paged again when the
+    rescue's dispatch deadline passes, not every escalate_after_s as well
+    (before, both paged it at 300 s); a critical alert without a rescue still
+    is."""
+    settings.database_url = fresh_database_url
+    tune(settings)
+    settings.alerts.escalate_after_s = 60
+    clock = start_clock()
+    t0 = clock.now()
+    eid, cylinder = uid("trap"), uid("cy")
+    r = await open_rescue(fresh_database_url, eid, t0)
+    await raise_critical(fresh_database_url, cylinder, t0)
+
+    def escalated(equipment_id: str) -> list[dict[str, Any]]:
+        return [
+            m
+            for m in con.messages
+            if m["equipment_id"] == equipment_id and m.get("event") == "escalate"
+        ]
+
+    async with console(settings) as con, alerts_process(settings, clock):
+        for k in range(1, 5):  # 60 s, 120 s, 180 s, 240 s: the generic re-page's times
+            clock.set(t0 + timedelta(seconds=60 * k + 1))
+            await con.wait(
+                lambda m: m["equipment_id"] == cylinder and m.get("event") == "escalate",
+                count=k,
+                timeout=10,
+            )
+        assert not escalated(eid)
+        clock.set(t0 + timedelta(seconds=D + 1))
+        [page] = await con.wait(
+            lambda m: m["equipment_id"] == eid and m.get("event") == "escalate", timeout=10
+        )
+        assert page["alert_id"] == r["alert_id"]
+        assert page["details"]["rescue_escalation"] == "dispatch_overdue: tier 1 -> 1"
+        await asyncio.sleep(1.5)  # more checks: no second page
+    assert len(escalated(eid)) == 1
+    assert await escalations(fresh_database_url, r["rescue_id"]) == [("dispatch_overdue", 1, 1, 1)]
 
 
 def _alerts_cli(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -38,6 +38,20 @@ def test_metrics_need_a_token(api_url: str, admin_headers: dict[str, str]) -> No
     assert "semon_api_requests_total" in r.text
 
 
+def test_metrics_count_answers_by_route_template(
+    api_url: str, admin_headers: dict[str, str]
+) -> None:
+    """Each answer is counted and timed under its route's template, never the
+    raw path (which would carry ids into label values)."""
+    missing = httpx.get(f"{api_url}/elevators/EL-NOT-THERE-9/inspections", headers=admin_headers)
+    assert missing.status_code == 404
+    text = httpx.get(f"{api_url}/metrics", headers=admin_headers).text
+    labels = 'method="GET",route="/elevators/{elevator_id}/inspections"'
+    assert f'semon_api_requests_total{{{labels},status="404"}}' in text
+    assert f"semon_api_request_seconds_count{{{labels}}}" in text
+    assert "EL-NOT-THERE-9" not in text
+
+
 def test_bad_token_is_401(api_url: str) -> None:
     r = httpx.get(f"{api_url}/alerts", headers={"Authorization": "Bearer nope"})
     assert r.status_code == 401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 from datetime import UTC, datetime
@@ -9,7 +10,8 @@ from typing import Any
 
 from semon.domain.wire import STATUS_BATCH, STATUS_SAMPLE, ElevatorEvent
 from simulators.city import ElevatorSpec
-from simulators.elevator import ElevatorModel, Outgoing
+from simulators.device import Outgoing
+from simulators.elevator import ElevatorModel
 from simulators.incidents import FAULT_CODES, Incident
 from simulators.timefmt import local_hour
 
@@ -210,3 +212,33 @@ def test_silent_and_buffered_terminals() -> None:
         if o not in uploads and hour.started <= o.t < hour.ended and o.topic.endswith("/status")
     ]
     assert not live
+
+
+def test_an_incident_asked_for_now_is_played_before_a_call_due_meanwhile() -> None:
+    """The demo steps each car to the wall clock once a tick and injects its
+    first trapped passenger "at once": a call that fell due since the last
+    tick must not go first (on a busy car a 33-floor trip put the demo's page
+    100 s after start, not the README's 35 s)."""
+    busy = dataclasses.replace(SPEC, peak_calls_per_hour=600.0)
+    late = []
+    for seed in range(40):
+        rng = random.Random(seed)
+        model = ElevatorModel(busy, start=START + 8 * 3600, rng=rng)
+        now = model.t
+        for _ in range(rng.randint(30, 300)):  # the demo's ticks, a second apart
+            now += 1.0
+            model.step(now)
+        while not model.idle:  # the demo picks a car at rest
+            now += 1.0
+            model.step(now)
+        at = now + rng.random()  # injected before the car is stepped to it
+        incident = Incident(kind="trapped", equipment_id="E1", at=at, duration_s=60)
+        model.inject(incident)
+        while not model.finished:
+            now += 1.0
+            model.step(now)
+        assert incident.started is not None
+        # boarding (3-6 s) and the hop to midway between two landings
+        if incident.started - at > 15.0:
+            late.append((seed, round(incident.started - at)))
+    assert late == []

@@ -9,7 +9,7 @@ from typing import Any
 
 from semon.domain.wire import Filling, ScaleSample
 from simulators.city import generate_city
-from simulators.elevator import Outgoing
+from simulators.device import Outgoing
 from simulators.incidents import STATION_INCIDENTS, Incident
 from simulators.station import StationModel
 
