@@ -3,10 +3,11 @@
 A newcomer should see telemetry, alerts and their lifecycle within a minute:
 so besides the city's ordinary life the demo injects a trapped passenger
 about every four minutes (the first at once), a fault every two, an
-illegal filling every three, a terminal going silent now and then, and
-maintenance work (which must page no one); the firms report their visits
-through the registry import path, and a simulated rescue desk works every
-rescue the platform opens (simulators/rescues.py, RescueDesk).
+illegal filling every three and a terminal going silent now and then; the
+firms visit their lifts (maintenance mode, which must page no one) and file
+full records, every third with nobody on site (simulators/demo_firms.py), and
+a simulated rescue desk works every rescue the platform opens
+(simulators/rescues.py, RescueDesk).
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from semon.registry_import import RegistryRejected, upsert_records
 from semon.settings import Settings
 from simulators.city import generate_city
-from simulators.incidents import FAULT_CODES, GroundTruth, Incident
+from simulators.demo_firms import DemoFirms, file_visits, visited_today
+from simulators.incidents import FAULT_CODES, STATION_INCIDENTS, GroundTruth, Incident
 from simulators.player import load_city, play_realtime
 from simulators.publisher import open_publisher
 from simulators.regulator import Book, add_book, store_book
@@ -43,20 +44,12 @@ class DemoSchedule:
     fault: tuple[float, float] = (10.0, 120.0)
     filling: tuple[float, float] = (5.0, 180.0)
     silent: tuple[float, float] = (60.0, 600.0)
-    maintenance: tuple[float, float] = (30.0, 300.0)
+    # the firms' visits (DemoFirms): a record filed after each
+    maintenance: tuple[float, float] = (20.0, 150.0)
 
 
-FILLING_KINDS = (
-    "overfill",
-    "scrapped_filled",
-    "overdue_filled",
-    "unregistered",
-    "foreign",
-    "wrong_gas",
-    "precheck_failed_filled",
-    "no_postcheck",
-    "correct_refusal",
-)
+# The fillings the demo injects: every station incident but a past-life cylinder.
+FILLING_KINDS = tuple(k for k in STATION_INCIDENTS if k != "past_life_filled")
 
 
 class DemoDirector:
@@ -70,7 +63,7 @@ class DemoDirector:
         self.schedule = schedule or DemoSchedule()
         self.next = {
             name: start + getattr(self.schedule, name)[0]
-            for name in ("trapped", "fault", "filling", "silent", "maintenance")
+            for name in ("trapped", "fault", "filling", "silent")
         }
         cars = list(world.elevators.values())
         self.sensing = [c.id for c in cars if c.spec.has_presence_sensor] or [c.id for c in cars]
@@ -105,48 +98,46 @@ class DemoDirector:
             kind = "trapped" if first else rng.choice(("trapped", "trapped", "trapped_at_landing"))
             # A car at rest: one mid-trip would finish its trip first.
             idle = [c for c in self.sensing if self.world.elevators[c].idle]
-            return Incident(
-                kind=kind,
-                equipment_id=rng.choice(idle or self.sensing),
-                at=now,
-                duration_s=90.0 if first else rng.uniform(120, 420),
-            )
+            car = rng.choice(idle or self.sensing)
+            return Incident(kind, car, at=now, duration_s=90.0 if first else rng.uniform(120, 420))
         if name == "fault":
             kind = "power_loss" if rng.random() < 0.15 else "fault"
-            return Incident(
-                kind=kind,
-                equipment_id=rng.choice(self.cars),
-                at=now,
-                duration_s=rng.uniform(60, 300),
-                code=rng.choice(FAULT_CODES) if kind == "fault" else None,
-            )
-        if name == "silent":
-            kind = "buffered" if rng.random() < 0.3 else "silent"
-            return Incident(
-                kind=kind,
-                equipment_id=rng.choice(self.cars),
-                at=now,
-                duration_s=rng.uniform(300, 900),
-            )
-        return Incident(
-            kind="maintenance",
-            equipment_id=rng.choice(self.cars),
-            at=now,
-            duration_s=rng.uniform(600, 1500),
-        )
+            car, duration = rng.choice(self.cars), rng.uniform(60, 300)
+            code = rng.choice(FAULT_CODES) if kind == "fault" else None
+            return Incident(kind, car, at=now, duration_s=duration, code=code)
+        kind = "buffered" if rng.random() < 0.3 else "silent"
+        return Incident(kind, rng.choice(self.cars), at=now, duration_s=rng.uniform(300, 900))
 
 
-async def _report_visits(settings: Settings, world: World) -> None:
-    """Firms record their maintenance visits (the registry import path)."""
-    if not world.visits:
+async def _file_visits(
+    settings: Settings, firms: DemoFirms, truth: GroundTruth, now: float
+) -> None:
+    """The firms file the records of their visits now over (checked against the terminal)."""
+    visits = firms.ready(now)
+    if not visits:
         return
-    visits, world.visits = world.visits, []
     try:
         async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
-            await upsert_records(conn, "maintenance", visits)
-            await conn.commit()
-    except (psycopg.Error, RegistryRejected, OSError) as exc:
-        log.warning("maintenance visits not recorded: %s", exc)
+            verdicts = await file_visits(
+                conn, visits, settings.verification, now=datetime.now(UTC), truth=truth
+            )
+        log.info(
+            "demo: %d maintenance records filed (%d repeats of a record of the day): %s",
+            len(verdicts),
+            len(visits) - len(verdicts),
+            sorted(verdicts.values()),
+        )
+    except (psycopg.Error, OSError) as exc:
+        log.warning("maintenance records not filed: %s", exc)
+
+
+async def _visited_today(settings: Settings) -> set[str]:
+    try:
+        async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+            return await visited_today(conn, datetime.now(UTC).date())
+    except (psycopg.Error, OSError) as exc:
+        log.warning("maintenance records of today not read: %s", exc)
+        return set()
 
 
 async def _work_rescues(settings: Settings, desk: RescueDesk) -> None:
@@ -194,18 +185,32 @@ async def run_demo(
     options = WorldOptions(rates=None, station_hours=(0.0, 24.0), fills_scale=2.0)
     world = World(city, start=start, seed=seed, options=options, truth=truth)
     director = DemoDirector(world, start, seed)
+    lifts = {
+        r["elevator_id"]: r["firm_id"]
+        for r in city.records["elevators"]
+        if r["elevator_id"] in world.elevators and r.get("firm_id")
+    }
+    firms = DemoFirms(
+        lifts,
+        start=start,
+        seed=seed,
+        schedule=director.schedule.maintenance,
+        visited=await _visited_today(settings),
+    )
     # The rescue centre works every trap the platform opens a rescue for.
     desk = RescueDesk(seed, truth=truth)
     last_visits = last_desk = time.monotonic()
 
     async def on_tick(now: float) -> None:
         nonlocal last_visits, last_desk
-        for incident in director.due(now):
+        for incident in director.due(now) + firms.due(now):
             log.info("demo: injecting %s on %s", incident.kind, incident.equipment_id)
             world.inject(incident)
-        if time.monotonic() - last_visits >= 30.0:
+        if time.monotonic() - last_visits >= 10.0:
             last_visits = time.monotonic()
-            await _report_visits(settings, world)
+            # The firms file their own full records; the world's bare ones go.
+            world.visits.clear()
+            await _file_visits(settings, firms, truth, now)
         if time.monotonic() - last_desk >= 2.0:
             last_desk = time.monotonic()
             await _work_rescues(settings, desk)

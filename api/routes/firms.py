@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from api.auth import require_roles
@@ -20,8 +20,7 @@ from api.query_time import QueryTime
 from api.scope import ScopeDep
 from semon.domain.common import ID_PATTERN
 from semon.i18n import Reader, msg
-from semon.settings import Settings
-from semon.store.scorecards import firm_scorecard, group_figures
+from semon.store.scorecards import CardWindow, firm_scorecard, groups_and_overall
 
 router = APIRouter(tags=["firms"])
 READERS = require_roles("admin", "maintenance", "regulator")
@@ -41,16 +40,16 @@ class Deduction(BaseModel):
 
 
 class Figures(BaseModel):
-    maintenance_overdue: int
-    maintenance_overdue_rate: float
-    records_checked: int
-    records_contradicted: int
+    maintenance_overdue: int = Field(description="in-service lifts overdue on `at`")
+    maintenance_overdue_rate: float = Field(description="their share of the lifts held")
+    records_checked: int = Field(description="records in the window with a verdict")
+    records_contradicted: int = Field(description="of them, contradicted by the terminal")
     contradicted_share: float
-    traps: int
+    traps: int = Field(description="trapped-passenger alerts started in the window")
     traps_per_100_per_year: float
     caused_traps: int = Field(description="traps with cause equipment or human")
-    median_arrival_s: float | None
-    inspections: int
+    median_arrival_s: float | None = Field(description="alert to on site; null: no arrival")
+    inspections: int = Field(description="inspections of the lifts in the window")
     failed_inspections: int
     failed_inspection_rate: float
     faults_per_1000_trips: float | None = Field(
@@ -89,9 +88,19 @@ def _labelled(card: dict[str, Any], say: Reader) -> dict[str, Any]:
     return card
 
 
-def _window(
-    settings: Settings, start: datetime | None, end: datetime | None
-) -> tuple[datetime, datetime, date]:
+async def card_window(
+    scope: ScopeDep,
+    settings: SettingsDep,
+    start: Annotated[
+        QueryTime | None,
+        Query(alias="from", description="Window start (default: `to` less a year)"),
+    ] = None,
+    end: Annotated[
+        QueryTime | None, Query(alias="to", description="Window end (default: now)")
+    ] = None,
+) -> CardWindow:
+    """The window asked for (default the last ``scorecard.window_days``) over
+    the lifts in the reader's scope."""
     now = datetime.now(UTC)
     end = end or now
     start = start or end - timedelta(days=settings.scorecard.window_days)
@@ -99,13 +108,27 @@ def _window(
         raise HTTPException(422, msg("firms.problem.window_order"))
     if end - start > timedelta(days=3660):
         raise HTTPException(422, msg("firms.problem.window_too_long", years=10))
-    return start, end, min(end, now).date()
+    where, params = scope.elevators("e")
+    return CardWindow(
+        since=start,
+        until=end,
+        at=min(end, now).date(),
+        default_days=settings.alerts.default_maintenance_interval_days,
+        scope=where,
+        params=params,
+    )
 
 
-From = Annotated[
-    QueryTime | None, Query(alias="from", description="Window start (default: `to` less a year)")
-]
-To = Annotated[QueryTime | None, Query(alias="to", description="Window end (default: now)")]
+WindowDep = Annotated[CardWindow, Depends(card_window)]
+
+
+async def own_firm(
+    firm_id: Annotated[str, Path(pattern=ID_PATTERN, examples=["firm-01"])], scope: ScopeDep
+) -> str:
+    """The firm asked for; a firm asking for another's is told it does not exist."""
+    if scope.firm_id is not None and scope.firm_id != firm_id:
+        raise HTTPException(404, msg("firms.problem.firm_not_found", firm_id=firm_id))
+    return firm_id
 
 
 @router.get(
@@ -116,31 +139,15 @@ To = Annotated[QueryTime | None, Query(alias="to", description="Window end (defa
     dependencies=[READERS],
 )
 async def get_scorecard(
-    firm_id: Annotated[str, Path(pattern=ID_PATTERN, examples=["firm-01"])],
-    scope: ScopeDep,
+    firm_id: Annotated[str, Depends(own_firm)],
+    window: WindowDep,
     pool: PoolDep,
     settings: SettingsDep,
     say: ReaderDep,
-    start: From = None,
-    end: To = None,
 ) -> Any:
     """The firm's figures, grade and every deduction with its events."""
-    if scope.firm_id is not None and scope.firm_id != firm_id:
-        raise HTTPException(404, msg("firms.problem.firm_not_found", firm_id=firm_id))
-    since, until, at = _window(settings, start, end)
-    where, params = scope.elevators("e")
     async with pool.connection() as conn:
-        out = await firm_scorecard(
-            conn,
-            settings.scorecard,
-            firm_id,
-            since=since,
-            until=until,
-            at=at,
-            default_days=settings.alerts.default_maintenance_interval_days,
-            scope=where,
-            params=params,
-        )
+        out = await firm_scorecard(conn, settings.scorecard, firm_id, window)
     if out is None:
         raise HTTPException(404, msg("firms.problem.firm_not_found", firm_id=firm_id))
     return _labelled(out, say)
@@ -153,33 +160,22 @@ async def get_scorecard(
     dependencies=[READERS],
 )
 async def get_firm_stats(
-    scope: ScopeDep,
+    window: WindowDep,
     pool: PoolDep,
     settings: SettingsDep,
     say: ReaderDep,
     group_by: Literal["firm_id", "district"] = "firm_id",
-    start: From = None,
-    end: To = None,
 ) -> Any:
     """Every firm's (or district's) card over the lifts in scope, worst first."""
-    since, until, at = _window(settings, start, end)
-    where, params = scope.elevators("e")
-    kw: dict[str, Any] = {
-        "since": since,
-        "until": until,
-        "at": at,
-        "default_days": settings.alerts.default_maintenance_interval_days,
-        "scope": where,
-        "params": params,
-    }
     async with pool.connection() as conn:
-        groups = await group_figures(conn, settings.scorecard, group_by=group_by, **kw)
-        overall = await group_figures(conn, settings.scorecard, group_by="all", **kw)
+        groups, overall = await groups_and_overall(
+            conn, settings.scorecard, window, group_by=group_by
+        )
     groups.sort(key=lambda c: (c["score"], str(c["key"])))
     return {
         "group_by": group_by,
-        "from": since,
-        "to": until,
+        "from": window.since,
+        "to": window.until,
         "groups": [_labelled(g, say) for g in groups],
-        "overall": _labelled(overall[0], say) if overall else None,
+        "overall": _labelled(overall, say) if overall else None,
     }

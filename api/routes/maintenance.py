@@ -8,7 +8,7 @@ window is checked against the terminal as it is filed.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
@@ -133,14 +133,17 @@ def _refuse_unstated(
                 raise HTTPException(422, msg("firms.problem.future_time", field=at(name)))
 
 
+REFUSED: dict[int | str, dict[str, Any]] = {
+    403: {"description": "a firm recording another firm's visit"},
+    404: {"description": "an elevator not in scope (all-or-nothing: nothing is stored)"},
+    422: {"description": "a field out of form; nothing is stored"},
+}
+
+
 @router.post(
     "/maintenance/records",
     response_model=RecordsAccepted,
-    responses={
-        403: {"description": "a firm recording another firm's visit"},
-        404: {"description": "an elevator not in scope (all-or-nothing: nothing is stored)"},
-        422: {"description": "a field out of form; nothing is stored"},
-    },
+    responses=REFUSED,
     dependencies=[require_roles("admin", "maintenance")],
 )
 async def post_records(

@@ -74,9 +74,9 @@ async def elevator_score(
     settings: SettingsDep,
 ) -> Score:
     """The elevator's score, grade, interval and every factor behind them."""
-    where, params = scope.elevators("e")
     async with pool.connection() as conn:
         await ensure_fresh(conn, settings, now=datetime.now(UTC))
+        where, params = scope.elevators("e")
         row = await score_of(conn, elevator_id, scope=where, params=params)
     if row is None:
         raise HTTPException(404, msg("api.problem.elevator_not_found"))

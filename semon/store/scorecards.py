@@ -18,6 +18,7 @@ order where rescues are recorded, is ``equipment`` or ``human``.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -28,7 +29,7 @@ from semon.settings_firms import ScorecardSettings
 from semon.store import maintenance_due as due
 from semon.store.jit import without_jit
 
-GROUPS = {"firm_id": "e.firm_id", "district": "e.district", "all": "'*'::text"}
+GROUPS = {"firm_id": "e.firm_id", "district": "e.district"}
 GRADES = ("A", "B", "C", "D")
 CAUSED = "coalesce(a.details->>'cause_category', a.details->>'cause') IN ('equipment', 'human')"
 # Where rescues are recorded (the 96333 work order, migration 0030), the
@@ -52,65 +53,64 @@ el AS (
      WHERE e.status = 'in_service' AND ({scope}) {firm}
 )"""
 
-_FIGURES = (
-    "WITH"
-    + _EL
-    + """,
+# After the ``el`` CTE (CardWindow.lifts). Each part groups by the key and,
+# where ``{overall}`` is ", ()", also over everything (``whole`` = 1): the
+# city's card comes out of the same pass as the groups'.
+_FIGURES = """,
 ov AS (
-    SELECT el.key, count(*) AS held,
+    SELECT e.key, grouping(e.key) AS whole, count(*) AS held,
            count(*) FILTER (WHERE {overdue}) AS overdue,
            avg(s.factor_values[array_position(s.factor_names, 'faults_per_1000_trips')])
                FILTER (WHERE s.factor_values[array_position(s.factor_names,
                                                             'faults_per_1000_trips')] <> 'NaN')
                AS faults_per_1000
-      FROM el
-      JOIN elevators e ON e.elevator_id = el.elevator_id
+      FROM el e
       {due_joins}
-     GROUP BY el.key
+     GROUP BY GROUPING SETS ((e.key){overall})
 ),
 rec AS (
-    SELECT el.key, count(m.verification) AS checked,
+    SELECT el.key, grouping(el.key) AS whole, count(m.verification) AS checked,
            count(*) FILTER (WHERE m.verification = 'contradicted') AS contradicted
       FROM maintenance_records m JOIN el ON el.elevator_id = m.elevator_id
      WHERE m.done_on >= %(from_d)s AND m.done_on < %(to_d)s
-     GROUP BY el.key
+     GROUP BY GROUPING SETS ((el.key){overall})
 ),
 tr AS (
-    SELECT el.key, count(*) AS traps, count(*) FILTER (WHERE {caused}) AS caused,
+    SELECT el.key, grouping(el.key) AS whole, count(*) AS traps,
+           count(*) FILTER (WHERE {caused}) AS caused,
            percentile_cont(0.5) WITHIN GROUP (
                ORDER BY extract(epoch FROM a.on_site_at - a.raised_at))
                FILTER (WHERE a.on_site_at IS NOT NULL) AS median_arrival_s
       FROM alerts a JOIN el ON el.elevator_id = a.equipment_id
      WHERE a.kind = 'trapped_passenger' AND a.equipment_type = 'elevator'
        AND a.started_at >= %(from)s AND a.started_at < %(to)s
-     GROUP BY el.key
+     GROUP BY GROUPING SETS ((el.key){overall})
 ),
 ins AS (
-    SELECT el.key, count(*) AS inspections, count(*) FILTER (WHERE i.result = 'fail') AS failed
+    SELECT el.key, grouping(el.key) AS whole, count(*) AS inspections,
+           count(*) FILTER (WHERE i.result = 'fail') AS failed
       FROM inspections i
       JOIN el ON i.equipment_type = 'elevator' AND i.equipment_id = el.elevator_id
      WHERE i.inspected_on >= %(from_d)s AND i.inspected_on < %(to_d)s
-     GROUP BY el.key
+     GROUP BY GROUPING SETS ((el.key){overall})
 )
-SELECT ov.key, ov.held, ov.overdue, ov.faults_per_1000,
+SELECT ov.key, ov.whole, ov.held, ov.overdue, ov.faults_per_1000,
        coalesce(rec.checked, 0) AS checked, coalesce(rec.contradicted, 0) AS contradicted,
        coalesce(tr.traps, 0) AS traps, coalesce(tr.caused, 0) AS caused, tr.median_arrival_s,
        coalesce(ins.inspections, 0) AS inspections, coalesce(ins.failed, 0) AS failed
   FROM ov
-  LEFT JOIN rec ON rec.key IS NOT DISTINCT FROM ov.key
-  LEFT JOIN tr ON tr.key IS NOT DISTINCT FROM ov.key
-  LEFT JOIN ins ON ins.key IS NOT DISTINCT FROM ov.key
- ORDER BY ov.key
+  LEFT JOIN rec ON rec.whole = ov.whole AND rec.key IS NOT DISTINCT FROM ov.key
+  LEFT JOIN tr ON tr.whole = ov.whole AND tr.key IS NOT DISTINCT FROM ov.key
+  LEFT JOIN ins ON ins.whole = ov.whole AND ins.key IS NOT DISTINCT FROM ov.key
+ ORDER BY ov.whole, ov.key
 """
-)
 
 # The events behind each deduction of one firm's card, at most %(n)s each.
 _EVENTS = {
     "maintenance_overdue": """
 SELECT e.elevator_id, m.done_on AS last_maintenance_on, {due_on} AS due_on,
        {interval} AS interval_days
-  FROM el
-  JOIN elevators e ON e.elevator_id = el.elevator_id
+  FROM el e
   {due_joins}
  WHERE {overdue}
  ORDER BY 3, 1 LIMIT %(n)s""",
@@ -174,7 +174,12 @@ def _firm_filter(firm: str | None) -> sql.Composable:
     return sql.SQL("AND e.firm_id = %(firm)s") if firm is not None else sql.SQL("")
 
 
-def _line(name: str, value: float | None, unit: str, points: float, cap: float) -> dict[str, Any]:
+def _line(
+    name: str, value: float | None, unit: str, free: float, per: float, cap: float
+) -> dict[str, Any]:
+    """One line of the sheet: ``per`` points a unit of ``value`` beyond ``free``
+    (none for an unknown value), between 0 and ``cap``."""
+    points = 0.0 if value is None else (value - free) * per
     return {
         "name": name,
         "value": None if value is None else round(value, 3),
@@ -200,53 +205,56 @@ def deductions(f: dict[str, Any], cfg: ScorecardSettings, days: float) -> list[d
             "maintenance_overdue",
             overdue_pct,
             "percent_of_lifts",
-            (overdue_pct - cfg.overdue_free_pct) * cfg.overdue_points_per_pct,
+            cfg.overdue_free_pct,
+            cfg.overdue_points_per_pct,
             cfg.overdue_cap,
         ),
         _line(
             "contradicted_records",
             contradicted_pct,
             "percent_of_checked_records",
-            contradicted_pct * cfg.contradicted_points_per_pct,
+            0.0,
+            cfg.contradicted_points_per_pct,
             cfg.contradicted_cap,
         ),
         _line(
             "traps",
             traps_rate,
             "per_100_lifts_a_year",
-            (traps_rate - cfg.traps_free_per_100y) * cfg.traps_points_per_unit,
+            cfg.traps_free_per_100y,
+            cfg.traps_points_per_unit,
             cfg.traps_cap,
         ),
         _line(
             "caused_traps",
             float(f["caused"]),
             "traps",
-            f["caused"] * cfg.caused_trap_points,
+            0.0,
+            cfg.caused_trap_points,
             cfg.caused_trap_cap,
         ),
         _line(
             "median_arrival",
             arrival_min,
             "minutes",
-            0.0
-            if arrival_min is None
-            else (arrival_min - cfg.arrival_free_min) * cfg.arrival_points_per_min,
+            cfg.arrival_free_min,
+            cfg.arrival_points_per_min,
             cfg.arrival_cap,
         ),
         _line(
             "failed_inspections",
             failed_pct,
             "percent_of_inspections",
-            failed_pct * cfg.failed_inspection_points_per_pct,
+            0.0,
+            cfg.failed_inspection_points_per_pct,
             cfg.failed_inspection_cap,
         ),
         _line(
             "faults_per_1000_trips",
             faults,
             "per_1000_trips",
-            0.0
-            if faults is None
-            else (faults - cfg.faults_free_per_1000) * cfg.faults_points_per_unit,
+            cfg.faults_free_per_1000,
+            cfg.faults_points_per_unit,
             cfg.faults_cap,
         ),
     ]
@@ -295,83 +303,101 @@ def card(f: dict[str, Any], cfg: ScorecardSettings, days: float) -> dict[str, An
     }
 
 
-def _params(
+EVERY_LIFT = sql.SQL("TRUE")
+
+
+@dataclass(frozen=True)
+class CardWindow:
+    """What cards are computed over: the window [since, until) (records and
+    inspections, which carry a day, by every day it touches), the day
+    maintenance overdue is judged at, the interval of an unscored lift, and
+    the lifts in scope (a predicate on ``elevators e`` with its parameters)."""
+
+    since: datetime
+    until: datetime
+    at: date
+    default_days: int
+    scope: sql.Composable = field(default_factory=lambda: EVERY_LIFT)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def days(self) -> float:
+        return (self.until - self.since).total_seconds() / 86400.0
+
+    def query_params(self, cfg: ScorecardSettings, firm: str | None) -> dict[str, Any]:
+        return {
+            **self.params,
+            "from": self.since,
+            "to": self.until,
+            "from_d": self.since.date(),
+            # the days the window touches, the last one included: a record
+            # of this morning counts on a card that ends now
+            "to_d": (self.until - timedelta(microseconds=1)).date() + timedelta(days=1),
+            "at": self.at,
+            "firm": firm,
+            "default_days": self.default_days,
+            "n": cfg.events_listed,
+            "arrival_free": timedelta(minutes=cfg.arrival_free_min),
+            "faults_free": cfg.faults_free_per_1000,
+        }
+
+    def lifts(self, key: str, firm: str | None) -> sql.Composable:
+        """The ``el`` CTE: the in-service lifts in scope (of ``firm``), keyed."""
+        return sql.SQL(_EL).format(key=sql.SQL(key), scope=self.scope, firm=_firm_filter(firm))
+
+
+async def _figures(
+    conn: AsyncConnection,
     cfg: ScorecardSettings,
-    since: datetime,
-    until: datetime,
-    at: date,
+    window: CardWindow,
+    *,
+    group_by: str,
     firm: str | None,
-    default_days: int,
-) -> dict[str, Any]:
-    return {
-        "from": since,
-        "to": until,
-        "from_d": since.date(),
-        "to_d": until.date(),
-        "at": at,
-        "firm": firm,
-        "default_days": default_days,
-        "n": cfg.events_listed,
-        "arrival_free": timedelta(minutes=cfg.arrival_free_min),
-        "faults_free": cfg.faults_free_per_1000,
-    }
+    overall: bool,
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    text = _fill(_FIGURES, await _caused(conn)).replace("{overall}", ", ()" if overall else "")
+    query = sql.SQL("WITH {}").format(window.lifts(GROUPS[group_by], firm)) + sql.SQL(text)
+    async with without_jit(conn), conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(query, window.query_params(cfg, firm))
+        rows = await cur.fetchall()
+    groups = [card(r, cfg, window.days) for r in rows if not r["whole"]]
+    # The grand total has a row even over no lift at all: no card then.
+    whole = [card({**r, "key": "*"}, cfg, window.days) for r in rows if r["whole"] and r["held"]]
+    return groups, whole[0] if whole else None
 
 
 async def group_figures(
     conn: AsyncConnection,
     cfg: ScorecardSettings,
+    window: CardWindow,
     *,
     group_by: str,
-    since: datetime,
-    until: datetime,
-    at: date,
-    default_days: int,
-    scope: sql.Composable,
-    params: dict[str, Any],
     firm: str | None = None,
 ) -> list[dict[str, Any]]:
     """One card (figures, deductions, grade) per group in scope."""
-    query = sql.SQL(_fill(_FIGURES, await _caused(conn))).format(
-        key=sql.SQL(GROUPS[group_by]), scope=scope, firm=_firm_filter(firm)
-    )
-    p = {**params, **_params(cfg, since, until, at, firm, default_days)}
-    days = (until - since).total_seconds() / 86400.0
-    async with without_jit(conn), conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(query, p)
-        return [card(r, cfg, days) for r in await cur.fetchall()]
+    groups, _ = await _figures(conn, cfg, window, group_by=group_by, firm=firm, overall=False)
+    return groups
+
+
+async def groups_and_overall(
+    conn: AsyncConnection, cfg: ScorecardSettings, window: CardWindow, *, group_by: str
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The groups' cards and the card of all of them together (key ``*``;
+    None over no lift), in one pass: /stats/firms."""
+    return await _figures(conn, cfg, window, group_by=group_by, firm=None, overall=True)
 
 
 async def firm_scorecard(
-    conn: AsyncConnection,
-    cfg: ScorecardSettings,
-    firm_id: str,
-    *,
-    since: datetime,
-    until: datetime,
-    at: date,
-    default_days: int,
-    scope: sql.Composable,
-    params: dict[str, Any],
+    conn: AsyncConnection, cfg: ScorecardSettings, firm_id: str, window: CardWindow
 ) -> dict[str, Any] | None:
     """The firm's card over its lifts in scope, every deduction with its
     events; None when it holds no lift in scope."""
-    cards = await group_figures(
-        conn,
-        cfg,
-        group_by="firm_id",
-        since=since,
-        until=until,
-        at=at,
-        default_days=default_days,
-        scope=scope,
-        params=params,
-        firm=firm_id,
-    )
+    cards = await group_figures(conn, cfg, window, group_by="firm_id", firm=firm_id)
     if not cards:
         return None
     out = cards[0]
-    p = {**params, **_params(cfg, since, until, at, firm_id, default_days)}
-    el = sql.SQL(_EL).format(key=sql.SQL("e.firm_id"), scope=scope, firm=_firm_filter(firm_id))
+    p = window.query_params(cfg, firm_id)
+    el = window.lifts(GROUPS["firm_id"], firm_id)
     caused = await _caused(conn)
     async with without_jit(conn), conn.cursor(row_factory=dict_row) as cur:
         for line in out["deductions"]:
@@ -379,5 +405,5 @@ async def firm_scorecard(
             await cur.execute(sql.SQL("WITH {} ").format(el) + sql.SQL(body), p)
             line["events"] = await cur.fetchall()
     out["firm_id"] = firm_id
-    out["from"], out["to"], out["at"] = since, until, at
+    out["from"], out["to"], out["at"] = window.since, window.until, window.at
     return out

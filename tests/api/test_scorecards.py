@@ -51,6 +51,9 @@ def seed(dsn: str) -> None:
         w = (t, t + timedelta(minutes=30))
         for eid in ("G1", "G2"):
             cur.execute(rec, (eid, day, "routine", "FG", *w, "terminal"))
+        # this morning's visit counts on a card whose window ends now
+        am = NOW - timedelta(minutes=50)
+        cur.execute(rec, ("G1", TODAY, "routine", "FG", am, am + timedelta(minutes=30), "terminal"))
         # FB's records of 40 days ago: the lifts are overdue today
         old, ot = TODAY - timedelta(days=40), NOW - timedelta(days=40)
         ow = (ot, ot + timedelta(minutes=30))
@@ -132,6 +135,7 @@ def test_the_sheet_and_its_events(
     assert (good["score"], good["grade"], good["elevators"]) == (100.0, "A", 2)
     assert {"from", "to", "at", "firm_id"} <= good.keys()
     assert all(d["points"] == 0 for d in good["deductions"])
+    assert good["figures"]["records_checked"] == 3  # this morning's included
 
     assert [d["name"] for d in good["deductions"]] == list(DEDUCTIONS)
     assert good["deductions"][0]["label"] == "维保超期"  # zh-CN unless asked otherwise
@@ -179,6 +183,15 @@ def test_stats_firms(server: tuple[str, Settings], token: Callable[..., Headers]
         ("FG", "A"),
     ]
     assert body["overall"]["elevators"] == 6
+    # the city's card, from the same pass as the groups': their events together
+    whole = body["overall"]["figures"]
+    assert body["overall"]["key"] == "*"
+    assert (whole["records_checked"], whole["records_contradicted"]) == (6, 2)
+    assert (whole["traps"], whole["caused_traps"], whole["median_arrival_s"]) == (3, 3, 2400)
+    assert (whole["inspections"], whole["failed_inspections"]) == (1, 1)
+    assert whole["maintenance_overdue"] == 3 + 1  # FB's three, FR's unvisited R1
+    nothing = get(server, "/stats/firms", token("regulator", "Z"))
+    assert nothing["groups"] == [] and nothing["overall"] is None
     assert all(g["deductions"][0].get("events") is None for g in body["groups"])
     by_district = get(server, "/stats/firms", token("admin"), group_by="district")
     assert {g["key"]: g["elevators"] for g in by_district["groups"]} == {"X": 5, "Y": 1}

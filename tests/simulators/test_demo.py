@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from semon.mqtt import connect
 from semon.settings import Settings
 from simulators.city import generate_city
 from simulators.demo import DemoDirector, run_demo
-from simulators.incidents import GroundTruth
+from simulators.incidents import GroundTruth, Incident
 from simulators.world import World, WorldOptions
 
 
@@ -84,3 +84,31 @@ async def test_run_demo_loads_the_city_and_publishes(
         row = await cur.fetchone()
         assert row is not None and row[0] == 40
     assert (tmp_path / "demo-city" / "elevators.json").exists()
+
+
+def test_the_first_trap_plays_at_once_at_the_evening_peak() -> None:
+    """The first trap goes to a car standing idle: one on a trip would finish
+    it first (over a minute in a tower at 18:00), and the page the README
+    promises ~35 s in would come at ~100 s."""
+    city = generate_city(1, elevators=300, stations=4, reference_day=date(2026, 11, 23))
+    start = datetime(2026, 11, 23, 10, 0, tzinfo=UTC).timestamp()  # 18:00 in the city
+    world = World(
+        city,
+        start=start,
+        seed=1,
+        truth=GroundTruth(None),
+        options=WorldOptions(rates=None, station_hours=(0.0, 24.0)),
+    )
+    director = DemoDirector(world, start, seed=1)
+    first: Incident | None = None
+    t = start
+    while t < start + 120:
+        t += 0.5
+        for incident in director.due(t):
+            if first is None and incident.kind == "trapped":
+                first = incident
+            world.inject(incident)
+        world.step(t)
+    assert first is not None and first.started is not None
+    # boarding (doors, 3-6 s dwell) and the short hop, then stuck
+    assert first.started - first.at <= 15, first.started - first.at
