@@ -142,21 +142,21 @@ class StatusPoint(BaseModel):
         }
     )
     ts: UtcDatetime
-    samples: int = 1
+    samples: int = Field(1, description="Samples in the bucket (1: a raw sample)")
     floor: int
-    speed: float
-    speed_max: float
+    speed: float = Field(description="Car speed, m/s (a bucket's mean)")
+    speed_max: float = Field(description="The highest speed in the bucket, m/s")
     direction: str
     door: str
-    door_zone: bool
-    occupied: bool | None = None
-    load_kg: float | None = None
+    door_zone: bool = Field(description="The car stands level with a landing")
+    occupied: bool | None = Field(None, description="Someone inside; null: no sensor")
+    load_kg: float | None = Field(None, description="Load in the car, kg; null: no scale")
     mode: str
-    alarm: bool
-    power: str
-    trips: int | None = None
-    door_cycles: int | None = None
-    run_s: int | None = None
+    alarm: bool = Field(description="The alarm button is pressed")
+    power: str = Field(description="mains or battery")
+    trips: int | None = Field(None, description="The terminal's trip counter")
+    door_cycles: int | None = Field(None, description="The terminal's door-cycle counter")
+    run_s: int | None = Field(None, description="The terminal's running-hours counter, seconds")
 
 
 class EventOut(BaseModel):
@@ -174,9 +174,9 @@ class RescueTime(BaseModel):
     state: str
     started_at: UtcDatetime
     raised_at: UtcDatetime
-    to_acknowledge_s: float | None = None
-    to_on_site_s: float | None = None
-    to_resolved_s: float | None = None
+    to_acknowledge_s: float | None = Field(None, description="Raised to acknowledged, s")
+    to_on_site_s: float | None = Field(None, description="Raised to a crew on site, s")
+    to_resolved_s: float | None = Field(None, description="Raised to resolved, s")
     held_s: float | None = Field(
         None, description="How long passengers were held (condition start to end), where known."
     )

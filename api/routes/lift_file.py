@@ -37,12 +37,12 @@ class MaintenanceRecordOut(BaseModel):
     record_id: int
     elevator_id: str
     done_on: date
-    kind: str
+    kind: str = Field(description="routine, quarterly, half_year, annual or repair")
     firm_id: str
-    started_at: datetime | None = None
+    started_at: datetime | None = Field(None, description="The visit's window, where filed")
     ended_at: datetime | None = None
-    items: list[str] = []
-    technicians: list[Technician] = []
+    items: list[str] = Field([], description="The items of the maintenance sheet done")
+    technicians: list[Technician] = Field([], description="Who was on site, with certificates")
     signed_by: str | None = None
     signed_at: datetime | None = None
     verification: Verification | None = Field(

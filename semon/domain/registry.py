@@ -89,7 +89,7 @@ class Station(RecordModel):
     station_id: Identifier
     name: Line
     district: District
-    license_no: Line | None = None
+    license_no: Line | None = Field(None, description="The filling licence (充装许可证) number")
     address: Line | None = None
 
 

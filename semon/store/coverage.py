@@ -15,7 +15,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
 from semon.store import last_seen
-from semon.store.stats import ELEVATOR_GROUPS, Scoped
+from semon.store.stats import ELEVATOR_GROUPS, Scoped, in_service_counts
 
 Metric = Literal["insurance", "tag", "iot"]
 
@@ -46,13 +46,7 @@ _CYLINDER_COVERED = {
     "tag": "c.tag <> 'none'",
 }
 
-_ELEVATORS = """
-SELECT {key} AS key, GROUPING({key}) AS overall, count(*) AS total,
-       count(*) FILTER (WHERE {covered}) AS covered
-  FROM elevators e
- WHERE e.status = 'in_service' AND ({scope})
- GROUP BY GROUPING SETS (({key}), ())
-"""
+_ELEVATORS = in_service_counts("covered")
 # IoT joins each lift's last-seen row, which takes the elevators out of the
 # grouping key's order: counted per group by hash first (no sort of every
 # lift, which spilled to disk), then rolled up.

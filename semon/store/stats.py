@@ -28,20 +28,28 @@ CYLINDER_GROUPS = ("station_id", "district")
 RESCUE_GROUPS = {"district": "a.district", "firm_id": "a.firm_id"}
 MAINTENANCE_GROUPS = {"district": "e.district", "firm_id": "e.firm_id"}
 
+
 # CONTRACT.md: overdue at D when in service and base date + interval < D;
 # failed in use when the latest inspection failed (v1.1); both judged with
 # the inspections known at D (semon/store/inspections_at.py: this scan counts
 # each row's stored state, the equipment inspected after D is recounted).
 # The due date and failed-in-use are the immutable functions of 0040 (the
 # one definition of the base date), which its covering indexes hold.
-_ELEVATOR_OVERDUE = """
-SELECT {key} AS key, GROUPING({key}) AS overall, count(*) AS total,
-       count(*) FILTER (WHERE {overdue}) AS overdue,
-       count(*) FILTER (WHERE {failed_in_use}) AS failed_in_use
-  FROM elevators e
- WHERE e.status = 'in_service' AND ({scope})
- GROUP BY GROUPING SETS (({key}), ())
-"""
+def in_service_counts(*figures: str) -> str:
+    """The query text counting in-service lifts per group key and overall:
+    ``total`` and, for each figure, the lifts its predicate (the ``{figure}``
+    placeholder, like ``{key}`` and ``{scope}`` filled by sql.SQL.format)
+    holds for."""
+    counts = "".join(f",\n       count(*) FILTER (WHERE {{{f}}}) AS {f}" for f in figures)
+    return (
+        f"SELECT {{key}} AS key, GROUPING({{key}}) AS overall, count(*) AS total{counts}\n"
+        "  FROM elevators e\n"
+        " WHERE e.status = 'in_service' AND ({scope})\n"
+        " GROUP BY GROUPING SETS (({key}), ())\n"
+    )
+
+
+_ELEVATOR_OVERDUE = in_service_counts("overdue", "failed_in_use")
 
 # Cylinders are counted per owner station first (an index-only scan of
 # cylinders_due_station), then rolled up to the district where asked.
