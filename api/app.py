@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from api import errors
 from api.allow import AllowHeader
 from api.limits import RequestLimits, document_query_text
-from api.metrics_mw import RequestMetrics
+from api.metrics_mw import LOOP_LAG, RequestMetrics
 from api.notify import AlertWaker
 from api.permit_log import permits_running
 from api.routes import (
@@ -42,6 +42,7 @@ from api.routes import (
 )
 from api.schemas import Problem, Rejected
 from api.vary import VaryLanguage
+from semon.loop_lag import watch_loop_lag
 from semon.settings import Settings
 from semon.store.pool import open_pool
 from semon.tokens import ensure_admin_token
@@ -104,13 +105,15 @@ def create_app(settings: Settings) -> FastAPI:
                 min(settings.api.stream_turns, max(1, settings.storage.pool_max - 1))
             )
             listener = asyncio.create_task(waker.listen(settings.database_url), name="alert-listen")
+            lag = asyncio.create_task(watch_loop_lag(LOOP_LAG), name="api-loop-lag")
             try:
                 async with permits_running(app, settings):
                     yield
             finally:
-                listener.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await listener
+                for task in (listener, lag):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
     app = FastAPI(
         title="semon",

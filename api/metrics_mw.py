@@ -9,6 +9,8 @@ from prometheus_client import Counter, Histogram
 from starlette.types import Message, Scope
 
 from api.answer_start import AnswerStartMiddleware, StartHook
+from semon.loop_lag import BUCKETS as LOOP_LAG_BUCKETS
+from semon.loop_lag import HELP as LOOP_LAG_HELP
 
 REQUESTS = Counter(
     "semon_api_requests_total", "HTTP requests answered", ["method", "route", "status"]
@@ -16,6 +18,7 @@ REQUESTS = Counter(
 DURATION = Histogram(
     "semon_api_request_seconds", "Time to the response headers", ["method", "route"]
 )
+LOOP_LAG = Histogram("semon_api_event_loop_lag_seconds", LOOP_LAG_HELP, buckets=LOOP_LAG_BUCKETS)
 
 
 class RequestMetrics(AnswerStartMiddleware):

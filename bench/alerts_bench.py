@@ -427,10 +427,12 @@ async def _console(
     return legs
 
 
-def _metric_lines(url: str) -> list[tuple[str, dict[str, str], float]]:
+def _metric_lines(
+    url: str, headers: dict[str, str] | None = None
+) -> list[tuple[str, dict[str, str], float]]:
     """A Prometheus text page as (name, labels, value)."""
     out: list[tuple[str, dict[str, str], float]] = []
-    for line in httpx.get(url, timeout=2.0).text.splitlines():
+    for line in httpx.get(url, headers=headers, timeout=2.0).text.splitlines():
         if not line or line.startswith("#"):
             continue
         head, _, value = line.rpartition(" ")
@@ -444,10 +446,10 @@ def _metric_lines(url: str) -> list[tuple[str, dict[str, str], float]]:
     return out
 
 
-def _lag_buckets(url: str) -> dict[float, float]:
+def _lag_buckets(url: str, headers: dict[str, str] | None = None) -> dict[float, float]:
     return {
         float(labels["le"]): v
-        for name, labels, v in _metric_lines(url)
+        for name, labels, v in _metric_lines(url, headers)
         if name.endswith("_event_loop_lag_seconds_bucket")
     }
 
@@ -472,15 +474,23 @@ class Monitor:
 
     def __init__(self, window_s: float) -> None:
         self.window_s = window_s
-        self.procs: dict[str, tuple[subprocess.Popen[bytes], str | None]] = {}
+        self.procs: dict[
+            str, tuple[subprocess.Popen[bytes], str | None, dict[str, str] | None]
+        ] = {}
         self.sample_lag: list[float] = []
 
-    def add(self, name: str, proc: subprocess.Popen[bytes], metrics: str | None) -> None:
-        self.procs[name] = (proc, metrics)
+    def add(
+        self,
+        name: str,
+        proc: subprocess.Popen[bytes],
+        metrics: str | None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.procs[name] = (proc, metrics, headers)
 
     def _window(self, minute: float, before: dict[str, dict[float, float]]) -> None:
         parts = []
-        for name, (proc, metrics) in self.procs.items():
+        for name, (proc, metrics, headers) in self.procs.items():
             if proc.poll() is not None:
                 parts.append(f"{name} exited {proc.returncode}")
                 continue
@@ -488,7 +498,7 @@ class Monitor:
             lag = "-"
             if metrics is not None:
                 with contextlib.suppress(httpx.HTTPError):
-                    now = _lag_buckets(metrics)
+                    now = _lag_buckets(metrics, headers)
                     lag = _p99_ms(now, before.get(name, {}))
                     before[name] = now
             parts.append(f"{name} RSS {rss_mb(proc.pid):.0f} MB, {fds} fds, loop lag p99 {lag}")
@@ -498,13 +508,13 @@ class Monitor:
         start = time.monotonic()
         next_window = start + self.window_s
         before: dict[str, dict[float, float]] = {}
-        for name, (_, metrics) in self.procs.items():
+        for name, (_, metrics, headers) in self.procs.items():
             if metrics is not None:
                 with contextlib.suppress(httpx.HTTPError):
-                    before[name] = await asyncio.to_thread(_lag_buckets, metrics)
+                    before[name] = await asyncio.to_thread(_lag_buckets, metrics, headers)
         while True:
             await asyncio.sleep(0.5)
-            for name, (_, metrics) in self.procs.items():
+            for name, (_, metrics, _headers) in self.procs.items():
                 if metrics is None or not name.startswith("alerts"):
                     continue
                 with contextlib.suppress(httpx.HTTPError):
@@ -743,9 +753,10 @@ def main() -> None:
                     [sys.executable, "-m", "cli", "api"], env=api_env(port, DATABASE_URL=dsn)
                 )
                 procs.append(api_proc)
-                monitor.add("api", api_proc, None)
                 api_url = f"http://127.0.0.1:{port}"
                 token = asyncio.run(_make_token(dsn))
+                auth = {"Authorization": f"Bearer {token}"}  # /metrics wants a token
+                monitor.add("api", api_proc, f"{api_url}/metrics", auth)
                 wait_api(api_url, api_proc)
                 api = (api_url, token)
             time.sleep(2.0)  # the alerts process connects and subscribes

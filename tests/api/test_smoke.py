@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 
@@ -36,6 +38,23 @@ def test_metrics_need_a_token(api_url: str, admin_headers: dict[str, str]) -> No
     r = httpx.get(f"{api_url}/metrics", headers=admin_headers)
     assert r.status_code == 200
     assert "semon_api_requests_total" in r.text
+
+
+def test_metrics_have_the_event_loop_lag(api_url: str, admin_headers: dict[str, str]) -> None:
+    """The API's loop lag, as ingest and alerts have theirs: the soak reads
+    each process's p99 per window (bench/alerts_bench.py --soak-minutes)."""
+    deadline = time.monotonic() + 10
+    while True:
+        text = httpx.get(f"{api_url}/metrics", headers=admin_headers).text
+        counts = [
+            float(line.rpartition(" ")[2])
+            for line in text.splitlines()
+            if line.startswith("semon_api_event_loop_lag_seconds_count")
+        ]
+        if counts and counts[0] > 0:
+            break
+        assert time.monotonic() < deadline, "no loop-lag observation in 10 s"
+        time.sleep(0.2)
 
 
 def test_metrics_count_answers_by_route_template(
