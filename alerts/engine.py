@@ -56,6 +56,14 @@ Inbox = asyncio.Queue[tuple[str, bytes] | Mark | Wake]
 Urgent = deque[tuple[str, bytes]]
 
 
+def status_car(topic: str, cars: str) -> str | None:
+    """The car of an ``{cars}{id}/status`` topic (``cars``: the root's
+    ``.../elevators/``), or None for any other topic."""
+    if topic.startswith(cars) and topic.endswith("/status"):
+        return topic[len(cars) : -len("/status")]
+    return None
+
+
 class Backpressure:
     """Bounds the inbox: once the payloads queued add up to ``high`` bytes,
     the samples session's handler returns a future instead of acknowledging,
@@ -208,8 +216,9 @@ class Engine:
             elif isinstance(item, tuple):
                 topic = item[0]
                 self.backpressure.took(len(item[1]))
-                if topic.startswith(self._cars) and topic.endswith("/status"):
-                    self.rules.dequeued(topic[len(self._cars) : -7])
+                car = status_car(topic, self._cars)
+                if car is not None:
+                    self.rules.dequeued(car)
                 await self._judge(*item)
                 if self.handled % 256 == 0 or writer.paging:
                     # Let the writer and MQTT run under a flood; while a page is

@@ -17,7 +17,7 @@ from typing import Any
 
 from prometheus_client import start_http_server
 
-from alerts.engine import WAKE, Backpressure, Engine, Inbox, Urgent
+from alerts.engine import WAKE, Backpressure, Engine, Inbox, Urgent, status_car
 from alerts.filling_state import FillingState
 from alerts.metrics import LOOP_LAG
 from alerts.periodic import Periodic
@@ -62,7 +62,6 @@ async def run(
         queued: dict[str, int] = {}  # status messages per car in the inbox (ElevatorRules.queued)
         backpressure = Backpressure(cfg.inbox_max_bytes)  # the inbox's bound
         cars = f"{settings.mqtt.topic_root.rstrip('/')}/elevators/"
-        status_at = len(cars)
 
         def on_message(
             topic: str, payload: bytes, qos: int, props: dict[str, Any]
@@ -71,18 +70,17 @@ async def run(
             # once: recovery from the database (the checkpoint), not
             # redelivery, is what restores what a crash loses. Only past the
             # inbox's bound is the answer a future (reading pauses).
-            if topic.endswith("/status"):
-                if watched and topic[status_at:-7] in watched and topic.startswith(cars):
+            car = status_car(topic, cars)
+            if car is not None:
+                if car in watched:
                     # a standing car's samples decide its page (or its release)
                     urgent.append((topic, payload))
                     inbox.put_nowait(WAKE)
-                else:
-                    inbox.put_nowait((topic, payload))
-                    if topic.startswith(cars):
-                        car = topic[status_at:-7]
-                        queued[car] = queued.get(car, 0) + 1
-                    return backpressure.put(len(payload))
-            elif not topic.endswith("/event"):
+                    return 0
+                inbox.put_nowait((topic, payload))
+                queued[car] = queued.get(car, 0) + 1
+                return backpressure.put(len(payload))
+            if not topic.endswith("/event"):
                 inbox.put_nowait((topic, payload))
                 return backpressure.put(len(payload))
             # (an event here is from a session subscribed before events had

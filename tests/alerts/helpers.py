@@ -131,6 +131,22 @@ async def device(settings: Settings) -> AsyncIterator[Device]:
         yield Device(client, settings.mqtt.topic_root)
 
 
+async def publish_fleet_backlog(pub: Any, root: str, t0: datetime, messages: int) -> None:
+    """``messages`` status messages of ten moving samples each from 400 busy
+    cars, a second of device time per 400 (what a broker queues for an absent
+    or slow alerts process)."""
+    for i in range(messages):
+        ts = t0 + timedelta(seconds=i // 400)
+        body = {
+            "samples": [
+                sample(ts + timedelta(milliseconds=90 * k), speed=1.0, direction="up")
+                for k in range(10)
+            ]
+        }
+        pub.publish(f"{root}/elevators/busy-{i % 400}/status", orjson.dumps(body), qos=1)
+        await pub.wait_window(500)
+
+
 def sample(ts: datetime, **kw: Any) -> dict[str, Any]:
     """A car at rest at a landing, doors closed, empty, unless told otherwise."""
     base: dict[str, Any] = {

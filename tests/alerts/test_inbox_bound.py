@@ -11,7 +11,14 @@ from prometheus_client import REGISTRY
 
 from semon import mqtt
 from semon.settings import Settings
-from tests.alerts.helpers import alerts_process, console, sample, start_clock, tune, uid
+from tests.alerts.helpers import (
+    alerts_process,
+    console,
+    publish_fleet_backlog,
+    start_clock,
+    tune,
+    uid,
+)
 from tests.support import services
 
 BACKLOG = 8000  # status messages, ten samples each (about 1.7 KB)
@@ -36,16 +43,7 @@ async def test_a_backlog_past_the_bound_waits_at_the_broker_and_is_all_judged(
         async with alerts_process(settings, clock):
             pass  # its sessions: the broker queues for them from here on
         async with mqtt.connect(url, uid("fleet")) as pub:
-            for i in range(BACKLOG):
-                ts = t0 + timedelta(seconds=i // 400)
-                body = {
-                    "samples": [
-                        sample(ts + timedelta(milliseconds=90 * k), speed=1.0, direction="up")
-                        for k in range(10)
-                    ]
-                }
-                pub.publish(f"{root}/elevators/busy-{i % 400}/status", orjson.dumps(body), qos=1)
-                await pub.wait_window(500)
+            await publish_fleet_backlog(pub, root, t0, BACKLOG)
             pub.publish(
                 f"{root}/elevators/{trapped}/event",
                 orjson.dumps({"ts": t0.isoformat(), "code": "trapped"}),

@@ -18,6 +18,7 @@ from tests.alerts.helpers import (
     alerts_process,
     console,
     device,
+    publish_fleet_backlog,
     sample,
     start_clock,
     tune,
@@ -46,17 +47,7 @@ async def test_trapped_event_is_paged_ahead_of_a_sample_backlog(settings: Settin
         async with alerts_process(settings, clock):
             pass
         async with mqtt.connect(url, uid("fleet")) as pub:
-            for i in range(BACKLOG):
-                car = f"busy-{i % 400}"
-                ts = t0 + timedelta(seconds=i // 400)
-                body = {
-                    "samples": [
-                        sample(ts + timedelta(milliseconds=90 * k), speed=1.0, direction="up")
-                        for k in range(10)
-                    ]
-                }
-                pub.publish(f"{root}/elevators/{car}/status", orjson.dumps(body), qos=1)
-                await pub.wait_window(500)
+            await publish_fleet_backlog(pub, root, t0, BACKLOG)
             # ... and then a terminal reports a trapped passenger
             pub.publish(
                 f"{root}/elevators/{trapped}/event",
