@@ -46,7 +46,7 @@ async def test_a_read_answers_503_by_its_deadline_on_a_frozen_database() -> None
         url = f"http://{settings.api.host}:{settings.api.port}"
         admin = {"Authorization": f"Bearer {settings.api.bootstrap_admin_token}"}
         try:
-            r, _ = await asyncio.to_thread(_get, f"{url}/elevators", admin)
+            r, _ = await asyncio.to_thread(_get, f"{url}/alerts", admin)
             assert r.status_code == 200, r.text
             # Started answers run past the deadline: pings for three of them.
             lines = await asyncio.to_thread(
@@ -58,7 +58,7 @@ async def test_a_read_answers_503_by_its_deadline_on_a_frozen_database() -> None
                 os.kill(pid, signal.SIGSTOP)
             try:
                 # The token lookup waits first; then the route's own query.
-                for path, headers in (("/elevators", admin), ("/healthz", {})):
+                for path, headers in (("/alerts", admin), ("/healthz", {})):
                     for lang, words in (("zh-CN", "数据库没有响应"), ("en", "does not respond")):
                         r, took = await asyncio.to_thread(
                             _get, f"{url}{path}", {**headers, "Accept-Language": lang}
@@ -71,7 +71,7 @@ async def test_a_read_answers_503_by_its_deadline_on_a_frozen_database() -> None
                 for pid in pids:
                     os.kill(pid, signal.SIGCONT)
             for _ in range(100):  # thawed: answered again
-                r, _ = await asyncio.to_thread(_get, f"{url}/elevators", admin)
+                r, _ = await asyncio.to_thread(_get, f"{url}/alerts", admin)
                 if r.status_code == 200:
                     break
                 await asyncio.sleep(0.1)
