@@ -10,7 +10,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.api.conftest import LiveServer, make_settings
+from tests.api.conftest import make_settings, serving
 
 Headers = dict[str, str]
 
@@ -18,15 +18,8 @@ Headers = dict[str, str]
 @pytest.fixture
 def server(fresh_database_url: str) -> Iterator[tuple[str, Headers]]:
     settings = make_settings(fresh_database_url)
-    live = LiveServer(settings)
-    live.start()
-    try:
-        yield (
-            f"http://127.0.0.1:{settings.api.port}",
-            {"Authorization": f"Bearer {settings.api.bootstrap_admin_token}"},
-        )
-    finally:
-        live.stop()
+    with serving(settings) as served:
+        yield served
 
 
 def test_an_unexpected_error_is_a_problem_with_an_id_in_the_log(
