@@ -34,7 +34,7 @@ class Elevator:
     # (platform time: its device-time due plus clock_offset_s).
     due: datetime | None = None
     # Its terminal's clock: seconds the platform is ahead of it (learned by
-    # ElevatorRules.observe_clock; 0 until its own messages agree on one),
+    # alerts/terminal_clock.py; 0 until its own messages agree on one),
     # and the newest (received, delay) pairs that estimate it, as floats.
     clock_offset_s: float = 0.0
     clock_known: bool = False  # its messages have agreed on clock_offset_s

@@ -8,7 +8,7 @@ until the upload goes quiet and the car's buffer is judged again as a whole
 device time".
 
 Each terminal's clock offset is learned from its own messages (its recent
-delays, trusted once they agree: ``observe_clock``) and every rule of it
+delays, trusted once they agree: alerts/terminal_clock.py) and every rule of it
 reads the platform clock on the terminal's (README, "Wrong clocks, future
 dates and replay storms").
 """
@@ -23,31 +23,27 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from alerts.drafts import (
-    AT_LANDING,
-    OFF_LANDING,
-    ON_BATTERY,
-    REPORTED,
     alarm_test_draft,
     fault_draft,
     offline_draft,
     trapped_draft,
 )
+from alerts.elevator_conditions import (
+    ends_fault,
+    fault_end_why,
+    trapped_condition,
+    trapped_reported,
+)
 from alerts.elevator_state import Elevator, device_now, trapped_due
 from alerts.keys import OpenAlerts, alarm_test_key, fault_key
 from alerts.metrics import DEFERRED
 from alerts.ops import Close, Op, Raise, Record
+from alerts.terminal_clock import observe_clock
 from semon.domain.alerts import AlertDraft, late_alert_id
 from semon.domain.wire import ElevatorEvent, StatusSample
 from semon.settings import AlertSettings
 
-MOVING_SPEED = 0.05  # m/s: below this a car is standing (sensor noise at rest)
-TECHNICIAN_MODES = ("inspection", "maintenance")
-
 _by_ts = operator.itemgetter("ts")
-
-
-def fault_end_why(code: str) -> str:
-    return "running normally" if code != "power_loss" else "mains power back"
 
 
 class ElevatorRules:
@@ -99,30 +95,6 @@ class ElevatorRules:
             c = self.cars[eid] = Elevator(eid)
         return c
 
-    # -- condition ---------------------------------------------------------
-
-    def _condition(self, car: Elevator, s: StatusSample) -> tuple[float, str] | None:
-        """The trapped threshold that applies to this sample, or None."""
-        cfg = self.cfg
-        if s["mode"] in TECHNICIAN_MODES:
-            return None  # a technician is in the car or on the roof
-        if s["direction"] != "stopped" and s["speed"] >= MOVING_SPEED:
-            return None
-        alarm_recent = (
-            car.alarm_at is not None
-            and abs((s["ts"] - car.alarm_at).total_seconds()) <= cfg.alarm_memory_s
-        )
-        people = s["occupied"] is True or (s["occupied"] is None and (s["alarm"] or alarm_recent))
-        if not s["door_zone"]:
-            if people:
-                return cfg.trapped_off_landing_s, OFF_LANDING
-            if s["power"] == "battery" and s["occupied"] is not False:
-                return cfg.trapped_on_battery_s, ON_BATTERY
-            return None
-        if s["door"] == "closed" and people:
-            return cfg.trapped_at_landing_s, AT_LANDING
-        return None
-
     # -- samples -----------------------------------------------------------
 
     def on_samples(
@@ -135,7 +107,7 @@ class ElevatorRules:
         ordered = sorted(samples, key=_by_ts)
         car.heard_at = now
         if ordered:
-            self.observe_clock(car, ordered[-1]["ts"], now)
+            observe_clock(self.cfg, car, ordered[-1]["ts"], now)
         now = device_now(car, now)  # what is fresh is judged on the terminal's clock
         for s in ordered:
             if not car.samples or s["ts"] > car.samples[-1]["ts"]:
@@ -163,34 +135,6 @@ class ElevatorRules:
             self.trim(car)
         self.arm(car)
         return ops
-
-    def observe_clock(self, car: Elevator, ts: datetime, now: datetime) -> None:
-        """Learn the terminal's clock offset from a message whose newest device
-        time is ``ts``, received at ``now`` (README, "Wrong clocks, future dates
-        and replay storms")."""
-        cfg = self.cfg
-        if cfg.skew_samples <= 0:
-            return  # learning is off: every terminal's clock is taken as right
-        rx = now.timestamp()
-        delay = rx - ts.timestamp()
-        obs = car.delays
-        if obs and rx - obs[-1][0] < cfg.skew_confirm_s / max(1, cfg.skew_samples - 1):
-            # Messages close together count once (the least delayed): a burst
-            # is one look at the clock, and a terminal sending often must
-            # still span skew_confirm_s with skew_samples looks.
-            obs[-1] = (obs[-1][0], min(obs[-1][1], delay))
-        else:
-            obs.append((rx, delay))
-            if len(obs) > cfg.skew_samples:
-                del obs[0]
-        if len(obs) < cfg.skew_samples or rx - obs[0][0] < cfg.skew_confirm_s:
-            return
-        delays = [d for _, d in obs]
-        lo = min(delays)
-        if max(delays) - lo <= cfg.skew_jitter_s:
-            # The smallest delay: the clock's offset plus the least transport time.
-            car.clock_offset_s = lo if abs(lo) >= cfg.skew_ignore_s else 0.0
-            car.clock_known = True
 
     def arm(self, car: Elevator) -> None:
         if car.episode_start is not None or car.trapped_key in self.open:
@@ -242,7 +186,7 @@ class ElevatorRules:
             # ahead of the samples queued before it): it neither ends nor
             # restarts that episode; faults and offline still count it.
             return self._step_rest(car, s, emit=emit)
-        cond = self._condition(car, s)
+        cond = trapped_condition(self.cfg, car, s)
         if cond is not None:
             thr, why = cond
             if car.episode_start is None:
@@ -291,7 +235,7 @@ class ElevatorRules:
         # faults that normal running or mains power end
         faults = self.open.faults.get(car.eid, ())
         for code in [*car.pending_faults, *sorted(faults)] if car.pending_faults or faults else ():
-            if self.ends_fault(code, s):
+            if ends_fault(code, s):
                 ops += self.end_fault(car, code, s["ts"], fault_end_why(code), emit=emit)
         offline = car.offline_key
         if emit and offline in self.open and s["ts"] >= self.open[offline]:
@@ -299,12 +243,6 @@ class ElevatorRules:
             ops.append(Close(offline, "other", ended_at=s["ts"], details=back))
             self.open.pop(offline, None)
         return ops
-
-    @staticmethod
-    def ends_fault(code: str, s: StatusSample) -> bool:
-        if code == "power_loss":
-            return s["power"] == "mains"
-        return s["mode"] == "normal" and s["direction"] != "stopped" and s["speed"] >= MOVING_SPEED
 
     def _raise(self, d: AlertDraft) -> Raise:
         self.open[d.condition_key] = d.started_at
@@ -335,7 +273,7 @@ class ElevatorRules:
         car = self.car(eid)
         car.last_rx = mono
         car.heard_at = now
-        self.observe_clock(car, ev.ts, now)
+        observe_clock(self.cfg, car, ev.ts, now)
         live = device_now(car, now) - ev.ts <= timedelta(seconds=self.cfg.backlog_after_s)
         ops: list[Op] = []
         code = ev.code
@@ -345,7 +283,7 @@ class ElevatorRules:
             ops += self.alarm_tested(car, ev, emit=True)
         elif code == "trapped":
             if car.trapped_key not in self.open:
-                started = self.trapped_reported(car, ev)
+                started = trapped_reported(car, ev)
                 if live and not car.dirty:
                     d = trapped_draft(car, started, car.last_sample)
                     d.details["event"] = ev.model_dump(mode="json")
@@ -369,7 +307,7 @@ class ElevatorRules:
         if car.judged_until is None or since > car.judged_until:
             return []
         for s in car.samples:
-            if since <= s["ts"] <= car.judged_until and self.ends_fault(code, s):
+            if since <= s["ts"] <= car.judged_until and ends_fault(code, s):
                 return self.end_fault(car, code, s["ts"], fault_end_why(code), emit=True)
         return []
 
@@ -378,7 +316,9 @@ class ElevatorRules:
         standing now meets its threshold from the press on."""
         car.alarm_at = ev.ts if car.alarm_at is None else max(car.alarm_at, ev.ts)
         cond = (
-            self._condition(car, last) if last is not None and car.episode_start is None else None
+            trapped_condition(self.cfg, car, last)
+            if last is not None and car.episode_start is None
+            else None
         )
         if last is not None and cond is not None:
             car.episode_start = car.threshold_since = max(last["ts"], ev.ts)
@@ -396,16 +336,6 @@ class ElevatorRules:
             if emit
             else []
         )
-
-    @staticmethod
-    def trapped_reported(car: Elevator, ev: ElevatorEvent) -> datetime:
-        """The terminal's own detection: an episode due at once (threshold 0).
-        Returns when it began."""
-        if car.episode_start is None or ev.ts < car.episode_start:
-            car.episode_start = ev.ts
-        car.episode_threshold_s, car.episode_reason = 0.0, REPORTED
-        car.threshold_since = ev.ts
-        return car.episode_start
 
     def end_fault(
         self, car: Elevator, code: str, at: datetime, why: str, *, emit: bool

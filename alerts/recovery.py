@@ -18,6 +18,7 @@ from alerts.engine import Engine
 from alerts.keys import event_key, filling_of
 from alerts.ops import Op, Raise
 from alerts.replay import Episodes, StoredEvent, replay
+from alerts.terminal_clock import observe_clock
 from semon.domain.alerts import ELEVATOR_KINDS, AlertDraft
 from semon.domain.wire import ElevatorEvent, Filling, StatusSample
 from semon.store.alert_checkpoints import load_checkpoint
@@ -234,7 +235,7 @@ class Recovery:
         # The terminal's clock as its last samples arrived (ingest's receive
         # times): a slow or fast clock is known from the first message on.
         for ts, received in arrivals[-4 * max(1, self.cfg.skew_samples) :]:
-            self.rules.observe_clock(car, ts, received)
+            observe_clock(self.cfg, car, ts, received)
         # replay() judges (emits for) the samples after judged_until only, as
         # settle() does for a late upload; None: all of them were never judged.
         car.judged_until = judged_until

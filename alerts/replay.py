@@ -9,8 +9,9 @@ from datetime import datetime
 from typing import NamedTuple
 
 from alerts.drafts import fault_draft
+from alerts.elevator_conditions import ends_fault, fault_end_why, trapped_reported
 from alerts.elevator_state import Elevator
-from alerts.elevators import ElevatorRules, fault_end_why
+from alerts.elevators import ElevatorRules
 from alerts.keys import fault_key
 from alerts.ops import Op, Raise
 from semon.domain.wire import ElevatorEvent, StatusSample
@@ -88,7 +89,7 @@ def _replay_event(
         k = car.trapped_key
         # covered: paged and over (a rescue the dispatcher closed) before the restart
         if k not in rules.open and not _covered(episodes.get(k), ev.ts):
-            rules.trapped_reported(car, ev)
+            trapped_reported(car, ev)
     elif code == "power_restored":
         emit = fresh or "power_loss" in unjudged
         return rules.end_fault(car, "power_loss", ev.ts, "power_restored event", emit=emit)
@@ -128,7 +129,7 @@ def _end_unjudged(
     (they came late): recorded now, or never."""
     ops: list[Op] = []
     for code in sorted(unjudged):
-        if code in car.pending_faults and rules.ends_fault(code, s):
+        if code in car.pending_faults and ends_fault(code, s):
             ops += rules.end_fault(car, code, s["ts"], fault_end_why(code), emit=True)
     unjudged.intersection_update(car.pending_faults)
     return ops

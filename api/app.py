@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.allow import AllowHeader
+from api.deadline import RequestDeadline
 from api.limits import RequestLimits, document_query_text
 from api.metrics_mw import LOOP_LAG, RequestMetrics
 from api.notify import AlertWaker
@@ -133,6 +134,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(AllowHeader)
+    app.add_middleware(RequestDeadline, deadline_s=settings.api.request_deadline_s)
     app.add_middleware(RequestLimits, settings=settings.api)
     app.add_middleware(RequestMetrics)
     app.add_middleware(VaryLanguage)

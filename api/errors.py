@@ -3,7 +3,8 @@
 platform's): a database that is slow or away answers 503 (never 500); a
 refused registry batch 422 naming the records; a request that does not
 validate 422 with FastAPI's `detail` list, each `msg` in the reader's
-language (`loc`, the field names, as they are).
+language (`loc`, the field names, as they are); anything unexpected 500
+with an `error_id` that finds its traceback in the log.
 
 A route raises `HTTPException(status, msg("api.problem.<what>", **args))`:
 the catalog message is rendered here, per request. A plain string detail is
@@ -13,6 +14,7 @@ passed through (Starlette's own "Not Found" becomes the status's title).
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, Final
@@ -147,9 +149,28 @@ async def _validation_failed(request: Request, exc: Exception) -> JSONResponse:
     return problem(speaker, 422, detail, **extra)
 
 
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """A defect, not the caller's fault: the traceback goes to the log under
+    an id the answer gives, so a user's report finds it (the server then
+    re-raises it to its own error log)."""
+    error_id = uuid.uuid4().hex[:12]
+    log.error(
+        "unexpected error %s in %s %s", error_id, request.method, request.url.path, exc_info=exc
+    )
+    return problem(
+        get_reader(request),
+        500,
+        msg("api.problem.unexpected", error_id=error_id),
+        error_id=error_id,
+    )
+
+
 def install(app: FastAPI) -> None:
     for exc_type in DB_UNAVAILABLE:
         app.add_exception_handler(exc_type, _database_unavailable)
     app.add_exception_handler(RegistryRejected, _registry_rejected)
     app.add_exception_handler(RequestValidationError, _validation_failed)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    # Starlette's outermost middleware answers with this in place of its
+    # plain-text "Internal Server Error".
+    app.add_exception_handler(Exception, _unexpected)

@@ -50,7 +50,7 @@ def query_problem(query_string: bytes) -> tuple[str, Message] | None:
     return None
 
 
-def _reader(scope: Scope) -> Reader:
+def reader_of(scope: Scope) -> Reader:
     settings: Settings = scope["app"].state.settings
     accept = None
     for key, value in scope.get("headers", ()):
@@ -73,13 +73,13 @@ class RequestLimits:
         bad = query_problem(scope.get("query_string", b""))
         if bad is not None:
             name, wrong = bad
-            speaker = _reader(scope)
+            speaker = reader_of(scope)
             detail = [{"loc": ["query", name], "msg": speaker.render(wrong), "type": "value_error"}]
             await problem(speaker, 422, detail)(scope, receive, send)
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body:
-            speaker = _reader(scope)
+            speaker = reader_of(scope)
             too_large = msg("api.problem.body_too_large", limit=self.max_body)
             await problem(speaker, 413, too_large)(scope, receive, send)
             return

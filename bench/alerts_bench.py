@@ -410,6 +410,18 @@ async def _console(
                             f"over {leg.name}",
                             flush=True,
                         )
+            # A page one leg has and another not yet when the console stops (the
+            # stream reads the store, written after the page went out): a moment
+            # to arrive; pages first seen after the stop are not counted.
+            seen = set().union(*(leg.lat.keys() for leg in legs))
+            grace = time.monotonic() + 5.0
+            while time.monotonic() < grace and not all(seen <= leg.lat.keys() for leg in legs):
+                changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), 0.2)
+            for leg in legs:
+                for late in leg.lat.keys() - seen:
+                    del leg.lat[late]
         finally:
             if watching is not None:
                 watching.cancel()

@@ -204,6 +204,10 @@ class ApiSettings(BaseModel):
     statement_timeout_ms: int = 10_000
     # How long a request waits for a pooled connection before answering 503.
     pool_timeout_s: float = 5.0
+    # A read whose answer has not started by then answers 503 (api/deadline.py):
+    # a database that stops answering at all is not bounded by the statement
+    # timeout. 0 turns it off.
+    request_deadline_s: float = Field(default=20.0, ge=0)
     # Cursor page sizes: the default when a client asks for none, and the cap.
     page_size_default: int = Field(default=100, ge=1)
     # History windows longer than this are downsampled with date_bin to at

@@ -325,6 +325,17 @@ async def private_postgres() -> AsyncIterator[tuple[EmbeddedPostgres, str]]:
             await asyncio.to_thread(pg.stop)
 
 
+def postgres_pids(pgdata: Path) -> list[int]:
+    """The postmaster (first line of postmaster.pid) and its children."""
+    postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
+    pids = [postmaster]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                pids.append(int(stat.parent.name))
+    return pids
+
+
 def years_ago(n: float) -> date:
     return date.today() - timedelta(days=int(365.25 * n))
 

@@ -12,6 +12,7 @@ Fixtures other API tests use:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -73,6 +74,21 @@ class LiveServer:
             self.loop.call_soon_threadsafe(self.task.cancel)
         self.thread.join(15)
         assert not self.thread.is_alive(), "API did not shut down"
+
+
+@contextlib.contextmanager
+def serving(settings: Settings) -> Iterator[tuple[str, Headers]]:
+    """A LiveServer of its own for a test that needs other settings: its base
+    URL and the bootstrap admin's headers."""
+    server = LiveServer(settings)
+    server.start()
+    try:
+        yield (
+            f"http://127.0.0.1:{settings.api.port}",
+            {"Authorization": f"Bearer {settings.api.bootstrap_admin_token}"},
+        )
+    finally:
+        server.stop()
 
 
 def make_settings(database_url: str) -> Settings:

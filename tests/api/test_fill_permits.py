@@ -5,13 +5,11 @@ every answer kept; a database too slow answered "unknown, try again"."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,7 +20,7 @@ from alerts.fillings import filling_drafts
 from alerts.registry import RegistryCache
 from semon.domain.wire import Filling
 from semon.store.pool import open_pool
-from tests.alerts.helpers import private_postgres
+from tests.alerts.helpers import postgres_pids, private_postgres
 from tests.api.conftest import LiveServer, make_settings
 
 Headers = dict[str, str]
@@ -283,17 +281,6 @@ def test_gas_list_is_the_contracts() -> None:
         assert gas in GASES
 
 
-def _postgres_pids(pgdata: Path) -> list[int]:
-    """The postmaster (first line of postmaster.pid) and its children."""
-    postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
-    pids = [postmaster]
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
-                pids.append(int(stat.parent.name))
-    return pids
-
-
 async def test_a_frozen_database_answers_unknown_within_the_deadline(uid: str) -> None:
     """A private PostgreSQL stopped with SIGSTOP: every process of it frozen
     mid-conversation, the worst a slow database can do."""
@@ -310,7 +297,7 @@ async def test_a_frozen_database_answers_unknown_within_the_deadline(uid: str) -
             _register(url, admin, "cylinders", [_cylinder(cid, st)])
             # The token is known to the API; the permit's own lookup is what waits.
             assert (await asyncio.to_thread(_permit, url, admin, cid, st, "lpg")).status_code == 200
-            pids = _postgres_pids(pg.pgdata)
+            pids = postgres_pids(pg.pgdata)
             for pid in pids:
                 os.kill(pid, signal.SIGSTOP)
             try:

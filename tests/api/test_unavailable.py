@@ -10,7 +10,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.api.conftest import LiveServer, make_settings
+from tests.api.conftest import make_settings, serving
 
 Headers = dict[str, str]
 
@@ -22,15 +22,8 @@ def tight_server(database_url: str) -> Iterator[tuple[str, Headers]]:
     settings.api.pool_timeout_s = 0.2
     settings.storage.pool_min = 1
     settings.storage.pool_max = 1
-    server = LiveServer(settings)
-    server.start()
-    try:
-        yield (
-            f"http://127.0.0.1:{settings.api.port}",
-            {"Authorization": f"Bearer {settings.api.bootstrap_admin_token}"},
-        )
-    finally:
-        server.stop()
+    with serving(settings) as served:
+        yield served
 
 
 def wait_for_lock_waiter(dsn: str, timeout: float = 10) -> None:

@@ -18,7 +18,8 @@ from semon.settings import Settings
 from semon.store import rescues
 from simulators.city import generate_city
 from simulators.player import load_city
-from simulators.rescues import DeskOptions, draw_scripts, play, truth
+from simulators.rescue_scripts import DeskOptions, draw_scripts, truth
+from simulators.rescues import play
 from tests.api.conftest import LiveServer, make_settings
 
 DAY = datetime(2026, 3, 2, tzinfo=UTC)
