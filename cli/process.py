@@ -1,18 +1,20 @@
 """What every subcommand does first: settings from the environment, logging,
 the database check; the operator's reader (messages from the catalogs,
-cli.po, in the `i18n.language` setting); and how it runs its coroutine."""
+cli.po, in the `i18n.language` setting), and the reader of `--help`; and how
+it runs its coroutine."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Coroutine
 from typing import Any
 
 import typer
 
-from semon.i18n import Reader, reader_for
+from semon.i18n import DEFAULT_LANGUAGE, Reader, negotiate, reader, reader_for
 from semon.settings import Settings
 
 
@@ -29,6 +31,24 @@ def speaker(settings: Settings) -> Reader:
     """Who reads the console: the platform's language and time zone (there is
     no request to ask)."""
     return reader_for(settings.i18n)
+
+
+# The `i18n.language` setting as the environment gives it (Settings reads
+# names without regard to case, so does help_reader).
+LANGUAGE_VARIABLE = "SEMON_I18N__LANGUAGE"
+
+
+def help_reader() -> Reader:
+    """Who reads `--help`: the `i18n.language` setting, read straight from the
+    environment. The help texts are written where the commands are declared,
+    at import, and `semon --help` must answer at once with no configuration
+    at all: building Settings would read (and could refuse) every other
+    setting. A value that is not a language we speak gives the default; the
+    command itself refuses it when it loads its settings."""
+    wanted = next(
+        (value for name, value in os.environ.items() if name.upper() == LANGUAGE_VARIABLE), None
+    )
+    return reader(negotiate(wanted, DEFAULT_LANGUAGE))
 
 
 def need_database(settings: Settings) -> None:
