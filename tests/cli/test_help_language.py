@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from semon.broker_files import KINDS as TERMINAL_KINDS
-from semon.i18n import Language, reader
+from semon.i18n import LANGUAGES, Language, catalogs, reader
 from semon.store.registry import KINDS as REGISTRY_KINDS
 from semon.tokens import ROLES
 
@@ -132,6 +132,19 @@ def test_help_reads_the_language_alone(env: dict[str, str], language: Language) 
     done = semon_help("up", **env)
     assert done.returncode == 0, done.stderr
     assert squash(text(language, "cli.help.up.simulate")) in squash(done.stdout), done.stdout
+
+
+def test_help_texts_are_plain_text() -> None:
+    """Typer reads help as Rich markup: `[...]` would be taken for a style
+    (and vanish), `:name:` for an emoji."""
+    found = [
+        f"{language} {key}: {entry.text}"
+        for language in LANGUAGES
+        for key, entry in catalogs().entries[language].items()
+        if key.startswith("cli.help.") and ("[" in entry.text or re.search(r":\w+:", entry.text))
+    ]
+    assert len([k for k in catalogs().entries["en"] if k.startswith("cli.help.")]) > 30
+    assert found == []
 
 
 def _is_catalog_text(node: ast.expr) -> bool:
