@@ -12,7 +12,7 @@ from typing import Annotated
 import psycopg
 import typer
 
-from cli.process import help_reader, load_settings, need_database, run, speaker
+from cli.process import HelpGroup, help_reader, load_settings, need_database, run, speaker
 from semon.broker_files import KINDS as TERMINAL_KINDS
 from semon.broker_files import BrokerFilesError, device_password, write_broker_files
 from semon.registry_import import RegistryFileError, RegistryRejected, guess_kind, import_file
@@ -32,10 +32,12 @@ from semon.tokens import (
 # The reader of `--help` (every help= below is a catalog text in its language).
 help_words = help_reader()
 
-db_app = typer.Typer(no_args_is_help=True, help=help_words.t("cli.help.db"))
-registry_app = typer.Typer(no_args_is_help=True, help=help_words.t("cli.help.registry"))
-token_app = typer.Typer(no_args_is_help=True, help=help_words.t("cli.help.token"))
-broker_app = typer.Typer(no_args_is_help=True, help=help_words.t("cli.help.broker"))
+db_app = typer.Typer(cls=HelpGroup, no_args_is_help=True, help=help_words.t("cli.help.db"))
+registry_app = typer.Typer(
+    cls=HelpGroup, no_args_is_help=True, help=help_words.t("cli.help.registry")
+)
+token_app = typer.Typer(cls=HelpGroup, no_args_is_help=True, help=help_words.t("cli.help.token"))
+broker_app = typer.Typer(cls=HelpGroup, no_args_is_help=True, help=help_words.t("cli.help.broker"))
 
 
 def _versions(versions: list[int]) -> str:

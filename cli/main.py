@@ -13,7 +13,7 @@ import typer
 
 from cli.admin import broker_app, db_app, registry_app, token_app
 from cli.failures import check_database
-from cli.process import help_reader, load_settings, need_database, run
+from cli.process import HelpGroup, help_reader, load_settings, need_database, run
 
 if TYPE_CHECKING:
     from semon.settings import Settings
@@ -30,7 +30,9 @@ MAX_STATIONS = 100_000
 # The reader of `--help` (every help= below is a catalog text in its language).
 help_words = help_reader()
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=help_words.t("cli.help.semon"))
+app = typer.Typer(
+    cls=HelpGroup, no_args_is_help=True, add_completion=False, help=help_words.t("cli.help.semon")
+)
 app.add_typer(db_app, name="db")
 app.add_typer(registry_app, name="registry")
 app.add_typer(token_app, name="token")
