@@ -1,6 +1,7 @@
 """The one-off commands: `semon db`, `semon registry`, `semon token`,
 `semon broker`. Each does its work through the shared package and says
-what it did on the console; a refusal goes to stderr with a non-zero exit."""
+what it did on the console; a refusal goes to stderr with a non-zero exit.
+Their `--help` is the catalogs' (cli.po, `cli.help.*`), as in cli/main.py."""
 
 from __future__ import annotations
 
@@ -11,18 +12,32 @@ from typing import Annotated
 import psycopg
 import typer
 
-from cli.process import load_settings, need_database, run, speaker
+from cli.process import HelpGroup, help_reader, load_settings, need_database, run, speaker
+from semon.broker_files import KINDS as TERMINAL_KINDS
 from semon.broker_files import BrokerFilesError, device_password, write_broker_files
 from semon.registry_import import RegistryFileError, RegistryRejected, guess_kind, import_file
 from semon.settings import Settings
 from semon.store.commands import migrate_database, schema_status
 from semon.store.migrate import FlavourUnavailable
-from semon.tokens import TokenError, UnknownScope, check_grant, create_token, revoke_token
+from semon.store.registry import KINDS as REGISTRY_KINDS
+from semon.tokens import (
+    ROLES,
+    TokenError,
+    UnknownScope,
+    check_grant,
+    create_token,
+    revoke_token,
+)
 
-db_app = typer.Typer(no_args_is_help=True, help="Schema and storage.")
-registry_app = typer.Typer(no_args_is_help=True, help="Registry records.")
-token_app = typer.Typer(no_args_is_help=True, help="API tokens.")
-broker_app = typer.Typer(no_args_is_help=True, help="Broker credentials and ACL.")
+# The reader of `--help` (every help= below is a catalog text in its language).
+help_words = help_reader()
+
+db_app = typer.Typer(cls=HelpGroup, no_args_is_help=True, help=help_words.t("cli.help.db"))
+registry_app = typer.Typer(
+    cls=HelpGroup, no_args_is_help=True, help=help_words.t("cli.help.registry")
+)
+token_app = typer.Typer(cls=HelpGroup, no_args_is_help=True, help=help_words.t("cli.help.token"))
+broker_app = typer.Typer(cls=HelpGroup, no_args_is_help=True, help=help_words.t("cli.help.broker"))
 
 
 def _versions(versions: list[int]) -> str:
@@ -35,7 +50,7 @@ def _database_settings() -> Settings:
     return settings
 
 
-@db_app.command("migrate")
+@db_app.command("migrate", help=help_words.t("cli.help.db.migrate"))
 def db_migrate() -> None:
     """Apply missing migrations and the storage policies."""
     settings = _database_settings()
@@ -56,7 +71,7 @@ def db_migrate() -> None:
     run(migrate())
 
 
-@db_app.command("status")
+@db_app.command("status", help=help_words.t("cli.help.db.status"))
 def db_status() -> None:
     """Say which flavour (TimescaleDB or plain PostgreSQL) and which migrations."""
     settings = _database_settings()
@@ -80,14 +95,13 @@ def db_status() -> None:
     run(status())
 
 
-@registry_app.command("import")
+@registry_app.command("import", help=help_words.t("cli.help.registry.import"))
 def registry_import(
-    file: Annotated[Path, typer.Argument(help="CSV or JSON file of records.")],
+    file: Annotated[Path, typer.Argument(help=help_words.t("cli.help.registry.import.file"))],
     kind: Annotated[
         str | None,
         typer.Option(
-            help="elevators, cylinders, firms, stations, inspections, maintenance; "
-            "guessed from the file name when omitted."
+            help=help_words.t("cli.help.registry.import.kind", kinds=", ".join(REGISTRY_KINDS))
         ),
     ] = None,
 ) -> None:
@@ -131,21 +145,22 @@ def _expiry(text: str | None) -> datetime | None:
     return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
-@token_app.command("create")
+@token_app.command("create", help=help_words.t("cli.help.token.create"))
 def token_create(
     role: Annotated[
-        str, typer.Option(help="admin, dispatcher, maintenance, regulator, station, use_unit")
+        str, typer.Option(help=help_words.t("cli.help.token.create.role", roles=", ".join(ROLES)))
     ],
     scope: Annotated[
-        list[str] | None, typer.Option(help="District(s), a firm_id or a station_id; none = all.")
+        list[str] | None, typer.Option(help=help_words.t("cli.help.token.create.scope"))
     ] = None,
-    label: Annotated[str | None, typer.Option(help="Who or what holds it.")] = None,
+    label: Annotated[
+        str | None, typer.Option(help=help_words.t("cli.help.token.create.label"))
+    ] = None,
     allow_unknown_scope: Annotated[
-        bool, typer.Option(help="Issue it even if the scope names nothing in the registry.")
+        bool, typer.Option(help=help_words.t("cli.help.token.create.allow_unknown_scope"))
     ] = False,
     expires_in: Annotated[
-        str | None,
-        typer.Option(help="Stop working after this long: 90d, 12h, 30m or seconds; none = never."),
+        str | None, typer.Option(help=help_words.t("cli.help.token.create.expires_in"))
     ] = None,
 ) -> None:
     """Issue an API token; the secret is printed once."""
@@ -191,8 +206,10 @@ def token_create(
     run(create())
 
 
-@token_app.command("revoke")
-def token_revoke(token_id: str) -> None:
+@token_app.command("revoke", help=help_words.t("cli.help.token.revoke"))
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help=help_words.t("cli.help.token.revoke.token_id"))],
+) -> None:
     """Revoke a token by its id."""
     settings = _database_settings()
     t = speaker(settings).t
@@ -209,9 +226,11 @@ def token_revoke(token_id: str) -> None:
     run(revoke())
 
 
-@broker_app.command("files")
+@broker_app.command("files", help=help_words.t("cli.help.broker.files"))
 def broker_files(
-    out: Annotated[Path, typer.Option(help="Folder for passwd and acl files.")] = Path("mosquitto"),
+    out: Annotated[Path, typer.Option(help=help_words.t("cli.help.broker.files.out"))] = Path(
+        "mosquitto"
+    ),
 ) -> None:
     """Write Mosquitto password and ACL files from the registry."""
     settings = _database_settings()
@@ -235,10 +254,17 @@ def broker_files(
     run(write())
 
 
-@broker_app.command("password")
+@broker_app.command("password", help=help_words.t("cli.help.broker.password"))
 def broker_password(
-    kind: Annotated[str, typer.Argument(help="elevator or station")],
-    equipment_id: Annotated[str, typer.Argument(help="The terminal's elevator_id or station_id.")],
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help=help_words.t("cli.help.broker.password.kind", kinds=", ".join(TERMINAL_KINDS))
+        ),
+    ],
+    equipment_id: Annotated[
+        str, typer.Argument(help=help_words.t("cli.help.broker.password.equipment_id"))
+    ],
 ) -> None:
     """Print a terminal's MQTT password (derived from SEMON_BROKER__DEVICE_SECRET)."""
     settings = load_settings()

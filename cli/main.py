@@ -1,4 +1,7 @@
-"""The `semon` command: one subcommand per process, and the one-off commands."""
+"""The `semon` command: one subcommand per process, and the one-off commands.
+
+What `--help` says comes from the catalogs (cli.po, `cli.help.*`) in the
+`i18n.language` setting (help_reader): these docstrings are for developers."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import typer
 
 from cli.admin import broker_app, db_app, registry_app, token_app
 from cli.failures import check_database
-from cli.process import load_settings, need_database, run
+from cli.process import HelpGroup, help_reader, load_settings, need_database, run
 
 if TYPE_CHECKING:
     from semon.settings import Settings
@@ -24,23 +27,28 @@ if TYPE_CHECKING:
 MAX_ELEVATORS = 1_000_000
 MAX_STATIONS = 100_000
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+# The reader of `--help` (every help= below is a catalog text in its language).
+help_words = help_reader()
+
+app = typer.Typer(
+    cls=HelpGroup, no_args_is_help=True, add_completion=False, help=help_words.t("cli.help.semon")
+)
 app.add_typer(db_app, name="db")
 app.add_typer(registry_app, name="registry")
 app.add_typer(token_app, name="token")
 app.add_typer(broker_app, name="broker")
 
 
-@app.command()
+@app.command(help=help_words.t("cli.help.up"))
 def up(
-    simulate: Annotated[bool, typer.Option(help="Feed a simulated city into the platform.")] = True,
+    simulate: Annotated[bool, typer.Option(help=help_words.t("cli.help.up.simulate"))] = True,
     elevators: Annotated[
-        int, typer.Option(min=1, max=MAX_ELEVATORS, help="Simulated elevators.")
+        int, typer.Option(min=1, max=MAX_ELEVATORS, help=help_words.t("cli.help.city.elevators"))
     ] = 300,
     stations: Annotated[
-        int, typer.Option(min=0, max=MAX_STATIONS, help="Simulated filling stations.")
+        int, typer.Option(min=0, max=MAX_STATIONS, help=help_words.t("cli.help.city.stations"))
     ] = 4,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the simulated city.")] = 1,
+    seed: Annotated[int, typer.Option(min=0, help=help_words.t("cli.help.city.seed"))] = 1,
 ) -> None:
     """Run everything in one process: embedded database and broker unless
     DATABASE_URL / MQTT_URL are set, then ingest, alerts, API (and a city)."""
@@ -50,7 +58,7 @@ def up(
     run(run_up(settings, simulate=simulate, elevators=elevators, stations=stations, seed=seed))
 
 
-@app.command()
+@app.command(help=help_words.t("cli.help.ingest"))
 def ingest() -> None:
     """Subscribe to device topics and store telemetry."""
     from ingest.service import run as run_ingest
@@ -58,7 +66,7 @@ def ingest() -> None:
     _serve(run_ingest, connect_first=False)
 
 
-@app.command()
+@app.command(help=help_words.t("cli.help.alerts"))
 def alerts() -> None:
     """Run the rule engines and the alert lifecycle."""
     from alerts.service import run as run_alerts
@@ -66,7 +74,7 @@ def alerts() -> None:
     _serve(run_alerts)
 
 
-@app.command()
+@app.command(help=help_words.t("cli.help.api"))
 def api() -> None:
     """Serve the HTTP API."""
     from api.service import run as run_api
@@ -87,20 +95,24 @@ def _serve(
     run(service(settings))
 
 
-@app.command()
+@app.command(help=help_words.t("cli.help.simulate"))
 def simulate(
-    elevators: Annotated[int, typer.Option(min=1, max=MAX_ELEVATORS, help="Fleet size.")] = 1000,
-    stations: Annotated[int, typer.Option(min=0, max=MAX_STATIONS, help="Filling stations.")] = 10,
-    seed: Annotated[int, typer.Option(min=0, help="City seed.")] = 1,
-    rate: Annotated[
-        float, typer.Option(min=0, help="Target messages per second; 0 = realistic.")
-    ] = 0.0,
-    processes: Annotated[int, typer.Option(min=1, max=64, help="Publisher processes.")] = 1,
+    elevators: Annotated[
+        int, typer.Option(min=1, max=MAX_ELEVATORS, help=help_words.t("cli.help.city.elevators"))
+    ] = 1000,
+    stations: Annotated[
+        int, typer.Option(min=0, max=MAX_STATIONS, help=help_words.t("cli.help.city.stations"))
+    ] = 10,
+    seed: Annotated[int, typer.Option(min=0, help=help_words.t("cli.help.city.seed"))] = 1,
+    rate: Annotated[float, typer.Option(min=0, help=help_words.t("cli.help.simulate.rate"))] = 0.0,
+    processes: Annotated[
+        int, typer.Option(min=1, max=64, help=help_words.t("cli.help.simulate.processes"))
+    ] = 1,
     duration: Annotated[
-        float, typer.Option(min=0, help="Seconds to run; 0 = until stopped.")
+        float, typer.Option(min=0, help=help_words.t("cli.help.simulate.duration"))
     ] = 0.0,
     ground_truth: Annotated[
-        Path | None, typer.Option(help="Write injected incidents here.")
+        Path | None, typer.Option(help=help_words.t("cli.help.simulate.ground_truth"))
     ] = None,
 ) -> None:
     """Play a simulated city over MQTT."""
