@@ -15,6 +15,7 @@ import typer
 from cli.process import HelpGroup, help_reader, load_settings, need_database, run, speaker
 from semon.broker_files import KINDS as TERMINAL_KINDS
 from semon.broker_files import BrokerFilesError, device_password, write_broker_files
+from semon.i18n import Message, msg
 from semon.registry_import import RegistryFileError, RegistryRejected, guess_kind, import_file
 from semon.settings import Settings
 from semon.store.commands import migrate_database, schema_status
@@ -132,16 +133,22 @@ def registry_import(
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+class _BadExpiry(ValueError):
+    def __init__(self, message: Message) -> None:
+        super().__init__(message.key)
+        self.message = message
+
+
 def _expiry(text: str | None) -> datetime | None:
     """`--expires-in` as an instant: 90d, 12h, 30m, 45s or plain seconds."""
     if text is None:
         return None
     number, unit = (text[:-1], text[-1]) if text[-1:] in _UNITS else (text, "s")
     if not number.isdigit() or int(number) <= 0:
-        raise ValueError(f"{text!r} is not a duration like 90d, 12h, 30m or 3600")
+        raise _BadExpiry(msg("cli.token.expiry_not_duration", text=text))
     seconds = int(number) * _UNITS[unit]
     if seconds > 20 * 365 * 86400:
-        raise ValueError(f"{text!r} is longer than 20 years")
+        raise _BadExpiry(msg("cli.token.expiry_too_long", text=text))
     return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
@@ -169,8 +176,8 @@ def token_create(
     items = scope or []
     try:
         expires_at = _expiry(expires_in)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="'--expires-in'") from None
+    except _BadExpiry as exc:
+        raise typer.BadParameter(words.render(exc.message), param_hint="'--expires-in'") from None
     try:
         check_grant(role, items)
     except TokenError as exc:

@@ -70,7 +70,9 @@ def failure_line(exc: BaseException, reader: Reader, database_url: str) -> str |
     for leaf in _leaves(exc):
         if isinstance(leaf, BrokerUnreachable):
             return reader.t(
-                "cli.failure.broker", target=without_password(leaf.url), reason=leaf.reason
+                "cli.failure.broker",
+                target=without_password(leaf.url),
+                reason=leaf.reason or reader.t("cli.failure.no_answer"),
             )
         if isinstance(leaf, psycopg.OperationalError | DatabaseUnavailable):
             return reader.t(
@@ -99,6 +101,6 @@ async def check_broker(url: str, timeout_s: float = 5.0) -> None:
     except ValueError as exc:
         raise BrokerUnreachable(url, str(exc)) from None
     except (OSError, TimeoutError) as exc:
-        raise BrokerUnreachable(url, _reason(exc) if str(exc) else "no answer") from None
+        raise BrokerUnreachable(url, _reason(exc) if str(exc) else "") from None
     except MqttConnectError as exc:
         raise BrokerUnreachable(url, _reason(exc)) from None

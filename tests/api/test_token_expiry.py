@@ -60,13 +60,14 @@ def test_an_expiry_must_be_a_future_rfc3339_time(api_url: str, admin_headers: He
             assert [e["loc"] for e in r.json()["detail"]] == [loc]
 
 
-def _cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _cli(database_url: str, *args: str, **more: str) -> subprocess.CompletedProcess[str]:
     # English: the expiry line is a catalog text ("过期时间：" in zh-CN).
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "SEMON_LOG_LEVEL": "WARNING",
         "SEMON_I18N__LANGUAGE": "en",
+        **more,
     }
     return subprocess.run(
         [sys.executable, "-m", "cli", "token", "create", "--role", "dispatcher", *args],
@@ -81,6 +82,9 @@ def _cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
 def test_cli_expires_in(api_url: str, database_url: str) -> None:
     bad = _cli(database_url, "--expires-in", "-5")
     assert bad.returncode == 2 and "--expires-in" in bad.stderr, bad.stderr
+    assert "'-5' is not a duration like 90d" in bad.stderr, bad.stderr
+    long = _cli(database_url, "--expires-in", "7400d", SEMON_I18N__LANGUAGE="zh-CN")
+    assert long.returncode == 2 and "“7400d”超过 20 年" in long.stderr, long.stderr
     made = _cli(database_url, "--expires-in", "2s")
     assert made.returncode == 0, made.stderr
     fields = dict(line.split(":", 1) for line in made.stdout.splitlines() if ": " in line)

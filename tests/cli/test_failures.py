@@ -6,6 +6,7 @@ with a non-zero exit, never a traceback."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -86,6 +87,27 @@ def test_an_unreachable_broker_is_one_line(tmp_path: Path, fresh_database_url: s
     )
     line = _one_line(result)
     assert f"127.0.0.1:{port}" in line and "Set MQTT_URL" in line
+
+
+def test_a_broker_that_never_answers_is_one_line_in_each_language(
+    tmp_path: Path, fresh_database_url: str
+) -> None:
+    """A port that takes the connection and says nothing (a firewall's
+    tarpit, a hung broker): the reason is the catalog's "no answer"."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        url = f"mqtt://device:{PASSWORD}@127.0.0.1:{port}"
+        for language, words in (("zh-CN", "没有应答"), ("en", "no answer")):
+            result = semon(
+                tmp_path,
+                "up",
+                "--no-simulate",
+                DATABASE_URL=fresh_database_url,
+                MQTT_URL=url,
+                SEMON_I18N__LANGUAGE=language,
+            )
+            line = _one_line(result)
+            assert f"127.0.0.1:{port}" in line and words in line, line
 
 
 def test_the_line_speaks_the_configured_language(tmp_path: Path) -> None:
