@@ -309,6 +309,16 @@ def metric(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
+async def wait_metric(name: str, at_least: float, timeout: float = 10.0, **labels: str) -> None:
+    """Until this process's metric reaches `at_least` (an engine run in the
+    test's own process counts what it judged)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while metric(name, **labels) < at_least:
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{name}{labels} = {metric(name, **labels)}, not {at_least}")
+        await asyncio.sleep(0.01)
+
+
 @contextlib.asynccontextmanager
 async def private_postgres() -> AsyncIterator[tuple[EmbeddedPostgres, str]]:
     """A migrated PostgreSQL of the test's own, to stop and start."""

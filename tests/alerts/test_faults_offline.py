@@ -10,11 +10,13 @@ from tests.alerts.helpers import (
     alerts_process,
     console,
     device,
+    metric,
     sample,
     start_clock,
     tune,
     uid,
     wait_db,
+    wait_metric,
 )
 
 
@@ -57,13 +59,16 @@ async def test_offline_terminal_and_alarm_test(settings: Settings, database_url:
     t0 = clock.now()
     quiet, tested = uid("quiet"), uid("tested")
     async with console(settings) as con, device(settings) as dev, alerts_process(settings, clock):
+        judged = metric("semon_alerts_messages_total", kind="status")
         dev.status(quiet, sample(t0))
         dev.event(tested, t0, "alarm_test")
         # Judged before the clock moves: heard at t0 (a terminal whose clock
-        # is not known yet is offline by when it was last heard from).
+        # is not known yet is offline by when it was last heard from). Events
+        # have their own session and may pass the sample: wait for both.
         first = uid("probe")
         dev.event(first, t0, "trapped")
         await con.wait(lambda m: m["equipment_id"] == first)
+        await wait_metric("semon_alerts_messages_total", judged + 1, kind="status")
         clock.set(t0 + timedelta(seconds=179))
         probe = uid("probe")
         dev.event(probe, clock.now(), "trapped")
