@@ -39,16 +39,22 @@ app.add_typer(token_app, name="token")
 app.add_typer(broker_app, name="broker")
 
 
+# The simulated city's options, shared by `up` and `simulate` (defaults apart).
+CityElevators = Annotated[
+    int, typer.Option(min=1, max=MAX_ELEVATORS, help=help_words.t("cli.help.city.elevators"))
+]
+CityStations = Annotated[
+    int, typer.Option(min=0, max=MAX_STATIONS, help=help_words.t("cli.help.city.stations"))
+]
+CitySeed = Annotated[int, typer.Option(min=0, help=help_words.t("cli.help.city.seed"))]
+
+
 @app.command(help=help_words.t("cli.help.up"))
 def up(
     simulate: Annotated[bool, typer.Option(help=help_words.t("cli.help.up.simulate"))] = True,
-    elevators: Annotated[
-        int, typer.Option(min=1, max=MAX_ELEVATORS, help=help_words.t("cli.help.city.elevators"))
-    ] = 300,
-    stations: Annotated[
-        int, typer.Option(min=0, max=MAX_STATIONS, help=help_words.t("cli.help.city.stations"))
-    ] = 4,
-    seed: Annotated[int, typer.Option(min=0, help=help_words.t("cli.help.city.seed"))] = 1,
+    elevators: CityElevators = 300,
+    stations: CityStations = 4,
+    seed: CitySeed = 1,
 ) -> None:
     """Run everything in one process: embedded database and broker unless
     DATABASE_URL / MQTT_URL are set, then ingest, alerts, API (and a city)."""
@@ -97,13 +103,9 @@ def _serve(
 
 @app.command(help=help_words.t("cli.help.simulate"))
 def simulate(
-    elevators: Annotated[
-        int, typer.Option(min=1, max=MAX_ELEVATORS, help=help_words.t("cli.help.city.elevators"))
-    ] = 1000,
-    stations: Annotated[
-        int, typer.Option(min=0, max=MAX_STATIONS, help=help_words.t("cli.help.city.stations"))
-    ] = 10,
-    seed: Annotated[int, typer.Option(min=0, help=help_words.t("cli.help.city.seed"))] = 1,
+    elevators: CityElevators = 1000,
+    stations: CityStations = 10,
+    seed: CitySeed = 1,
     rate: Annotated[float, typer.Option(min=0, help=help_words.t("cli.help.simulate.rate"))] = 0.0,
     processes: Annotated[
         int, typer.Option(min=1, max=64, help=help_words.t("cli.help.simulate.processes"))
