@@ -6,7 +6,7 @@ unacknowledged critical alerts (alerts/writer.py) and by the rescue deadlines
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from semon.domain.alerts import AlertMessage, message_json
@@ -15,11 +15,13 @@ if TYPE_CHECKING:
     from alerts.writer import Writer
 
 
-async def page_again(writer: Writer, escalate: Awaitable[tuple[AlertMessage, int] | None]) -> bool:
-    """Await ``escalate`` (the store call, not yet awaited) under the lock and
-    publish the message it stored; False when it stored none."""
+async def page_again(
+    writer: Writer, escalate: Callable[[], Awaitable[tuple[AlertMessage, int] | None]]
+) -> bool:
+    """Run ``escalate`` (the store call) under the lock and publish the
+    message it stored; False when it stored none."""
     async with writer.lock:
-        got = await escalate
+        got = await escalate()
         if got is None:
             return False
         msg, event_id = got

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import partial
 
 from psycopg import AsyncConnection
 
@@ -56,7 +57,7 @@ async def escalate_rescues(writer: Writer) -> int:
             for rescue_id in due:
                 if not await writer.room():
                     break  # the broker is behind: the rest on the next round
-                await page_again(writer, _escalate(writer, conn, rescue_id, now))
+                await page_again(writer, partial(_escalate, writer, conn, rescue_id, now))
                 done += 1
     except DB_UNAVAILABLE as exc:
         log.debug("rescue deadline check failed: %s", exc)

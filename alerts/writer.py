@@ -21,6 +21,7 @@ import logging
 import time
 from collections import Counter, deque
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import orjson
@@ -410,7 +411,7 @@ class Writer:
                     if not await self.room():
                         break  # the broker is behind: the rest on the next round
                     if await page_again(
-                        self, store.escalate(conn, alert_id, now=now, worker=self.me)
+                        self, partial(store.escalate, conn, alert_id, now=now, worker=self.me)
                     ):
                         done += 1
         except DB_UNAVAILABLE as exc:

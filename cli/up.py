@@ -26,11 +26,11 @@ from cli.process import speaker
 from semon.broker_files import MIN_SECRET_CHARS
 from semon.embedded import (
     EmbeddedPostgresError,
-    embedded_broker,
     ensure_database,
     pick_port,
     running_postgres,
 )
+from semon.embedded_broker import embedded_broker
 from semon.settings import Settings
 from semon.store.commands import migrate_database
 from semon.store.migrate import FlavourUnavailable

@@ -17,6 +17,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from simulators.registry_dates import add_months, add_years
+
 # Import order: referenced records first (inspections and maintenance must
 # name known equipment).
 KIND_ORDER = (
@@ -130,31 +132,6 @@ class City:
         return [e for e in self.elevators if e.elevator_id in live]
 
 
-def _add_years(day: date, years: float) -> date:
-    return day + timedelta(days=round(years * 365.25))
-
-
-def _add_months(day: date, months: int) -> date:
-    year, month = divmod(day.month - 1 + months, 12)
-    year += day.year
-    month += 1
-    last = [
-        31,
-        29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28,
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ][month - 1]
-    return date(year, month, min(day.day, last))
-
-
 def _weighted(rng: random.Random, pairs: tuple[tuple[str, int], ...]) -> str:
     return rng.choices([p[0] for p in pairs], weights=[p[1] for p in pairs])[0]
 
@@ -239,7 +216,7 @@ def generate_city(
             status = "in_service" if roll > 0.02 else ("suspended" if roll > 0.005 else "retired")
             overdue = rng.random() < ELEVATOR_OVERDUE_SHARE
             due = today + timedelta(days=_due_offset(rng, overdue))
-            last = _add_months(due, -12)
+            last = add_months(due, -12)
             car_installed = installed
             if last < car_installed:
                 car_installed = last - timedelta(days=rng.randint(5, 200))
@@ -337,7 +314,7 @@ def generate_city(
             spec = GASES[gas]
             interval, life = spec["interval"], spec["life"]
             if category == "past_life":
-                made = _add_years(today, -life) - timedelta(days=rng.randint(EDGE_MARGIN_DAYS, 900))
+                made = add_years(today, -life) - timedelta(days=rng.randint(EDGE_MARGIN_DAYS, 900))
             else:
                 # Well inside design life for the whole simulated span.
                 made = today - timedelta(days=rng.randint(30, int((life - 0.5) * 365)))
@@ -345,8 +322,8 @@ def generate_city(
                 due = today + timedelta(days=_due_offset(rng, True))
             else:
                 due = today + timedelta(days=_due_offset(rng, False))
-                due = min(due, _add_years(today, interval) - timedelta(days=EDGE_MARGIN_DAYS))
-            last = _add_years(due, -interval)
+                due = min(due, add_years(today, interval) - timedelta(days=EDGE_MARGIN_DAYS))
+            last = add_years(due, -interval)
             if last <= made:
                 # Every cylinder here has been inspected at least once since it
                 # was made, so its due date is the one drawn above.
@@ -434,19 +411,3 @@ def write_city(city: City, directory: Path) -> dict[str, Path]:
         path.write_text(json.dumps(records, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         paths[kind] = path
     return paths
-
-
-def inspection_due(record: dict[str, Any], equipment: str) -> date:
-    """Base date plus interval (CONTRACT.md: last inspection, else install/manufacture)."""
-    if equipment == "elevator":
-        base = date.fromisoformat(record.get("last_inspected_on") or record["installed_on"])
-        return _add_months(base, int(record.get("inspection_interval_months", 12)))
-    base = date.fromisoformat(record.get("last_inspected_on") or record["manufactured_on"])
-    return _add_years(base, int(record["inspection_interval_years"]))
-
-
-def past_design_life(record: dict[str, Any], on: date) -> bool:
-    end = _add_years(
-        date.fromisoformat(record["manufactured_on"]), int(record["design_life_years"])
-    )
-    return end < on

@@ -19,7 +19,8 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from semon.store import hazards as store
-from simulators.city import City, inspection_due
+from simulators.city import City
+from simulators.registry_dates import inspection_due
 
 
 @dataclass(frozen=True)

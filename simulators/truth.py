@@ -20,7 +20,8 @@ import httpx
 import psycopg
 from psycopg.rows import dict_row
 
-from simulators.city import City, inspection_due
+from simulators.city import City
+from simulators.registry_dates import inspection_due
 
 DUE_SOON_DAYS = 30
 # Slack around a truth window: the platform judges on device time but may

@@ -24,7 +24,8 @@ from pydantic import BaseModel, Field
 
 from api.auth import require_roles
 from api.deps import PoolDep, SettingsDep
-from api.routes.stats import coverage_for, coverage_moment, hazard_stats_for
+from api.routes.coverage import coverage_for, coverage_moment
+from api.routes.stats import hazard_stats_for
 from api.scope import Scope, ScopeDep
 from semon.domain.report import FIGURES
 from semon.i18n import Reader, msg, reader_for

@@ -1,10 +1,11 @@
 """Regulator statistics: overdue inspections, illegal fillings, rescue times,
-overdue maintenance. Role and scope go into each query's WHERE clause."""
+overdue maintenance, hazards (coverage: api/routes/coverage.py). Role and
+scope go into each query's WHERE clause."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -21,7 +22,6 @@ from api.query_time import QueryTime
 from api.scope import Predicate, Scope, ScopeDep
 from semon.domain.common import Day
 from semon.i18n import msg
-from semon.store import coverage as coverage_store
 from semon.store import hazards as hazard_store
 from semon.store import stats as store
 from semon.store.rescue_stats import rescue_figures
@@ -233,36 +233,23 @@ async def rescue(
     start, end = _window(since, until, datetime.now(UTC))
     where, params = scope.alerts("a")
     r_where, r_params = scope.rescues("r")
-    async with pool.connection() as conn:
+    async with pool.connection() as conn, spare_connection(pool) as second:
         alerts_part = store.rescue(
             conn, group_by=group_by, since=start, until=end, scope=where, params=params
         )
-        # The alert figures and the work order's are independent scans: side
-        # by side on a second connection (two cores) when one is free at once;
-        # never waiting for it (requests each holding one and waiting for a
-        # second could starve the pool), one after the other otherwise.
-        try:
-            conn2 = await pool.getconn(timeout=SECOND_CONNECTION_WAIT_S)
-        except PoolTimeout:
-            result = await alerts_part
-            groups, overall = await rescue_figures(
-                conn, group_by=group_by, since=start, until=end, scope=r_where, params=r_params
+
+        def orders(c: AsyncConnection) -> Awaitable[tuple[dict[str | None, Any], Any]]:
+            return rescue_figures(
+                c, group_by=group_by, since=start, until=end, scope=r_where, params=r_params
             )
+
+        # The alert figures and the work order's are independent scans: side
+        # by side on the second connection (two cores) where there is one.
+        if second is None:
+            result = await alerts_part
+            groups, overall = await orders(conn)
         else:
-            try:
-                result, (groups, overall) = await asyncio.gather(
-                    alerts_part,
-                    rescue_figures(
-                        conn2,
-                        group_by=group_by,
-                        since=start,
-                        until=end,
-                        scope=r_where,
-                        params=r_params,
-                    ),
-                )
-            finally:
-                await pool.putconn(conn2)
+            result, (groups, overall) = await asyncio.gather(alerts_part, orders(second))
     # The alert figures and the work order's, side by side for each group.
     by_key = {g["key"]: g for g in result["groups"]}
     for key, figures in groups.items():
@@ -383,65 +370,6 @@ async def hazard_stats_for(
         elevator_scope=e_where,
         params={**h_params, **e_params},
         units_conn=second,
-    )
-
-
-class Coverage(BaseModel):
-    total: int = Field(description="in-service equipment in the group", examples=[120])
-    covered: int = Field(examples=[112])
-    rate: float = Field(description="covered / total (0 when total is 0)", examples=[0.933])
-
-
-class CoverageGroup(Coverage):
-    key: str | None
-
-
-class CoverageStats(BaseModel):
-    metric: Literal["insurance", "tag", "iot"]
-    equipment: Literal["elevator", "cylinder"]
-    group_by: str
-    at: datetime
-    groups: list[CoverageGroup]
-    overall: Coverage
-
-
-def coverage_moment(at: date | None) -> datetime:
-    """The moment judged: the start of `at` (UTC), or now."""
-    if at is None:
-        return datetime.now(UTC)
-    return datetime(at.year, at.month, at.day, tzinfo=UTC)
-
-
-@router.get("/coverage", response_model=CoverageStats)
-async def coverage(
-    scope: ScopeDep,
-    pool: PoolDep,
-    metric: Literal["insurance", "tag", "iot"] = "insurance",
-    equipment: Literal["elevator", "cylinder"] = "elevator",
-    group_by: Literal["district", "firm_id", "use_unit", "station_id"] = "district",
-    at: Annotated[
-        Day | None, Query(description="the day judged, from its start (UTC); default now")
-    ] = None,
-) -> Response:
-    """In-service equipment in scope covered by insurance (insured on `at`),
-    a tag (cylinders: `qr` or `rfid`) or IoT (elevators whose terminal was
-    heard from in the 24 h before `at`)."""
-    async with pool.connection() as conn:
-        result = await coverage_for(conn, scope, metric, equipment, group_by, coverage_moment(at))
-    return as_json(result)
-
-
-async def coverage_for(
-    conn: AsyncConnection, scope: Scope, metric: str, equipment: str, group_by: str, at: datetime
-) -> dict[str, Any]:
-    """The store's coverage figures under the caller's scope (the report uses it too)."""
-    if metric not in coverage_store.METRICS[equipment]:
-        raise HTTPException(
-            422, msg("regulator.problem.metric", metric=metric, equipment=equipment)
-        )
-    rows = equipment_rows(scope, equipment, group_by, problems="regulator")
-    return await coverage_store.coverage(
-        conn, metric=metric, equipment=equipment, group_by=group_by, at=at, scope=rows
     )
 
 

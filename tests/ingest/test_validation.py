@@ -15,7 +15,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from prometheus_client import generate_latest
 
-from semon.embedded import embedded_broker
+from semon.embedded_broker import embedded_broker
 from semon.settings import Settings
 from tests.ingest.support import count, publish, running_ingest, status_messages, wait_until
 from tests.semon.test_contract_examples import example_payload

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from semon.broker_files import device_password
-from semon.embedded import embedded_broker
+from semon.embedded_broker import embedded_broker
 from semon.mqtt import MqttConnectError, connect
 from tests.support.services import free_port
 

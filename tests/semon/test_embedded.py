@@ -25,7 +25,8 @@ import psycopg
 import pytest
 
 from cli.up import READY_LINE
-from semon.embedded import EmbeddedPostgres, embedded_broker
+from semon.embedded import EmbeddedPostgres
+from semon.embedded_broker import embedded_broker
 from semon.mqtt import connect
 from tests.support.services import free_port
 

@@ -20,8 +20,9 @@ from semon.domain.registry import (
 )
 from semon.registry_import import RegistryRejected
 from semon.settings import Settings
-from simulators.city import GASES, generate_city, inspection_due, past_design_life, write_city
+from simulators.city import GASES, generate_city, write_city
 from simulators.player import load_city
+from simulators.registry_dates import inspection_due, past_design_life
 
 DAY = date(2026, 11, 23)
 MODELS = {
